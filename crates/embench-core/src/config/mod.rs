@@ -1,0 +1,21 @@
+//! Config files and their validation into a [`LoadedConfig`].
+//!
+//! Parsing is strict (unknown keys are errors) and validation reports every
+//! problem it finds, each naming the file, line, column, field and fix.
+
+mod benchmark;
+mod error;
+mod models;
+mod parse;
+mod validate;
+
+pub use benchmark::{
+    BackendSpec, BenchmarkConfig, DatasetConfig, InputConfig, Scenario, SeqLen, ServiceTime, Stall,
+};
+pub use error::{ConfigError, ConfigErrors};
+pub use models::{ModelConfig, ModelType, ModelsFile};
+pub use parse::{closest, parse_yaml_file, parse_yaml_str};
+pub use validate::{
+    load_config, Availability, DeviceKind, LoadedConfig, MockSettings, ResolvedBackend,
+    ResolvedDataset, ResolvedModel, ResolvedScenario,
+};

@@ -1,0 +1,152 @@
+//! The [`Embedder`] trait and the types that cross it.
+
+use serde::{Deserialize, Serialize};
+
+/// A batch of token ids, already padded/truncated, row-major `[batch, seq_len]`.
+///
+/// Ids are `i64` because that is what ONNX graphs take; backends that want
+/// another integer type convert once per call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenizedBatch {
+    /// Number of sequences.
+    pub batch_size: usize,
+    /// Tokens per sequence after padding.
+    pub seq_len: usize,
+    /// Token ids, `batch_size * seq_len`.
+    pub input_ids: Vec<i64>,
+    /// 1 for real tokens, 0 for padding.
+    pub attention_mask: Vec<i64>,
+    /// Segment ids (all zero for single-sentence inputs).
+    pub token_type_ids: Vec<i64>,
+}
+
+impl TokenizedBatch {
+    /// Real (non-padding) tokens in the batch.
+    pub fn real_tokens(&self) -> usize {
+        self.attention_mask.iter().filter(|&&m| m != 0).count()
+    }
+}
+
+/// Pooled (and, when configured, L2-normalised) embeddings, row-major `[rows, dim]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    /// Number of vectors.
+    pub rows: usize,
+    /// Dimension of each vector.
+    pub dim: usize,
+    /// The values, `rows * dim`.
+    pub data: Vec<f32>,
+}
+
+impl Embeddings {
+    /// The `i`-th vector.
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+}
+
+/// Numeric precision a backend computes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// 32-bit float.
+    #[default]
+    Fp32,
+    /// 16-bit float.
+    Fp16,
+    /// bfloat16.
+    Bf16,
+    /// 8-bit integer quantisation.
+    Int8,
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = match self {
+            Precision::Fp32 => "fp32",
+            Precision::Fp16 => "fp16",
+            Precision::Bf16 => "bf16",
+            Precision::Int8 => "int8",
+        };
+        f.write_str(s)
+    }
+}
+
+/// What actually ran: recorded in every result so numbers can be reproduced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackendInfo {
+    /// Framework name, e.g. `candle`.
+    pub framework: String,
+    /// Framework library version, e.g. `0.11.1`.
+    pub framework_version: String,
+    /// Device that ran the model, e.g. `cpu` or `cuda:0 (NVIDIA H100)`.
+    pub device: String,
+    /// Precision the model computed in.
+    pub precision: Precision,
+    /// Intra-op threads the framework used.
+    pub intra_op_threads: usize,
+}
+
+/// The phase a backend error came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Reading files and building the model.
+    Load,
+    /// The first request and the unrecorded warm-up.
+    Warmup,
+    /// The measured requests.
+    Inference,
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Phase::Load => "load",
+            Phase::Warmup => "warm-up",
+            Phase::Inference => "inference",
+        })
+    }
+}
+
+/// An error raised by a backend, tagged with the framework and what it was doing.
+#[derive(Debug, thiserror::Error)]
+#[error("{framework} failed during {phase}: {message}")]
+pub struct EmbedError {
+    /// The framework that failed.
+    pub framework: &'static str,
+    /// What it was doing.
+    pub phase: Phase,
+    /// The framework's own message (and the fix, where we know it).
+    pub message: String,
+}
+
+impl EmbedError {
+    /// Builds an error for `framework` in `phase`.
+    pub fn new(framework: &'static str, phase: Phase, message: impl Into<String>) -> Self {
+        Self {
+            framework,
+            phase,
+            message: message.into(),
+        }
+    }
+}
+
+/// A loaded embedding model.
+///
+/// Implementations must be callable from several threads at once where the
+/// framework allows it: the runner shares one instance between its clients, and
+/// a lock around the whole model would measure the harness's queue rather than
+/// the framework.
+pub trait Embedder: Send + Sync {
+    /// What is running: framework, version, device, precision, threads.
+    fn info(&self) -> &BackendInfo;
+
+    /// Embeds one batch: forward pass, pooling and (when configured) normalisation.
+    fn embed(&self, batch: &TokenizedBatch) -> Result<Embeddings, EmbedError>;
+
+    /// The largest batch the backend accepts, if it has a limit.
+    fn max_batch_size(&self) -> Option<usize> {
+        None
+    }
+}

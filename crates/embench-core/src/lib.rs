@@ -1,0 +1,22 @@
+//! embench core: what every backend and the runner share.
+//!
+//! - [`Embedder`]: the small synchronous trait every backend implements;
+//! - [`config`]: `models.yaml` and `benchmark_config.yaml`, parsed and validated
+//!   with errors that name the file, line, column, field and fix;
+//! - [`tokenize`]: tokenization to an exact sequence length (or natural length);
+//! - [`pooling`]: mean/CLS pooling and L2 normalisation, the same for every backend;
+//! - [`dataset`]: seeded synthetic texts or a user's text/JSONL file.
+
+pub mod backend;
+pub mod config;
+pub mod dataset;
+pub mod embedder;
+pub mod model_files;
+pub mod pooling;
+pub mod reference;
+pub mod tokenize;
+
+pub use backend::BackendKind;
+pub use embedder::{
+    BackendInfo, EmbedError, Embedder, Embeddings, Phase, Precision, TokenizedBatch,
+};

@@ -1,0 +1,134 @@
+//! Pooling of a model's last hidden state into one vector per input, and L2
+//! normalisation. Done here, on plain `f32` slices, so every backend pools the
+//! same way and only the framework's forward pass differs between them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::embedder::Embeddings;
+
+/// How token vectors become one sentence vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PoolingKind {
+    /// Mean of the real (unmasked) tokens.
+    Mean,
+    /// The first token (`[CLS]`).
+    Cls,
+}
+
+impl std::fmt::Display for PoolingKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PoolingKind::Mean => "mean",
+            PoolingKind::Cls => "cls",
+        })
+    }
+}
+
+/// Pooling settings of one model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pooling {
+    /// Mean or CLS.
+    pub kind: PoolingKind,
+    /// L2-normalise the pooled vectors.
+    pub normalize: bool,
+}
+
+impl Pooling {
+    /// Pools `hidden` (`[batch, seq, dim]`, row-major) under `mask` (`[batch, seq]`).
+    pub fn apply(
+        &self,
+        hidden: &[f32],
+        mask: &[i64],
+        batch: usize,
+        seq: usize,
+        dim: usize,
+    ) -> Embeddings {
+        assert_eq!(
+            hidden.len(),
+            batch * seq * dim,
+            "hidden state has the wrong size"
+        );
+        assert_eq!(mask.len(), batch * seq, "attention mask has the wrong size");
+        let mut data = vec![0f32; batch * dim];
+        for b in 0..batch {
+            let out = &mut data[b * dim..(b + 1) * dim];
+            let tokens = &hidden[b * seq * dim..(b + 1) * seq * dim];
+            match self.kind {
+                PoolingKind::Cls => out.copy_from_slice(&tokens[..dim]),
+                PoolingKind::Mean => {
+                    let row_mask = &mask[b * seq..(b + 1) * seq];
+                    let mut count = 0usize;
+                    for (t, &m) in row_mask.iter().enumerate() {
+                        if m != 0 {
+                            count += 1;
+                            for (o, &h) in out.iter_mut().zip(&tokens[t * dim..(t + 1) * dim]) {
+                                *o += h;
+                            }
+                        }
+                    }
+                    // sentence-transformers clamps the count at 1e-9; with no real
+                    // tokens the vector stays zero either way.
+                    let inv = 1.0 / count.max(1) as f32;
+                    out.iter_mut().for_each(|o| *o *= inv);
+                }
+            }
+            if self.normalize {
+                l2_normalize(out);
+            }
+        }
+        Embeddings {
+            rows: batch,
+            dim,
+            data,
+        }
+    }
+}
+
+/// Scales `v` to unit length (as torch's `F.normalize`, eps 1e-12).
+pub fn l2_normalize(v: &mut [f32]) {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    v.iter_mut().for_each(|x| *x /= norm);
+}
+
+/// Cosine similarity of two vectors.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (na * nb).max(1e-12)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_pooling_ignores_padding() {
+        // batch 1, seq 3, dim 2; the third token is padding.
+        let hidden = [1.0, 2.0, 3.0, 4.0, 100.0, 100.0];
+        let p = Pooling {
+            kind: PoolingKind::Mean,
+            normalize: false,
+        };
+        let e = p.apply(&hidden, &[1, 1, 0], 1, 3, 2);
+        assert_eq!(e.data, vec![2.0, 3.0]);
+    }
+
+    #[test]
+    fn cls_pooling_takes_first_token_and_normalises() {
+        let hidden = [3.0, 4.0, 9.0, 9.0];
+        let p = Pooling {
+            kind: PoolingKind::Cls,
+            normalize: true,
+        };
+        let e = p.apply(&hidden, &[1, 1], 1, 2, 2);
+        assert!((e.data[0] - 0.6).abs() < 1e-6 && (e.data[1] - 0.8).abs() < 1e-6);
+    }
+
+    #[test]
+    fn cosine_of_parallel_vectors_is_one() {
+        assert!((cosine(&[1.0, 2.0], &[2.0, 4.0]) - 1.0).abs() < 1e-6);
+        assert!(cosine(&[1.0, 0.0], &[0.0, 1.0]).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,174 @@
+//! The mock backend: no model, a seeded service time per request.
+//!
+//! Request `i` (counted from the mock's creation, first request and warm-up
+//! included) takes `service_time(i)`, a pure function of the seed and `i`, so a
+//! test can compute exactly which service times a run applied and check the
+//! runner's statistics against them. Optional periodic stalls freeze the mock
+//! for `duration_ms` every `every_ms` of wall time, like a GC pause.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use embench_core::config::{MockSettings, ServiceTime};
+use embench_core::{BackendInfo, EmbedError, Embedder, Embeddings, Precision, TokenizedBatch};
+use spin_sleep::{SpinSleeper, SpinStrategy};
+
+/// A model-free backend.
+pub struct MockEmbedder {
+    settings: MockSettings,
+    next_request: AtomicU64,
+    created: Instant,
+    sleeper: SpinSleeper,
+    info: BackendInfo,
+}
+
+impl MockEmbedder {
+    /// A mock with `settings`.
+    pub fn new(settings: MockSettings) -> Self {
+        Self {
+            settings,
+            next_request: AtomicU64::new(0),
+            created: Instant::now(),
+            // Sleep natively to within 200 µs of the deadline, then yield-spin:
+            // accurate to microseconds without burning a core per client.
+            sleeper: SpinSleeper::new(200_000).with_spin_strategy(SpinStrategy::YieldThread),
+            info: BackendInfo {
+                framework: "mock".into(),
+                framework_version: env!("CARGO_PKG_VERSION").into(),
+                device: "none".into(),
+                precision: Precision::Fp32,
+                intra_op_threads: 1,
+            },
+        }
+    }
+
+    /// The service time of request `i`.
+    pub fn service_time(&self, i: u64) -> Duration {
+        let ms = match self.settings.service_time {
+            ServiceTime::Constant { ms } => ms,
+            ServiceTime::Uniform { min_ms, max_ms } => {
+                min_ms + unit_interval(self.settings.seed, i) * (max_ms - min_ms)
+            }
+            ServiceTime::Exponential { mean_ms } => {
+                -mean_ms * (1.0 - unit_interval(self.settings.seed, i)).ln()
+            }
+        };
+        Duration::from_secs_f64(ms / 1e3)
+    }
+
+    /// How long a request starting `since_creation` after the mock was made waits for a stall to end.
+    pub fn stall_wait(&self, since_creation: Duration) -> Duration {
+        let Some(stall) = &self.settings.stall else {
+            return Duration::ZERO;
+        };
+        let phase_ms = (since_creation.as_secs_f64() * 1e3) % stall.every_ms;
+        if phase_ms < stall.duration_ms {
+            Duration::from_secs_f64((stall.duration_ms - phase_ms) / 1e3)
+        } else {
+            Duration::ZERO
+        }
+    }
+}
+
+/// A uniform draw in [0, 1) that depends only on `seed` and `i` (SplitMix64).
+fn unit_interval(seed: u64, i: u64) -> f64 {
+    let mut z = seed.wrapping_add(i.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+impl Embedder for MockEmbedder {
+    fn info(&self) -> &BackendInfo {
+        &self.info
+    }
+
+    fn embed(&self, batch: &TokenizedBatch) -> Result<Embeddings, EmbedError> {
+        let i = self.next_request.fetch_add(1, Ordering::Relaxed);
+        let mut wait = self.service_time(i);
+        if self.settings.stall.is_some() {
+            wait += self.stall_wait(self.created.elapsed());
+        }
+        if !wait.is_zero() {
+            self.sleeper.sleep(wait);
+        }
+        let dim = self.settings.embedding_dim;
+        let mut data = vec![0f32; batch.batch_size * dim];
+        data.iter_mut().step_by(dim.max(1)).for_each(|x| *x = 1.0);
+        Ok(Embeddings {
+            rows: batch.batch_size,
+            dim,
+            data,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use embench_core::config::Stall;
+
+    fn mock(service_time: ServiceTime, stall: Option<Stall>) -> MockEmbedder {
+        MockEmbedder::new(MockSettings {
+            service_time,
+            stall,
+            embedding_dim: 4,
+            seed: 1,
+        })
+    }
+
+    #[test]
+    fn draws_are_deterministic_and_follow_the_distribution() {
+        let m = mock(
+            ServiceTime::Uniform {
+                min_ms: 2.0,
+                max_ms: 4.0,
+            },
+            None,
+        );
+        assert_eq!(m.service_time(17), m.service_time(17));
+        let mean = (0..100_000)
+            .map(|i| m.service_time(i).as_secs_f64())
+            .sum::<f64>()
+            / 1e5;
+        assert!((mean - 0.003).abs() < 0.00002, "mean {mean}");
+        let e = mock(ServiceTime::Exponential { mean_ms: 5.0 }, None);
+        let mean = (0..100_000)
+            .map(|i| e.service_time(i).as_secs_f64())
+            .sum::<f64>()
+            / 1e5;
+        assert!((mean - 0.005).abs() < 0.0001, "mean {mean}");
+    }
+
+    #[test]
+    fn stalls_wait_until_the_window_ends() {
+        let m = mock(
+            ServiceTime::Constant { ms: 0.0 },
+            Some(Stall {
+                every_ms: 1000.0,
+                duration_ms: 100.0,
+            }),
+        );
+        assert_eq!(
+            m.stall_wait(Duration::from_millis(1030)),
+            Duration::from_millis(70)
+        );
+        assert_eq!(m.stall_wait(Duration::from_millis(1500)), Duration::ZERO);
+    }
+
+    #[test]
+    fn returns_one_unit_vector_per_input() {
+        let m = mock(ServiceTime::Constant { ms: 0.0 }, None);
+        let batch = TokenizedBatch {
+            batch_size: 2,
+            seq_len: 1,
+            input_ids: vec![1, 2],
+            attention_mask: vec![1, 1],
+            token_type_ids: vec![0, 0],
+        };
+        let e = m.embed(&batch).unwrap();
+        assert_eq!((e.rows, e.dim), (2, 4));
+        assert_eq!(e.row(1), &[1.0, 0.0, 0.0, 0.0]);
+    }
+}

@@ -1,0 +1,180 @@
+//! One cell: load the model fresh, time the first request, warm up, measure.
+
+use std::sync::atomic::AtomicU64;
+use std::time::Instant;
+
+use embench_core::config::{ResolvedScenario, SeqLen};
+use embench_core::{BackendInfo, EmbedError, Embedder, Phase};
+
+use crate::closed_loop::run_closed_loop;
+use crate::inputs::PreparedInputs;
+use crate::resources::{ProcessProbe, ResourceSampler};
+use crate::results::{CellRecord, SCHEMA_VERSION};
+
+/// Loads a fresh model instance for a cell.
+pub type Loader<'a> = dyn Fn() -> Result<Box<dyn Embedder>, EmbedError> + 'a;
+
+/// Lets a display follow a cell.
+pub trait CellProgress: Sync {
+    /// The cell entered a phase (`loading`, `warm-up`, `measuring`).
+    fn phase(&self, _phase: &str) {}
+    /// The counter through which requests are handed out (read it to show progress).
+    fn counter(&self) -> &AtomicU64;
+}
+
+/// What a cell measures, and on which inputs.
+pub struct CellSetup<'a> {
+    /// Model key.
+    pub model: &'a str,
+    /// Backend name.
+    pub backend: &'a str,
+    /// The scenario.
+    pub scenario: &'a ResolvedScenario,
+    /// The sequence length.
+    pub seq_len: SeqLen,
+    /// Unrecorded warm-up requests after the first.
+    pub warmup_requests: usize,
+    /// The prepared request batches.
+    pub inputs: &'a PreparedInputs,
+}
+
+/// Runs one cell. Never fails: a failure becomes a record with `valid: false`
+/// and the reason, so it is reported instead of lost.
+pub fn run_cell(setup: &CellSetup, load: &Loader, progress: &dyn CellProgress) -> CellRecord {
+    let mut record = blank_record(setup);
+    let mut probe = ProcessProbe::new();
+    record.rss_before_load_mb = Some(probe.rss_mb());
+
+    progress.phase("loading");
+    let t = Instant::now();
+    let model = match load() {
+        Ok(m) => m,
+        Err(e) => return failed(record, &e),
+    };
+    record.load_time_s = Some(t.elapsed().as_secs_f64());
+    record.rss_after_load_mb = Some(probe.rss_mb());
+    describe(&mut record, model.info());
+
+    progress.phase("warm-up");
+    let batches = &setup.inputs.batches;
+    let t = Instant::now();
+    if let Err(e) = model.embed(&batches[0]) {
+        return failed(
+            record,
+            &EmbedError::new("first request", Phase::Warmup, e.to_string()),
+        );
+    }
+    record.first_request_ms = Some(t.elapsed().as_secs_f64() * 1e3);
+    let concurrency = setup.scenario.concurrency;
+    if setup.warmup_requests > 0 {
+        let warm = run_closed_loop(
+            model.as_ref(),
+            batches,
+            concurrency,
+            setup.warmup_requests as u64,
+            progress.counter(),
+        );
+        if let Some((msg, n)) = warm.errors.iter().next() {
+            let e = EmbedError::new(
+                "warm-up",
+                Phase::Warmup,
+                format!("{n} warm-up requests failed: {msg}"),
+            );
+            return failed(record, &e);
+        }
+    }
+
+    progress.phase("measuring");
+    let sampler = ResourceSampler::start();
+    let outcome = run_closed_loop(
+        model.as_ref(),
+        batches,
+        concurrency,
+        setup.scenario.num_requests as u64,
+        progress.counter(),
+    );
+    let resources = sampler.stop();
+    drop(model);
+
+    let ok = outcome.histogram.len();
+    let failed_requests: u64 = outcome.errors.values().sum();
+    let wall_s = outcome.wall.as_secs_f64();
+    record.requests = ok;
+    record.errors = failed_requests;
+    record.error_messages = outcome.errors;
+    record.measured_wall_s = Some(wall_s);
+    record.qps = Some(ok as f64 / wall_s.max(1e-12));
+    record.embeddings_per_s = record.qps.map(|q| q * setup.scenario.batch_size as f64);
+    if !outcome.histogram.is_empty() {
+        record.latency_ms = Some(outcome.histogram.summary());
+        record.histogram = Some(outcome.histogram.to_base64());
+    }
+    record.peak_rss_mb = Some(resources.peak_rss_mb);
+    record.cpu_util_pct = Some(resources.cpu_util_pct);
+    if failed_requests > 0 {
+        record.valid = false;
+        let total = ok + failed_requests;
+        record.invalid_reason = Some(format!(
+            "{failed_requests} of {total} measured requests failed"
+        ));
+    }
+    record.finished_at = now();
+    record
+}
+
+fn blank_record(setup: &CellSetup) -> CellRecord {
+    CellRecord {
+        schema_version: SCHEMA_VERSION,
+        finished_at: now(),
+        model: setup.model.to_string(),
+        backend: setup.backend.to_string(),
+        scenario: setup.scenario.name.clone(),
+        mode: "closed_loop".into(),
+        concurrency: setup.scenario.concurrency,
+        batch_size: setup.scenario.batch_size,
+        seq_len: serde_json::to_value(setup.seq_len).expect("SeqLen serializes"),
+        tokens_per_input_mean: setup.inputs.tokens_per_input_mean,
+        requests: 0,
+        errors: 0,
+        error_messages: Default::default(),
+        qps: None,
+        embeddings_per_s: None,
+        latency_ms: None,
+        measured_wall_s: None,
+        load_time_s: None,
+        first_request_ms: None,
+        warmup_requests: setup.warmup_requests,
+        tokenize_ms_per_request: setup.inputs.tokenize_ms_per_request,
+        rss_before_load_mb: None,
+        rss_after_load_mb: None,
+        peak_rss_mb: None,
+        cpu_util_pct: None,
+        framework: setup.backend.to_string(),
+        framework_version: "unknown".into(),
+        device: "unknown".into(),
+        precision: "unknown".into(),
+        threads: None,
+        valid: true,
+        invalid_reason: None,
+        histogram: None,
+    }
+}
+
+fn describe(record: &mut CellRecord, info: &BackendInfo) {
+    record.framework = info.framework.clone();
+    record.framework_version = info.framework_version.clone();
+    record.device = info.device.clone();
+    record.precision = info.precision.to_string();
+    record.threads = Some(info.intra_op_threads);
+}
+
+fn failed(mut record: CellRecord, e: &EmbedError) -> CellRecord {
+    record.valid = false;
+    record.invalid_reason = Some(format!("failed during {}: {e}", e.phase));
+    record.finished_at = now();
+    record
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

@@ -1,0 +1,123 @@
+//! Runs every cell of a plan, writing each result the moment it exists.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use embench_core::config::{ResolvedBackend, ResolvedModel};
+use embench_core::dataset::TextSource;
+use embench_core::{EmbedError, Embedder, Phase};
+
+use crate::cell::{run_cell, CellProgress, CellSetup};
+use crate::inputs::{InputFactory, PreparedInputs};
+use crate::manifest::BackendVersion;
+use crate::plan::RunPlan;
+use crate::results::{CellRecord, ResultsWriter};
+
+/// Builds backends; the binary implements it with one arm per compiled-in backend.
+pub trait BackendFactory: Sync {
+    /// Loads a fresh instance of `model` on `backend`.
+    fn load(
+        &self,
+        backend: &ResolvedBackend,
+        model: &ResolvedModel,
+    ) -> Result<Box<dyn Embedder>, EmbedError>;
+    /// Every backend and whether (and with which library version) it is compiled in.
+    fn versions(&self) -> Vec<BackendVersion>;
+}
+
+/// Follows a run (progress bars, logs).
+pub trait RunObserver {
+    /// A cell is about to start; returns its progress sink.
+    fn cell_started(
+        &self,
+        index: usize,
+        total: usize,
+        label: &str,
+        requests: u64,
+    ) -> Box<dyn CellProgress + '_>;
+    /// A cell ended and its record is on disk.
+    fn cell_finished(&self, record: &CellRecord);
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// Every record written, in order.
+    pub records: Vec<CellRecord>,
+    /// Cells not run because a stop was requested.
+    pub skipped: usize,
+}
+
+/// Runs the cells of `plan` in order until done or until `stop` is set (checked between cells).
+pub fn execute(
+    plan: &RunPlan,
+    factory: &dyn BackendFactory,
+    writer: &mut ResultsWriter,
+    observer: &dyn RunObserver,
+    stop: &AtomicBool,
+) -> std::io::Result<RunOutcome> {
+    let source = match &plan.config.dataset.path {
+        Some(p) => TextSource::from_file(p).map_err(std::io::Error::other)?,
+        None => TextSource::Synthetic {
+            seed: plan.config.dataset.seed,
+        },
+    };
+    let mut inputs = InputFactory::new(source);
+    let mut records = Vec::new();
+    let total = plan.cells.len();
+    for (index, cell) in plan.cells.iter().enumerate() {
+        if stop.load(Ordering::Relaxed) {
+            return Ok(RunOutcome {
+                records,
+                skipped: total - index,
+            });
+        }
+        let (model, backend, scenario) =
+            (plan.model(cell), plan.backend(cell), plan.scenario(cell));
+        let label = format!(
+            "{} / {} / {} / c={} b={} seq={}",
+            model.key,
+            backend.kind,
+            scenario.name,
+            scenario.concurrency,
+            scenario.batch_size,
+            cell.seq_len
+        );
+        let progress = observer.cell_started(index, total, &label, scenario.num_requests as u64);
+        // A cell whose inputs cannot be made is recorded as failed at load, not skipped.
+        let (prepared, prep_error) = match inputs.prepare(
+            model,
+            cell.seq_len,
+            scenario.batch_size,
+            scenario.num_requests,
+        ) {
+            Ok(p) => (p, None),
+            Err(e) => (Arc::new(PreparedInputs::empty()), Some(e)),
+        };
+        let setup = CellSetup {
+            model: &model.key,
+            backend: backend.kind.name(),
+            scenario,
+            seq_len: cell.seq_len,
+            warmup_requests: plan.config.warmup_requests,
+            inputs: &prepared,
+        };
+        let load = || match &prep_error {
+            Some(e) => Err(EmbedError::new(
+                "inputs",
+                Phase::Load,
+                format!("could not prepare inputs: {e}"),
+            )),
+            None => factory.load(backend, model),
+        };
+        let record = run_cell(&setup, &load, progress.as_ref());
+        drop(progress);
+        writer.append(&record)?;
+        observer.cell_finished(&record);
+        records.push(record);
+    }
+    Ok(RunOutcome {
+        records,
+        skipped: 0,
+    })
+}

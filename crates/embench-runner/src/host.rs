@@ -1,0 +1,102 @@
+//! Facts about the machine a run happened on.
+
+use serde::{Deserialize, Serialize};
+use sysinfo::System;
+
+/// The machine: what a reader needs to reproduce or compare a result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostFacts {
+    /// Host name.
+    pub hostname: String,
+    /// CPU brand string.
+    pub cpu_model: String,
+    /// CPU architecture (`x86_64`, `aarch64`).
+    pub arch: String,
+    /// Physical cores.
+    pub physical_cores: Option<usize>,
+    /// Logical CPUs.
+    pub logical_cpus: usize,
+    /// Instruction-set extensions that matter for inference, as detected at run time.
+    pub isa_flags: Vec<String>,
+    /// Total RAM, MiB.
+    pub ram_total_mb: u64,
+    /// Available RAM at start, MiB.
+    pub ram_available_mb: u64,
+    /// OS name and version.
+    pub os: String,
+    /// Kernel version.
+    pub kernel: String,
+}
+
+impl HostFacts {
+    /// Probes this machine.
+    pub fn probe() -> Self {
+        let mut sys = System::new();
+        sys.refresh_memory();
+        sys.refresh_cpu_list(sysinfo::CpuRefreshKind::nothing());
+        let mb = |b: u64| b / (1024 * 1024);
+        Self {
+            hostname: System::host_name().unwrap_or_else(|| "unknown".into()),
+            cpu_model: sys
+                .cpus()
+                .first()
+                .map(|c| c.brand().trim().to_string())
+                .unwrap_or_default(),
+            arch: System::cpu_arch(),
+            physical_cores: System::physical_core_count(),
+            logical_cpus: sys.cpus().len(),
+            isa_flags: isa_flags(),
+            ram_total_mb: mb(sys.total_memory()),
+            ram_available_mb: mb(sys.available_memory()),
+            os: System::long_os_version().unwrap_or_else(|| std::env::consts::OS.into()),
+            kernel: System::kernel_version().unwrap_or_default(),
+        }
+    }
+}
+
+/// The inference-relevant ISA extensions this CPU has.
+pub fn isa_flags() -> Vec<String> {
+    let mut flags: Vec<&str> = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        macro_rules! detect {
+            ($($f:tt),*) => { $( if std::arch::is_x86_feature_detected!($f) { flags.push($f); } )* };
+        }
+        detect!(
+            "avx2",
+            "fma",
+            "f16c",
+            "avx512f",
+            "avx512bw",
+            "avx512vnni",
+            "avx512bf16",
+            "avx512fp16",
+            "avxvnni"
+        );
+        // NOTE: AMX detection is unstable in std (x86_amx_intrinsics); the kernel's
+        // flags also say whether the OS enabled AMX state, which is what matters.
+        if let Ok(cpuinfo) = std::fs::read_to_string("/proc/cpuinfo") {
+            let line = cpuinfo
+                .lines()
+                .find(|l| l.starts_with("flags"))
+                .unwrap_or_default();
+            for (kernel, ours) in [
+                ("amx_tile", "amx-tile"),
+                ("amx_bf16", "amx-bf16"),
+                ("amx_int8", "amx-int8"),
+            ] {
+                if line.split_whitespace().any(|f| f == kernel) {
+                    flags.push(ours);
+                }
+            }
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        macro_rules! detect {
+            ($($f:tt),*) => { $( if std::arch::is_aarch64_feature_detected!($f) { flags.push($f); } )* };
+        }
+        detect!("neon", "sve", "sve2", "bf16", "i8mm", "dotprod", "fp16");
+    }
+    flags.into_iter().map(str::to_string).collect()
+}

@@ -1,0 +1,160 @@
+//! Request batches, tokenized before anything is timed.
+//!
+//! Latency covers the backend's work (forward pass, pooling, normalisation):
+//! tokenization is the same Rust `tokenizers` call for every backend, so it is
+//! done up front and its cost is reported separately (`tokenize_ms_per_request`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use embench_core::config::{ResolvedModel, SeqLen};
+use embench_core::dataset::TextSource;
+use embench_core::tokenize::TextTokenizer;
+use embench_core::TokenizedBatch;
+
+/// Distinct texts prepared per cell (fewer when a cell has fewer requests).
+pub const DISTINCT_TEXTS: usize = 1024;
+
+/// The batches one cell cycles through.
+#[derive(Debug)]
+pub struct PreparedInputs {
+    /// Distinct request batches; request `i` uses `batches[i % len]`.
+    pub batches: Vec<TokenizedBatch>,
+    /// Mean tokenization time of one batch, ms (None for synthetic token ids).
+    pub tokenize_ms_per_request: Option<f64>,
+    /// Mean real tokens per input.
+    pub tokens_per_input_mean: f64,
+}
+
+impl PreparedInputs {
+    /// No inputs: for a cell that fails before it could use any.
+    pub fn empty() -> Self {
+        Self {
+            batches: Vec::new(),
+            tokenize_ms_per_request: None,
+            tokens_per_input_mean: 0.0,
+        }
+    }
+}
+
+/// Prepares (and caches) inputs per model × sequence length × batch size.
+pub struct InputFactory {
+    source: TextSource,
+    tokenizers: HashMap<String, Option<TextTokenizer>>,
+    cache: HashMap<(String, SeqLen, usize, usize), Arc<PreparedInputs>>,
+}
+
+impl InputFactory {
+    /// A factory drawing texts from `source`.
+    pub fn new(source: TextSource) -> Self {
+        Self {
+            source,
+            tokenizers: HashMap::new(),
+            cache: HashMap::new(),
+        }
+    }
+
+    /// Inputs for `num_requests` requests of `batch_size` texts at `seq`.
+    ///
+    /// Models with a tokenizer get real texts; a model without a local folder
+    /// (mock-only runs) gets synthetic token ids of the right shape.
+    pub fn prepare(
+        &mut self,
+        model: &ResolvedModel,
+        seq: SeqLen,
+        batch_size: usize,
+        num_requests: usize,
+    ) -> Result<Arc<PreparedInputs>, String> {
+        let n_batches = num_requests.clamp(1, (DISTINCT_TEXTS / batch_size).max(1));
+        let key = (model.key.clone(), seq, batch_size, n_batches);
+        if let Some(hit) = self.cache.get(&key) {
+            return Ok(hit.clone());
+        }
+        self.load_tokenizer(model)?;
+        let prepared = match &self.tokenizers[&model.key] {
+            Some(t) => tokenized(&self.source, t, seq, batch_size, n_batches)?,
+            None => synthetic(seq, batch_size, n_batches),
+        };
+        let prepared = Arc::new(prepared);
+        self.cache.insert(key, prepared.clone());
+        Ok(prepared)
+    }
+
+    fn load_tokenizer(&mut self, model: &ResolvedModel) -> Result<(), String> {
+        if !self.tokenizers.contains_key(&model.key) {
+            let loaded = match &model.folder {
+                Some(f) if f.tokenizer_json().is_file() => Some(TextTokenizer::from_file(
+                    &f.tokenizer_json(),
+                    model.config.max_seq_length.value,
+                )?),
+                _ => None,
+            };
+            self.tokenizers.insert(model.key.clone(), loaded);
+        }
+        Ok(())
+    }
+}
+
+fn tokenized(
+    source: &TextSource,
+    t: &TextTokenizer,
+    seq: SeqLen,
+    batch_size: usize,
+    n_batches: usize,
+) -> Result<PreparedInputs, String> {
+    let texts = source.texts(n_batches * batch_size, seq, Some(t))?;
+    let bt = t.for_seq_len(seq)?;
+    let start = Instant::now();
+    let batches = texts
+        .chunks(batch_size)
+        .map(|chunk| bt.encode(&chunk.iter().map(String::as_str).collect::<Vec<_>>()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let tokenize_ms = start.elapsed().as_secs_f64() * 1e3 / n_batches as f64;
+    Ok(PreparedInputs {
+        tokens_per_input_mean: mean_tokens(&batches),
+        batches,
+        tokenize_ms_per_request: Some(tokenize_ms),
+    })
+}
+
+fn synthetic(seq: SeqLen, batch_size: usize, n_batches: usize) -> PreparedInputs {
+    let batches: Vec<TokenizedBatch> = (0..n_batches)
+        .map(|b| {
+            let lens: Vec<usize> = (0..batch_size)
+                .map(|i| match seq {
+                    SeqLen::Tokens(n) => n,
+                    SeqLen::Natural => 8 + (b * batch_size + i) * 7 % 57,
+                })
+                .collect();
+            let seq_len = *lens.iter().max().expect("batch_size >= 1");
+            let mut batch = TokenizedBatch {
+                batch_size,
+                seq_len,
+                input_ids: Vec::with_capacity(batch_size * seq_len),
+                attention_mask: Vec::with_capacity(batch_size * seq_len),
+                token_type_ids: vec![0; batch_size * seq_len],
+            };
+            for len in lens {
+                batch
+                    .input_ids
+                    .extend((0..seq_len).map(|t| if t < len { 1000 + t as i64 } else { 0 }));
+                batch
+                    .attention_mask
+                    .extend((0..seq_len).map(|t| i64::from(t < len)));
+            }
+            batch
+        })
+        .collect();
+    PreparedInputs {
+        tokens_per_input_mean: mean_tokens(&batches),
+        batches,
+        tokenize_ms_per_request: None,
+    }
+}
+
+fn mean_tokens(batches: &[TokenizedBatch]) -> f64 {
+    let inputs: usize = batches.iter().map(|b| b.batch_size).sum();
+    let tokens: usize = batches.iter().map(TokenizedBatch::real_tokens).sum();
+    tokens as f64 / inputs.max(1) as f64
+}

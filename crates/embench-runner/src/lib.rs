@@ -1,0 +1,25 @@
+//! embench runner: turns a validated config into measured cells.
+//!
+//! - [`plan`]: the cells of a run (model × backend × scenario × sequence length);
+//! - [`inputs`]: tokenized request batches, prepared before anything is timed;
+//! - [`closed_loop`]: the load generator (clients back to back on dedicated threads);
+//! - [`histogram`]: per-client HdrHistograms, merged at the end;
+//! - [`resources`]: RSS and CPU sampling of this process;
+//! - [`cell`]: one cell from model load to its result record;
+//! - [`results`], [`manifest`], [`host`]: what lands in the run directory.
+
+pub mod cell;
+pub mod closed_loop;
+pub mod execute;
+pub mod histogram;
+pub mod host;
+pub mod inputs;
+pub mod manifest;
+pub mod plan;
+pub mod resources;
+pub mod results;
+
+pub use cell::{run_cell, CellProgress, CellSetup, Loader};
+pub use execute::{execute, BackendFactory, RunObserver, RunOutcome};
+pub use plan::{Cell, RunPlan};
+pub use results::{CellRecord, ResultsWriter, SCHEMA_VERSION};

@@ -1,0 +1,129 @@
+//! The per-cell result record and the writer that makes each one durable the moment it exists.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::histogram::LatencySummary;
+
+/// Version of the record layout; bump on any incompatible change, and update `schema/result.schema.json`.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One cell's result: a line of `results.jsonl`. Units are in the field names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellRecord {
+    /// Layout version ([`SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// When the cell finished (RFC 3339, UTC).
+    pub finished_at: String,
+    /// Model key.
+    pub model: String,
+    /// Backend name.
+    pub backend: String,
+    /// Scenario name.
+    pub scenario: String,
+    /// Load-generation mode (`closed_loop`).
+    pub mode: String,
+    /// Closed-loop clients.
+    pub concurrency: usize,
+    /// Texts per request.
+    pub batch_size: usize,
+    /// Tokens per input: a number, or `natural`.
+    pub seq_len: serde_json::Value,
+    /// Mean real (unpadded) tokens per input.
+    pub tokens_per_input_mean: f64,
+    /// Measured requests that returned an embedding.
+    pub requests: u64,
+    /// Measured requests that failed.
+    pub errors: u64,
+    /// Failures by message.
+    pub error_messages: std::collections::BTreeMap<String, u64>,
+    /// Requests per second over the measured phase.
+    pub qps: Option<f64>,
+    /// Embeddings per second (qps × batch size).
+    pub embeddings_per_s: Option<f64>,
+    /// Latency from submit to result, milliseconds.
+    pub latency_ms: Option<LatencySummary>,
+    /// Wall time of the measured phase, seconds.
+    pub measured_wall_s: Option<f64>,
+    /// Model load time, seconds.
+    pub load_time_s: Option<f64>,
+    /// The first (cold) request, milliseconds.
+    pub first_request_ms: Option<f64>,
+    /// Unrecorded warm-up requests run after the first.
+    pub warmup_requests: usize,
+    /// Mean time to tokenize one request's batch (not part of the latency), milliseconds.
+    pub tokenize_ms_per_request: Option<f64>,
+    /// Process RSS before the model was loaded, MiB.
+    pub rss_before_load_mb: Option<f64>,
+    /// Process RSS after the model was loaded, MiB.
+    pub rss_after_load_mb: Option<f64>,
+    /// Highest process RSS during the measured phase, MiB.
+    pub peak_rss_mb: Option<f64>,
+    /// Process CPU time over wall time during the measured phase, percent of one core.
+    pub cpu_util_pct: Option<f64>,
+    /// Framework that ran.
+    pub framework: String,
+    /// Its version.
+    pub framework_version: String,
+    /// Device that ran the model.
+    pub device: String,
+    /// Precision it computed in.
+    pub precision: String,
+    /// Intra-op threads it used.
+    pub threads: Option<usize>,
+    /// Whether the figures can be trusted (no failed requests, cell completed).
+    pub valid: bool,
+    /// Why not, when `valid` is false.
+    pub invalid_reason: Option<String>,
+    /// The latency histogram (HdrHistogram V2, base64, nanoseconds).
+    pub histogram: Option<String>,
+}
+
+/// Appends records to `results.jsonl`, flushed and fsynced per record, so a
+/// later crash loses nothing already measured.
+pub struct ResultsWriter {
+    path: PathBuf,
+    file: File,
+}
+
+impl ResultsWriter {
+    /// Opens (creating or appending to) `path`.
+    pub fn open(path: &Path) -> std::io::Result<Self> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    /// Writes one record as one line and makes it durable.
+    pub fn append(&mut self, record: &CellRecord) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        self.file.write_all(&line)?;
+        self.file.flush()?;
+        self.file.sync_data()
+    }
+
+    /// The file written to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Reads every record of a `results.jsonl`.
+pub fn read_records(path: &Path) -> Result<Vec<CellRecord>, String> {
+    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    BufReader::new(file)
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.as_ref().map_or(true, |l| !l.trim().is_empty()))
+        .map(|(i, line)| {
+            let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
+            serde_json::from_str(&line).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))
+        })
+        .collect()
+}

@@ -1,0 +1,137 @@
+//! `embench run`: every cell of a config, into a run directory.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use embench_runner::execute::{execute, BackendFactory};
+use embench_runner::host::HostFacts;
+use embench_runner::manifest::Manifest;
+use embench_runner::{ResultsWriter, RunPlan, SCHEMA_VERSION};
+
+use crate::cli::RunArgs;
+use crate::factory::Factory;
+use crate::progress::Bars;
+use crate::summary;
+
+/// How the numbers are taken, written into every manifest.
+const METHODOLOGY: &[&str] = &[
+    "Each cell loads a fresh model instance; load time and RSS before/after are recorded.",
+    "The first request is timed on its own (cold), then warmup_requests run unrecorded at the scenario's concurrency.",
+    "Closed loop: `concurrency` client threads issue requests back to back; inference runs on those dedicated threads.",
+    "Latency is measured per request from submit to result around the backend's embed call (forward pass, pooling, normalisation); inputs are tokenized beforehand and tokenization time is reported separately.",
+    "Each client records into its own HdrHistogram (ns, 3 significant digits); histograms are merged at the end.",
+    "QPS = successful requests / wall time of the measured phase; embeddings/s = QPS x batch size.",
+    "Peak RSS is sampled every 20 ms and CPU utilisation is process CPU time / wall time, both over the measured phase.",
+];
+
+/// `embench run --config F [--out DIR]`.
+pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let config = crate::commands::validate::load(&args.config)?;
+    let plan = RunPlan::new(config);
+    let host = HostFacts::probe();
+    let out = run_dir(args.out.as_deref(), &host.hostname)?;
+    let factory = Factory;
+
+    let mut manifest = Manifest {
+        schema_version: SCHEMA_VERSION,
+        embench_version: env!("CARGO_PKG_VERSION").into(),
+        git_commit: env!("EMBENCH_GIT_COMMIT").into(),
+        command: std::env::args().collect(),
+        started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        finished_at: None,
+        config_path: plan.config.config_path.display().to_string(),
+        models_path: plan.config.models_path.display().to_string(),
+        config: serde_json::to_value(&plan.config.benchmark)?,
+        models: serde_json::to_value(&plan.config.models)?,
+        host,
+        backends: factory.versions(),
+        methodology: METHODOLOGY.iter().map(|s| s.to_string()).collect(),
+    };
+    manifest
+        .write(&out)
+        .with_context(|| format!("writing {}/manifest.json", out.display()))?;
+    let results_path = out.join("results.jsonl");
+    let mut writer = ResultsWriter::open(&results_path)
+        .with_context(|| format!("opening {}", results_path.display()))?;
+    eprintln!("embench: {} cells -> {}", plan.cells.len(), out.display());
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\nembench: Ctrl-C: finishing the current cell, then stopping (results so far are kept)");
+                stop.store(true, Ordering::Relaxed);
+            }
+        })
+    };
+    // Inference never runs on the async reactor: the whole run is blocking work.
+    let quiet = args.quiet;
+    let (outcome, plan) = tokio::task::spawn_blocking(move || {
+        let outcome = execute(&plan, &factory, &mut writer, &Bars::new(quiet), &stop);
+        (outcome, plan)
+    })
+    .await?;
+    watcher.abort();
+    let outcome = outcome.with_context(|| format!("writing {}", results_path.display()))?;
+
+    manifest.finished_at =
+        Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    manifest.write(&out)?;
+
+    println!("{}", summary::table(&outcome.records));
+    println!("run directory: {}", out.display());
+    let invalid: Vec<_> = outcome.records.iter().filter(|r| !r.valid).collect();
+    if outcome.skipped > 0 {
+        eprintln!(
+            "embench: stopped early; {} of {} cells not run",
+            outcome.skipped,
+            plan.cells.len()
+        );
+    }
+    if !invalid.is_empty() {
+        eprintln!(
+            "embench: {} of {} cells are INVALID (see the table and results.jsonl)",
+            invalid.len(),
+            outcome.records.len()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(if outcome.skipped > 0 {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Creates the run directory: `--out`, or `results/<UTC timestamp>-<host>/`. Never reuses a non-empty one.
+fn run_dir(out: Option<&Path>, host: &str) -> anyhow::Result<PathBuf> {
+    let dir = match out {
+        Some(d) => d.to_path_buf(),
+        None => {
+            let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+            let host: String = host
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            PathBuf::from("results").join(format!("{stamp}-{host}"))
+        }
+    };
+    if dir.exists() && std::fs::read_dir(&dir)?.next().is_some() {
+        bail!(
+            "{} already exists and is not empty (fix: choose another --out, or remove it)",
+            dir.display()
+        );
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}

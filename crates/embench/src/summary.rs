@@ -1,0 +1,69 @@
+//! The table printed at the end of a run.
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{Cell, Color, Table};
+use embench_runner::CellRecord;
+
+fn num(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "-".to_string(), |x| format!("{x:.digits$}"))
+}
+
+/// One row per cell; invalid cells say so in red instead of showing numbers that look fine.
+pub fn table(records: &[CellRecord]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header([
+        "model",
+        "backend",
+        "scenario",
+        "conc",
+        "batch",
+        "seq",
+        "QPS",
+        "emb/s",
+        "mean ms",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "load s",
+        "first ms",
+        "peak RSS MB",
+        "CPU %",
+        "threads",
+        "valid",
+    ]);
+    for r in records {
+        let lat = r.latency_ms;
+        let mut row = vec![
+            Cell::new(&r.model),
+            Cell::new(&r.backend),
+            Cell::new(&r.scenario),
+            Cell::new(r.concurrency),
+            Cell::new(r.batch_size),
+            Cell::new(r.seq_len.to_string().trim_matches('"')),
+        ];
+        if r.valid {
+            row.extend([
+                Cell::new(num(r.qps, 1)),
+                Cell::new(num(r.embeddings_per_s, 1)),
+                Cell::new(num(lat.map(|l| l.mean), 2)),
+                Cell::new(num(lat.map(|l| l.p50), 2)),
+                Cell::new(num(lat.map(|l| l.p95), 2)),
+                Cell::new(num(lat.map(|l| l.p99), 2)),
+                Cell::new(num(lat.map(|l| l.p999), 2)),
+                Cell::new(num(r.load_time_s, 3)),
+                Cell::new(num(r.first_request_ms, 1)),
+                Cell::new(num(r.peak_rss_mb, 0)),
+                Cell::new(num(r.cpu_util_pct, 0)),
+                Cell::new(r.threads.map_or("-".into(), |t| t.to_string())),
+                Cell::new("yes").fg(Color::Green),
+            ]);
+        } else {
+            let reason = r.invalid_reason.as_deref().unwrap_or("invalid");
+            row.push(Cell::new(format!("INVALID: {reason}")).fg(Color::Red));
+        }
+        t.add_row(row);
+    }
+    t
+}
