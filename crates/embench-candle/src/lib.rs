@@ -7,9 +7,7 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
 use embench_core::model_files::ModelFolder;
 use embench_core::pooling::Pooling;
-use embench_core::{
-    BackendInfo, EmbedError, Embedder, Embeddings, Phase, Precision, TokenizedBatch,
-};
+use embench_core::{BackendInfo, EmbedError, Embedder, Embeddings, Phase, Precision, TokenizedBatch};
 
 /// The candle release this crate is built against; a test checks it against Cargo.lock.
 pub const CANDLE_VERSION: &str = "0.11.1";
@@ -52,13 +50,8 @@ impl CandleEmbedder {
     pub fn load(folder: &ModelFolder, settings: &CandleSettings) -> Result<Self, EmbedError> {
         let threads = configure_threads(settings.threads);
         let device = open_device(settings.cuda)?;
-        let config_text = std::fs::read_to_string(folder.config_json()).map_err(|e| {
-            EmbedError::new(
-                FRAMEWORK,
-                Phase::Load,
-                format!("{}: {e}", folder.config_json().display()),
-            )
-        })?;
+        let config_text = std::fs::read_to_string(folder.config_json())
+            .map_err(|e| EmbedError::new(FRAMEWORK, Phase::Load, format!("{}: {e}", folder.config_json().display())))?;
         let config: Config = serde_json::from_str(&config_text).map_err(|e| {
             EmbedError::new(
                 FRAMEWORK,
@@ -67,10 +60,8 @@ impl CandleEmbedder {
             )
         })?;
         // SAFETY: the weights file is memory-mapped read-only; embench never writes to it while loaded.
-        let vb = unsafe {
-            VarBuilder::from_mmaped_safetensors(&[folder.safetensors()], DType::F32, &device)
-        }
-        .in_phase(Phase::Load)?;
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[folder.safetensors()], DType::F32, &device) }
+            .in_phase(Phase::Load)?;
         let model = BertModel::load(vb, &config).in_phase(Phase::Load)?;
         let device_name = match &device {
             Device::Cpu => "cpu".to_string(),
@@ -102,9 +93,7 @@ fn configure_threads(requested: Option<usize>) -> usize {
     if let Some(n) = requested {
         std::env::set_var("RAYON_NUM_THREADS", n.to_string());
         // Fails harmlessly when the global pool already exists.
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global();
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
     }
     candle_core::utils::get_num_threads().min(rayon::current_num_threads())
 }
@@ -130,30 +119,16 @@ impl Embedder for CandleEmbedder {
 
     fn embed(&self, batch: &TokenizedBatch) -> Result<Embeddings, EmbedError> {
         let shape = (batch.batch_size, batch.seq_len);
-        let ids =
-            Tensor::from_slice(&batch.input_ids, shape, &self.device).in_phase(Phase::Inference)?;
-        let types = Tensor::from_slice(&batch.token_type_ids, shape, &self.device)
-            .in_phase(Phase::Inference)?;
-        let mask = Tensor::from_slice(&batch.attention_mask, shape, &self.device)
-            .in_phase(Phase::Inference)?;
+        let ids = Tensor::from_slice(&batch.input_ids, shape, &self.device).in_phase(Phase::Inference)?;
+        let types = Tensor::from_slice(&batch.token_type_ids, shape, &self.device).in_phase(Phase::Inference)?;
+        let mask = Tensor::from_slice(&batch.attention_mask, shape, &self.device).in_phase(Phase::Inference)?;
         let hidden = {
             let _span = tracing::trace_span!("forward").entered();
-            self.model
-                .forward(&ids, &types, Some(&mask))
-                .in_phase(Phase::Inference)?
+            self.model.forward(&ids, &types, Some(&mask)).in_phase(Phase::Inference)?
         };
-        let hidden = hidden
-            .flatten_all()
-            .and_then(|h| h.to_vec1::<f32>())
-            .in_phase(Phase::Inference)?;
+        let hidden = hidden.flatten_all().and_then(|h| h.to_vec1::<f32>()).in_phase(Phase::Inference)?;
         let _span = tracing::trace_span!("pool").entered();
-        Ok(self.pooling.apply(
-            &hidden,
-            &batch.attention_mask,
-            batch.batch_size,
-            batch.seq_len,
-            self.hidden,
-        ))
+        Ok(self.pooling.apply(&hidden, &batch.attention_mask, batch.batch_size, batch.seq_len, self.hidden))
     }
 }
 
@@ -161,16 +136,8 @@ impl Embedder for CandleEmbedder {
 mod tests {
     #[test]
     fn recorded_version_matches_cargo_lock() {
-        let lock =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock"))
-                .unwrap();
-        let needle = format!(
-            "name = \"candle-core\"\nversion = \"{}\"",
-            super::CANDLE_VERSION
-        );
-        assert!(
-            lock.contains(&needle),
-            "CANDLE_VERSION is stale: update it to the candle-core version in Cargo.lock"
-        );
+        let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock")).unwrap();
+        let needle = format!("name = \"candle-core\"\nversion = \"{}\"", super::CANDLE_VERSION);
+        assert!(lock.contains(&needle), "CANDLE_VERSION is stale: update it to the candle-core version in Cargo.lock");
     }
 }

@@ -20,35 +20,13 @@ fn candle_matches_sentence_transformers() {
         "{} is missing: run `make model` (make test does it first)",
         folder.safetensors().display()
     );
-    let reference =
-        ReferenceSet::from_file(&repo().join("tests/fixtures/all-minilm-l6-v2_reference.json"))
-            .unwrap();
+    let reference = ReferenceSet::from_file(&repo().join("tests/fixtures/all-minilm-l6-v2_reference.json")).unwrap();
     let pooling = Pooling {
-        kind: folder
-            .pooling_from_folder()
-            .unwrap()
-            .expect("1_Pooling/config.json"),
-        normalize: folder
-            .normalize_from_folder()
-            .unwrap()
-            .expect("modules.json"),
+        kind: folder.pooling_from_folder().unwrap().expect("1_Pooling/config.json"),
+        normalize: folder.normalize_from_folder().unwrap().expect("modules.json"),
     };
-    assert_eq!(
-        pooling,
-        Pooling {
-            kind: PoolingKind::Mean,
-            normalize: true
-        }
-    );
-    let model = CandleEmbedder::load(
-        &folder,
-        &CandleSettings {
-            threads: Some(2),
-            cuda: false,
-            pooling,
-        },
-    )
-    .unwrap();
+    assert_eq!(pooling, Pooling { kind: PoolingKind::Mean, normalize: true });
+    let model = CandleEmbedder::load(&folder, &CandleSettings { threads: Some(2), cuda: false, pooling }).unwrap();
     let tokenizer = TextTokenizer::from_file(&folder.tokenizer_json(), 256).unwrap();
     let cosines = reference.cosines(&model, &tokenizer).unwrap();
     for (sentence, c) in reference.sentences.iter().zip(&cosines) {

@@ -21,13 +21,8 @@ pub enum BackendKind {
 
 impl BackendKind {
     /// All kinds, in display order.
-    pub const ALL: [BackendKind; 5] = [
-        BackendKind::Mock,
-        BackendKind::Candle,
-        BackendKind::Ort,
-        BackendKind::Openvino,
-        BackendKind::Tch,
-    ];
+    pub const ALL: [BackendKind; 5] =
+        [BackendKind::Mock, BackendKind::Candle, BackendKind::Ort, BackendKind::Openvino, BackendKind::Tch];
 
     /// The name used in configs and results.
     pub fn name(self) -> &'static str {

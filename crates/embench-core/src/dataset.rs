@@ -199,16 +199,16 @@ impl TextSource {
         let body = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let jsonl = path.extension().is_some_and(|e| e == "jsonl");
         let mut texts = Vec::new();
-        for (i, line) in body
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
+        for (i, line) in body.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             if jsonl {
                 let v: serde_json::Value = serde_json::from_str(line)
                     .map_err(|e| format!("{}:{}: invalid JSON: {e}", path.display(), i + 1))?;
                 let text = v.get("text").and_then(|t| t.as_str()).ok_or_else(|| {
-                    format!("{}:{}: no string field 'text' (fix: write one {{\"text\": ...}} object per line)", path.display(), i + 1)
+                    format!(
+                        "{}:{}: no string field 'text' (fix: write one {{\"text\": ...}} object per line)",
+                        path.display(),
+                        i + 1
+                    )
                 })?;
                 texts.push(text.to_string());
             } else {
@@ -224,12 +224,7 @@ impl TextSource {
     /// `n` texts for sequence length `seq`. Synthetic texts for `Tokens(k)` are
     /// at least `k` tokens long (truncation then gives exactly `k` real tokens);
     /// for `Natural` they are 8 to 64 words.
-    pub fn texts(
-        &self,
-        n: usize,
-        seq: SeqLen,
-        tokenizer: Option<&TextTokenizer>,
-    ) -> Result<Vec<String>, String> {
+    pub fn texts(&self, n: usize, seq: SeqLen, tokenizer: Option<&TextTokenizer>) -> Result<Vec<String>, String> {
         match self {
             TextSource::File { texts } => Ok(texts.iter().cycle().take(n).cloned().collect()),
             TextSource::Synthetic { seed } => {
@@ -239,19 +234,13 @@ impl TextSource {
                         SeqLen::Natural => u64::MAX,
                     };
                 let mut rng = StdRng::seed_from_u64(seed);
-                (0..n)
-                    .map(|_| synth_text(&mut rng, seq, tokenizer))
-                    .collect()
+                (0..n).map(|_| synth_text(&mut rng, seq, tokenizer)).collect()
             }
         }
     }
 }
 
-fn synth_text(
-    rng: &mut StdRng,
-    seq: SeqLen,
-    tokenizer: Option<&TextTokenizer>,
-) -> Result<String, String> {
+fn synth_text(rng: &mut StdRng, seq: SeqLen, tokenizer: Option<&TextTokenizer>) -> Result<String, String> {
     let mut words: Vec<&str> = Vec::new();
     let push = |rng: &mut StdRng, k: usize, words: &mut Vec<&str>| {
         words.extend((0..k).map(|_| *WORDS.choose(rng).expect("word list is not empty")));
@@ -290,12 +279,7 @@ mod tests {
 
     #[test]
     fn file_texts_cycle() {
-        let s = TextSource::File {
-            texts: vec!["a".into(), "b".into()],
-        };
-        assert_eq!(
-            s.texts(3, SeqLen::Tokens(8), None).unwrap(),
-            vec!["a", "b", "a"]
-        );
+        let s = TextSource::File { texts: vec!["a".into(), "b".into()] };
+        assert_eq!(s.texts(3, SeqLen::Tokens(8), None).unwrap(), vec!["a", "b", "a"]);
     }
 }

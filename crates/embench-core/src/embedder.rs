@@ -124,11 +124,7 @@ pub struct EmbedError {
 impl EmbedError {
     /// Builds an error for `framework` in `phase`.
     pub fn new(framework: &'static str, phase: Phase, message: impl Into<String>) -> Self {
-        Self {
-            framework,
-            phase,
-            message: message.into(),
-        }
+        Self { framework, phase, message: message.into() }
     }
 }
 

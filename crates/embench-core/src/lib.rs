@@ -17,6 +17,4 @@ pub mod reference;
 pub mod tokenize;
 
 pub use backend::BackendKind;
-pub use embedder::{
-    BackendInfo, EmbedError, Embedder, Embeddings, Phase, Precision, TokenizedBatch,
-};
+pub use embedder::{BackendInfo, EmbedError, Embedder, Embeddings, Phase, Precision, TokenizedBatch};

@@ -38,19 +38,13 @@ impl ModelFolder {
         match kind {
             BackendKind::Mock => &[],
             BackendKind::Candle => &["config.json", "model.safetensors", "tokenizer.json"],
-            BackendKind::Ort | BackendKind::Openvino | BackendKind::Tch => {
-                &["config.json", "tokenizer.json"]
-            }
+            BackendKind::Ort | BackendKind::Openvino | BackendKind::Tch => &["config.json", "tokenizer.json"],
         }
     }
 
     /// The required files of `kind` that are missing.
     pub fn missing_files(&self, kind: BackendKind) -> Vec<PathBuf> {
-        Self::required_files(kind)
-            .iter()
-            .map(|f| self.root.join(f))
-            .filter(|p| !p.is_file())
-            .collect()
+        Self::required_files(kind).iter().map(|f| self.root.join(f)).filter(|p| !p.is_file()).collect()
     }
 
     /// Pooling from sentence-transformers' `1_Pooling/config.json`, if the folder has one.
@@ -78,14 +72,12 @@ impl ModelFolder {
         let Some(json) = read_json(&path)? else {
             return Ok(None);
         };
-        let modules = json
-            .as_array()
-            .ok_or_else(|| format!("{}: expected a JSON array", path.display()))?;
-        Ok(Some(modules.iter().any(|m| {
-            m.get("type")
-                .and_then(|t| t.as_str())
-                .is_some_and(|t| t.ends_with("models.Normalize"))
-        })))
+        let modules = json.as_array().ok_or_else(|| format!("{}: expected a JSON array", path.display()))?;
+        Ok(Some(
+            modules
+                .iter()
+                .any(|m| m.get("type").and_then(|t| t.as_str()).is_some_and(|t| t.ends_with("models.Normalize"))),
+        ))
     }
 }
 
@@ -94,7 +86,5 @@ fn read_json(path: &Path) -> Result<Option<serde_json::Value>, String> {
         return Ok(None);
     }
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|e| format!("{}: invalid JSON: {e}", path.display()))
+    serde_json::from_str(&text).map(Some).map_err(|e| format!("{}: invalid JSON: {e}", path.display()))
 }

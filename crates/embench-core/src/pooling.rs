@@ -36,19 +36,8 @@ pub struct Pooling {
 
 impl Pooling {
     /// Pools `hidden` (`[batch, seq, dim]`, row-major) under `mask` (`[batch, seq]`).
-    pub fn apply(
-        &self,
-        hidden: &[f32],
-        mask: &[i64],
-        batch: usize,
-        seq: usize,
-        dim: usize,
-    ) -> Embeddings {
-        assert_eq!(
-            hidden.len(),
-            batch * seq * dim,
-            "hidden state has the wrong size"
-        );
+    pub fn apply(&self, hidden: &[f32], mask: &[i64], batch: usize, seq: usize, dim: usize) -> Embeddings {
+        assert_eq!(hidden.len(), batch * seq * dim, "hidden state has the wrong size");
         assert_eq!(mask.len(), batch * seq, "attention mask has the wrong size");
         let mut data = vec![0f32; batch * dim];
         for b in 0..batch {
@@ -77,11 +66,7 @@ impl Pooling {
                 l2_normalize(out);
             }
         }
-        Embeddings {
-            rows: batch,
-            dim,
-            data,
-        }
+        Embeddings { rows: batch, dim, data }
     }
 }
 
@@ -107,10 +92,7 @@ mod tests {
     fn mean_pooling_ignores_padding() {
         // batch 1, seq 3, dim 2; the third token is padding.
         let hidden = [1.0, 2.0, 3.0, 4.0, 100.0, 100.0];
-        let p = Pooling {
-            kind: PoolingKind::Mean,
-            normalize: false,
-        };
+        let p = Pooling { kind: PoolingKind::Mean, normalize: false };
         let e = p.apply(&hidden, &[1, 1, 0], 1, 3, 2);
         assert_eq!(e.data, vec![2.0, 3.0]);
     }
@@ -118,10 +100,7 @@ mod tests {
     #[test]
     fn cls_pooling_takes_first_token_and_normalises() {
         let hidden = [3.0, 4.0, 9.0, 9.0];
-        let p = Pooling {
-            kind: PoolingKind::Cls,
-            normalize: true,
-        };
+        let p = Pooling { kind: PoolingKind::Cls, normalize: true };
         let e = p.apply(&hidden, &[1, 1], 1, 2, 2);
         assert!((e.data[0] - 0.6).abs() < 1e-6 && (e.data[1] - 0.8).abs() < 1e-6);
     }

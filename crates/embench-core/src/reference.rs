@@ -23,24 +23,16 @@ impl ReferenceSet {
     /// Reads a fixture written by `scripts/make_reference_embeddings.py`.
     pub fn from_file(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let set: ReferenceSet =
-            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let set: ReferenceSet = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         if set.sentences.len() != set.embeddings.len() || set.sentences.is_empty() {
-            return Err(format!(
-                "{}: needs one embedding per sentence",
-                path.display()
-            ));
+            return Err(format!("{}: needs one embedding per sentence", path.display()));
         }
         Ok(set)
     }
 
     /// Embeds the sentences in one natural-length batch with `embedder` and
     /// returns the cosine similarity of each to its reference.
-    pub fn cosines(
-        &self,
-        embedder: &dyn Embedder,
-        tokenizer: &TextTokenizer,
-    ) -> Result<Vec<f32>, String> {
+    pub fn cosines(&self, embedder: &dyn Embedder, tokenizer: &TextTokenizer) -> Result<Vec<f32>, String> {
         let texts: Vec<&str> = self.sentences.iter().map(String::as_str).collect();
         let batch = tokenizer.for_seq_len(SeqLen::Natural)?.encode(&texts)?;
         let got = embedder.embed(&batch).map_err(|e| e.to_string())?;
@@ -51,11 +43,6 @@ impl ReferenceSet {
                 self.embeddings[0].len()
             ));
         }
-        Ok(self
-            .embeddings
-            .iter()
-            .enumerate()
-            .map(|(i, r)| cosine(got.row(i), r))
-            .collect())
+        Ok(self.embeddings.iter().enumerate().map(|(i, r)| cosine(got.row(i), r)).collect())
     }
 }

@@ -22,8 +22,8 @@ pub struct TextTokenizer {
 impl TextTokenizer {
     /// Loads `tokenizer.json`; `max_len` caps natural-length inputs.
     pub fn from_file(path: &Path, max_len: usize) -> Result<Self, String> {
-        let mut plain = Tokenizer::from_file(path)
-            .map_err(|e| format!("{}: cannot load tokenizer: {e}", path.display()))?;
+        let mut plain =
+            Tokenizer::from_file(path).map_err(|e| format!("{}: cannot load tokenizer: {e}", path.display()))?;
         plain.with_padding(None);
         plain.with_truncation(None).map_err(|e| e.to_string())?;
         Ok(Self { plain, max_len })
@@ -31,10 +31,7 @@ impl TextTokenizer {
 
     /// Tokens in `text`, special tokens included, without padding or truncation.
     pub fn count_tokens(&self, text: &str) -> Result<usize, String> {
-        self.plain
-            .encode(text, true)
-            .map(|e| e.len())
-            .map_err(|e| e.to_string())
+        self.plain.encode(text, true).map(|e| e.len()).map_err(|e| e.to_string())
     }
 
     /// A tokenizer configured for `seq`; build it once per cell, not per request.
@@ -46,11 +43,8 @@ impl TextTokenizer {
             SeqLen::Natural => (PaddingStrategy::BatchLongest, self.max_len),
         };
         t.with_padding(Some(PaddingParams { strategy, ..pad }));
-        t.with_truncation(Some(TruncationParams {
-            max_length: max,
-            ..Default::default()
-        }))
-        .map_err(|e| e.to_string())?;
+        t.with_truncation(Some(TruncationParams { max_length: max, ..Default::default() }))
+            .map_err(|e| e.to_string())?;
         Ok(BatchTokenizer { inner: t })
     }
 
@@ -76,10 +70,7 @@ pub struct BatchTokenizer {
 impl BatchTokenizer {
     /// Tokenizes `texts` into one padded batch.
     pub fn encode(&self, texts: &[&str]) -> Result<TokenizedBatch, String> {
-        let encodings = self
-            .inner
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|e| e.to_string())?;
+        let encodings = self.inner.encode_batch(texts.to_vec(), true).map_err(|e| e.to_string())?;
         let seq_len = encodings.first().map_or(0, |e| e.len());
         let batch_size = encodings.len();
         let mut batch = TokenizedBatch {
@@ -91,15 +82,9 @@ impl BatchTokenizer {
         };
         for e in &encodings {
             debug_assert_eq!(e.len(), seq_len);
-            batch
-                .input_ids
-                .extend(e.get_ids().iter().map(|&x| x as i64));
-            batch
-                .attention_mask
-                .extend(e.get_attention_mask().iter().map(|&x| x as i64));
-            batch
-                .token_type_ids
-                .extend(e.get_type_ids().iter().map(|&x| x as i64));
+            batch.input_ids.extend(e.get_ids().iter().map(|&x| x as i64));
+            batch.attention_mask.extend(e.get_attention_mask().iter().map(|&x| x as i64));
+            batch.token_type_ids.extend(e.get_type_ids().iter().map(|&x| x as i64));
         }
         Ok(batch)
     }

@@ -49,9 +49,7 @@ impl MockEmbedder {
             ServiceTime::Uniform { min_ms, max_ms } => {
                 min_ms + unit_interval(self.settings.seed, i) * (max_ms - min_ms)
             }
-            ServiceTime::Exponential { mean_ms } => {
-                -mean_ms * (1.0 - unit_interval(self.settings.seed, i)).ln()
-            }
+            ServiceTime::Exponential { mean_ms } => -mean_ms * (1.0 - unit_interval(self.settings.seed, i)).ln(),
         };
         Duration::from_secs_f64(ms / 1e3)
     }
@@ -96,11 +94,7 @@ impl Embedder for MockEmbedder {
         let dim = self.settings.embedding_dim;
         let mut data = vec![0f32; batch.batch_size * dim];
         data.iter_mut().step_by(dim.max(1)).for_each(|x| *x = 1.0);
-        Ok(Embeddings {
-            rows: batch.batch_size,
-            dim,
-            data,
-        })
+        Ok(Embeddings { rows: batch.batch_size, dim, data })
     }
 }
 
@@ -110,50 +104,24 @@ mod tests {
     use embench_core::config::Stall;
 
     fn mock(service_time: ServiceTime, stall: Option<Stall>) -> MockEmbedder {
-        MockEmbedder::new(MockSettings {
-            service_time,
-            stall,
-            embedding_dim: 4,
-            seed: 1,
-        })
+        MockEmbedder::new(MockSettings { service_time, stall, embedding_dim: 4, seed: 1 })
     }
 
     #[test]
     fn draws_are_deterministic_and_follow_the_distribution() {
-        let m = mock(
-            ServiceTime::Uniform {
-                min_ms: 2.0,
-                max_ms: 4.0,
-            },
-            None,
-        );
+        let m = mock(ServiceTime::Uniform { min_ms: 2.0, max_ms: 4.0 }, None);
         assert_eq!(m.service_time(17), m.service_time(17));
-        let mean = (0..100_000)
-            .map(|i| m.service_time(i).as_secs_f64())
-            .sum::<f64>()
-            / 1e5;
+        let mean = (0..100_000).map(|i| m.service_time(i).as_secs_f64()).sum::<f64>() / 1e5;
         assert!((mean - 0.003).abs() < 0.00002, "mean {mean}");
         let e = mock(ServiceTime::Exponential { mean_ms: 5.0 }, None);
-        let mean = (0..100_000)
-            .map(|i| e.service_time(i).as_secs_f64())
-            .sum::<f64>()
-            / 1e5;
+        let mean = (0..100_000).map(|i| e.service_time(i).as_secs_f64()).sum::<f64>() / 1e5;
         assert!((mean - 0.005).abs() < 0.0001, "mean {mean}");
     }
 
     #[test]
     fn stalls_wait_until_the_window_ends() {
-        let m = mock(
-            ServiceTime::Constant { ms: 0.0 },
-            Some(Stall {
-                every_ms: 1000.0,
-                duration_ms: 100.0,
-            }),
-        );
-        assert_eq!(
-            m.stall_wait(Duration::from_millis(1030)),
-            Duration::from_millis(70)
-        );
+        let m = mock(ServiceTime::Constant { ms: 0.0 }, Some(Stall { every_ms: 1000.0, duration_ms: 100.0 }));
+        assert_eq!(m.stall_wait(Duration::from_millis(1030)), Duration::from_millis(70));
         assert_eq!(m.stall_wait(Duration::from_millis(1500)), Duration::ZERO);
     }
 

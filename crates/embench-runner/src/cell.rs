@@ -59,40 +59,23 @@ pub fn run_cell(setup: &CellSetup, load: &Loader, progress: &dyn CellProgress) -
     let batches = &setup.inputs.batches;
     let t = Instant::now();
     if let Err(e) = model.embed(&batches[0]) {
-        return failed(
-            record,
-            &EmbedError::new("first request", Phase::Warmup, e.to_string()),
-        );
+        return failed(record, &EmbedError::new("first request", Phase::Warmup, e.to_string()));
     }
     record.first_request_ms = Some(t.elapsed().as_secs_f64() * 1e3);
     let concurrency = setup.scenario.concurrency;
     if setup.warmup_requests > 0 {
-        let warm = run_closed_loop(
-            model.as_ref(),
-            batches,
-            concurrency,
-            setup.warmup_requests as u64,
-            progress.counter(),
-        );
+        let warm =
+            run_closed_loop(model.as_ref(), batches, concurrency, setup.warmup_requests as u64, progress.counter());
         if let Some((msg, n)) = warm.errors.iter().next() {
-            let e = EmbedError::new(
-                "warm-up",
-                Phase::Warmup,
-                format!("{n} warm-up requests failed: {msg}"),
-            );
+            let e = EmbedError::new("warm-up", Phase::Warmup, format!("{n} warm-up requests failed: {msg}"));
             return failed(record, &e);
         }
     }
 
     progress.phase("measuring");
     let sampler = ResourceSampler::start();
-    let outcome = run_closed_loop(
-        model.as_ref(),
-        batches,
-        concurrency,
-        setup.scenario.num_requests as u64,
-        progress.counter(),
-    );
+    let outcome =
+        run_closed_loop(model.as_ref(), batches, concurrency, setup.scenario.num_requests as u64, progress.counter());
     let resources = sampler.stop();
     drop(model);
 
@@ -114,9 +97,7 @@ pub fn run_cell(setup: &CellSetup, load: &Loader, progress: &dyn CellProgress) -
     if failed_requests > 0 {
         record.valid = false;
         let total = ok + failed_requests;
-        record.invalid_reason = Some(format!(
-            "{failed_requests} of {total} measured requests failed"
-        ));
+        record.invalid_reason = Some(format!("{failed_requests} of {total} measured requests failed"));
     }
     record.finished_at = now();
     record

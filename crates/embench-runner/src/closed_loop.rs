@@ -60,9 +60,7 @@ pub fn run_closed_loop(
                             match result {
                                 Ok(Ok(_)) => hist.record(dt),
                                 Ok(Err(e)) => *errors.entry(e.to_string()).or_insert(0) += 1,
-                                Err(panic) => {
-                                    *errors.entry(panic_message(panic.as_ref())).or_insert(0) += 1
-                                }
+                                Err(panic) => *errors.entry(panic_message(panic.as_ref())).or_insert(0) += 1,
                             }
                         }
                         (hist, errors, Instant::now())
@@ -72,11 +70,8 @@ pub fn run_closed_loop(
             .collect();
         barrier.wait();
         let start = Instant::now();
-        let mut outcome = LoopOutcome {
-            histogram: LatencyHistogram::new(),
-            errors: BTreeMap::new(),
-            wall: Duration::ZERO,
-        };
+        let mut outcome =
+            LoopOutcome { histogram: LatencyHistogram::new(), errors: BTreeMap::new(), wall: Duration::ZERO };
         for client in clients {
             let (hist, errors, end) = client.join().expect("client threads catch panics");
             outcome.histogram.merge(&hist);

@@ -16,11 +16,7 @@ use crate::results::{CellRecord, ResultsWriter};
 /// Builds backends; the binary implements it with one arm per compiled-in backend.
 pub trait BackendFactory: Sync {
     /// Loads a fresh instance of `model` on `backend`.
-    fn load(
-        &self,
-        backend: &ResolvedBackend,
-        model: &ResolvedModel,
-    ) -> Result<Box<dyn Embedder>, EmbedError>;
+    fn load(&self, backend: &ResolvedBackend, model: &ResolvedModel) -> Result<Box<dyn Embedder>, EmbedError>;
     /// Every backend and whether (and with which library version) it is compiled in.
     fn versions(&self) -> Vec<BackendVersion>;
 }
@@ -28,13 +24,7 @@ pub trait BackendFactory: Sync {
 /// Follows a run (progress bars, logs).
 pub trait RunObserver {
     /// A cell is about to start; returns its progress sink.
-    fn cell_started(
-        &self,
-        index: usize,
-        total: usize,
-        label: &str,
-        requests: u64,
-    ) -> Box<dyn CellProgress + '_>;
+    fn cell_started(&self, index: usize, total: usize, label: &str, requests: u64) -> Box<dyn CellProgress + '_>;
     /// A cell ended and its record is on disk.
     fn cell_finished(&self, record: &CellRecord);
 }
@@ -58,42 +48,27 @@ pub fn execute(
 ) -> std::io::Result<RunOutcome> {
     let source = match &plan.config.dataset.path {
         Some(p) => TextSource::from_file(p).map_err(std::io::Error::other)?,
-        None => TextSource::Synthetic {
-            seed: plan.config.dataset.seed,
-        },
+        None => TextSource::Synthetic { seed: plan.config.dataset.seed },
     };
     let mut inputs = InputFactory::new(source);
     let mut records = Vec::new();
     let total = plan.cells.len();
     for (index, cell) in plan.cells.iter().enumerate() {
         if stop.load(Ordering::Relaxed) {
-            return Ok(RunOutcome {
-                records,
-                skipped: total - index,
-            });
+            return Ok(RunOutcome { records, skipped: total - index });
         }
-        let (model, backend, scenario) =
-            (plan.model(cell), plan.backend(cell), plan.scenario(cell));
+        let (model, backend, scenario) = (plan.model(cell), plan.backend(cell), plan.scenario(cell));
         let label = format!(
             "{} / {} / {} / c={} b={} seq={}",
-            model.key,
-            backend.kind,
-            scenario.name,
-            scenario.concurrency,
-            scenario.batch_size,
-            cell.seq_len
+            model.key, backend.kind, scenario.name, scenario.concurrency, scenario.batch_size, cell.seq_len
         );
         let progress = observer.cell_started(index, total, &label, scenario.num_requests as u64);
         // A cell whose inputs cannot be made is recorded as failed at load, not skipped.
-        let (prepared, prep_error) = match inputs.prepare(
-            model,
-            cell.seq_len,
-            scenario.batch_size,
-            scenario.num_requests,
-        ) {
-            Ok(p) => (p, None),
-            Err(e) => (Arc::new(PreparedInputs::empty()), Some(e)),
-        };
+        let (prepared, prep_error) =
+            match inputs.prepare(model, cell.seq_len, scenario.batch_size, scenario.num_requests) {
+                Ok(p) => (p, None),
+                Err(e) => (Arc::new(PreparedInputs::empty()), Some(e)),
+            };
         let setup = CellSetup {
             model: &model.key,
             backend: backend.kind.name(),
@@ -103,11 +78,7 @@ pub fn execute(
             inputs: &prepared,
         };
         let load = || match &prep_error {
-            Some(e) => Err(EmbedError::new(
-                "inputs",
-                Phase::Load,
-                format!("could not prepare inputs: {e}"),
-            )),
+            Some(e) => Err(EmbedError::new("inputs", Phase::Load, format!("could not prepare inputs: {e}"))),
             None => factory.load(backend, model),
         };
         let record = run_cell(&setup, &load, progress.as_ref());
@@ -116,8 +87,5 @@ pub fn execute(
         observer.cell_finished(&record);
         records.push(record);
     }
-    Ok(RunOutcome {
-        records,
-        skipped: 0,
-    })
+    Ok(RunOutcome { records, skipped: 0 })
 }

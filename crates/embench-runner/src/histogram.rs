@@ -25,9 +25,7 @@ impl Default for LatencyHistogram {
 impl LatencyHistogram {
     /// An empty histogram (1 ns to 1 h, 3 significant digits: 0.1 % resolution).
     pub fn new() -> Self {
-        Self {
-            inner: Histogram::new_with_bounds(1, MAX_NS, 3).expect("static bounds are valid"),
-        }
+        Self { inner: Histogram::new_with_bounds(1, MAX_NS, 3).expect("static bounds are valid") }
     }
 
     /// Records one latency; values past one hour are clamped to one hour.
@@ -75,20 +73,15 @@ impl LatencyHistogram {
     /// The histogram in HdrHistogram's V2 encoding, base64: any percentile can be recomputed from it.
     pub fn to_base64(&self) -> String {
         let mut bytes = Vec::new();
-        V2Serializer::new()
-            .serialize(&self.inner, &mut bytes)
-            .expect("writing to a Vec cannot fail");
+        V2Serializer::new().serialize(&self.inner, &mut bytes).expect("writing to a Vec cannot fail");
         base64::engine::general_purpose::STANDARD.encode(bytes)
     }
 
     /// Decodes [`LatencyHistogram::to_base64`].
     pub fn from_base64(s: &str) -> Result<Self, String> {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(s)
-            .map_err(|e| e.to_string())?;
-        let inner: Histogram<u64> = Deserializer::new()
-            .deserialize(&mut bytes.as_slice())
-            .map_err(|e| format!("{e:?}"))?;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(s).map_err(|e| e.to_string())?;
+        let inner: Histogram<u64> =
+            Deserializer::new().deserialize(&mut bytes.as_slice()).map_err(|e| format!("{e:?}"))?;
         Ok(Self { inner })
     }
 }

@@ -37,11 +37,7 @@ impl HostFacts {
         let mb = |b: u64| b / (1024 * 1024);
         Self {
             hostname: System::host_name().unwrap_or_else(|| "unknown".into()),
-            cpu_model: sys
-                .cpus()
-                .first()
-                .map(|c| c.brand().trim().to_string())
-                .unwrap_or_default(),
+            cpu_model: sys.cpus().first().map(|c| c.brand().trim().to_string()).unwrap_or_default(),
             arch: System::cpu_arch(),
             physical_cores: System::physical_core_count(),
             logical_cpus: sys.cpus().len(),
@@ -62,29 +58,12 @@ pub fn isa_flags() -> Vec<String> {
         macro_rules! detect {
             ($($f:tt),*) => { $( if std::arch::is_x86_feature_detected!($f) { flags.push($f); } )* };
         }
-        detect!(
-            "avx2",
-            "fma",
-            "f16c",
-            "avx512f",
-            "avx512bw",
-            "avx512vnni",
-            "avx512bf16",
-            "avx512fp16",
-            "avxvnni"
-        );
+        detect!("avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vnni", "avx512bf16", "avx512fp16", "avxvnni");
         // NOTE: AMX detection is unstable in std (x86_amx_intrinsics); the kernel's
         // flags also say whether the OS enabled AMX state, which is what matters.
         if let Ok(cpuinfo) = std::fs::read_to_string("/proc/cpuinfo") {
-            let line = cpuinfo
-                .lines()
-                .find(|l| l.starts_with("flags"))
-                .unwrap_or_default();
-            for (kernel, ours) in [
-                ("amx_tile", "amx-tile"),
-                ("amx_bf16", "amx-bf16"),
-                ("amx_int8", "amx-int8"),
-            ] {
+            let line = cpuinfo.lines().find(|l| l.starts_with("flags")).unwrap_or_default();
+            for (kernel, ours) in [("amx_tile", "amx-tile"), ("amx_bf16", "amx-bf16"), ("amx_int8", "amx-int8")] {
                 if line.split_whitespace().any(|f| f == kernel) {
                     flags.push(ours);
                 }

@@ -30,11 +30,7 @@ pub struct PreparedInputs {
 impl PreparedInputs {
     /// No inputs: for a cell that fails before it could use any.
     pub fn empty() -> Self {
-        Self {
-            batches: Vec::new(),
-            tokenize_ms_per_request: None,
-            tokens_per_input_mean: 0.0,
-        }
+        Self { batches: Vec::new(), tokenize_ms_per_request: None, tokens_per_input_mean: 0.0 }
     }
 }
 
@@ -48,11 +44,7 @@ pub struct InputFactory {
 impl InputFactory {
     /// A factory drawing texts from `source`.
     pub fn new(source: TextSource) -> Self {
-        Self {
-            source,
-            tokenizers: HashMap::new(),
-            cache: HashMap::new(),
-        }
+        Self { source, tokenizers: HashMap::new(), cache: HashMap::new() }
     }
 
     /// Inputs for `num_requests` requests of `batch_size` texts at `seq`.
@@ -84,10 +76,9 @@ impl InputFactory {
     fn load_tokenizer(&mut self, model: &ResolvedModel) -> Result<(), String> {
         if !self.tokenizers.contains_key(&model.key) {
             let loaded = match &model.folder {
-                Some(f) if f.tokenizer_json().is_file() => Some(TextTokenizer::from_file(
-                    &f.tokenizer_json(),
-                    model.config.max_seq_length.value,
-                )?),
+                Some(f) if f.tokenizer_json().is_file() => {
+                    Some(TextTokenizer::from_file(&f.tokenizer_json(), model.config.max_seq_length.value)?)
+                }
                 _ => None,
             };
             self.tokenizers.insert(model.key.clone(), loaded);
@@ -136,21 +127,13 @@ fn synthetic(seq: SeqLen, batch_size: usize, n_batches: usize) -> PreparedInputs
                 token_type_ids: vec![0; batch_size * seq_len],
             };
             for len in lens {
-                batch
-                    .input_ids
-                    .extend((0..seq_len).map(|t| if t < len { 1000 + t as i64 } else { 0 }));
-                batch
-                    .attention_mask
-                    .extend((0..seq_len).map(|t| i64::from(t < len)));
+                batch.input_ids.extend((0..seq_len).map(|t| if t < len { 1000 + t as i64 } else { 0 }));
+                batch.attention_mask.extend((0..seq_len).map(|t| i64::from(t < len)));
             }
             batch
         })
         .collect();
-    PreparedInputs {
-        tokens_per_input_mean: mean_tokens(&batches),
-        batches,
-        tokenize_ms_per_request: None,
-    }
+    PreparedInputs { tokens_per_input_mean: mean_tokens(&batches), batches, tokenize_ms_per_request: None }
 }
 
 fn mean_tokens(batches: &[TokenizedBatch]) -> f64 {

@@ -1,8 +1,6 @@
 //! The cells of a run: every model × backend × scenario × sequence length.
 
-use embench_core::config::{
-    LoadedConfig, ResolvedBackend, ResolvedModel, ResolvedScenario, SeqLen,
-};
+use embench_core::config::{LoadedConfig, ResolvedBackend, ResolvedModel, ResolvedScenario, SeqLen};
 
 /// One measured combination, by index into the config's lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,12 +32,7 @@ impl RunPlan {
             for backend in 0..config.backends.len() {
                 for scenario in 0..config.scenarios.len() {
                     for &seq_len in &config.sequence_lengths {
-                        cells.push(Cell {
-                            model,
-                            backend,
-                            scenario,
-                            seq_len,
-                        });
+                        cells.push(Cell { model, backend, scenario, seq_len });
                     }
                 }
             }

@@ -25,20 +25,14 @@ impl Default for ProcessProbe {
 impl ProcessProbe {
     /// A probe of the current process.
     pub fn new() -> Self {
-        Self {
-            system: System::new(),
-            pid: Pid::from_u32(std::process::id()),
-        }
+        Self { system: System::new(), pid: Pid::from_u32(std::process::id()) }
     }
 
     /// (RSS in bytes, CPU time in milliseconds, all threads).
     pub fn read(&mut self) -> (u64, u64) {
         let kind = ProcessRefreshKind::nothing().with_memory().with_cpu();
-        self.system
-            .refresh_processes_specifics(ProcessesToUpdate::Some(&[self.pid]), false, kind);
-        self.system
-            .process(self.pid)
-            .map_or((0, 0), |p| (p.memory(), p.accumulated_cpu_time()))
+        self.system.refresh_processes_specifics(ProcessesToUpdate::Some(&[self.pid]), false, kind);
+        self.system.process(self.pid).map_or((0, 0), |p| (p.memory(), p.accumulated_cpu_time()))
     }
 
     /// RSS in MiB.
@@ -88,12 +82,7 @@ impl ResourceSampler {
                 (peak as f64 / (1024.0 * 1024.0), n)
             })
             .expect("spawning the sampler thread");
-        Self {
-            stop,
-            handle,
-            start_cpu_ms,
-            start: Instant::now(),
-        }
+        Self { stop, handle, start_cpu_ms, start: Instant::now() }
     }
 
     /// Stops sampling and returns what it saw.
@@ -103,10 +92,6 @@ impl ResourceSampler {
         self.stop.store(true, Ordering::Relaxed);
         let (peak_rss_mb, samples) = self.handle.join().expect("sampler thread panicked");
         let cpu_ms = end_cpu_ms.saturating_sub(self.start_cpu_ms) as f64;
-        ResourceStats {
-            peak_rss_mb,
-            cpu_util_pct: 100.0 * cpu_ms / (wall.as_secs_f64() * 1e3).max(1e-9),
-            samples,
-        }
+        ResourceStats { peak_rss_mb, cpu_util_pct: 100.0 * cpu_ms / (wall.as_secs_f64() * 1e3).max(1e-9), samples }
     }
 }

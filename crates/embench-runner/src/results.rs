@@ -93,10 +93,7 @@ impl ResultsWriter {
     /// Opens (creating or appending to) `path`.
     pub fn open(path: &Path) -> std::io::Result<Self> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(Self {
-            path: path.to_path_buf(),
-            file,
-        })
+        Ok(Self { path: path.to_path_buf(), file })
     }
 
     /// Writes one record as one line and makes it durable.

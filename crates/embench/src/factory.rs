@@ -14,9 +14,9 @@ impl Factory {
         match kind {
             BackendKind::Mock if cfg!(feature = "mock") => None,
             BackendKind::Candle if cfg!(feature = "candle") => None,
-            BackendKind::Mock | BackendKind::Candle => Some(format!(
-                "built without it (fix: cargo build -p embench --features {kind})"
-            )),
+            BackendKind::Mock | BackendKind::Candle => {
+                Some(format!("built without it (fix: cargo build -p embench --features {kind})"))
+            }
             BackendKind::Ort | BackendKind::Openvino | BackendKind::Tch => {
                 Some("not implemented in this version of embench yet".to_string())
             }
@@ -37,26 +37,15 @@ impl Factory {
 
 fn not_available(kind: BackendKind) -> EmbedError {
     let why = Factory::unavailable(kind).unwrap_or_default();
-    EmbedError::new(
-        "embench",
-        Phase::Load,
-        format!("backend '{kind}' cannot run: {why}"),
-    )
+    EmbedError::new("embench", Phase::Load, format!("backend '{kind}' cannot run: {why}"))
 }
 
 impl BackendFactory for Factory {
-    fn load(
-        &self,
-        backend: &ResolvedBackend,
-        model: &ResolvedModel,
-    ) -> Result<Box<dyn Embedder>, EmbedError> {
+    fn load(&self, backend: &ResolvedBackend, model: &ResolvedModel) -> Result<Box<dyn Embedder>, EmbedError> {
         match backend.kind {
             #[cfg(feature = "mock")]
             BackendKind::Mock => {
-                let settings = backend
-                    .mock
-                    .clone()
-                    .expect("validation fills mock settings");
+                let settings = backend.mock.clone().expect("validation fills mock settings");
                 Ok(Box::new(embench_mock::MockEmbedder::new(settings)))
             }
             #[cfg(feature = "candle")]
@@ -81,10 +70,7 @@ impl BackendFactory for Factory {
 }
 
 #[cfg(feature = "candle")]
-fn load_candle(
-    backend: &ResolvedBackend,
-    model: &ResolvedModel,
-) -> Result<Box<dyn Embedder>, EmbedError> {
+fn load_candle(backend: &ResolvedBackend, model: &ResolvedModel) -> Result<Box<dyn Embedder>, EmbedError> {
     use embench_core::config::DeviceKind;
     let load_err = |msg: String| EmbedError::new("candle", Phase::Load, msg);
     if let Some(arch) = &model.config.architecture {
@@ -95,16 +81,11 @@ fn load_candle(
             )));
         }
     }
-    let folder = model
-        .folder
-        .as_ref()
-        .ok_or_else(|| load_err(format!("model '{}' has no local path", model.key)))?;
+    let folder = model.folder.as_ref().ok_or_else(|| load_err(format!("model '{}' has no local path", model.key)))?;
     let settings = embench_candle::CandleSettings {
         threads: backend.threads,
         cuda: backend.device == DeviceKind::Cuda,
         pooling: model.pooling,
     };
-    Ok(Box::new(embench_candle::CandleEmbedder::load(
-        folder, &settings,
-    )?))
+    Ok(Box::new(embench_candle::CandleEmbedder::load(folder, &settings)?))
 }

@@ -48,18 +48,8 @@ impl Drop for CellBar {
 }
 
 impl RunObserver for Bars {
-    fn cell_started(
-        &self,
-        index: usize,
-        total: usize,
-        label: &str,
-        requests: u64,
-    ) -> Box<dyn CellProgress + '_> {
-        let target = if self.quiet {
-            ProgressDrawTarget::hidden()
-        } else {
-            ProgressDrawTarget::stderr()
-        };
+    fn cell_started(&self, index: usize, total: usize, label: &str, requests: u64) -> Box<dyn CellProgress + '_> {
+        let target = if self.quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
         let bar = ProgressBar::with_draw_target(Some(requests), target);
         bar.set_style(
             ProgressStyle::with_template(
@@ -82,12 +72,7 @@ impl RunObserver for Bars {
         if self.quiet {
             eprintln!("cell {}/{}: {label}", index + 1, total);
         }
-        Box::new(CellBar {
-            bar,
-            counter,
-            done,
-            ticker: Some(ticker),
-        })
+        Box::new(CellBar { bar, counter, done, ticker: Some(ticker) })
     }
 
     fn cell_finished(&self, record: &CellRecord) {
@@ -97,10 +82,7 @@ impl RunObserver for Bars {
                 record.model,
                 record.backend,
                 record.scenario,
-                record
-                    .invalid_reason
-                    .as_deref()
-                    .unwrap_or("no reason recorded")
+                record.invalid_reason.as_deref().unwrap_or("no reason recorded")
             );
         }
     }

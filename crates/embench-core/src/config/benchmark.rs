@@ -124,10 +124,7 @@ pub struct DatasetConfig {
 
 impl Default for DatasetConfig {
     fn default() -> Self {
-        Self {
-            path: None,
-            seed: default_seed(),
-        }
+        Self { path: None, seed: default_seed() }
     }
 }
 
@@ -175,17 +172,15 @@ impl<'de> Deserialize<'de> for SeqLen {
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<SeqLen, E> {
                 usize::try_from(v).map(SeqLen::Tokens).map_err(|_| {
-                    E::custom(format!(
-                        "sequence length {v} is negative; use a token count or \"natural\""
-                    ))
+                    E::custom(format!("sequence length {v} is negative; use a token count or \"natural\""))
                 })
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<SeqLen, E> {
                 match v {
                     "natural" => Ok(SeqLen::Natural),
-                    other => Err(E::custom(format!(
-                        "sequence length '{other}' is neither a token count nor \"natural\""
-                    ))),
+                    other => {
+                        Err(E::custom(format!("sequence length '{other}' is neither a token count nor \"natural\"")))
+                    }
                 }
             }
         }

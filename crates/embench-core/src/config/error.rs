@@ -24,12 +24,7 @@ pub struct ConfigError {
 
 impl ConfigError {
     /// An error at the location of a spanned value.
-    pub fn at<T>(
-        file: &Path,
-        spanned: &Spanned<T>,
-        field: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn at<T>(file: &Path, spanned: &Spanned<T>, field: impl Into<String>, message: impl Into<String>) -> Self {
         let loc = spanned.referenced;
         let known = loc.line() > 0;
         Self {

@@ -9,45 +9,54 @@ use super::error::ConfigError;
 /// Reads and parses `path` strictly (unknown keys are errors, see `deny_unknown_fields`).
 pub fn parse_yaml_file<T: DeserializeOwned>(path: &Path, what: &str) -> Result<T, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        ConfigError::file(path, "", format!("cannot read {what}: {e}")).fix(format!(
-            "check the path, or pass another file with --config (looked for {})",
-            path.display()
-        ))
+        ConfigError::file(path, "", format!("cannot read {what}: {e}"))
+            .fix(format!("check the path, or pass another file with --config (looked for {})", path.display()))
     })?;
     parse_yaml_str(&text, path)
 }
 
 /// Parses YAML text that came from `path` (used for messages only).
 pub fn parse_yaml_str<T: DeserializeOwned>(text: &str, path: &Path) -> Result<T, ConfigError> {
-    serde_saphyr::from_str::<T>(text).map_err(|e| from_saphyr(path, &e))
+    serde_saphyr::from_str::<T>(text).map_err(|e| from_saphyr(path, text, &e))
 }
 
-fn from_saphyr(path: &Path, e: &serde_saphyr::Error) -> ConfigError {
+fn from_saphyr(path: &Path, text: &str, e: &serde_saphyr::Error) -> ConfigError {
     let (line, column) = match e.location() {
         Some(loc) if loc.line() > 0 => (Some(loc.line()), Some(loc.column())),
         _ => (None, None),
     };
     let raw = e.to_string();
-    // serde-saphyr renders a snippet after the first line; keep the message only.
-    let first = raw.lines().next().unwrap_or_default().trim();
-    let first = strip_location_suffix(first);
-    let (field, message, fix) = explain(first);
-    ConfigError {
-        file: path.to_path_buf(),
-        line,
-        column,
-        field,
-        message,
-        fix,
+    // serde-saphyr renders "error: line X column Y: message" and maybe a snippet; keep the message.
+    let first = strip_location_prefix(raw.lines().next().unwrap_or_default().trim());
+    let (mut field, message, fix) = explain(first);
+    if field.is_empty() {
+        if let (Some(l), Some(c)) = (line, column) {
+            field = key_before(text, l, c).unwrap_or_default();
+        }
     }
+    ConfigError { file: path.to_path_buf(), line, column, field, message, fix }
 }
 
-/// serde-saphyr appends " at line X column Y"; we print the location ourselves.
-fn strip_location_suffix(msg: &str) -> &str {
-    match msg.find(" at line ") {
-        Some(i) => &msg[..i],
-        None => msg,
+/// Drops serde-saphyr's "error: " and "line X column Y: " prefixes; we print the location ourselves.
+fn strip_location_prefix(msg: &str) -> &str {
+    let msg = msg.strip_prefix("error: ").unwrap_or(msg);
+    if msg.starts_with("line ") {
+        if let Some(i) = msg.find(": ") {
+            return &msg[i + 2..];
+        }
     }
+    msg
+}
+
+/// The mapping key whose value starts at `line:column` (1-based), e.g. `concurrency` in `  concurrency: "four"`.
+fn key_before(text: &str, line: u64, column: u64) -> Option<String> {
+    let src = text.lines().nth(line.checked_sub(1)? as usize)?;
+    let upto: String = src.chars().take(column.saturating_sub(1) as usize).collect();
+    let colon = upto.rfind(':')?;
+    let key = upto[..colon].trim_end();
+    let start = key.rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-')).map_or(0, |i| i + 1);
+    let key = &key[start..];
+    (!key.is_empty()).then(|| key.to_string())
 }
 
 /// Turns serde's wording into ours: `unknown key 'x' (did you mean 'y'?)`.
@@ -60,17 +69,12 @@ fn explain(msg: &str) -> (String, String, Option<String>) {
             Some(s) => format!("unknown key '{key}' (did you mean '{s}'?)"),
             None => format!("unknown key '{key}'"),
         };
-        let fix =
-            (!expected.is_empty()).then(|| format!("valid keys here: {}", expected.join(", ")));
+        let fix = (!expected.is_empty()).then(|| format!("valid keys here: {}", expected.join(", ")));
         return (key.to_string(), message, fix);
     }
     if let Some(rest) = msg.strip_prefix("missing field `") {
         let key = rest.split('`').next().unwrap_or_default();
-        return (
-            key.to_string(),
-            format!("required key '{key}' is missing"),
-            Some(format!("add '{key}:'")),
-        );
+        return (key.to_string(), format!("required key '{key}' is missing"), Some(format!("add '{key}:'")));
     }
     if let Some(rest) = msg.strip_prefix("unknown variant `") {
         let value = rest.split('`').next().unwrap_or_default();
@@ -82,20 +86,21 @@ fn explain(msg: &str) -> (String, String, Option<String>) {
         let fix = (!expected.is_empty()).then(|| format!("use one of: {}", expected.join(", ")));
         return (String::new(), message, fix);
     }
-    (String::new(), msg.to_string(), None)
+    let message = match msg {
+        "invalid u64" | "invalid usize" | "invalid u32" => "expected a whole number >= 0".to_string(),
+        "expected string scalar" => "expected a single value, found a list or mapping".to_string(),
+        other => other.to_string(),
+    };
+    (String::new(), message, None)
 }
 
-/// The backticked names after "expected one of" / "expected".
+/// The names after "expected one of" / "expected", backticked or not.
 fn expected_names(rest: &str) -> Vec<String> {
     let Some(i) = rest.find("expected") else {
         return Vec::new();
     };
-    rest[i..]
-        .split('`')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_string)
-        .collect()
+    let list = rest[i..].trim_start_matches("expected").trim_start().trim_start_matches("one of").trim();
+    list.split(',').map(|n| n.trim().trim_matches('`').to_string()).filter(|n| !n.is_empty()).collect()
 }
 
 /// The most similar candidate, if similar enough to be a typo.
@@ -121,14 +126,17 @@ mod tests {
     }
 
     #[test]
+    fn finds_the_key_of_a_bad_value() {
+        let text = "a: 1\nscenario:\n    concurrency: \"four\"\n";
+        assert_eq!(key_before(text, 3, 18).as_deref(), Some("concurrency"));
+        assert_eq!(strip_location_prefix("error: line 6 column 18: invalid u64"), "invalid u64");
+    }
+
+    #[test]
     fn explains_unknown_field() {
-        let (field, msg, fix) =
-            explain("unknown field `concurency`, expected one of `name`, `concurrency`");
+        let (field, msg, fix) = explain("unknown field `concurency`, expected one of `name`, `concurrency`");
         assert_eq!(field, "concurency");
-        assert_eq!(
-            msg,
-            "unknown key 'concurency' (did you mean 'concurrency'?)"
-        );
+        assert_eq!(msg, "unknown key 'concurency' (did you mean 'concurrency'?)");
         assert_eq!(fix.as_deref(), Some("valid keys here: name, concurrency"));
     }
 }

@@ -122,10 +122,7 @@ pub type Availability<'a> = &'a dyn Fn(BackendKind) -> Option<String>;
 /// Reads, parses and validates a benchmark config and the models file it names.
 ///
 /// `unavailable` tells which backends this binary lacks, and how to get them.
-pub fn load_config(
-    config_path: &Path,
-    unavailable: Availability,
-) -> Result<LoadedConfig, ConfigErrors> {
+pub fn load_config(config_path: &Path, unavailable: Availability) -> Result<LoadedConfig, ConfigErrors> {
     let benchmark: BenchmarkConfig = parse_yaml_file(config_path, "the benchmark config")?;
     let base = config_path.parent().unwrap_or(Path::new("."));
     let models_path = match &benchmark.models_file {
@@ -134,31 +131,16 @@ pub fn load_config(
     };
     if !models_path.is_file() {
         let e = match &benchmark.models_file {
-            Some(p) => ConfigError::at(
-                config_path,
-                p,
-                "models_file",
-                format!("{} does not exist", models_path.display()),
-            ),
-            None => ConfigError::file(
-                config_path,
-                "models_file",
-                format!("{} does not exist", models_path.display()),
-            ),
+            Some(p) => {
+                ConfigError::at(config_path, p, "models_file", format!("{} does not exist", models_path.display()))
+            }
+            None => ConfigError::file(config_path, "models_file", format!("{} does not exist", models_path.display())),
         };
-        return Err(e
-            .fix("set 'models_file' to the path of models.yaml, relative to this config")
-            .into());
+        return Err(e.fix("set 'models_file' to the path of models.yaml, relative to this config").into());
     }
     let models_file: ModelsFile = parse_yaml_file(&models_path, "the models file")?;
-    Validator {
-        config_path,
-        models_path: &models_path,
-        models_file: &models_file,
-        unavailable,
-        errors: Vec::new(),
-    }
-    .validate(benchmark)
+    Validator { config_path, models_path: &models_path, models_file: &models_file, unavailable, errors: Vec::new() }
+        .validate(benchmark)
 }
 
 struct Validator<'a> {
@@ -174,12 +156,7 @@ impl Validator<'_> {
         self.errors.push(e);
     }
 
-    fn at<T>(
-        &self,
-        s: &Spanned<T>,
-        field: impl Into<String>,
-        msg: impl Into<String>,
-    ) -> ConfigError {
+    fn at<T>(&self, s: &Spanned<T>, field: impl Into<String>, msg: impl Into<String>) -> ConfigError {
         ConfigError::at(self.config_path, s, field, msg)
     }
 
@@ -187,8 +164,7 @@ impl Validator<'_> {
         let backends = self.backends(&benchmark.backends);
         let scenarios = self.scenarios(&benchmark.test_scenarios);
         let models = self.models(&benchmark.active_models, &backends);
-        let sequence_lengths =
-            self.sequence_lengths(&benchmark.input_config.sequence_lengths, &models);
+        let sequence_lengths = self.sequence_lengths(&benchmark.input_config.sequence_lengths, &models);
         let dataset = self.dataset(&benchmark);
         if !self.errors.is_empty() {
             return Err(ConfigErrors(self.errors));
@@ -209,58 +185,34 @@ impl Validator<'_> {
     fn backends(&mut self, specs: &[BackendSpec]) -> Vec<ResolvedBackend> {
         if specs.is_empty() {
             self.err(
-                ConfigError::file(self.config_path, "backends", "no backends listed")
-                    .fix("add e.g. '- name: candle'"),
+                ConfigError::file(self.config_path, "backends", "no backends listed").fix("add e.g. '- name: candle'"),
             );
         }
-        let names: Vec<String> = BackendKind::ALL
-            .iter()
-            .map(|k| k.name().to_string())
-            .collect();
+        let names: Vec<String> = BackendKind::ALL.iter().map(|k| k.name().to_string()).collect();
         let mut seen = BTreeSet::new();
         let mut out = Vec::new();
         for (i, spec) in specs.iter().enumerate() {
             let field = |f: &str| format!("backends[{i}].{f}");
             let Some(kind) = BackendKind::from_name(&spec.name.value) else {
-                let hint = closest(&spec.name.value, &names)
-                    .map(|s| format!(" (did you mean '{s}'?)"))
-                    .unwrap_or_default();
-                let e = self.at(
-                    &spec.name,
-                    field("name"),
-                    format!("unknown backend '{}'{hint}", spec.name.value),
-                );
+                let hint =
+                    closest(&spec.name.value, &names).map(|s| format!(" (did you mean '{s}'?)")).unwrap_or_default();
+                let e = self.at(&spec.name, field("name"), format!("unknown backend '{}'{hint}", spec.name.value));
                 self.err(e.fix(format!("use one of: {}", names.join(", "))));
                 continue;
             };
             if let Some(why) = (self.unavailable)(kind) {
-                let e = self.at(
-                    &spec.name,
-                    field("name"),
-                    format!("backend '{kind}' cannot run in this binary: {why}"),
-                );
-                self.err(e.fix(format!(
-                    "rebuild with the '{kind}' feature, or remove this backend"
-                )));
+                let e =
+                    self.at(&spec.name, field("name"), format!("backend '{kind}' cannot run in this binary: {why}"));
+                self.err(e.fix(format!("rebuild with the '{kind}' feature, or remove this backend")));
             }
             if !seen.insert(kind) {
-                let e = self.at(
-                    &spec.name,
-                    field("name"),
-                    format!("backend '{kind}' is listed twice"),
-                );
+                let e = self.at(&spec.name, field("name"), format!("backend '{kind}' is listed twice"));
                 self.err(e.fix("keep one entry per backend"));
             }
             if let Some(t) = &spec.threads {
                 if t.value == 0 || t.value > MAX_THREADS {
-                    let e = self.at(
-                        t,
-                        field("threads"),
-                        format!("{} threads is impossible", t.value),
-                    );
-                    self.err(e.fix(format!(
-                        "use 1..={MAX_THREADS}, or leave it out for the physical core count"
-                    )));
+                    let e = self.at(t, field("threads"), format!("{} threads is impossible", t.value));
+                    self.err(e.fix(format!("use 1..={MAX_THREADS}, or leave it out for the physical core count")));
                 }
             }
             let device = match spec.device.as_ref().map(|d| (d, d.value.as_str())) {
@@ -273,51 +225,28 @@ impl Validator<'_> {
                 }
             };
             let mock = self.mock_settings(i, kind, spec);
-            out.push(ResolvedBackend {
-                kind,
-                threads: spec.threads.as_ref().map(|t| t.value),
-                device,
-                mock,
-            });
+            out.push(ResolvedBackend { kind, threads: spec.threads.as_ref().map(|t| t.value), device, mock });
         }
         out
     }
 
-    fn mock_settings(
-        &mut self,
-        i: usize,
-        kind: BackendKind,
-        spec: &BackendSpec,
-    ) -> Option<MockSettings> {
+    fn mock_settings(&mut self, i: usize, kind: BackendKind, spec: &BackendSpec) -> Option<MockSettings> {
         if kind != BackendKind::Mock {
-            for (present, name) in [
-                (spec.service_time.is_some(), "service_time"),
-                (spec.stall.is_some(), "stall"),
-            ] {
+            for (present, name) in [(spec.service_time.is_some(), "service_time"), (spec.stall.is_some(), "stall")] {
                 if present {
-                    let e = self.at(
-                        &spec.name,
-                        format!("backends[{i}].{name}"),
-                        format!("'{name}' is a mock setting"),
-                    );
+                    let e = self.at(&spec.name, format!("backends[{i}].{name}"), format!("'{name}' is a mock setting"));
                     self.err(e.fix(format!("remove '{name}' from the '{kind}' backend")));
                 }
             }
             return None;
         }
-        let service_time = spec
-            .service_time
-            .as_ref()
-            .map(|s| s.value.clone())
-            .unwrap_or(ServiceTime::Constant { ms: 0.0 });
+        let service_time =
+            spec.service_time.as_ref().map(|s| s.value.clone()).unwrap_or(ServiceTime::Constant { ms: 0.0 });
         if let Some(st) = &spec.service_time {
             let bad = match &st.value {
                 ServiceTime::Constant { ms } => !(ms.is_finite() && *ms >= 0.0),
                 ServiceTime::Uniform { min_ms, max_ms } => {
-                    !(min_ms.is_finite()
-                        && max_ms.is_finite()
-                        && 0.0 <= *min_ms
-                        && min_ms <= max_ms)
+                    !(min_ms.is_finite() && max_ms.is_finite() && 0.0 <= *min_ms && min_ms <= max_ms)
                 }
                 ServiceTime::Exponential { mean_ms } => !(mean_ms.is_finite() && *mean_ms > 0.0),
             };
@@ -331,10 +260,7 @@ impl Validator<'_> {
             }
         }
         if let Some(stall) = &spec.stall {
-            let Stall {
-                every_ms,
-                duration_ms,
-            } = stall.value;
+            let Stall { every_ms, duration_ms } = stall.value;
             if !(every_ms > 0.0 && duration_ms >= 0.0 && duration_ms < every_ms) {
                 let e = self.at(
                     stall,
@@ -364,11 +290,7 @@ impl Validator<'_> {
         for (i, s) in specs.iter().enumerate() {
             let field = |f: &str| format!("test_scenarios[{i}].{f}");
             if !names.insert(s.name.value.clone()) {
-                let e = self.at(
-                    &s.name,
-                    field("name"),
-                    format!("scenario name '{}' is used twice", s.name.value),
-                );
+                let e = self.at(&s.name, field("name"), format!("scenario name '{}' is used twice", s.name.value));
                 self.err(e.fix("give each scenario its own name"));
             }
             let checks: [(&Spanned<usize>, &str, usize, usize); 3] = [
@@ -378,11 +300,7 @@ impl Validator<'_> {
             ];
             for (v, name, lo, hi) in checks {
                 if v.value < lo || v.value > hi {
-                    let range = if hi == usize::MAX {
-                        format!("at least {lo}")
-                    } else {
-                        format!("{lo}..={hi}")
-                    };
+                    let range = if hi == usize::MAX { format!("at least {lo}") } else { format!("{lo}..={hi}") };
                     let e = self.at(v, field(name), format!("{name} {} is impossible", v.value));
                     self.err(e.fix(format!("use {range}")));
                 }
@@ -397,11 +315,7 @@ impl Validator<'_> {
         out
     }
 
-    fn models(
-        &mut self,
-        active: &[Spanned<String>],
-        backends: &[ResolvedBackend],
-    ) -> Vec<ResolvedModel> {
+    fn models(&mut self, active: &[Spanned<String>], backends: &[ResolvedBackend]) -> Vec<ResolvedModel> {
         if active.is_empty() {
             self.err(
                 ConfigError::file(self.config_path, "active_models", "no models listed")
@@ -414,46 +328,27 @@ impl Validator<'_> {
         for (i, key) in active.iter().enumerate() {
             let field = format!("active_models[{i}]");
             if !seen.insert(key.value.clone()) {
-                let e = self.at(
-                    key,
-                    field.clone(),
-                    format!("model '{}' is listed twice", key.value),
-                );
+                let e = self.at(key, field.clone(), format!("model '{}' is listed twice", key.value));
                 self.err(e.fix("list each model once"));
                 continue;
             }
             let Some(config) = self.models_file.models.get(&key.value) else {
-                let hint = closest(&key.value, &keys)
-                    .map(|s| format!(" (did you mean '{s}'?)"))
-                    .unwrap_or_default();
+                let hint = closest(&key.value, &keys).map(|s| format!(" (did you mean '{s}'?)")).unwrap_or_default();
                 let e = self.at(
                     key,
                     field,
-                    format!(
-                        "model '{}' is not in {}{hint}",
-                        key.value,
-                        self.models_path.display()
-                    ),
+                    format!("model '{}' is not in {}{hint}", key.value, self.models_path.display()),
                 );
                 self.err(e.fix(format!("use one of: {}", keys.join(", "))));
                 continue;
             };
-            let folder = config.path.as_ref().map(|p| {
-                ModelFolder::new(
-                    self.models_path
-                        .parent()
-                        .unwrap_or(Path::new("."))
-                        .join(&p.value),
-                )
-            });
+            let folder = config
+                .path
+                .as_ref()
+                .map(|p| ModelFolder::new(self.models_path.parent().unwrap_or(Path::new(".")).join(&p.value)));
             self.check_model_files(key, config, folder.as_ref(), backends);
             let pooling = self.pooling(&key.value, config, folder.as_ref());
-            out.push(ResolvedModel {
-                key: key.value.clone(),
-                config: config.clone(),
-                folder,
-                pooling,
-            });
+            out.push(ResolvedModel { key: key.value.clone(), config: config.clone(), folder, pooling });
         }
         out
     }
@@ -465,15 +360,14 @@ impl Validator<'_> {
         folder: Option<&ModelFolder>,
         backends: &[ResolvedBackend],
     ) {
-        let needing: Vec<BackendKind> = backends
-            .iter()
-            .map(|b| b.kind)
-            .filter(|k| k.needs_model_files())
-            .collect();
+        let needing: Vec<BackendKind> = backends.iter().map(|b| b.kind).filter(|k| k.needs_model_files()).collect();
         if needing.is_empty() {
             return;
         }
-        let fetch = format!("fetch the model first: scripts/fetch_model.sh {0} (or `make model` for the default model)", key.value);
+        let fetch = format!(
+            "fetch the model first: scripts/fetch_model.sh {0} (or `make model` for the default model)",
+            key.value
+        );
         let (Some(folder), Some(path)) = (folder, config.path.as_ref()) else {
             let e = self.at(
                 key,
@@ -485,10 +379,7 @@ impl Validator<'_> {
                     needing[0]
                 ),
             );
-            self.err(e.fix(format!(
-                "set 'path' for '{}' in models.yaml; {fetch}",
-                key.value
-            )));
+            self.err(e.fix(format!("set 'path' for '{}' in models.yaml; {fetch}", key.value)));
             return;
         };
         let mut missing: Vec<PathBuf> = Vec::new();
@@ -511,47 +402,23 @@ impl Validator<'_> {
         }
     }
 
-    fn pooling(
-        &mut self,
-        key: &str,
-        config: &ModelConfig,
-        folder: Option<&ModelFolder>,
-    ) -> Pooling {
+    fn pooling(&mut self, key: &str, config: &ModelConfig, folder: Option<&ModelFolder>) -> Pooling {
         let mut resolve = |set: Option<Result<Option<PoolingKind>, String>>| match set {
             Some(Ok(v)) => v,
             Some(Err(msg)) => {
-                self.errors.push(ConfigError::file(
-                    self.models_path,
-                    format!("models.{key}.pooling"),
-                    msg,
-                ));
+                self.errors.push(ConfigError::file(self.models_path, format!("models.{key}.pooling"), msg));
                 None
             }
             None => None,
         };
-        let kind = config
-            .pooling
-            .or_else(|| resolve(folder.map(ModelFolder::pooling_from_folder)));
-        let normalize = config
-            .normalize
-            .or_else(|| folder.and_then(|f| f.normalize_from_folder().ok().flatten()));
-        Pooling {
-            kind: kind.unwrap_or(PoolingKind::Mean),
-            normalize: normalize.unwrap_or(true),
-        }
+        let kind = config.pooling.or_else(|| resolve(folder.map(ModelFolder::pooling_from_folder)));
+        let normalize = config.normalize.or_else(|| folder.and_then(|f| f.normalize_from_folder().ok().flatten()));
+        Pooling { kind: kind.unwrap_or(PoolingKind::Mean), normalize: normalize.unwrap_or(true) }
     }
 
-    fn sequence_lengths(
-        &mut self,
-        lens: &[Spanned<SeqLen>],
-        models: &[ResolvedModel],
-    ) -> Vec<SeqLen> {
+    fn sequence_lengths(&mut self, lens: &[Spanned<SeqLen>], models: &[ResolvedModel]) -> Vec<SeqLen> {
         if lens.is_empty() {
-            let e = ConfigError::file(
-                self.config_path,
-                "input_config.sequence_lengths",
-                "no sequence lengths listed",
-            );
+            let e = ConfigError::file(self.config_path, "input_config.sequence_lengths", "no sequence lengths listed");
             self.err(e.fix("e.g. 'sequence_lengths: [32, 128]'"));
         }
         for (i, len) in lens.iter().enumerate() {
@@ -560,11 +427,7 @@ impl Validator<'_> {
                 continue;
             };
             if n < 2 {
-                let e = self.at(
-                    len,
-                    field.clone(),
-                    format!("sequence length {n} cannot hold [CLS] and [SEP]"),
-                );
+                let e = self.at(len, field.clone(), format!("sequence length {n} cannot hold [CLS] and [SEP]"));
                 self.err(e.fix("use at least 2 tokens"));
             }
             for m in models {
@@ -573,15 +436,9 @@ impl Validator<'_> {
                     let e = self.at(
                         len,
                         field.clone(),
-                        format!(
-                            "sequence length {n} is over model '{}''s maximum of {max}",
-                            m.key
-                        ),
+                        format!("sequence length {n} is over model '{}''s maximum of {max}", m.key),
                     );
-                    self.err(e.fix(format!(
-                        "use at most {max}, or remove '{}' from active_models",
-                        m.key
-                    )));
+                    self.err(e.fix(format!("use at most {max}, or remove '{}' from active_models", m.key)));
                 }
             }
         }
@@ -594,13 +451,12 @@ impl Validator<'_> {
             let full = base.join(&p.value);
             if !full.is_file() {
                 let e = self.at(p, "dataset.path", format!("{} does not exist", full.display()));
-                self.err(e.fix("give a text file (one text per line) or JSONL with a 'text' field, relative to this config"));
+                self.err(
+                    e.fix("give a text file (one text per line) or JSONL with a 'text' field, relative to this config"),
+                );
             }
             full
         });
-        ResolvedDataset {
-            path,
-            seed: benchmark.dataset.seed,
-        }
+        ResolvedDataset { path, seed: benchmark.dataset.seed }
     }
 }

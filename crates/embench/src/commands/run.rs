@@ -50,12 +50,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         backends: factory.versions(),
         methodology: METHODOLOGY.iter().map(|s| s.to_string()).collect(),
     };
-    manifest
-        .write(&out)
-        .with_context(|| format!("writing {}/manifest.json", out.display()))?;
+    manifest.write(&out).with_context(|| format!("writing {}/manifest.json", out.display()))?;
     let results_path = out.join("results.jsonl");
-    let mut writer = ResultsWriter::open(&results_path)
-        .with_context(|| format!("opening {}", results_path.display()))?;
+    let mut writer =
+        ResultsWriter::open(&results_path).with_context(|| format!("opening {}", results_path.display()))?;
     eprintln!("embench: {} cells -> {}", plan.cells.len(), out.display());
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -78,19 +76,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     watcher.abort();
     let outcome = outcome.with_context(|| format!("writing {}", results_path.display()))?;
 
-    manifest.finished_at =
-        Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    manifest.finished_at = Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     manifest.write(&out)?;
 
     println!("{}", summary::table(&outcome.records));
     println!("run directory: {}", out.display());
     let invalid: Vec<_> = outcome.records.iter().filter(|r| !r.valid).collect();
     if outcome.skipped > 0 {
-        eprintln!(
-            "embench: stopped early; {} of {} cells not run",
-            outcome.skipped,
-            plan.cells.len()
-        );
+        eprintln!("embench: stopped early; {} of {} cells not run", outcome.skipped, plan.cells.len());
     }
     if !invalid.is_empty() {
         eprintln!(
@@ -100,11 +93,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(1));
     }
-    Ok(if outcome.skipped > 0 {
-        ExitCode::from(130)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if outcome.skipped > 0 { ExitCode::from(130) } else { ExitCode::SUCCESS })
 }
 
 /// Creates the run directory: `--out`, or `results/<UTC timestamp>-<host>/`. Never reuses a non-empty one.
@@ -113,24 +102,13 @@ fn run_dir(out: Option<&Path>, host: &str) -> anyhow::Result<PathBuf> {
         Some(d) => d.to_path_buf(),
         None => {
             let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-            let host: String = host
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '-' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
+            let host: String =
+                host.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
             PathBuf::from("results").join(format!("{stamp}-{host}"))
         }
     };
     if dir.exists() && std::fs::read_dir(&dir)?.next().is_some() {
-        bail!(
-            "{} already exists and is not empty (fix: choose another --out, or remove it)",
-            dir.display()
-        );
+        bail!("{} already exists and is not empty (fix: choose another --out, or remove it)", dir.display());
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     Ok(dir)

@@ -15,10 +15,7 @@ pub fn load(config: &std::path::Path) -> anyhow::Result<LoadedConfig> {
 /// `embench validate --config F`.
 pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     let config = load(&args.config)?;
-    let cells = config.models.len()
-        * config.backends.len()
-        * config.scenarios.len()
-        * config.sequence_lengths.len();
+    let cells = config.models.len() * config.backends.len() * config.scenarios.len() * config.sequence_lengths.len();
     println!(
         "{}: OK ({} model(s), {} backend(s), {} scenario(s), {} sequence length(s): {cells} cells)",
         args.config.display(),

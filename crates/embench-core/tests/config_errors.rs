@@ -1,0 +1,222 @@
+//! Every kind of config error names file:line:col, the field, and a fix.
+
+use std::path::{Path, PathBuf};
+
+use embench_core::config::{load_config, ConfigError, LoadedConfig};
+use embench_core::BackendKind;
+
+const MODELS: &str = "\
+models:
+  minilm:
+    name: MiniLM
+    type: text_embedding
+    huggingface_id: sentence-transformers/all-MiniLM-L6-v2
+    path: minilm
+    max_seq_length: 256
+    embedding_dim: 384
+    params: 22.7M
+    multilingual: false
+";
+
+const GOOD: &str = "\
+active_models: [minilm]
+backends:
+  - name: candle
+test_scenarios:
+  - name: single
+    concurrency: 2
+    num_requests: 10
+    batch_size: 1
+input_config:
+  sequence_lengths: [32, natural]
+  warmup_requests: 1
+";
+
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    /// A temp dir with models.yaml and a model folder holding every file candle needs.
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("models.yaml"), MODELS).unwrap();
+        let folder = dir.path().join("minilm");
+        std::fs::create_dir(&folder).unwrap();
+        for f in ["config.json", "model.safetensors", "tokenizer.json"] {
+            std::fs::write(folder.join(f), "x").unwrap();
+        }
+        Self { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn load(&self, config: &str) -> Result<LoadedConfig, Vec<ConfigError>> {
+        let p = self.path("bench.yaml");
+        std::fs::write(&p, config).unwrap();
+        load_config(&p, &|_| None).map_err(|e| e.0)
+    }
+
+    /// Loads `config`, expecting exactly one error.
+    fn one_error(&self, config: &str) -> ConfigError {
+        let errors = self.load(config).expect_err("config should be rejected");
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        errors.into_iter().next().unwrap()
+    }
+}
+
+fn assert_at(e: &ConfigError, file: &Path, line: u64, column: u64, field: &str) {
+    assert_eq!(e.file, file, "{e}");
+    assert_eq!((e.line, e.column), (Some(line), Some(column)), "{e}");
+    assert_eq!(e.field, field, "{e}");
+    let shown = e.to_string();
+    assert!(shown.starts_with(&format!("{}:{line}:{column}: field '{field}'", file.display())), "{shown}");
+}
+
+#[test]
+fn the_good_config_loads() {
+    let f = Fixture::new();
+    let c = f.load(GOOD).unwrap();
+    assert_eq!(c.models[0].key, "minilm");
+    assert_eq!(c.backends[0].kind, BackendKind::Candle);
+    assert_eq!(c.scenarios[0].concurrency, 2);
+    assert_eq!(c.sequence_lengths.len(), 2);
+}
+
+#[test]
+fn unknown_key_suggests_the_right_one() {
+    let f = Fixture::new();
+    let e = f.one_error(&GOOD.replace("    concurrency: 2", "    concurency: 2"));
+    assert_at(&e, &f.path("bench.yaml"), 6, 5, "concurency");
+    assert!(e.message.contains("did you mean 'concurrency'?"), "{e}");
+    assert!(e.fix.as_deref().unwrap().contains("num_requests"), "{e}");
+}
+
+#[test]
+fn wrong_type_names_the_field() {
+    let f = Fixture::new();
+    let e = f.one_error(&GOOD.replace("concurrency: 2", "concurrency: \"four\""));
+    assert_at(&e, &f.path("bench.yaml"), 6, 18, "concurrency");
+    assert!(e.message.contains("whole number"), "{e}");
+}
+
+#[test]
+fn malformed_yaml_points_at_the_problem() {
+    let f = Fixture::new();
+    let errors = f.load(&GOOD.replace("active_models: [minilm]", "active_models: [minilm")).unwrap_err();
+    let e = &errors[0];
+    assert_eq!(e.file, f.path("bench.yaml"));
+    assert!(e.line.is_some() && e.column.is_some(), "{e}");
+}
+
+#[test]
+fn missing_required_key_says_which() {
+    let f = Fixture::new();
+    let e = f.one_error(&GOOD.replace("    num_requests: 10\n", ""));
+    assert_eq!(e.field, "num_requests", "{e}");
+    assert!(e.line.is_some(), "{e}");
+    assert!(e.fix.as_deref().unwrap().contains("num_requests"), "{e}");
+}
+
+#[test]
+fn zero_concurrency_is_impossible() {
+    let f = Fixture::new();
+    let e = f.one_error(&GOOD.replace("concurrency: 2", "concurrency: 0"));
+    assert_at(&e, &f.path("bench.yaml"), 6, 18, "test_scenarios[0].concurrency");
+    assert!(e.fix.as_deref().unwrap().contains("1..=1024"), "{e}");
+}
+
+#[test]
+fn sequence_length_over_the_model_maximum() {
+    let f = Fixture::new();
+    let e = f.one_error(&GOOD.replace("[32, natural]", "[32, 512]"));
+    assert_at(&e, &f.path("bench.yaml"), 10, 26, "input_config.sequence_lengths[1]");
+    assert!(e.message.contains("maximum of 256"), "{e}");
+}
+
+#[test]
+fn unknown_model_suggests_a_key() {
+    let f = Fixture::new();
+    let e = f.one_error(&GOOD.replace("[minilm]", "[minlm]"));
+    assert_at(&e, &f.path("bench.yaml"), 1, 17, "active_models[0]");
+    assert!(e.message.contains("did you mean 'minilm'?"), "{e}");
+}
+
+#[test]
+fn unknown_backend_suggests_a_name() {
+    let f = Fixture::new();
+    let e = f.one_error(&GOOD.replace("name: candle", "name: candel"));
+    assert_at(&e, &f.path("bench.yaml"), 3, 11, "backends[0].name");
+    assert!(e.message.contains("did you mean 'candle'?"), "{e}");
+}
+
+#[test]
+fn backend_not_in_this_binary_says_how_to_get_it() {
+    let f = Fixture::new();
+    let p = f.path("bench.yaml");
+    std::fs::write(&p, GOOD).unwrap();
+    let errors =
+        load_config(&p, &|k| (k == BackendKind::Candle).then(|| "built without it".to_string())).unwrap_err().0;
+    assert_eq!(errors.len(), 1);
+    assert_at(&errors[0], &p, 3, 11, "backends[0].name");
+    assert!(errors[0].fix.as_deref().unwrap().contains("feature"), "{}", errors[0]);
+}
+
+#[test]
+fn missing_model_files_name_the_file_and_the_fetch_command() {
+    let f = Fixture::new();
+    std::fs::remove_file(f.path("minilm/model.safetensors")).unwrap();
+    let e = f.one_error(GOOD);
+    assert_at(&e, &f.path("models.yaml"), 6, 11, "models.minilm.path");
+    assert!(e.message.contains("model.safetensors"), "{e}");
+    assert!(e.fix.as_deref().unwrap().contains("fetch_model.sh"), "{e}");
+}
+
+#[test]
+fn the_mock_needs_no_model_files() {
+    let f = Fixture::new();
+    std::fs::remove_dir_all(f.path("minilm")).unwrap();
+    let c = f.load(&GOOD.replace("name: candle", "name: mock")).unwrap();
+    assert!(c.backends[0].mock.is_some());
+}
+
+#[test]
+fn mock_settings_on_a_real_backend_are_rejected() {
+    let f = Fixture::new();
+    let e = f.one_error(
+        &GOOD.replace("  - name: candle\n", "  - name: candle\n    stall: {every_ms: 10, duration_ms: 1}\n"),
+    );
+    assert_eq!(e.field, "backends[0].stall", "{e}");
+    assert_eq!(e.line, Some(3), "{e}");
+}
+
+#[test]
+fn impossible_mock_distribution_is_rejected() {
+    let f = Fixture::new();
+    let config = GOOD.replace(
+        "  - name: candle\n",
+        "  - name: mock\n    service_time: {distribution: uniform, min_ms: 5, max_ms: 1}\n",
+    );
+    let e = f.one_error(&config);
+    assert_eq!(e.field, "backends[0].service_time", "{e}");
+    assert_eq!(e.line, Some(4), "{e}");
+}
+
+#[test]
+fn missing_models_file_is_named() {
+    let f = Fixture::new();
+    let e = f.one_error(&format!("models_file: nowhere.yaml\n{GOOD}"));
+    assert_at(&e, &f.path("bench.yaml"), 1, 14, "models_file");
+    assert!(e.message.contains("nowhere.yaml"), "{e}");
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let f = Fixture::new();
+    let config = GOOD.replace("concurrency: 2", "concurrency: 0").replace("batch_size: 1", "batch_size: 0");
+    let errors = f.load(&config).unwrap_err();
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["test_scenarios[0].concurrency", "test_scenarios[0].batch_size"]);
+}

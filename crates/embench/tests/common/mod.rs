@@ -1,0 +1,44 @@
+//! Helpers shared by the end-to-end tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Writes `body` as `name` in `dir`, returning the path.
+pub fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+/// A models.yaml pointing at the real default model folder.
+pub fn models_yaml(dir: &Path) -> PathBuf {
+    let folder = repo().join("models/all-minilm-l6-v2");
+    write(
+        dir,
+        "models.yaml",
+        &format!(
+            "models:\n  minilm:\n    name: MiniLM\n    type: text_embedding\n    huggingface_id: sentence-transformers/all-MiniLM-L6-v2\n    path: {}\n    architecture: bert\n    max_seq_length: 256\n    embedding_dim: 384\n    params: 22.7M\n    multilingual: false\n",
+            folder.display()
+        ),
+    )
+}
+
+/// Validates every line of `results.jsonl` against the checked-in schema; returns the records.
+pub fn validate_results(run_dir: &Path) -> Vec<serde_json::Value> {
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo().join("schema/result.schema.json")).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    let body = std::fs::read_to_string(run_dir.join("results.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = body.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(!records.is_empty(), "results.jsonl is empty");
+    for r in &records {
+        let errors: Vec<String> = validator.iter_errors(r).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+        assert!(errors.is_empty(), "record does not match the schema: {errors:#?}\n{r:#}");
+    }
+    records
+}

@@ -1,0 +1,94 @@
+//! `embench run` end to end: a schema-valid run directory with mock and candle cells.
+
+mod common;
+
+use assert_cmd::Command;
+use common::{models_yaml, repo, validate_results, write};
+
+#[test]
+fn run_writes_a_schema_valid_run_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    models_yaml(dir.path());
+    let config = write(
+        dir.path(),
+        "bench.yaml",
+        "active_models: [minilm]\nbackends:\n  - name: mock\n    service_time: {distribution: constant, ms: 1}\n  - name: candle\n    threads: 2\ntest_scenarios:\n  - name: tiny\n    concurrency: 2\n    num_requests: 6\n    batch_size: 2\ninput_config:\n  sequence_lengths: [16, natural]\n  warmup_requests: 2\n",
+    );
+    let out = dir.path().join("run");
+    Command::cargo_bin("embench")
+        .unwrap()
+        .args(["run", "--quiet", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("run directory"));
+
+    let records = validate_results(&out);
+    assert_eq!(records.len(), 4, "2 backends x 1 scenario x 2 sequence lengths");
+    for r in &records {
+        assert_eq!(r["valid"], true, "{r:#}");
+        assert_eq!(r["requests"], 6);
+        assert!(r["qps"].as_f64().unwrap() > 0.0);
+    }
+    let candle: Vec<_> = records.iter().filter(|r| r["backend"] == "candle").collect();
+    assert_eq!(candle.len(), 2);
+    assert_eq!(candle[0]["seq_len"], 16);
+    assert_eq!(candle[0]["tokens_per_input_mean"], 16.0, "every one of the 16 tokens is real");
+    assert_eq!(candle[1]["seq_len"], "natural");
+    assert_eq!(candle[0]["threads"], 2);
+    assert_eq!(candle[0]["framework_version"], embench_version_of("candle-core"));
+
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert!(manifest["host"]["logical_cpus"].as_u64().unwrap() >= 1);
+    assert!(manifest["finished_at"].is_string());
+    assert_eq!(manifest["config"]["active_models"][0], "minilm");
+    assert!(manifest["git_commit"].as_str().is_some_and(|c| !c.is_empty()));
+}
+
+#[test]
+fn a_failing_backend_is_recorded_loudly_and_the_run_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    // The model folder has a tokenizer but broken weights: candle fails to load.
+    let folder = dir.path().join("broken");
+    std::fs::create_dir(&folder).unwrap();
+    for f in ["config.json", "tokenizer.json"] {
+        std::fs::copy(repo().join("models/all-minilm-l6-v2").join(f), folder.join(f)).unwrap();
+    }
+    std::fs::write(folder.join("model.safetensors"), b"not safetensors").unwrap();
+    write(
+        dir.path(),
+        "models.yaml",
+        "models:\n  broken:\n    name: b\n    type: text_embedding\n    huggingface_id: x/y\n    path: broken\n    max_seq_length: 64\n    embedding_dim: 384\n    params: 1M\n    multilingual: false\n",
+    );
+    let config = write(
+        dir.path(),
+        "bench.yaml",
+        "active_models: [broken]\nbackends:\n  - name: candle\n  - name: mock\ntest_scenarios:\n  - name: t\n    concurrency: 1\n    num_requests: 3\n    batch_size: 1\ninput_config:\n  sequence_lengths: [8]\n  warmup_requests: 0\n",
+    );
+    let out = dir.path().join("run");
+    Command::cargo_bin("embench")
+        .unwrap()
+        .args(["run", "--quiet", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains("INVALID"))
+        .stderr(predicates::str::contains("INVALID cell broken / candle"));
+    let records = validate_results(&out);
+    assert_eq!(records.len(), 2, "the mock cell after the failed one still ran");
+    assert_eq!(records[0]["valid"], false);
+    assert!(records[0]["invalid_reason"].as_str().unwrap().contains("load"), "{}", records[0]);
+    assert_eq!(records[1]["valid"], true);
+}
+
+/// The version of a dependency as locked in Cargo.lock.
+fn embench_version_of(name: &str) -> String {
+    let lock = std::fs::read_to_string(repo().join("Cargo.lock")).unwrap();
+    let at = lock.find(&format!("name = \"{name}\"\nversion = \"")).unwrap();
+    lock[at..].lines().nth(1).unwrap().split('"').nth(1).unwrap().to_string()
+}
