@@ -7,6 +7,7 @@
 //! for `duration_ms` every `every_ms` of wall time, like a GC pause.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use embench_core::config::{MockSettings, ServiceTime};
@@ -20,6 +21,8 @@ pub struct MockEmbedder {
     created: Instant,
     sleeper: SpinSleeper,
     info: BackendInfo,
+    /// When enabled, the time each request actually spent being served.
+    service_log: Option<Mutex<Vec<Duration>>>,
 }
 
 impl MockEmbedder {
@@ -29,9 +32,9 @@ impl MockEmbedder {
             settings,
             next_request: AtomicU64::new(0),
             created: Instant::now(),
-            // Sleep natively to within 200 µs of the deadline, then yield-spin:
+            // Sleep natively to within 1 ms of the deadline, then yield-spin:
             // accurate to microseconds without burning a core per client.
-            sleeper: SpinSleeper::new(200_000).with_spin_strategy(SpinStrategy::YieldThread),
+            sleeper: SpinSleeper::new(1_000_000).with_spin_strategy(SpinStrategy::YieldThread),
             info: BackendInfo {
                 framework: "mock".into(),
                 framework_version: env!("CARGO_PKG_VERSION").into(),
@@ -39,7 +42,20 @@ impl MockEmbedder {
                 precision: Precision::Fp32,
                 intra_op_threads: 1,
             },
+            service_log: None,
         }
+    }
+
+    /// Also records how long each request was actually served (the OS's sleep is
+    /// not exact), so tests can compare the runner's figures with the truth.
+    pub fn with_service_log(mut self) -> Self {
+        self.service_log = Some(Mutex::new(Vec::new()));
+        self
+    }
+
+    /// The served times recorded so far (empty unless [`MockEmbedder::with_service_log`]).
+    pub fn served(&self) -> Vec<Duration> {
+        self.service_log.as_ref().map(|l| l.lock().expect("log lock").clone()).unwrap_or_default()
     }
 
     /// The service time of request `i`.
@@ -83,6 +99,7 @@ impl Embedder for MockEmbedder {
     }
 
     fn embed(&self, batch: &TokenizedBatch) -> Result<Embeddings, EmbedError> {
+        let start = self.service_log.as_ref().map(|_| Instant::now());
         let i = self.next_request.fetch_add(1, Ordering::Relaxed);
         let mut wait = self.service_time(i);
         if self.settings.stall.is_some() {
@@ -90,6 +107,10 @@ impl Embedder for MockEmbedder {
         }
         if !wait.is_zero() {
             self.sleeper.sleep(wait);
+        }
+        if let (Some(log), Some(start)) = (&self.service_log, start) {
+            let served = start.elapsed();
+            log.lock().expect("log lock").push(served);
         }
         let dim = self.settings.embedding_dim;
         let mut data = vec![0f32; batch.batch_size * dim];
