@@ -48,6 +48,7 @@ pub fn run_closed_loop(
                         let mut hist = LatencyHistogram::new();
                         let mut errors = BTreeMap::new();
                         barrier.wait();
+                        let started = Instant::now();
                         loop {
                             let i = issued.fetch_add(1, Ordering::Relaxed);
                             if i >= num_requests {
@@ -63,22 +64,29 @@ pub fn run_closed_loop(
                                 Err(panic) => *errors.entry(panic_message(panic.as_ref())).or_insert(0) += 1,
                             }
                         }
-                        (hist, errors, Instant::now())
+                        (hist, errors, started, Instant::now())
                     })
                     .expect("spawning a client thread")
             })
             .collect();
         barrier.wait();
-        let start = Instant::now();
+        // Wall time runs from the first client's start to the last one's end, as
+        // the clients saw them: this thread may not be scheduled again until much later.
+        let mut first_start: Option<Instant> = None;
+        let mut last_end: Option<Instant> = None;
         let mut outcome =
             LoopOutcome { histogram: LatencyHistogram::new(), errors: BTreeMap::new(), wall: Duration::ZERO };
         for client in clients {
-            let (hist, errors, end) = client.join().expect("client threads catch panics");
+            let (hist, errors, start, end) = client.join().expect("client threads catch panics");
+            first_start = Some(first_start.map_or(start, |s| s.min(start)));
+            last_end = Some(last_end.map_or(end, |e| e.max(end)));
             outcome.histogram.merge(&hist);
             for (msg, n) in errors {
                 *outcome.errors.entry(msg).or_insert(0) += n;
             }
-            outcome.wall = outcome.wall.max(end.saturating_duration_since(start));
+        }
+        if let (Some(start), Some(end)) = (first_start, last_end) {
+            outcome.wall = end.saturating_duration_since(start);
         }
         outcome
     })

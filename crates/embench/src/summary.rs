@@ -8,6 +8,17 @@ fn num(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "-".to_string(), |x| format!("{x:.digits$}"))
 }
 
+/// Milliseconds with at least 3 significant digits, so sub-microsecond figures do not print as 0.00.
+fn ms(v: Option<f64>) -> String {
+    match v {
+        Some(x) if x > 0.0 && x < 10.0 => {
+            let digits = (2 - x.log10().floor() as i32).clamp(2, 9) as usize;
+            format!("{x:.digits$}")
+        }
+        other => num(other, 2),
+    }
+}
+
 /// One row per cell; invalid cells say so in red instead of showing numbers that look fine.
 pub fn table(records: &[CellRecord]) -> Table {
     let mut t = Table::new();
@@ -47,13 +58,13 @@ pub fn table(records: &[CellRecord]) -> Table {
             row.extend([
                 Cell::new(num(r.qps, 1)),
                 Cell::new(num(r.embeddings_per_s, 1)),
-                Cell::new(num(lat.map(|l| l.mean), 2)),
-                Cell::new(num(lat.map(|l| l.p50), 2)),
-                Cell::new(num(lat.map(|l| l.p95), 2)),
-                Cell::new(num(lat.map(|l| l.p99), 2)),
-                Cell::new(num(lat.map(|l| l.p999), 2)),
+                Cell::new(ms(lat.map(|l| l.mean))),
+                Cell::new(ms(lat.map(|l| l.p50))),
+                Cell::new(ms(lat.map(|l| l.p95))),
+                Cell::new(ms(lat.map(|l| l.p99))),
+                Cell::new(ms(lat.map(|l| l.p999))),
                 Cell::new(num(r.load_time_s, 3)),
-                Cell::new(num(r.first_request_ms, 1)),
+                Cell::new(ms(r.first_request_ms)),
                 Cell::new(num(r.peak_rss_mb, 0)),
                 Cell::new(num(r.cpu_util_pct, 0)),
                 Cell::new(r.threads.map_or("-".into(), |t| t.to_string())),
