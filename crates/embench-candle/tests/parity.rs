@@ -29,6 +29,7 @@ fn candle_matches_sentence_transformers() {
     let model = CandleEmbedder::load(&folder, &CandleSettings { threads: Some(2), cuda: false, pooling }).unwrap();
     let tokenizer = TextTokenizer::from_file(&folder.tokenizer_json(), 256).unwrap();
     let cosines = reference.cosines(&model, &tokenizer).unwrap();
+    println!("candle vs sentence-transformers cosines: {cosines:?}");
     for (sentence, c) in reference.sentences.iter().zip(&cosines) {
         assert!(*c >= 0.9999, "cosine {c} < 0.9999 for {sentence:?}");
     }

@@ -29,6 +29,22 @@ pub trait RunObserver {
     fn cell_finished(&self, record: &CellRecord);
 }
 
+/// Why a run stopped before its cells were done.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The dataset file could not be read or parsed.
+    #[error("dataset: {0}")]
+    Dataset(String),
+    /// A result could not be written (nothing after it was run).
+    #[error("writing {path}: {source}")]
+    Write {
+        /// The results file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
 /// How a run ended.
 #[derive(Debug)]
 pub struct RunOutcome {
@@ -45,9 +61,9 @@ pub fn execute(
     writer: &mut ResultsWriter,
     observer: &dyn RunObserver,
     stop: &AtomicBool,
-) -> std::io::Result<RunOutcome> {
+) -> Result<RunOutcome, RunError> {
     let source = match &plan.config.dataset.path {
-        Some(p) => TextSource::from_file(p).map_err(std::io::Error::other)?,
+        Some(p) => TextSource::from_file(p).map_err(RunError::Dataset)?,
         None => TextSource::Synthetic { seed: plan.config.dataset.seed },
     };
     let mut inputs = InputFactory::new(source);
@@ -83,7 +99,9 @@ pub fn execute(
         };
         let record = run_cell(&setup, &load, progress.as_ref());
         drop(progress);
-        writer.append(&record)?;
+        writer
+            .append(&record)
+            .map_err(|source| RunError::Write { path: writer.path().display().to_string(), source })?;
         observer.cell_finished(&record);
         records.push(record);
     }

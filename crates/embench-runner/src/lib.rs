@@ -20,6 +20,6 @@ pub mod resources;
 pub mod results;
 
 pub use cell::{run_cell, CellProgress, CellSetup, Loader};
-pub use execute::{execute, BackendFactory, RunObserver, RunOutcome};
+pub use execute::{execute, BackendFactory, RunError, RunObserver, RunOutcome};
 pub use plan::{Cell, RunPlan};
 pub use results::{CellRecord, ResultsWriter, SCHEMA_VERSION};

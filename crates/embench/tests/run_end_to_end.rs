@@ -2,8 +2,21 @@
 
 mod common;
 
+use std::path::Path;
+
 use assert_cmd::Command;
 use common::{models_yaml, repo, validate_results, write};
+
+/// `embench run --quiet --config CONFIG --out OUT`.
+fn run(config: &Path, out: &Path) -> assert_cmd::assert::Assert {
+    Command::cargo_bin("embench")
+        .unwrap()
+        .args(["run", "--quiet", "--config"])
+        .arg(config)
+        .arg("--out")
+        .arg(out)
+        .assert()
+}
 
 #[test]
 fn run_writes_a_schema_valid_run_directory() {
@@ -15,15 +28,7 @@ fn run_writes_a_schema_valid_run_directory() {
         "active_models: [minilm]\nbackends:\n  - name: mock\n    service_time: {distribution: constant, ms: 1}\n  - name: candle\n    threads: 2\ntest_scenarios:\n  - name: tiny\n    concurrency: 2\n    num_requests: 6\n    batch_size: 2\ninput_config:\n  sequence_lengths: [16, natural]\n  warmup_requests: 2\n",
     );
     let out = dir.path().join("run");
-    Command::cargo_bin("embench")
-        .unwrap()
-        .args(["run", "--quiet", "--config"])
-        .arg(&config)
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .success()
-        .stdout(predicates::str::contains("run directory"));
+    run(&config, &out).success().stdout(predicates::str::contains("run directory"));
 
     let records = validate_results(&out);
     assert_eq!(records.len(), 4, "2 backends x 1 scenario x 2 sequence lengths");
@@ -69,13 +74,7 @@ fn a_failing_backend_is_recorded_loudly_and_the_run_fails() {
         "active_models: [broken]\nbackends:\n  - name: candle\n  - name: mock\ntest_scenarios:\n  - name: t\n    concurrency: 1\n    num_requests: 3\n    batch_size: 1\ninput_config:\n  sequence_lengths: [8]\n  warmup_requests: 0\n",
     );
     let out = dir.path().join("run");
-    Command::cargo_bin("embench")
-        .unwrap()
-        .args(["run", "--quiet", "--config"])
-        .arg(&config)
-        .arg("--out")
-        .arg(&out)
-        .assert()
+    run(&config, &out)
         .code(1)
         .stdout(predicates::str::contains("INVALID"))
         .stderr(predicates::str::contains("INVALID cell broken / candle"));
@@ -84,6 +83,25 @@ fn a_failing_backend_is_recorded_loudly_and_the_run_fails() {
     assert_eq!(records[0]["valid"], false);
     assert!(records[0]["invalid_reason"].as_str().unwrap().contains("load"), "{}", records[0]);
     assert_eq!(records[1]["valid"], true);
+}
+
+#[test]
+fn the_schema_rejects_records_that_drift_from_it() {
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo().join("schema/result.schema.json")).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let fixture = std::fs::read_to_string(repo().join("crates/embench/tests/fixtures/record.json")).unwrap();
+    let good: serde_json::Value = serde_json::from_str(&fixture).unwrap();
+    assert!(validator.is_valid(&good), "the fixture record is valid");
+    let mut extra = good.clone();
+    extra["latency_p99"] = 1.0.into();
+    assert!(!validator.is_valid(&extra), "an unknown field is rejected");
+    let mut missing = good.clone();
+    missing.as_object_mut().unwrap().remove("qps");
+    assert!(!validator.is_valid(&missing), "a missing field is rejected");
+    let mut lying = good;
+    lying["errors"] = 3.into();
+    assert!(!validator.is_valid(&lying), "a valid cell with failed requests is rejected");
 }
 
 /// The version of a dependency as locked in Cargo.lock.

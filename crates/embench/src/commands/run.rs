@@ -74,7 +74,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     })
     .await?;
     watcher.abort();
-    let outcome = outcome.with_context(|| format!("writing {}", results_path.display()))?;
+    let outcome = outcome?;
 
     manifest.finished_at = Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     manifest.write(&out)?;
