@@ -26,9 +26,11 @@ test: model
 	$(CARGO) fmt --all -- --check
 	$(CARGO) test --locked --workspace --no-fail-fast
 
-## bench: the short benchmark on the default model, with a results table and run directory
+## bench: the short benchmark on the default model: results table, run directory, report
+RUN_DIR ?= results/$(shell date -u +%Y%m%dT%H%M%SZ)-$(shell hostname)
 bench: model build
-	$(EMBENCH) run --config configs/quick.yaml
+	$(EMBENCH) run --config configs/quick.yaml --out $(RUN_DIR)
+	$(EMBENCH) report $(RUN_DIR)
 
 ## bench-overhead: harness overhead with the mock backend at zero service time
 bench-overhead: build

@@ -151,7 +151,7 @@ fn describe(record: &mut CellRecord, info: &BackendInfo) {
 
 fn failed(mut record: CellRecord, e: &EmbedError) -> CellRecord {
     record.valid = false;
-    record.invalid_reason = Some(format!("failed during {}: {e}", e.phase));
+    record.invalid_reason = Some(e.to_string());
     record.finished_at = now();
     record
 }

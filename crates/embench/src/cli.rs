@@ -21,6 +21,51 @@ pub enum Command {
     Run(RunArgs),
     /// Check a config, its models file and the model files, without running anything.
     Validate(ValidateArgs),
+    /// Write report.md and charts (PNG and SVG) from one or more run directories.
+    Report(ReportArgs),
+    /// Compare a candidate run with a baseline run, cell by cell.
+    Compare(CompareArgs),
+}
+
+/// Output format of `embench report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// report.md plus charts/ (PNG and SVG).
+    Md,
+    /// One flat cells.csv of every cell.
+    Csv,
+}
+
+/// `embench report`.
+#[derive(Debug, Parser)]
+pub struct ReportArgs {
+    /// Run directories (several merge into one report, with the host as a dimension).
+    #[arg(required = true)]
+    pub runs: Vec<PathBuf>,
+    /// Where to write (default: the first run directory).
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+    /// What to write.
+    #[arg(long, value_enum, default_value = "md")]
+    pub format: ReportFormat,
+}
+
+/// `embench compare`.
+#[derive(Debug, Parser)]
+pub struct CompareArgs {
+    /// The baseline run directory.
+    pub baseline: PathBuf,
+    /// The candidate run directory.
+    pub candidate: PathBuf,
+    /// Changes within this many percent are noise.
+    #[arg(long, default_value_t = 5.0)]
+    pub threshold: f64,
+    /// Exit with status 1 when a matched cell lost more than PCT percent QPS, gained more than PCT percent p99, or broke.
+    #[arg(long, value_name = "PCT")]
+    pub fail_on_regression: Option<f64>,
+    /// Where to write the markdown (default: compare.md in the candidate run directory).
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
 }
 
 /// `embench run`.

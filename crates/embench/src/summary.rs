@@ -2,22 +2,8 @@
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, Color, Table};
+use embench_report::fmt::{ms, num};
 use embench_runner::CellRecord;
-
-fn num(v: Option<f64>, digits: usize) -> String {
-    v.map_or_else(|| "-".to_string(), |x| format!("{x:.digits$}"))
-}
-
-/// Milliseconds with at least 3 significant digits, so sub-microsecond figures do not print as 0.00.
-fn ms(v: Option<f64>) -> String {
-    match v {
-        Some(x) if x > 0.0 && x < 10.0 => {
-            let digits = (2 - x.log10().floor() as i32).clamp(2, 9) as usize;
-            format!("{x:.digits$}")
-        }
-        other => num(other, 2),
-    }
-}
 
 /// One row per cell; invalid cells say so in red instead of showing numbers that look fine.
 pub fn table(records: &[CellRecord]) -> Table {

@@ -1,5 +1,7 @@
 //! Subcommands.
 
+mod compare;
+mod report;
 mod run;
 mod validate;
 
@@ -12,5 +14,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run::run(args).await,
         Command::Validate(args) => validate::validate(&args),
+        Command::Report(args) => report::report(&args),
+        Command::Compare(args) => compare::compare(&args),
     }
 }

@@ -1,0 +1,245 @@
+//! Which charts a set of runs gets, and their data.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use embench_runner::histogram::LatencyHistogram;
+
+use super::{backend_color, save, Axis, BarChart, ChartFile, LineChart, Series};
+use crate::runs::{Entry, ReportError, Runs};
+
+/// Quantiles of the latency-distribution curve.
+const QUANTILES: [f64; 10] = [0.0, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999];
+
+/// Renders every chart the data supports into `dir` (PNG and SVG) and lists them.
+pub fn render_all(runs: &Runs, dir: &Path) -> Result<Vec<ChartFile>, ReportError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| ReportError::Output { path: dir.display().to_string(), message: e.to_string() })?;
+    let hosts: Vec<&str> = runs.runs.iter().map(|r| r.host.as_str()).collect();
+    let many = runs.many_hosts();
+    let mut files = Vec::new();
+    for ((model, seq), entries) in runs.groups() {
+        let valid: Vec<Entry<'_>> = entries.into_iter().filter(|e| e.record.valid).collect();
+        let ctx = Ctx { model: &model, seq: &seq, dir, hosts: &hosts, many };
+        let by_conc: Vec<Entry<'_>> = valid.iter().copied().filter(|e| e.record.batch_size == 1).collect();
+        let latency = ctx.lines(
+            &by_conc,
+            |e| e.record.concurrency as f64,
+            &[("p50", |e| e.record.latency_ms.map(|l| l.p50)), ("p99", |e| e.record.latency_ms.map(|l| l.p99))],
+        );
+        ctx.emit_line(
+            &mut files,
+            "latency_vs_concurrency",
+            "p50 (solid) and p99 (dashed) latency vs concurrency",
+            "concurrency (clients, log scale)",
+            "latency (ms)",
+            Axis::Log10,
+            latency,
+        )?;
+        let qps = ctx.lines(&by_conc, |e| e.record.concurrency as f64, &[("", |e| e.record.qps)]);
+        ctx.emit_line(
+            &mut files,
+            "qps_vs_concurrency",
+            "throughput vs concurrency (batch 1)",
+            "concurrency (clients, log scale)",
+            "requests per second",
+            Axis::Log10,
+            qps,
+        )?;
+        let by_batch: Vec<Entry<'_>> = valid.iter().copied().filter(|e| e.record.concurrency == 1).collect();
+        let tput = ctx.lines(&by_batch, |e| e.record.batch_size as f64, &[("", |e| e.record.embeddings_per_s)]);
+        ctx.emit_line(
+            &mut files,
+            "throughput_vs_batch",
+            "throughput vs batch size (concurrency 1)",
+            "batch size (log scale)",
+            "embeddings per second",
+            Axis::Log10,
+            tput,
+        )?;
+        let lat =
+            ctx.lines(&by_batch, |e| e.record.batch_size as f64, &[("p50", |e| e.record.latency_ms.map(|l| l.p50))]);
+        ctx.emit_line(
+            &mut files,
+            "latency_vs_batch",
+            "p50 latency per request vs batch size (concurrency 1)",
+            "batch size (log scale)",
+            "latency per batch (ms)",
+            Axis::Log10,
+            lat,
+        )?;
+        ctx.bars(
+            &mut files,
+            &valid,
+            "load_time",
+            "model load time",
+            "load time (s)",
+            |v| v.iter().sum::<f64>() / v.len() as f64,
+            |e| e.record.load_time_s,
+        )?;
+        ctx.bars(
+            &mut files,
+            &valid,
+            "peak_rss",
+            "peak RSS during measurement",
+            "peak RSS (MiB)",
+            |v| v.iter().copied().fold(0.0, f64::max),
+            |e| e.record.peak_rss_mb,
+        )?;
+        ctx.distribution(&mut files, &valid)?;
+    }
+    Ok(files)
+}
+
+type Value = fn(&Entry<'_>) -> Option<f64>;
+
+struct Ctx<'a> {
+    model: &'a str,
+    seq: &'a str,
+    dir: &'a Path,
+    hosts: &'a [&'a str],
+    many: bool,
+}
+
+impl Ctx<'_> {
+    fn marker(&self, e: &Entry<'_>) -> usize {
+        self.hosts.iter().position(|h| *h == e.host).unwrap_or(0)
+    }
+
+    fn title(&self, what: &str) -> String {
+        format!("{}, seq {}: {what}", self.model, self.seq)
+    }
+
+    fn stem(&self, kind: &str) -> String {
+        let safe = |s: &str| {
+            s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect::<String>()
+        };
+        format!("{}_seq{}_{kind}", safe(self.model), safe(self.seq))
+    }
+
+    /// One line per series (and per value, for p50/p99), x from `x`, sorted by x; repeated x values are averaged.
+    fn lines(&self, entries: &[Entry<'_>], x: fn(&Entry<'_>) -> f64, values: &[(&str, Value)]) -> Vec<Series> {
+        let mut out = Vec::new();
+        for (vi, (name, value)) in values.iter().enumerate() {
+            let mut by_series: BTreeMap<String, (usize, &str, BTreeMap<u64, Vec<f64>>)> = BTreeMap::new();
+            for e in entries {
+                let Some(v) = value(e) else { continue };
+                let slot = by_series.entry(e.series(self.many)).or_insert((
+                    self.marker(e),
+                    &e.record.backend,
+                    BTreeMap::new(),
+                ));
+                slot.2.entry(x(e).to_bits()).or_default().push(v);
+            }
+            for (label, (marker, backend, points)) in by_series {
+                let mut pts: Vec<(f64, f64)> = points
+                    .into_iter()
+                    .map(|(k, v)| (f64::from_bits(k).log10(), v.iter().sum::<f64>() / v.len() as f64))
+                    .collect();
+                pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                let label = if name.is_empty() { label } else { format!("{label} {name}") };
+                out.push(Series { label, color: backend_color(backend), dashed: vi == 1, marker, points: pts });
+            }
+        }
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn emit_line(
+        &self,
+        files: &mut Vec<ChartFile>,
+        kind: &str,
+        what: &str,
+        x_desc: &str,
+        y_desc: &str,
+        x_axis: Axis,
+        series: Vec<Series>,
+    ) -> Result<(), ReportError> {
+        // A curve needs two points somewhere; a single dot per backend is in the tables already.
+        if !series.iter().any(|s| s.points.len() >= 2) {
+            return Ok(());
+        }
+        let chart = LineChart { title: self.title(what), x_desc: x_desc.into(), y_desc: y_desc.into(), x_axis, series };
+        self.write(files, kind, &chart.title.clone(), |dir, stem| save(&chart, dir, stem))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn bars(
+        &self,
+        files: &mut Vec<ChartFile>,
+        entries: &[Entry<'_>],
+        kind: &str,
+        what: &str,
+        y_desc: &str,
+        reduce: fn(&[f64]) -> f64,
+        value: Value,
+    ) -> Result<(), ReportError> {
+        let mut by_series: BTreeMap<String, (&str, Vec<f64>)> = BTreeMap::new();
+        for e in entries {
+            if let Some(v) = value(e) {
+                by_series.entry(e.series(self.many)).or_insert((&e.record.backend, Vec::new())).1.push(v);
+            }
+        }
+        if by_series.is_empty() {
+            return Ok(());
+        }
+        let bars =
+            by_series.into_iter().map(|(label, (backend, v))| (label, backend_color(backend), reduce(&v))).collect();
+        let chart = BarChart { title: self.title(what), y_desc: y_desc.into(), bars };
+        self.write(files, kind, &chart.title.clone(), |dir, stem| save(&chart, dir, stem))
+    }
+
+    /// The percentile curve of each series' lowest-load cell (lowest concurrency, then batch), from its histogram.
+    fn distribution(&self, files: &mut Vec<ChartFile>, entries: &[Entry<'_>]) -> Result<(), ReportError> {
+        let mut pick: BTreeMap<String, &Entry<'_>> = BTreeMap::new();
+        for e in entries.iter().filter(|e| e.record.histogram.is_some()) {
+            let key = |e: &Entry<'_>| (e.record.concurrency, e.record.batch_size);
+            let slot = pick.entry(e.series(self.many)).or_insert(e);
+            if key(e) < key(slot) {
+                *slot = e;
+            }
+        }
+        let mut series = Vec::new();
+        for (label, e) in pick {
+            let h = LatencyHistogram::from_base64(e.record.histogram.as_deref().unwrap_or_default()).map_err(|m| {
+                ReportError::Input(format!("{} / {}: bad histogram: {m}", e.record.model, e.record.backend))
+            })?;
+            let n = h.len() as f64;
+            let points = QUANTILES
+                .iter()
+                .filter(|&&q| 1.0 / (1.0 - q) <= n.max(1.0))
+                .map(|&q| ((1.0 / (1.0 - q)).log10(), h.quantile_ms(q)))
+                .collect();
+            let label = format!("{label} (c={}, b={})", e.record.concurrency, e.record.batch_size);
+            series.push(Series {
+                label,
+                color: backend_color(&e.record.backend),
+                dashed: false,
+                marker: self.marker(e),
+                points,
+            });
+        }
+        self.emit_line(
+            files,
+            "latency_distribution",
+            "latency distribution",
+            "percentile",
+            "latency (ms)",
+            Axis::Percentile,
+            series,
+        )
+    }
+
+    fn write(
+        &self,
+        files: &mut Vec<ChartFile>,
+        kind: &str,
+        title: &str,
+        draw: impl FnOnce(&Path, &str) -> Result<(), ReportError>,
+    ) -> Result<(), ReportError> {
+        let stem = self.stem(kind);
+        draw(self.dir, &stem)?;
+        files.push(ChartFile { model: self.model.into(), seq: self.seq.into(), title: title.into(), stem });
+        Ok(())
+    }
+}

@@ -1,0 +1,91 @@
+//! `--format csv`: one flat row per cell, every run and host together.
+
+use serde::Serialize;
+
+use crate::runs::{ReportError, Runs};
+
+#[derive(Serialize)]
+struct Row<'a> {
+    host: &'a str,
+    model: &'a str,
+    backend: &'a str,
+    scenario: &'a str,
+    mode: &'a str,
+    concurrency: usize,
+    batch_size: usize,
+    seq_len: String,
+    tokens_per_input_mean: f64,
+    requests: u64,
+    errors: u64,
+    qps: Option<f64>,
+    embeddings_per_s: Option<f64>,
+    latency_mean_ms: Option<f64>,
+    latency_p50_ms: Option<f64>,
+    latency_p95_ms: Option<f64>,
+    latency_p99_ms: Option<f64>,
+    latency_p999_ms: Option<f64>,
+    latency_max_ms: Option<f64>,
+    load_time_s: Option<f64>,
+    first_request_ms: Option<f64>,
+    tokenize_ms_per_request: Option<f64>,
+    rss_before_load_mb: Option<f64>,
+    rss_after_load_mb: Option<f64>,
+    peak_rss_mb: Option<f64>,
+    cpu_util_pct: Option<f64>,
+    framework: &'a str,
+    framework_version: &'a str,
+    device: &'a str,
+    precision: &'a str,
+    threads: Option<usize>,
+    valid: bool,
+    invalid_reason: Option<&'a str>,
+    finished_at: &'a str,
+}
+
+/// All cells as CSV (header included).
+pub fn cells_csv(runs: &Runs) -> Result<String, ReportError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for e in runs.entries() {
+        let r = e.record;
+        let l = r.latency_ms;
+        w.serialize(Row {
+            host: e.host,
+            model: &r.model,
+            backend: &r.backend,
+            scenario: &r.scenario,
+            mode: &r.mode,
+            concurrency: r.concurrency,
+            batch_size: r.batch_size,
+            seq_len: e.seq(),
+            tokens_per_input_mean: r.tokens_per_input_mean,
+            requests: r.requests,
+            errors: r.errors,
+            qps: r.qps,
+            embeddings_per_s: r.embeddings_per_s,
+            latency_mean_ms: l.map(|l| l.mean),
+            latency_p50_ms: l.map(|l| l.p50),
+            latency_p95_ms: l.map(|l| l.p95),
+            latency_p99_ms: l.map(|l| l.p99),
+            latency_p999_ms: l.map(|l| l.p999),
+            latency_max_ms: l.map(|l| l.max),
+            load_time_s: r.load_time_s,
+            first_request_ms: r.first_request_ms,
+            tokenize_ms_per_request: r.tokenize_ms_per_request,
+            rss_before_load_mb: r.rss_before_load_mb,
+            rss_after_load_mb: r.rss_after_load_mb,
+            peak_rss_mb: r.peak_rss_mb,
+            cpu_util_pct: r.cpu_util_pct,
+            framework: &r.framework,
+            framework_version: &r.framework_version,
+            device: &r.device,
+            precision: &r.precision,
+            threads: r.threads,
+            valid: r.valid,
+            invalid_reason: r.invalid_reason.as_deref(),
+            finished_at: &r.finished_at,
+        })
+        .map_err(|e| ReportError::Output { path: "csv".into(), message: e.to_string() })?;
+    }
+    let bytes = w.into_inner().map_err(|e| ReportError::Output { path: "csv".into(), message: e.to_string() })?;
+    Ok(String::from_utf8(bytes).expect("csv of UTF-8 strings is UTF-8"))
+}

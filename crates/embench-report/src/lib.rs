@@ -1,0 +1,12 @@
+//! `embench report` and `embench compare`: markdown, CSV and charts from run
+//! directories alone (`manifest.json` + `results.jsonl`), so they work on
+//! results copied from other machines.
+
+pub mod charts;
+pub mod compare;
+pub mod csv_export;
+pub mod fmt;
+pub mod markdown;
+pub mod runs;
+
+pub use runs::{load_runs, Entry, ReportError, Run, Runs};

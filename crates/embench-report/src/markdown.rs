@@ -1,0 +1,246 @@
+//! `report.md`: machines, versions, config, a summary of winners, a table per
+//! model × sequence length, and the charts.
+
+use std::fmt::Write;
+
+use embench_runner::CellRecord;
+
+use crate::charts::ChartFile;
+use crate::fmt::{ms, num};
+use crate::runs::{Entry, Runs};
+
+/// The report as markdown; `charts` are the files already written under `charts/`.
+pub fn report(runs: &Runs, charts: &[ChartFile]) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "# embench report\n");
+    let hosts: Vec<&str> = runs.runs.iter().map(|r| r.host.as_str()).collect();
+    let _ = writeln!(md, "{} run(s) on {}.\n", runs.runs.len(), hosts.join(", "));
+    machines(&mut md, runs);
+    versions(&mut md, runs);
+    configs(&mut md, runs);
+    summary(&mut md, runs);
+    for ((model, seq), entries) in runs.groups() {
+        let _ = writeln!(md, "## {model}, sequence length {seq}\n");
+        cell_table(&mut md, &entries, runs.many_hosts());
+        for c in charts.iter().filter(|c| c.model == model && c.seq == seq) {
+            let _ = writeln!(md, "![{}](charts/{}.png)\n", c.title, c.stem);
+        }
+    }
+    methodology(&mut md, runs);
+    md
+}
+
+fn machines(md: &mut String, runs: &Runs) {
+    let _ = writeln!(md, "## Machines\n");
+    let _ = writeln!(
+        md,
+        "| host | CPU | arch | cores (physical / logical) | ISA flags | RAM | OS | kernel | run started |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|");
+    for r in &runs.runs {
+        let h = &r.manifest.host;
+        let phys = h.physical_cores.map_or("?".to_string(), |c| c.to_string());
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {phys} / {} | {} | {:.1} GiB | {} | {} | {} |",
+            r.host,
+            h.cpu_model,
+            h.arch,
+            h.logical_cpus,
+            if h.isa_flags.is_empty() { "-".into() } else { h.isa_flags.join(" ") },
+            h.ram_total_mb as f64 / 1024.0,
+            h.os,
+            h.kernel,
+            r.manifest.started_at
+        );
+    }
+    md.push('\n');
+}
+
+fn versions(md: &mut String, runs: &Runs) {
+    let _ = writeln!(md, "## Versions\n");
+    let _ = writeln!(md, "| host | embench | commit | backends (library versions) |");
+    let _ = writeln!(md, "|---|---|---|---|");
+    for r in &runs.runs {
+        let backends: Vec<String> = r
+            .manifest
+            .backends
+            .iter()
+            .filter(|b| b.compiled)
+            .map(|b| format!("{} {}", b.backend, b.version.as_deref().unwrap_or("?")))
+            .collect();
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} |",
+            r.host,
+            r.manifest.embench_version,
+            r.manifest.git_commit,
+            backends.join(", ")
+        );
+    }
+    md.push('\n');
+}
+
+fn configs(md: &mut String, runs: &Runs) {
+    let _ = writeln!(md, "## Configuration\n");
+    for r in &runs.runs {
+        let c = &r.manifest.config;
+        let seqs = c["input_config"]["sequence_lengths"]
+            .as_array()
+            .map(|a| a.iter().map(crate::runs::seq_label).collect::<Vec<_>>().join(", "));
+        let _ = writeln!(
+            md,
+            "- **{}**: `{}`; sequence lengths {}; {} warm-up requests per cell.",
+            r.host,
+            r.manifest.config_path,
+            seqs.unwrap_or_else(|| "?".into()),
+            c["input_config"]["warmup_requests"]
+        );
+        if let Some(scenarios) = c["test_scenarios"].as_array() {
+            for s in scenarios {
+                let _ = writeln!(
+                    md,
+                    "  - scenario `{}`: concurrency {}, {} requests, batch {}",
+                    s["name"].as_str().unwrap_or("?"),
+                    s["concurrency"],
+                    s["num_requests"],
+                    s["batch_size"]
+                );
+            }
+        }
+    }
+    md.push('\n');
+}
+
+/// A question and how to pick its best cell: lower or higher is better.
+struct Question {
+    text: &'static str,
+    value: fn(&CellRecord) -> Option<f64>,
+    filter: fn(&CellRecord) -> bool,
+    lower_is_better: bool,
+    unit: &'static str,
+}
+
+const QUESTIONS: [Question; 4] = [
+    Question {
+        text: "Lowest latency at concurrency 1 (p50, batch 1)",
+        value: |r| r.latency_ms.map(|l| l.p50),
+        filter: |r| r.concurrency == 1 && r.batch_size == 1,
+        lower_is_better: true,
+        unit: "ms",
+    },
+    Question {
+        text: "Highest throughput",
+        value: |r| r.embeddings_per_s,
+        filter: |_| true,
+        lower_is_better: false,
+        unit: "embeddings/s",
+    },
+    Question {
+        text: "Smallest memory (peak RSS)",
+        value: |r| r.peak_rss_mb,
+        filter: |_| true,
+        lower_is_better: true,
+        unit: "MiB",
+    },
+    Question {
+        text: "Fastest model load",
+        value: |r| r.load_time_s,
+        filter: |_| true,
+        lower_is_better: true,
+        unit: "s",
+    },
+];
+
+fn summary(md: &mut String, runs: &Runs) {
+    let _ = writeln!(md, "## Summary\n");
+    let _ = writeln!(md, "Only valid cells of real frameworks compete (the mock backend is a harness check).\n");
+    let _ = writeln!(md, "| model | seq | question | best | value | cell |");
+    let _ = writeln!(md, "|---|---|---|---|---|---|");
+    for ((model, seq), entries) in runs.groups() {
+        for q in &QUESTIONS {
+            let best = entries
+                .iter()
+                .filter(|e| e.record.valid && e.record.backend != "mock" && (q.filter)(e.record))
+                .filter_map(|e| (q.value)(e.record).map(|v| (v, e)))
+                .min_by(|a, b| {
+                    let ord = a.0.total_cmp(&b.0);
+                    if q.lower_is_better {
+                        ord
+                    } else {
+                        ord.reverse()
+                    }
+                });
+            let (best, value, cell) = match best {
+                Some((v, e)) => (e.series(runs.many_hosts()), format!("{} {}", sig(v), q.unit), describe(e.record)),
+                None => ("-".into(), "no valid cell".into(), "-".into()),
+            };
+            let _ = writeln!(md, "| {model} | {seq} | {} | {best} | {value} | {cell} |", q.text);
+        }
+    }
+    md.push('\n');
+}
+
+fn describe(r: &CellRecord) -> String {
+    format!("{} (c={}, b={})", r.scenario, r.concurrency, r.batch_size)
+}
+
+fn sig(v: f64) -> String {
+    if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        ms(Some(v))
+    }
+}
+
+fn cell_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
+    let _ = writeln!(
+        md,
+        "| backend | scenario | conc | batch | QPS | emb/s | mean ms | p50 ms | p95 ms | p99 ms | p99.9 ms | load s | first ms | peak RSS MiB | CPU % | precision | threads | valid |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for e in entries {
+        let r = e.record;
+        let head = format!("| {} | {} | {} | {} ", e.series(many_hosts), r.scenario, r.concurrency, r.batch_size);
+        if !r.valid {
+            let reason = r.invalid_reason.as_deref().unwrap_or("no reason recorded").replace('|', "\\|");
+            let _ = writeln!(
+                md,
+                "{head}| - | - | - | - | - | - | - | - | - | - | - | {} | {} | **INVALID**: {reason} |",
+                r.precision,
+                r.threads.map_or("-".into(), |t| t.to_string())
+            );
+            continue;
+        }
+        let l = r.latency_ms;
+        let _ = writeln!(
+            md,
+            "{head}| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | yes |",
+            num(r.qps, 1),
+            num(r.embeddings_per_s, 1),
+            ms(l.map(|l| l.mean)),
+            ms(l.map(|l| l.p50)),
+            ms(l.map(|l| l.p95)),
+            ms(l.map(|l| l.p99)),
+            ms(l.map(|l| l.p999)),
+            num(r.load_time_s, 3),
+            ms(r.first_request_ms),
+            num(r.peak_rss_mb, 0),
+            num(r.cpu_util_pct, 0),
+            r.precision,
+            r.threads.map_or("-".into(), |t| t.to_string()),
+        );
+    }
+    md.push('\n');
+}
+
+fn methodology(md: &mut String, runs: &Runs) {
+    let _ = writeln!(md, "## Methodology\n");
+    if let Some(r) = runs.runs.first() {
+        for line in &r.manifest.methodology {
+            let _ = writeln!(md, "- {line}");
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! Report, CSV and compare on a checked-in fixture: two hosts, an invalid cell.
+
+use std::path::PathBuf;
+
+use embench_report::compare::{compare, Verdict};
+use embench_report::{charts, csv_export, load_runs, markdown, Runs};
+
+fn fixture_runs() -> Runs {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/runs");
+    load_runs(&[root.join("host-a"), root.join("host-b")]).unwrap()
+}
+
+#[test]
+fn markdown_report_snapshot() {
+    let runs = fixture_runs();
+    let dir = tempfile::tempdir().unwrap();
+    let files = charts::render_all(&runs, dir.path()).unwrap();
+    let md = markdown::report(&runs, &files);
+    assert!(md.contains("**INVALID**: candle failed during load"), "invalid cells show as such");
+    insta::assert_snapshot!("report_md", md);
+}
+
+#[test]
+fn csv_snapshot() {
+    let csv = csv_export::cells_csv(&fixture_runs()).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 6 + 8, "a header and one row per cell");
+    insta::assert_snapshot!("cells_csv", csv);
+}
+
+#[test]
+fn charts_are_written_and_decode() {
+    let runs = fixture_runs();
+    let dir = tempfile::tempdir().unwrap();
+    let files = charts::render_all(&runs, dir.path()).unwrap();
+    let stems: Vec<&str> = files.iter().map(|f| f.stem.as_str()).collect();
+    for kind in ["latency_vs_concurrency", "qps_vs_concurrency", "load_time", "peak_rss", "latency_distribution"] {
+        assert!(stems.contains(&format!("all-minilm-l6-v2_seq32_{kind}").as_str()), "{kind} missing from {stems:?}");
+    }
+    for f in &files {
+        let png = image::open(dir.path().join(format!("{}.png", f.stem))).expect("a decodable PNG");
+        assert_eq!((png.width(), png.height()), (960, 600));
+        let svg = std::fs::read_to_string(dir.path().join(format!("{}.svg", f.stem))).unwrap();
+        let doc = roxmltree::Document::parse(&svg).expect("well-formed SVG");
+        assert_eq!(doc.root_element().tag_name().name(), "svg");
+        assert!(svg.contains(&f.title), "the SVG carries its title");
+    }
+}
+
+#[test]
+fn compare_marks_changes_beyond_the_threshold() {
+    let runs = fixture_runs();
+    let cmp = compare(&runs.runs[0], &runs.runs[1], 5.0);
+    // host-a has a batch_8 scenario that host-b lacks; host-b has a second model.
+    assert!(cmp.only_baseline.iter().any(|k| k.scenario == "batch_8"));
+    assert!(cmp.only_candidate.iter().any(|k| k.model == "broken-minilm"));
+    assert_eq!(cmp.matched.len(), 4);
+    let same = compare(&runs.runs[0], &runs.runs[0], 5.0);
+    assert!(same.matched.iter().all(|d| d.verdict == Verdict::Noise && !d.regressed_beyond(0.0)));
+    insta::assert_snapshot!("compare_md", cmp.markdown("host-a", "host-b"));
+}
