@@ -27,7 +27,7 @@ test: model
 	$(CARGO) test --locked --workspace --no-fail-fast
 
 ## bench: the short benchmark on the default model: results table, run directory, report
-RUN_DIR ?= results/$(shell date -u +%Y%m%dT%H%M%SZ)-$(shell hostname)
+RUN_DIR ?= results/$(shell date -u +%Y%m%dT%H%M%SZ)-$(shell uname -n)
 bench: model build
 	$(EMBENCH) run --config configs/quick.yaml --out $(RUN_DIR)
 	$(EMBENCH) report $(RUN_DIR)
