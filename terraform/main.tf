@@ -58,7 +58,7 @@ resource "aws_security_group" "embench" {
   vpc_id      = data.aws_vpc.default.id
 
   ingress {
-    description = "SSH from the operator's network only"
+    description = "SSH from the operator network only"
     from_port   = 22
     to_port     = 22
     protocol    = "tcp"
@@ -115,14 +115,14 @@ resource "aws_iam_instance_profile" "embench" {
 resource "aws_instance" "bench" {
   for_each = var.instances
 
-  ami                         = coalesce(var.ami_id, try(data.aws_ami.ubuntu[each.value.arch].id, null))
-  instance_type               = each.value.instance_type
-  key_name                    = aws_key_pair.embench.key_name
-  subnet_id                   = sort(data.aws_subnets.default.ids)[0]
-  vpc_security_group_ids      = [aws_security_group.embench.id]
-  iam_instance_profile        = aws_iam_instance_profile.embench.name
-  monitoring                  = true
-  ebs_optimized               = true
+  ami                    = coalesce(var.ami_id, try(data.aws_ami.ubuntu[each.value.arch].id, null))
+  instance_type          = each.value.instance_type
+  key_name               = aws_key_pair.embench.key_name
+  subnet_id              = sort(data.aws_subnets.default.ids)[0]
+  vpc_security_group_ids = [aws_security_group.embench.id]
+  iam_instance_profile   = aws_iam_instance_profile.embench.name
+  monitoring             = var.detailed_monitoring
+  ebs_optimized          = true
   #checkov:skip=CKV_AWS_88:The box is reached over SSH from allowed_ssh_cidr only; a bastion is out of scope for a benchmark box.
   associate_public_ip_address = true
 

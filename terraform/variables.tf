@@ -51,6 +51,12 @@ variable "root_volume_size_gb" {
   default     = 100
 }
 
+variable "detailed_monitoring" {
+  description = "CloudWatch detailed (1-minute) monitoring of the instances."
+  type        = bool
+  default     = true
+}
+
 variable "ami_id" {
   description = "Use this AMI instead of looking up Canonical's Ubuntu 22.04 (for tests and pinned images)."
   type        = string

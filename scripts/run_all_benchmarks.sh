@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs the full benchmark and writes its report; uploads the run directory when
+# EMBENCH_RESULTS_BUCKET names an S3 bucket.
+# Usage: scripts/run_all_benchmarks.sh [-h] [--config FILE] [--out DIR]
+#   --config FILE  benchmark config (default configs/benchmark_config.yaml)
+#   --out DIR      run directory (default results/<UTC time>-<host>)
+set -euo pipefail
+
+usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; }
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+config="configs/benchmark_config.yaml"
+out="results/$(date -u +%Y%m%dT%H%M%SZ)-$(uname -n)"
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        -h|--help) usage; exit 0 ;;
+        --config) config="$2"; shift 2 ;;
+        --out) out="$2"; shift 2 ;;
+        *) echo "error: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+    esac
+done
+
+cd "$root"
+scripts/setup_environment.sh
+embench=target/debug/embench
+"$embench" validate --config "$config"
+
+status=0
+"$embench" run --config "$config" --out "$out" || status=$?
+# A run with invalid cells still gets its report: the invalid cells are marked in it.
+"$embench" report "$out"
+
+if [[ -n "${EMBENCH_RESULTS_BUCKET:-}" ]]; then
+    dest="s3://$EMBENCH_RESULTS_BUCKET/$(basename "$out")/"
+    aws s3 cp --recursive "$out" "$dest"
+    echo "uploaded $out to $dest"
+fi
+exit "$status"
