@@ -96,6 +96,16 @@ fn configs(md: &mut String, runs: &Runs) {
             seqs.unwrap_or_else(|| "?".into()),
             c["input_config"]["warmup_requests"]
         );
+        if let Some(backends) = c["backends"].as_array() {
+            let list: Vec<String> = backends
+                .iter()
+                .map(|b| {
+                    let threads = b["threads"].as_u64().map_or("default threads".into(), |t| format!("{t} threads"));
+                    format!("{} ({threads})", b["name"].as_str().unwrap_or("?"))
+                })
+                .collect();
+            let _ = writeln!(md, "  - backends: {}", list.join(", "));
+        }
         if let Some(scenarios) = c["test_scenarios"].as_array() {
             for s in scenarios {
                 let _ = writeln!(
