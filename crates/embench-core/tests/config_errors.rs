@@ -100,6 +100,7 @@ fn wrong_type_names_the_field() {
     let e = f.one_error(&GOOD.replace("concurrency: 2", "concurrency: \"four\""));
     assert_at(&e, &f.path("bench.yaml"), 6, 18, "concurrency");
     assert!(e.message.contains("whole number"), "{e}");
+    assert!(e.fix.as_deref().unwrap().contains("plain number"), "{e}");
 }
 
 #[test]

@@ -86,12 +86,18 @@ fn explain(msg: &str) -> (String, String, Option<String>) {
         let fix = (!expected.is_empty()).then(|| format!("use one of: {}", expected.join(", ")));
         return (String::new(), message, fix);
     }
-    let message = match msg {
-        "invalid u64" | "invalid usize" | "invalid u32" => "expected a whole number >= 0".to_string(),
-        "expected string scalar" => "expected a single value, found a list or mapping".to_string(),
-        other => other.to_string(),
+    let (message, fix) = match msg {
+        "invalid u64" | "invalid usize" | "invalid u32" => (
+            "expected a whole number >= 0".to_string(),
+            Some("write a plain number without quotes, e.g. 4".to_string()),
+        ),
+        "expected string scalar" => (
+            "expected a single value, found a list or mapping".to_string(),
+            Some("write one value after the colon, or check the indentation".to_string()),
+        ),
+        other => (other.to_string(), None),
     };
-    (String::new(), message, None)
+    (String::new(), message, fix)
 }
 
 /// The names after "expected one of" / "expected", backticked or not.
