@@ -221,3 +221,20 @@ fn every_problem_is_reported_at_once() {
     let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
     assert_eq!(fields, ["test_scenarios[0].concurrency", "test_scenarios[0].batch_size"]);
 }
+
+#[test]
+fn open_loop_needs_a_rate_and_closed_loop_refuses_one() {
+    let f = Fixture::new();
+    let e = f.one_error(&GOOD.replace("    batch_size: 1\n", "    batch_size: 1\n    mode: open_loop\n"));
+    assert_eq!(e.field, "test_scenarios[0].rate_qps", "{e}");
+    assert!(e.fix.as_deref().unwrap().contains("rate_qps"), "{e}");
+    let e = f.one_error(&GOOD.replace("    batch_size: 1\n", "    batch_size: 1\n    rate_qps: 50\n"));
+    assert_at(&e, &f.path("bench.yaml"), 9, 15, "test_scenarios[0].rate_qps");
+    let c = f
+        .load(&GOOD.replace(
+            "    batch_size: 1\n",
+            "    batch_size: 1\n    mode: open_loop\n    rate_qps: 50\n    arrival: fixed\n",
+        ))
+        .unwrap();
+    assert_eq!(c.scenarios[0].mode.name(), "open_loop");
+}

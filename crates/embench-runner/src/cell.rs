@@ -3,11 +3,11 @@
 use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
-use embench_core::config::{ResolvedScenario, SeqLen};
+use embench_core::config::{Mode, ResolvedScenario, SeqLen};
 use embench_core::{BackendInfo, EmbedError, Embedder, Phase};
 
-use crate::closed_loop::run_closed_loop;
 use crate::inputs::PreparedInputs;
+use crate::load::run_load;
 use crate::resources::{ProcessProbe, ResourceSampler};
 use crate::results::{CellRecord, SCHEMA_VERSION};
 
@@ -64,8 +64,9 @@ pub fn run_cell(setup: &CellSetup, load: &Loader, progress: &dyn CellProgress) -
     record.first_request_ms = Some(t.elapsed().as_secs_f64() * 1e3);
     let concurrency = setup.scenario.concurrency;
     if setup.warmup_requests > 0 {
-        let warm =
-            run_closed_loop(model.as_ref(), batches, concurrency, setup.warmup_requests as u64, progress.counter());
+        // Warm-up runs closed loop: it only has to bring the backend to steady state.
+        let n = setup.warmup_requests as u64;
+        let warm = run_load(model.as_ref(), batches, concurrency, n, progress.counter(), &Mode::ClosedLoop);
         if let Some((msg, n)) = warm.errors.iter().next() {
             let e = EmbedError::new("warm-up", Phase::Warmup, format!("{n} warm-up requests failed: {msg}"));
             return failed(record, &e);
@@ -74,8 +75,8 @@ pub fn run_cell(setup: &CellSetup, load: &Loader, progress: &dyn CellProgress) -
 
     progress.phase("measuring");
     let sampler = ResourceSampler::start();
-    let outcome =
-        run_closed_loop(model.as_ref(), batches, concurrency, setup.scenario.num_requests as u64, progress.counter());
+    let (n, mode) = (setup.scenario.num_requests as u64, &setup.scenario.mode);
+    let outcome = run_load(model.as_ref(), batches, concurrency, n, progress.counter(), mode);
     let resources = sampler.stop();
     drop(model);
 
@@ -88,6 +89,16 @@ pub fn run_cell(setup: &CellSetup, load: &Loader, progress: &dyn CellProgress) -
     record.measured_wall_s = Some(wall_s);
     record.qps = Some(ok as f64 / wall_s.max(1e-12));
     record.embeddings_per_s = record.qps.map(|q| q * setup.scenario.batch_size as f64);
+    if let (Some(offered), Some(asked)) = (outcome.offered_rate, record.requested_rate_qps) {
+        // Requests completed per second while they were being offered: n - 1 gaps over the span.
+        let span = outcome.wall.as_secs_f64();
+        let served = (ok + failed_requests).saturating_sub(1) as f64 / span.max(1e-12);
+        if served < 0.95 * offered {
+            record.warnings.push(format!(
+                "open loop could not keep up: served {served:.1} requests/s of the {offered:.1} offered (asked {asked:.1}); latencies include the growing backlog"
+            ));
+        }
+    }
     if !outcome.histogram.is_empty() {
         record.latency_ms = Some(outcome.histogram.summary());
         record.histogram = Some(outcome.histogram.to_base64());
@@ -110,7 +121,12 @@ fn blank_record(setup: &CellSetup) -> CellRecord {
         model: setup.model.to_string(),
         backend: setup.backend.to_string(),
         scenario: setup.scenario.name.clone(),
-        mode: "closed_loop".into(),
+        mode: setup.scenario.mode.name().into(),
+        requested_rate_qps: match setup.scenario.mode {
+            Mode::OpenLoop { rate_qps, .. } => Some(rate_qps),
+            _ => None,
+        },
+        warnings: Vec::new(),
         concurrency: setup.scenario.concurrency,
         batch_size: setup.scenario.batch_size,
         seq_len: serde_json::to_value(setup.seq_len).expect("SeqLen serializes"),

@@ -2,18 +2,20 @@
 //!
 //! - [`plan`]: the cells of a run (model × backend × scenario × sequence length);
 //! - [`inputs`]: tokenized request batches, prepared before anything is timed;
-//! - [`closed_loop`]: the load generator (clients back to back on dedicated threads);
+//! - [`load`]: the load generator (closed loop, open loop, offline) on dedicated threads;
+//! - [`arrivals`]: open-loop arrival schedules (fixed, Poisson);
 //! - [`histogram`]: per-client HdrHistograms, merged at the end;
 //! - [`resources`]: RSS and CPU sampling of this process;
 //! - [`cell`]: one cell from model load to its result record;
 //! - [`results`], [`manifest`], [`host`]: what lands in the run directory.
 
+pub mod arrivals;
 pub mod cell;
-pub mod closed_loop;
 pub mod execute;
 pub mod histogram;
 pub mod host;
 pub mod inputs;
+pub mod load;
 pub mod manifest;
 pub mod plan;
 pub mod resources;

@@ -24,8 +24,14 @@ pub struct CellRecord {
     pub backend: String,
     /// Scenario name.
     pub scenario: String,
-    /// Load-generation mode (`closed_loop`).
+    /// Load-generation mode (`closed_loop`, `open_loop`, `offline`).
     pub mode: String,
+    /// Open loop: the arrival rate asked for, requests per second (achieved is `qps`).
+    #[serde(default)]
+    pub requested_rate_qps: Option<f64>,
+    /// Things the reader should know about this cell's figures.
+    #[serde(default)]
+    pub warnings: Vec<String>,
     /// Closed-loop clients.
     pub concurrency: usize,
     /// Texts per request.

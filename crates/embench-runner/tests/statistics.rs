@@ -11,10 +11,10 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use embench_core::config::{MockSettings, ServiceTime};
+use embench_core::config::{Arrival, MockSettings, Mode, ServiceTime, Stall};
 use embench_core::TokenizedBatch;
 use embench_mock::MockEmbedder;
-use embench_runner::closed_loop::run_closed_loop;
+use embench_runner::load::run_load;
 
 /// Timing tests must not share the two cores with each other.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -36,13 +36,17 @@ fn quantile(sorted: &[Duration], q: f64) -> f64 {
 }
 
 fn check(service_time: ServiceTime, concurrency: usize, requests: u64) {
+    check_mode(service_time, concurrency, requests, Mode::ClosedLoop);
+}
+
+fn check_mode(service_time: ServiceTime, concurrency: usize, requests: u64, mode: Mode) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mock =
         MockEmbedder::new(MockSettings { service_time, stall: None, embedding_dim: 8, seed: 7 }).with_service_log();
     let mut drawn: Vec<Duration> = (0..requests).map(|i| mock.service_time(i)).collect();
     drawn.sort();
 
-    let outcome = run_closed_loop(&mock, &batch(), concurrency, requests, &AtomicU64::new(0));
+    let outcome = run_load(&mock, &batch(), concurrency, requests, &AtomicU64::new(0), &mode);
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
     assert_eq!(outcome.histogram.len(), requests);
     let mut served = mock.served();
@@ -62,9 +66,16 @@ fn check(service_time: ServiceTime, concurrency: usize, requests: u64) {
 
     let mean_s = served.iter().map(Duration::as_secs_f64).sum::<f64>() / requests as f64;
     let qps = requests as f64 / outcome.wall.as_secs_f64();
-    let expected = concurrency as f64 / mean_s;
+    let expected = match mode {
+        // The schedule's own span: a Poisson sample's rate differs from the asked one by chance.
+        Mode::OpenLoop { .. } => {
+            let last_due = embench_runner::arrivals::schedule(&mode, requests).unwrap().last().copied().unwrap();
+            requests as f64 / (last_due + mean_s)
+        }
+        _ => concurrency as f64 / mean_s,
+    };
     let rel = (qps - expected).abs() / expected;
-    assert!(rel < 0.05, "c={concurrency}: QPS {qps:.1} vs concurrency/mean service time {expected:.1}");
+    assert!(rel < 0.05, "c={concurrency}: QPS {qps:.1} vs expected {expected:.1}");
 }
 
 #[test]
@@ -92,4 +103,54 @@ fn uniform_service_time_concurrency_8() {
 #[test]
 fn constant_service_time_concurrency_2() {
     check(ServiceTime::Constant { ms: 3.0 }, 2, 1000);
+}
+
+#[test]
+fn open_loop_poisson_records_served_times_at_low_utilisation() {
+    // 100 requests/s over 8 workers, about 10 ms each (offered load 1 worker): a
+    // request almost never waits for a worker, so latency from the scheduled time
+    // is the service time plus the generator's own dispatch delay, which must stay
+    // within 1 %. (Many more threads than the 2 cores of CI would add scheduler delays.)
+    let mode = Mode::OpenLoop { rate_qps: 100.0, arrival: Arrival::Poisson, seed: 3 };
+    check_mode(ServiceTime::Uniform { min_ms: 8.0, max_ms: 12.0 }, 8, 400, mode);
+}
+
+/// Fraction of recorded latencies at or above `ms`.
+fn share_above(h: &embench_runner::histogram::LatencyHistogram, ms: f64) -> f64 {
+    let n = 1000;
+    (0..n).filter(|k| h.quantile_ms(*k as f64 / n as f64) >= ms).count() as f64 / n as f64
+}
+
+#[test]
+fn open_loop_shows_stalls_that_closed_loop_hides() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // 4 ms per request at 200 requests/s on one worker is 80 % utilisation; every
+    // second the backend freezes for 100 ms.
+    let settings = MockSettings {
+        service_time: ServiceTime::Constant { ms: 4.0 },
+        stall: Some(Stall { every_ms: 1000.0, duration_ms: 100.0 }),
+        embedding_dim: 8,
+        seed: 1,
+    };
+    let requests = 600;
+    let open = run_load(
+        &MockEmbedder::new(settings.clone()),
+        &batch(),
+        1,
+        requests,
+        &AtomicU64::new(0),
+        &Mode::OpenLoop { rate_qps: 200.0, arrival: Arrival::Fixed, seed: 0 },
+    );
+    let closed = run_load(&MockEmbedder::new(settings), &batch(), 1, requests, &AtomicU64::new(0), &Mode::ClosedLoop);
+    let (open_h, closed_h) = (&open.histogram, &closed.histogram);
+    // Open loop: every request due during a stall, and the backlog after it, waits.
+    assert!(open_h.quantile_ms(0.999) >= 90.0, "open-loop p99.9 {:.1} ms misses the stalls", open_h.quantile_ms(0.999));
+    assert!(open_h.quantile_ms(0.99) >= 50.0, "open-loop p99 {:.1} ms", open_h.quantile_ms(0.99));
+    // Closed loop: one request per stall waits, the client sends nothing meanwhile: p99 looks healthy.
+    assert!(closed_h.quantile_ms(0.99) < 8.0, "closed-loop p99 {:.1} ms", closed_h.quantile_ms(0.99));
+    let (open_share, closed_share) = (share_above(open_h, 20.0), share_above(closed_h, 20.0));
+    assert!(
+        open_share > 10.0 * closed_share.max(0.001),
+        "slow share: open {open_share:.3} vs closed {closed_share:.3}"
+    );
 }

@@ -76,6 +76,9 @@ impl RunObserver for Bars {
     }
 
     fn cell_finished(&self, record: &CellRecord) {
+        for w in &record.warnings {
+            eprintln!("!! warning, cell {} / {} / {}: {w}", record.model, record.backend, record.scenario);
+        }
         if !record.valid {
             eprintln!(
                 "!! INVALID cell {} / {} / {}: {}",

@@ -54,6 +54,26 @@ fn run_writes_a_schema_valid_run_directory() {
 }
 
 #[test]
+fn open_loop_and_offline_cells_are_schema_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    models_yaml(dir.path());
+    let config = write(
+        dir.path(),
+        "bench.yaml",
+        "active_models: [minilm]\nbackends:\n  - name: mock\n    service_time: {distribution: constant, ms: 1}\ntest_scenarios:\n  - name: open\n    mode: open_loop\n    rate_qps: 200\n    concurrency: 4\n    num_requests: 40\n    batch_size: 1\n  - name: swamped\n    mode: open_loop\n    rate_qps: 5000\n    arrival: fixed\n    concurrency: 1\n    num_requests: 40\n    batch_size: 1\n  - name: offline\n    mode: offline\n    concurrency: 2\n    num_requests: 40\n    batch_size: 4\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 2\n",
+    );
+    let out = dir.path().join("run");
+    run(&config, &out).success().stderr(predicates::str::contains("could not keep up"));
+    let records = validate_results(&out);
+    assert_eq!(records[0]["mode"], "open_loop");
+    assert_eq!(records[0]["requested_rate_qps"], 200.0);
+    assert_eq!(records[0]["warnings"].as_array().unwrap().len(), 0, "{}", records[0]);
+    // One worker at 1 ms per request cannot serve 5000 requests/s: the cell says so.
+    assert!(records[1]["warnings"][0].as_str().unwrap().contains("could not keep up"));
+    assert_eq!(records[2]["mode"], "offline");
+}
+
+#[test]
 fn a_failing_backend_is_recorded_loudly_and_the_run_fails() {
     let dir = tempfile::tempdir().unwrap();
     // The model folder has a tokenizer but broken weights: candle fails to load.

@@ -98,6 +98,41 @@ pub struct Scenario {
     pub num_requests: Spanned<usize>,
     /// Texts per request.
     pub batch_size: Spanned<usize>,
+    /// How load is generated: `closed_loop` (default), `open_loop` or `offline`.
+    #[serde(default)]
+    pub mode: Option<Spanned<LoadMode>>,
+    /// Open loop only: arrival rate, requests per second.
+    #[serde(default)]
+    pub rate_qps: Option<Spanned<f64>>,
+    /// Open loop only: `poisson` (default) or `fixed` inter-arrival times.
+    #[serde(default)]
+    pub arrival: Option<Arrival>,
+    /// Open loop only: seed of the Poisson arrivals (default 42).
+    #[serde(default)]
+    pub seed: Option<u64>,
+}
+
+/// How a scenario generates load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadMode {
+    /// `concurrency` clients, each sending its next request when the last returns.
+    ClosedLoop,
+    /// Requests arrive on a schedule whatever the system's speed; latency counts from the scheduled time.
+    OpenLoop,
+    /// Every request is available at once; `concurrency` workers drain them (throughput).
+    Offline,
+}
+
+/// Open-loop inter-arrival times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Arrival {
+    /// Exponential gaps (a Poisson process), seeded.
+    #[default]
+    Poisson,
+    /// Equal gaps.
+    Fixed,
 }
 
 /// Input settings shared by all scenarios.

@@ -9,11 +9,13 @@ mod models;
 mod parse;
 mod validate;
 
-pub use benchmark::{BackendSpec, BenchmarkConfig, DatasetConfig, InputConfig, Scenario, SeqLen, ServiceTime, Stall};
+pub use benchmark::{
+    Arrival, BackendSpec, BenchmarkConfig, DatasetConfig, InputConfig, LoadMode, Scenario, SeqLen, ServiceTime, Stall,
+};
 pub use error::{ConfigError, ConfigErrors};
 pub use models::{ModelConfig, ModelType, ModelsFile};
 pub use parse::{closest, parse_yaml_file, parse_yaml_str};
 pub use validate::{
-    load_config, Availability, DeviceKind, LoadedConfig, MockSettings, ResolvedBackend, ResolvedDataset, ResolvedModel,
-    ResolvedScenario,
+    load_config, Availability, DeviceKind, LoadedConfig, MockSettings, Mode, ResolvedBackend, ResolvedDataset,
+    ResolvedModel, ResolvedScenario,
 };

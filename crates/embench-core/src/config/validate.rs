@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_saphyr::Spanned;
 
-use super::benchmark::{BackendSpec, BenchmarkConfig, Scenario, SeqLen, ServiceTime, Stall};
+use super::benchmark::{Arrival, BackendSpec, BenchmarkConfig, LoadMode, Scenario, SeqLen, ServiceTime, Stall};
 use super::error::{ConfigError, ConfigErrors};
 use super::models::{ModelConfig, ModelsFile};
 use super::parse::{closest, parse_yaml_file};
@@ -95,7 +95,7 @@ pub struct ResolvedBackend {
 }
 
 /// A validated scenario.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ResolvedScenario {
     /// Name.
     pub name: String,
@@ -105,6 +105,38 @@ pub struct ResolvedScenario {
     pub num_requests: usize,
     /// Texts per request.
     pub batch_size: usize,
+    /// How load is generated.
+    pub mode: Mode,
+}
+
+/// A scenario's load generation, resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Mode {
+    /// Clients back to back.
+    ClosedLoop,
+    /// Scheduled arrivals; latency from the scheduled time (coordinated-omission corrected).
+    OpenLoop {
+        /// Requests per second asked for.
+        rate_qps: f64,
+        /// Gap distribution.
+        arrival: Arrival,
+        /// Seed of Poisson gaps.
+        seed: u64,
+    },
+    /// All requests at once.
+    Offline,
+}
+
+impl Mode {
+    /// The name recorded in results.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Mode::ClosedLoop => "closed_loop",
+            Mode::OpenLoop { .. } => "open_loop",
+            Mode::Offline => "offline",
+        }
+    }
 }
 
 /// Where texts come from.
@@ -305,14 +337,42 @@ impl Validator<'_> {
                     self.err(e.fix(format!("use {range}")));
                 }
             }
+            let mode = self.mode(i, s);
             out.push(ResolvedScenario {
                 name: s.name.value.clone(),
                 concurrency: s.concurrency.value,
                 num_requests: s.num_requests.value,
                 batch_size: s.batch_size.value,
+                mode,
             });
         }
         out
+    }
+
+    fn mode(&mut self, i: usize, s: &Scenario) -> Mode {
+        let field = |f: &str| format!("test_scenarios[{i}].{f}");
+        let mode = s.mode.as_ref().map_or(LoadMode::ClosedLoop, |m| m.value);
+        if mode != LoadMode::OpenLoop {
+            if let Some(r) = &s.rate_qps {
+                let e = self.at(r, field("rate_qps"), "rate_qps applies to open_loop scenarios only");
+                self.err(e.fix("add 'mode: open_loop', or remove rate_qps"));
+            }
+            return if mode == LoadMode::Offline { Mode::Offline } else { Mode::ClosedLoop };
+        }
+        let rate_qps = match &s.rate_qps {
+            Some(r) if r.value.is_finite() && r.value > 0.0 => r.value,
+            Some(r) => {
+                let e = self.at(r, field("rate_qps"), format!("rate {} is impossible", r.value));
+                self.err(e.fix("use a rate > 0 requests per second"));
+                1.0
+            }
+            None => {
+                let e = self.at(&s.name, field("rate_qps"), "an open_loop scenario needs rate_qps");
+                self.err(e.fix("add e.g. 'rate_qps: 50'"));
+                1.0
+            }
+        };
+        Mode::OpenLoop { rate_qps, arrival: s.arrival.unwrap_or(Arrival::Poisson), seed: s.seed.unwrap_or(42) }
     }
 
     fn models(&mut self, active: &[Spanned<String>], backends: &[ResolvedBackend]) -> Vec<ResolvedModel> {

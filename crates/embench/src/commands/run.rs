@@ -21,6 +21,8 @@ const METHODOLOGY: &[&str] = &[
     "Each cell loads a fresh model instance; load time and RSS before/after are recorded.",
     "The first request is timed on its own (cold), then warmup_requests run unrecorded at the scenario's concurrency.",
     "Closed loop: `concurrency` client threads issue requests back to back; inference runs on those dedicated threads.",
+    "Open loop: requests are due on a fixed or seeded Poisson schedule at rate_qps whatever the system's speed; `concurrency` worker threads serve them and latency counts from each request's scheduled time (coordinated-omission correction); the achieved rate is qps, and a cell that falls 5 % short of the asked rate carries a warning.",
+    "Offline: every request is available at once and `concurrency` workers drain them; latency includes the queueing and throughput is the figure that matters.",
     "Latency is measured per request from submit to result around the backend's embed call (forward pass, pooling, normalisation); inputs are tokenized beforehand and tokenization time is reported separately.",
     "Each client records into its own HdrHistogram (ns, 3 significant digits); histograms are merged at the end.",
     "QPS = successful requests / wall time of the measured phase; embeddings/s = QPS x batch size.",

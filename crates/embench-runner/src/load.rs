@@ -1,0 +1,137 @@
+//! The load generator: one worker loop for every [`Mode`].
+//!
+//! - Closed loop: `concurrency` clients, each issuing its next request as soon
+//!   as the previous one returns; latency from submit to result.
+//! - Open loop: requests are due on a schedule (fixed or Poisson) whatever the
+//!   system's speed; `concurrency` workers serve them, and latency counts from
+//!   the *scheduled* time, so a stall delays every request due during it
+//!   (coordinated-omission correction, as wrk2 and oha do).
+//! - Offline: every request is due at once; latency includes the queueing.
+
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use embench_core::config::Mode;
+use embench_core::{Embedder, TokenizedBatch};
+use spin_sleep::{SpinSleeper, SpinStrategy};
+
+use crate::arrivals::schedule;
+use crate::histogram::LatencyHistogram;
+
+/// What the measured phase produced.
+#[derive(Debug)]
+pub struct LoopOutcome {
+    /// Latencies of the successful requests, all workers merged.
+    pub histogram: LatencyHistogram,
+    /// Failed requests by message.
+    pub errors: BTreeMap<String, u64>,
+    /// From the start (the first client's start in closed loop; the schedule's origin otherwise) to the last end.
+    pub wall: Duration,
+    /// Open loop: the rate the schedule actually offered (requests over the span of
+    /// their due times), which differs from the asked rate by chance for Poisson arrivals.
+    pub offered_rate: Option<f64>,
+}
+
+/// Runs `num_requests` requests over `concurrency` workers in `mode`.
+///
+/// Requests are handed out in order through `issued` (which a progress display
+/// may read); request `i` uses `inputs[i % inputs.len()]`. Each worker keeps its
+/// own histogram; they are merged at the end. A panicking backend call counts as
+/// a failed request instead of tearing the run down.
+pub fn run_load(
+    embedder: &dyn Embedder,
+    inputs: &[TokenizedBatch],
+    concurrency: usize,
+    num_requests: u64,
+    issued: &AtomicU64,
+    mode: &Mode,
+) -> LoopOutcome {
+    assert!(!inputs.is_empty() && concurrency > 0);
+    issued.store(0, Ordering::Relaxed);
+    let due = schedule(mode, num_requests);
+    let barrier = Barrier::new(concurrency + 1);
+    // Sleep natively to within 200 µs of a due time, then yield-spin.
+    let sleeper = SpinSleeper::new(200_000).with_spin_strategy(SpinStrategy::YieldThread);
+    // The schedule's origin is fixed before any worker is released, a little
+    // ahead so that every worker is waiting when it comes.
+    let origin = Instant::now() + Duration::from_millis(5) + Duration::from_micros(20 * concurrency as u64);
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..concurrency)
+            .map(|w| {
+                let (barrier, due) = (&barrier, due.as_deref());
+                std::thread::Builder::new()
+                    .name(format!("embench-worker-{w}"))
+                    .spawn_scoped(s, move || {
+                        let mut hist = LatencyHistogram::new();
+                        let mut errors = BTreeMap::new();
+                        barrier.wait();
+                        let started = Instant::now();
+                        loop {
+                            let i = issued.fetch_add(1, Ordering::Relaxed);
+                            if i >= num_requests {
+                                break;
+                            }
+                            let scheduled = due.map(|d| origin + Duration::from_secs_f64(d[i as usize]));
+                            if let Some(at) = scheduled {
+                                if at > Instant::now() {
+                                    sleeper.sleep_until(at);
+                                }
+                            }
+                            let input = &inputs[(i % inputs.len() as u64) as usize];
+                            let t0 = Instant::now();
+                            let result = catch_unwind(AssertUnwindSafe(|| embedder.embed(input)));
+                            let end = Instant::now();
+                            match result {
+                                Ok(Ok(_)) => hist.record(end.saturating_duration_since(scheduled.unwrap_or(t0))),
+                                Ok(Err(e)) => *errors.entry(e.to_string()).or_insert(0) += 1,
+                                Err(panic) => *errors.entry(panic_message(panic.as_ref())).or_insert(0) += 1,
+                            }
+                        }
+                        (hist, errors, started, Instant::now())
+                    })
+                    .expect("spawning a worker thread")
+            })
+            .collect();
+        barrier.wait();
+        // Wall time uses the workers' own clocks: this thread may not run again until much later.
+        let mut first_start: Option<Instant> = None;
+        let mut last_end: Option<Instant> = None;
+        let offered_rate = match (mode, due.as_deref()) {
+            (Mode::OpenLoop { .. }, Some([.., last])) if *last > 0.0 => Some((num_requests - 1) as f64 / last),
+            _ => None,
+        };
+        let mut outcome = LoopOutcome {
+            histogram: LatencyHistogram::new(),
+            errors: BTreeMap::new(),
+            wall: Duration::ZERO,
+            offered_rate,
+        };
+        for worker in workers {
+            let (hist, errors, start, end) = worker.join().expect("workers catch panics");
+            first_start = Some(first_start.map_or(start, |s| s.min(start)));
+            last_end = Some(last_end.map_or(end, |e| e.max(end)));
+            outcome.histogram.merge(&hist);
+            for (msg, n) in errors {
+                *outcome.errors.entry(msg).or_insert(0) += n;
+            }
+        }
+        let start = if due.is_some() { Some(origin) } else { first_start };
+        if let (Some(start), Some(end)) = (start, last_end) {
+            outcome.wall = end.saturating_duration_since(start);
+        }
+        outcome
+    })
+}
+
+/// The message of a caught panic.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let msg = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic payload".into());
+    format!("backend panicked: {msg}")
+}
