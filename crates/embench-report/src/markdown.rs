@@ -135,7 +135,7 @@ const QUESTIONS: [Question; 4] = [
     Question {
         text: "Lowest latency at concurrency 1 (p50, batch 1)",
         value: |r| r.latency_ms.map(|l| l.p50),
-        filter: |r| r.concurrency == 1 && r.batch_size == 1,
+        filter: |r| r.concurrency == 1 && r.batch_size == 1 && r.mode == "closed_loop",
         lower_is_better: true,
         unit: "ms",
     },
@@ -213,7 +213,12 @@ fn cell_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
     let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for e in entries {
         let r = e.record;
-        let head = format!("| {} | {} | {} | {} ", e.series(many_hosts), r.scenario, r.concurrency, r.batch_size);
+        let scenario = match (r.mode.as_str(), r.requested_rate_qps) {
+            ("closed_loop", _) => r.scenario.clone(),
+            (mode, Some(rate)) => format!("{} ({mode}, {rate} req/s asked)", r.scenario),
+            (mode, None) => format!("{} ({mode})", r.scenario),
+        };
+        let head = format!("| {} | {scenario} | {} | {} ", e.series(many_hosts), r.concurrency, r.batch_size);
         if !r.valid {
             let reason = r.invalid_reason.as_deref().unwrap_or("no reason recorded").replace('|', "\\|");
             let _ = writeln!(
@@ -227,7 +232,7 @@ fn cell_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
         let l = r.latency_ms;
         let _ = writeln!(
             md,
-            "{head}| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | yes |",
+            "{head}| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | yes{} |",
             num(r.qps, 1),
             num(r.embeddings_per_s, 1),
             ms(l.map(|l| l.mean)),
@@ -241,6 +246,7 @@ fn cell_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
             num(r.cpu_util_pct, 0),
             r.precision,
             r.threads.map_or("-".into(), |t| t.to_string()),
+            r.warnings.iter().map(|w| format!(" (warning: {w})")).collect::<String>(),
         );
     }
     md.push('\n');

@@ -21,7 +21,8 @@ pub fn render_all(runs: &Runs, dir: &Path) -> Result<Vec<ChartFile>, ReportError
     for ((model, seq), entries) in runs.groups() {
         let valid: Vec<Entry<'_>> = entries.into_iter().filter(|e| e.record.valid).collect();
         let ctx = Ctx { model: &model, seq: &seq, dir, hosts: &hosts, many };
-        let by_conc: Vec<Entry<'_>> = valid.iter().copied().filter(|e| e.record.batch_size == 1).collect();
+        let by_conc: Vec<Entry<'_>> =
+            valid.iter().copied().filter(|e| e.record.batch_size == 1 && e.record.mode == "closed_loop").collect();
         let latency = ctx.lines(
             &by_conc,
             |e| e.record.concurrency as f64,
@@ -46,7 +47,8 @@ pub fn render_all(runs: &Runs, dir: &Path) -> Result<Vec<ChartFile>, ReportError
             Axis::Log10,
             qps,
         )?;
-        let by_batch: Vec<Entry<'_>> = valid.iter().copied().filter(|e| e.record.concurrency == 1).collect();
+        let by_batch: Vec<Entry<'_>> =
+            valid.iter().copied().filter(|e| e.record.concurrency == 1 && e.record.mode == "closed_loop").collect();
         let tput = ctx.lines(&by_batch, |e| e.record.batch_size as f64, &[("", |e| e.record.embeddings_per_s)]);
         ctx.emit_line(
             &mut files,
