@@ -36,10 +36,10 @@ fn quantile(sorted: &[Duration], q: f64) -> f64 {
 }
 
 fn check(service_time: ServiceTime, concurrency: usize, requests: u64) {
-    check_mode(service_time, concurrency, requests, Mode::ClosedLoop);
+    check_mode(service_time, concurrency, requests, Mode::ClosedLoop, &[0.5, 0.99, 0.999]);
 }
 
-fn check_mode(service_time: ServiceTime, concurrency: usize, requests: u64, mode: Mode) {
+fn check_mode(service_time: ServiceTime, concurrency: usize, requests: u64, mode: Mode, quantiles: &[f64]) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mock =
         MockEmbedder::new(MockSettings { service_time, stall: None, embedding_dim: 8, seed: 7 }).with_service_log();
@@ -52,7 +52,7 @@ fn check_mode(service_time: ServiceTime, concurrency: usize, requests: u64, mode
     let mut served = mock.served();
     served.sort();
     assert_eq!(served.len() as u64, requests);
-    for q in [0.5, 0.99, 0.999] {
+    for &q in quantiles {
         let (got, want) = (outcome.histogram.quantile_ms(q), quantile(&served, q));
         let rel = (got - want).abs() / want;
         assert!(
@@ -108,11 +108,13 @@ fn constant_service_time_concurrency_2() {
 #[test]
 fn open_loop_poisson_records_served_times_at_low_utilisation() {
     // 100 requests/s over 8 workers, about 10 ms each (offered load 1 worker): a
-    // request almost never waits for a worker, so latency from the scheduled time
-    // is the service time plus the generator's own dispatch delay, which must stay
-    // within 1 %. (Many more threads than the 2 cores of CI would add scheduler delays.)
+    // request rarely waits for a worker, so latency from the scheduled time is the
+    // service time plus the generator's own dispatch delay, within 1 % at p50 and p99.
+    // NOTE: p99.9 is not asserted here: on CI's 2 cores a Poisson burst or a late
+    // wake-up (up to ~2 ms seen) sometimes lands on the 1-in-1000 tail. That delay is
+    // real response time, which is the point of measuring from the scheduled time.
     let mode = Mode::OpenLoop { rate_qps: 100.0, arrival: Arrival::Poisson, seed: 3 };
-    check_mode(ServiceTime::Uniform { min_ms: 8.0, max_ms: 12.0 }, 8, 400, mode);
+    check_mode(ServiceTime::Uniform { min_ms: 8.0, max_ms: 12.0 }, 8, 400, mode, &[0.5, 0.99]);
 }
 
 /// Fraction of recorded latencies at or above `ms`.
