@@ -91,8 +91,7 @@ pub fn run_cell(setup: &CellSetup, load: &Loader, progress: &dyn CellProgress) -
     record.embeddings_per_s = record.qps.map(|q| q * setup.scenario.batch_size as f64);
     if let (Some(offered), Some(asked)) = (outcome.offered_rate, record.requested_rate_qps) {
         // Requests completed per second while they were being offered: n - 1 gaps over the span.
-        let span = outcome.wall.as_secs_f64();
-        let served = (ok + failed_requests).saturating_sub(1) as f64 / span.max(1e-12);
+        let served = (ok + failed_requests).saturating_sub(1) as f64 / wall_s.max(1e-12);
         if served < 0.95 * offered {
             record.warnings.push(format!(
                 "open loop could not keep up: served {served:.1} requests/s of the {offered:.1} offered (asked {asked:.1}); latencies include the growing backlog"
