@@ -5,9 +5,9 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 EMBENCH := target/debug/embench
-MODEL_DIR := models/all-minilm-l6-v2
+MODEL_DIR := models/all-minilm-l6-v2/pytorch
 
-.PHONY: all model build test test-rust test-infra tools bench bench-overhead validate fmt lint clean
+.PHONY: all model venv convert build test test-rust test-infra tools bench bench-peers bench-overhead validate fmt lint clean
 
 all: build
 
@@ -17,6 +17,14 @@ model: $(MODEL_DIR)/model.safetensors
 $(MODEL_DIR)/model.safetensors:
 	scripts/fetch_model.sh all-minilm-l6-v2
 
+## venv: the project virtualenv (.venv/) with onnxruntime, openvino, torch (scripts/requirements.txt)
+venv:
+	scripts/setup_environment.sh --venv-only
+
+## convert: the default model's ONNX, OpenVINO IR and TorchScript exports and reference embeddings
+convert: venv model
+	scripts/convert_models.sh all-minilm-l6-v2
+
 ## build: the embench binary with its default backends
 build:
 	$(CARGO) build --locked --workspace
@@ -24,8 +32,9 @@ build:
 ## test: everything the project checks, from a fresh clone
 test: test-rust test-infra
 
-test-rust: model
+test-rust: convert
 	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	$(CARGO) test --locked --workspace --no-fail-fast
 
 ## test-infra: terraform fmt/validate, checkov, shellcheck, apply/destroy against moto
@@ -42,16 +51,20 @@ tools:
 
 ## bench: the short benchmark on the default model: results table, run directory, report
 RUN_DIR ?= results/$(shell date -u +%Y%m%dT%H%M%SZ)-$(shell uname -n)
-bench: model build
+bench: convert build
 	$(EMBENCH) run --config configs/quick.yaml --out $(RUN_DIR)
 	$(EMBENCH) report $(RUN_DIR)
+
+## bench-peers: embench's ort/openvino beside Python onnxruntime and OpenVINO's benchmark_app
+bench-peers: convert build
+	.venv/bin/python scripts/python/bench_peers.py --embench $(EMBENCH) --out $(RUN_DIR)-peers
 
 ## bench-overhead: harness overhead with the mock backend at zero service time
 bench-overhead: build
 	$(EMBENCH) run --config configs/overhead.yaml
 
 ## validate: check the full benchmark config and model files
-validate: model build
+validate: convert build
 	$(EMBENCH) validate --config configs/benchmark_config.yaml
 
 fmt:

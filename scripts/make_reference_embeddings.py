@@ -4,7 +4,7 @@ sentences computed with sentence-transformers, the reference the candle parity t
 (and later backends) must match (cosine >= 0.9999).
 
 Run once, by hand, in a virtualenv with `sentence-transformers` and `torch`:
-    python3 scripts/make_reference_embeddings.py models/all-minilm-l6-v2
+    python3 scripts/make_reference_embeddings.py models/all-minilm-l6-v2/pytorch
 The fixture is committed; CI does not re-run this script.
 """
 import json
@@ -15,19 +15,15 @@ import sentence_transformers
 import torch
 from sentence_transformers import SentenceTransformer
 
-SENTENCES = [
-    "The quick brown fox jumps over the lazy dog.",
-    "Embedding models map text to dense vectors for semantic search.",
-    "How do I pick an inference runtime for production?",
-    "a",
-    "Rust and ONNX Runtime, OpenVINO, libtorch and candle are compared here on the same inputs, "
-    "with the same tokenizer, the same pooling and the same normalisation, so that only the "
-    "framework differs between the measured numbers.",
-]
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "python"))
+from convert_model import PROBES  # noqa: E402  (the same probe sentences as the correctness gate)
+
+# The fixture's five sentences are the first five probes.
+SENTENCES = PROBES[:5]
 
 
 def main() -> None:
-    folder = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "models/all-minilm-l6-v2")
+    folder = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "models/all-minilm-l6-v2/pytorch")
     out = pathlib.Path(sys.argv[2] if len(sys.argv) > 2 else "tests/fixtures/all-minilm-l6-v2_reference.json")
     torch.manual_seed(0)
     model = SentenceTransformer(str(folder), device="cpu")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the full benchmark and writes its report; uploads the run directory when
-# EMBENCH_RESULTS_BUCKET names an S3 bucket.
+# Sets up, converts every active model of the config, runs the full benchmark and
+# writes its report; uploads the run directory when EMBENCH_RESULTS_BUCKET names an S3 bucket.
 # Usage: scripts/run_all_benchmarks.sh [-h] [--config FILE] [--out DIR]
 #   --config FILE  benchmark config (default configs/benchmark_config.yaml)
 #   --out DIR      run directory (default results/<UTC time>-<host>)
@@ -22,6 +22,12 @@ done
 
 cd "$root"
 scripts/setup_environment.sh
+# Each conversion is skipped when it is up to date.
+mapfile -t models < <(.venv/bin/python -c \
+    'import sys, yaml; print("\n".join(yaml.safe_load(open(sys.argv[1]))["active_models"]))' "$config")
+for model in "${models[@]}"; do
+    scripts/convert_models.sh "$model"
+done
 embench=target/debug/embench
 "$embench" validate --config "$config"
 

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Prepares a machine to run embench: checks the Rust toolchain, fetches the
-# default model and builds the embench binary. Idempotent: a second run that
-# finds everything in place takes seconds.
-# Usage: scripts/setup_environment.sh [-h]
+# Prepares a machine to run embench: checks the tools, creates the project
+# virtualenv (.venv/) with the native runtimes and exporters pinned in
+# scripts/requirements.txt, fetches the default model and builds embench.
+# Idempotent: a second run that finds everything in place takes seconds.
+# Usage: scripts/setup_environment.sh [-h] [--venv-only]
 set -euo pipefail
 
 if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-    sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
 fi
 
@@ -16,11 +17,34 @@ cd "$root"
 for tool in cargo python3 git; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         echo "error: '$tool' is not installed." >&2
-        echo "fix: install it (Rust from https://rustup.rs, python3 and git from the OS packages)." >&2
+        echo "fix: install it (Rust from https://rustup.rs, python3 (>= 3.10, with venv) and git from the OS packages)." >&2
         exit 1
     fi
 done
 
-scripts/fetch_model.sh all-minilm-l6-v2
+venv="$root/.venv"
+requirements="$root/scripts/requirements.txt"
+stamp="$venv/.requirements.sha256"
+want="$(sha256sum "$requirements" | cut -d' ' -f1)"
+if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+    echo "venv: up to date in $venv"
+else
+    echo "venv: installing $requirements into $venv (torch is large: a few minutes)"
+    if [[ ! -x "$venv/bin/python" ]]; then
+        python3 -m venv "$venv" || {
+            echo "error: python3 -m venv failed." >&2
+            echo "fix: install the venv module (Debian/Ubuntu: apt-get install python3-venv)." >&2
+            exit 1
+        }
+    fi
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+    echo "$want" >"$stamp"
+fi
+
+if [[ "${1:-}" == "--venv-only" ]]; then
+    exit 0
+fi
+scripts/convert_models.sh all-minilm-l6-v2
 cargo build --locked --workspace
 echo "embench is ready: target/debug/embench"

@@ -7,7 +7,7 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
 use embench_core::model_files::ModelFolder;
 use embench_core::pooling::Pooling;
-use embench_core::{BackendInfo, EmbedError, Embedder, Embeddings, Phase, Precision, TokenizedBatch};
+use embench_core::{BackendInfo, EmbedError, Embedder, Embeddings, Phase, PhaseContext, Precision, TokenizedBatch};
 
 /// The candle release this crate is built against; a test checks it against Cargo.lock.
 pub const CANDLE_VERSION: &str = "0.11.1";
@@ -34,17 +34,6 @@ pub struct CandleEmbedder {
     info: BackendInfo,
 }
 
-/// Maps candle errors to the phase they came from.
-trait PhaseContext<T> {
-    fn in_phase(self, phase: Phase) -> Result<T, EmbedError>;
-}
-
-impl<T, E: std::fmt::Display> PhaseContext<T> for Result<T, E> {
-    fn in_phase(self, phase: Phase) -> Result<T, EmbedError> {
-        self.map_err(|e| EmbedError::new(FRAMEWORK, phase, e.to_string()))
-    }
-}
-
 impl CandleEmbedder {
     /// Loads the model in `folder`.
     pub fn load(folder: &ModelFolder, settings: &CandleSettings) -> Result<Self, EmbedError> {
@@ -61,8 +50,8 @@ impl CandleEmbedder {
         })?;
         // SAFETY: the weights file is memory-mapped read-only; embench never writes to it while loaded.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[folder.safetensors()], DType::F32, &device) }
-            .in_phase(Phase::Load)?;
-        let model = BertModel::load(vb, &config).in_phase(Phase::Load)?;
+            .in_phase(FRAMEWORK, Phase::Load)?;
+        let model = BertModel::load(vb, &config).in_phase(FRAMEWORK, Phase::Load)?;
         let device_name = match &device {
             Device::Cpu => "cpu".to_string(),
             other => format!("{other:?}"),
@@ -78,6 +67,8 @@ impl CandleEmbedder {
                 device: device_name,
                 precision: Precision::Fp32,
                 intra_op_threads: threads,
+                settings: Default::default(),
+                notes: Vec::new(),
             },
         })
     }
@@ -109,7 +100,7 @@ fn open_device(cuda: bool) -> Result<Device, EmbedError> {
             "device 'cuda' asked for, but this binary's candle has no CUDA support (fix: build with `--features candle-cuda`, or set device: cpu)",
         ));
     }
-    Device::new_cuda(0).in_phase(Phase::Load)
+    Device::new_cuda(0).in_phase(FRAMEWORK, Phase::Load)
 }
 
 impl Embedder for CandleEmbedder {
@@ -119,14 +110,16 @@ impl Embedder for CandleEmbedder {
 
     fn embed(&self, batch: &TokenizedBatch) -> Result<Embeddings, EmbedError> {
         let shape = (batch.batch_size, batch.seq_len);
-        let ids = Tensor::from_slice(&batch.input_ids, shape, &self.device).in_phase(Phase::Inference)?;
-        let types = Tensor::from_slice(&batch.token_type_ids, shape, &self.device).in_phase(Phase::Inference)?;
-        let mask = Tensor::from_slice(&batch.attention_mask, shape, &self.device).in_phase(Phase::Inference)?;
+        let ids = Tensor::from_slice(&batch.input_ids, shape, &self.device).in_phase(FRAMEWORK, Phase::Inference)?;
+        let types =
+            Tensor::from_slice(&batch.token_type_ids, shape, &self.device).in_phase(FRAMEWORK, Phase::Inference)?;
+        let mask =
+            Tensor::from_slice(&batch.attention_mask, shape, &self.device).in_phase(FRAMEWORK, Phase::Inference)?;
         let hidden = {
             let _span = tracing::trace_span!("forward").entered();
-            self.model.forward(&ids, &types, Some(&mask)).in_phase(Phase::Inference)?
+            self.model.forward(&ids, &types, Some(&mask)).in_phase(FRAMEWORK, Phase::Inference)?
         };
-        let hidden = hidden.flatten_all().and_then(|h| h.to_vec1::<f32>()).in_phase(Phase::Inference)?;
+        let hidden = hidden.flatten_all().and_then(|h| h.to_vec1::<f32>()).in_phase(FRAMEWORK, Phase::Inference)?;
         let _span = tracing::trace_span!("pool").entered();
         Ok(self.pooling.apply(&hidden, &batch.attention_mask, batch.batch_size, batch.seq_len, self.hidden))
     }

@@ -85,6 +85,13 @@ pub struct BackendInfo {
     pub precision: Precision,
     /// Intra-op threads the framework used.
     pub intra_op_threads: usize,
+    /// Effective framework settings, read back from the framework where it can
+    /// tell (providers, streams, hint, infer requests, ...).
+    #[serde(default)]
+    pub settings: std::collections::BTreeMap<String, String>,
+    /// Where what ran differs from what was asked (e.g. bf16 asked, f32 ran): shown as warnings.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 /// The phase a backend error came from.
@@ -125,6 +132,18 @@ impl EmbedError {
     /// Builds an error for `framework` in `phase`.
     pub fn new(framework: &'static str, phase: Phase, message: impl Into<String>) -> Self {
         Self { framework, phase, message: message.into() }
+    }
+}
+
+/// Tags a framework's error with the framework and phase it came from.
+pub trait PhaseContext<T> {
+    /// `Err(e)` becomes an [`EmbedError`] of `framework` in `phase`, with `e`'s message.
+    fn in_phase(self, framework: &'static str, phase: Phase) -> Result<T, EmbedError>;
+}
+
+impl<T, E: std::fmt::Display> PhaseContext<T> for Result<T, E> {
+    fn in_phase(self, framework: &'static str, phase: Phase) -> Result<T, EmbedError> {
+        self.map_err(|e| EmbedError::new(framework, phase, e.to_string()))
     }
 }
 

@@ -12,9 +12,11 @@ pub mod config;
 pub mod dataset;
 pub mod embedder;
 pub mod model_files;
+pub mod pool;
 pub mod pooling;
 pub mod reference;
+pub mod runtime_lib;
 pub mod tokenize;
 
 pub use backend::BackendKind;
-pub use embedder::{BackendInfo, EmbedError, Embedder, Embeddings, Phase, Precision, TokenizedBatch};
+pub use embedder::{BackendInfo, EmbedError, Embedder, Embeddings, Phase, PhaseContext, Precision, TokenizedBatch};

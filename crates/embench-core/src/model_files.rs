@@ -1,14 +1,28 @@
-//! A Hugging Face model folder on disk and the files each backend needs from it.
+//! A model's directory on disk and the files each backend needs from it.
+//!
+//! The layout of `scripts/convert_models.sh`:
+//!
+//! ```text
+//! models/<key>/pytorch/            the Hugging Face folder (config.json, model.safetensors, tokenizer.json)
+//! models/<key>/onnx/model.onnx     last_hidden_state, dynamic axes
+//! models/<key>/openvino/model_fp32.xml, model_fp16.xml
+//! models/<key>/torchscript/model.pt
+//! models/<key>/reference.json      the probe set's reference embeddings (the correctness gate)
+//! ```
+//!
+//! A plain Hugging Face folder (no `pytorch/` inside) also works as `path`, for the
+//! backends that read it directly (candle).
 
 use std::path::{Path, PathBuf};
 
 use crate::backend::BackendKind;
+use crate::config::{ModelFormat, ResolvedBackend};
 use crate::pooling::PoolingKind;
 
-/// A local Hugging Face folder (`config.json`, `model.safetensors`, `tokenizer.json`, ...).
+/// A model's directory: the Hugging Face folder and the converted files beside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelFolder {
-    /// The folder.
+    /// `models/<key>` (or a plain Hugging Face folder).
     pub root: PathBuf,
 }
 
@@ -18,38 +32,82 @@ impl ModelFolder {
         Self { root: root.into() }
     }
 
+    /// The Hugging Face folder: `pytorch/` when the root has one, else the root.
+    pub fn hf_dir(&self) -> PathBuf {
+        let nested = self.root.join("pytorch");
+        if nested.join("config.json").is_file() || !self.root.join("config.json").is_file() {
+            nested
+        } else {
+            self.root.clone()
+        }
+    }
+
     /// `config.json`.
     pub fn config_json(&self) -> PathBuf {
-        self.root.join("config.json")
+        self.hf_dir().join("config.json")
     }
 
     /// `model.safetensors`.
     pub fn safetensors(&self) -> PathBuf {
-        self.root.join("model.safetensors")
+        self.hf_dir().join("model.safetensors")
     }
 
     /// `tokenizer.json`.
     pub fn tokenizer_json(&self) -> PathBuf {
-        self.root.join("tokenizer.json")
+        self.hf_dir().join("tokenizer.json")
     }
 
-    /// Files `kind` cannot run without, relative to the folder.
-    pub fn required_files(kind: BackendKind) -> &'static [&'static str] {
-        match kind {
-            BackendKind::Mock => &[],
-            BackendKind::Candle => &["config.json", "model.safetensors", "tokenizer.json"],
-            BackendKind::Ort | BackendKind::Openvino | BackendKind::Tch => &["config.json", "tokenizer.json"],
+    /// The ONNX export.
+    pub fn onnx_model(&self) -> PathBuf {
+        self.root.join("onnx/model.onnx")
+    }
+
+    /// An OpenVINO IR (`.xml`; its `.bin` sits beside it).
+    pub fn openvino_ir(&self, fp16_weights: bool) -> PathBuf {
+        self.root.join(if fp16_weights { "openvino/model_fp16.xml" } else { "openvino/model_fp32.xml" })
+    }
+
+    /// The TorchScript export.
+    pub fn torchscript(&self) -> PathBuf {
+        self.root.join("torchscript/model.pt")
+    }
+
+    /// Reference embeddings of the probe set, written by the conversion.
+    pub fn reference(&self) -> PathBuf {
+        self.root.join("reference.json")
+    }
+
+    /// The file `backend` loads the network from.
+    pub fn network_file(&self, backend: &ResolvedBackend) -> Option<PathBuf> {
+        match backend.kind {
+            BackendKind::Mock => None,
+            BackendKind::Candle => Some(self.safetensors()),
+            BackendKind::Ort => Some(self.onnx_model()),
+            BackendKind::Tch => Some(self.torchscript()),
+            BackendKind::Openvino => Some(match backend.openvino.as_ref().map(|o| o.model_format) {
+                Some(ModelFormat::Onnx) => self.onnx_model(),
+                Some(ModelFormat::IrFp16) => self.openvino_ir(true),
+                _ => self.openvino_ir(false),
+            }),
         }
     }
 
-    /// The required files of `kind` that are missing.
-    pub fn missing_files(&self, kind: BackendKind) -> Vec<PathBuf> {
-        Self::required_files(kind).iter().map(|f| self.root.join(f)).filter(|p| !p.is_file()).collect()
+    /// Files `backend` cannot run without that are missing.
+    pub fn missing_files(&self, backend: &ResolvedBackend) -> Vec<PathBuf> {
+        if backend.kind == BackendKind::Mock {
+            return Vec::new();
+        }
+        let mut needed = vec![self.config_json(), self.tokenizer_json()];
+        needed.extend(self.network_file(backend));
+        if let Some(xml) = needed.last().filter(|p| p.extension().is_some_and(|e| e == "xml")).cloned() {
+            needed.push(xml.with_extension("bin"));
+        }
+        needed.into_iter().filter(|p| !p.is_file()).collect()
     }
 
     /// Pooling from sentence-transformers' `1_Pooling/config.json`, if the folder has one.
     pub fn pooling_from_folder(&self) -> Result<Option<PoolingKind>, String> {
-        let path = self.root.join("1_Pooling/config.json");
+        let path = self.hf_dir().join("1_Pooling/config.json");
         let Some(json) = read_json(&path)? else {
             return Ok(None);
         };
@@ -68,7 +126,7 @@ impl ModelFolder {
 
     /// Whether sentence-transformers' `modules.json` ends in a Normalize module.
     pub fn normalize_from_folder(&self) -> Result<Option<bool>, String> {
-        let path = self.root.join("modules.json");
+        let path = self.hf_dir().join("modules.json");
         let Some(json) = read_json(&path)? else {
             return Ok(None);
         };

@@ -172,7 +172,7 @@ fn missing_model_files_name_the_file_and_the_fetch_command() {
     let e = f.one_error(GOOD);
     assert_at(&e, &f.path("models.yaml"), 6, 11, "models.minilm.path");
     assert!(e.message.contains("model.safetensors"), "{e}");
-    assert!(e.fix.as_deref().unwrap().contains("fetch_model.sh"), "{e}");
+    assert!(e.fix.as_deref().unwrap().contains("convert_models.sh"), "{e}");
 }
 
 #[test]
@@ -237,4 +237,43 @@ fn open_loop_needs_a_rate_and_closed_loop_refuses_one() {
         ))
         .unwrap();
     assert_eq!(c.scenarios[0].mode.name(), "open_loop");
+}
+
+#[test]
+fn a_setting_of_another_backend_is_an_error_not_ignored() {
+    let f = Fixture::new();
+    let e = f.one_error(&GOOD.replace("  - name: candle\n", "  - name: candle\n    streams: 4\n"));
+    assert_at(&e, &f.path("bench.yaml"), 3, 11, "backends[0].streams");
+    assert!(e.message.contains("setting of the openvino backend"), "{e}");
+    assert!(e.fix.as_deref().unwrap().contains("remove 'streams'"), "{e}");
+}
+
+#[test]
+fn a_backend_listed_twice_needs_labels() {
+    let f = Fixture::new();
+    let twice = GOOD.replace("  - name: candle\n", "  - name: candle\n  - name: candle\n");
+    let e = f.one_error(&twice);
+    assert_at(&e, &f.path("bench.yaml"), 4, 11, "backends[1].name");
+    assert!(e.fix.as_deref().unwrap().contains("label"), "{e}");
+    let labelled = GOOD.replace("  - name: candle\n", "  - name: candle\n  - name: candle\n    label: candle-2\n");
+    let c = f.load(&labelled).unwrap();
+    assert_eq!(c.backends[1].label, "candle-2");
+}
+
+#[test]
+fn a_precision_the_framework_lacks_names_the_ones_it_has() {
+    let f = Fixture::new();
+    let e = f.one_error(&GOOD.replace("  - name: candle\n", "  - name: candle\n    precision: bf16\n"));
+    assert_at(&e, &f.path("bench.yaml"), 4, 16, "backends[0].precision");
+    assert!(e.message.contains("candle does not run in bf16"), "{e}");
+    assert!(e.fix.as_deref().unwrap().contains("fp32"), "{e}");
+}
+
+#[test]
+fn converted_files_are_checked_per_backend_setting() {
+    let f = Fixture::new();
+    let e = f.one_error(&GOOD.replace("  - name: candle\n", "  - name: openvino\n    model_format: ir_fp16\n"));
+    assert_at(&e, &f.path("models.yaml"), 6, 11, "models.minilm.path");
+    assert!(e.message.contains("openvino/model_fp16.xml") && e.message.contains("model_fp16.bin"), "{e}");
+    assert!(e.fix.as_deref().unwrap().contains("convert_models.sh minilm"), "{e}");
 }

@@ -41,6 +41,8 @@ impl MockEmbedder {
                 device: "none".into(),
                 precision: Precision::Fp32,
                 intra_op_threads: 1,
+                settings: Default::default(),
+                notes: Vec::new(),
             },
             service_log: None,
         }

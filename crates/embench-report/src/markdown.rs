@@ -208,9 +208,9 @@ fn sig(v: f64) -> String {
 fn cell_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
     let _ = writeln!(
         md,
-        "| backend | scenario | conc | batch | QPS | emb/s | mean ms | p50 ms | p95 ms | p99 ms | p99.9 ms | load s | first ms | peak RSS MiB | CPU % | precision | threads | valid |"
+        "| backend | scenario | conc | batch | QPS | emb/s | mean ms | p50 ms | p95 ms | p99 ms | p99.9 ms | load s | first ms | peak RSS MiB | CPU % | precision | threads | min cos | valid |"
     );
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for e in entries {
         let r = e.record;
         let scenario = match (r.mode.as_str(), r.requested_rate_qps) {
@@ -223,16 +223,17 @@ fn cell_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
             let reason = r.invalid_reason.as_deref().unwrap_or("no reason recorded").replace('|', "\\|");
             let _ = writeln!(
                 md,
-                "{head}| - | - | - | - | - | - | - | - | - | - | - | {} | {} | **INVALID**: {reason} |",
-                r.precision,
-                r.threads.map_or("-".into(), |t| t.to_string())
+                "{head}| - | - | - | - | - | - | - | - | - | - | - | {} | {} | {} | **INVALID**: {reason} |",
+                r.precision_label(),
+                r.threads.map_or("-".into(), |t| t.to_string()),
+                num(r.min_cosine, 5),
             );
             continue;
         }
         let l = r.latency_ms;
         let _ = writeln!(
             md,
-            "{head}| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | yes{} |",
+            "{head}| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | yes{} |",
             num(r.qps, 1),
             num(r.embeddings_per_s, 1),
             ms(l.map(|l| l.mean)),
@@ -244,8 +245,9 @@ fn cell_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
             ms(r.first_request_ms),
             num(r.peak_rss_mb, 0),
             num(r.cpu_util_pct, 0),
-            r.precision,
+            r.precision_label(),
             r.threads.map_or("-".into(), |t| t.to_string()),
+            num(r.min_cosine, 5),
             r.warnings.iter().map(|w| format!(" (warning: {w})")).collect::<String>(),
         );
     }

@@ -4,7 +4,9 @@ use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use embench_core::config::{Mode, ResolvedScenario, SeqLen};
-use embench_core::{BackendInfo, EmbedError, Embedder, Phase};
+use embench_core::{BackendInfo, EmbedError, Embedder, Phase, Precision};
+
+use crate::gate::Gate;
 
 use crate::inputs::PreparedInputs;
 use crate::load::run_load;
@@ -26,8 +28,14 @@ pub trait CellProgress: Sync {
 pub struct CellSetup<'a> {
     /// Model key.
     pub model: &'a str,
-    /// Backend name.
+    /// Backend label (its name unless the config gave a label).
     pub backend: &'a str,
+    /// Backend kind, e.g. `openvino` (for records of cells that fail before load).
+    pub framework: &'a str,
+    /// Precision the config asked for.
+    pub requested_precision: Precision,
+    /// The correctness gate, or why there is none (None: not applicable, e.g. the mock).
+    pub gate: Option<Result<&'a Gate, String>>,
     /// The scenario.
     pub scenario: &'a ResolvedScenario,
     /// The sequence length.
@@ -62,6 +70,9 @@ pub fn run_cell(setup: &CellSetup, load: &Loader, progress: &dyn CellProgress) -
         return failed(record, &EmbedError::new("first request", Phase::Warmup, e.to_string()));
     }
     record.first_request_ms = Some(t.elapsed().as_secs_f64() * 1e3);
+    // After the first request, so that one stays a cold start.
+    progress.phase("correctness gate");
+    run_gate(&mut record, setup.gate.as_ref(), model.as_ref());
     let concurrency = setup.scenario.concurrency;
     if setup.warmup_requests > 0 {
         // Warm-up runs closed loop: it only has to bring the backend to steady state.
@@ -105,12 +116,43 @@ pub fn run_cell(setup: &CellSetup, load: &Loader, progress: &dyn CellProgress) -
     record.peak_rss_mb = Some(resources.peak_rss_mb);
     record.cpu_util_pct = Some(resources.cpu_util_pct);
     if failed_requests > 0 {
-        record.valid = false;
         let total = ok + failed_requests;
-        record.invalid_reason = Some(format!("{failed_requests} of {total} measured requests failed"));
+        invalidate(&mut record, format!("{failed_requests} of {total} measured requests failed"));
     }
     record.finished_at = now();
     record
+}
+
+/// Marks a record invalid, keeping every reason already given.
+fn invalidate(record: &mut CellRecord, reason: String) {
+    record.valid = false;
+    record.invalid_reason = Some(match record.invalid_reason.take() {
+        Some(earlier) => format!("{earlier}; {reason}"),
+        None => reason,
+    });
+}
+
+fn run_gate(record: &mut CellRecord, gate: Option<&Result<&Gate, String>>, model: &dyn Embedder) {
+    match gate {
+        None => {}
+        Some(Err(why)) => record.warnings.push(format!("correctness not checked: {why}")),
+        Some(Ok(gate)) => match gate.check(model) {
+            Ok(result) => {
+                record.min_cosine = Some(result.min_cosine);
+                record.gate_threshold = Some(result.threshold);
+                if !result.passed() {
+                    invalidate(
+                        record,
+                        format!(
+                            "correctness gate failed: min cosine {:.6} against the reference < {} for {}",
+                            result.min_cosine, result.threshold, record.precision
+                        ),
+                    );
+                }
+            }
+            Err(e) => invalidate(record, format!("correctness gate could not run: {e}")),
+        },
+    }
 }
 
 fn blank_record(setup: &CellSetup) -> CellRecord {
@@ -145,10 +187,14 @@ fn blank_record(setup: &CellSetup) -> CellRecord {
         rss_after_load_mb: None,
         peak_rss_mb: None,
         cpu_util_pct: None,
-        framework: setup.backend.to_string(),
+        framework: setup.framework.to_string(),
         framework_version: "unknown".into(),
         device: "unknown".into(),
         precision: "unknown".into(),
+        requested_precision: setup.requested_precision.to_string(),
+        min_cosine: None,
+        gate_threshold: None,
+        backend_settings: Default::default(),
         threads: None,
         valid: true,
         invalid_reason: None,
@@ -162,11 +208,12 @@ fn describe(record: &mut CellRecord, info: &BackendInfo) {
     record.device = info.device.clone();
     record.precision = info.precision.to_string();
     record.threads = Some(info.intra_op_threads);
+    record.backend_settings = info.settings.clone();
+    record.warnings.extend(info.notes.iter().cloned());
 }
 
 fn failed(mut record: CellRecord, e: &EmbedError) -> CellRecord {
-    record.valid = false;
-    record.invalid_reason = Some(e.to_string());
+    invalidate(&mut record, e.to_string());
     record.finished_at = now();
     record
 }

@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use embench_core::config::{ResolvedBackend, ResolvedModel};
 use embench_core::dataset::TextSource;
-use embench_core::{EmbedError, Embedder, Phase};
+use embench_core::{BackendKind, EmbedError, Embedder, Phase};
 
 use crate::cell::{run_cell, CellProgress, CellSetup};
+use crate::gate::Gate;
 use crate::inputs::{InputFactory, PreparedInputs};
 use crate::manifest::BackendVersion;
 use crate::plan::RunPlan;
@@ -67,6 +68,8 @@ pub fn execute(
         None => TextSource::Synthetic { seed: plan.config.dataset.seed },
     };
     let mut inputs = InputFactory::new(source);
+    // One gate per model, read once: the probe set and its reference embeddings.
+    let gates: Vec<Result<Option<Gate>, String>> = plan.config.models.iter().map(Gate::for_model).collect();
     let mut records = Vec::new();
     let total = plan.cells.len();
     for (index, cell) in plan.cells.iter().enumerate() {
@@ -76,7 +79,7 @@ pub fn execute(
         let (model, backend, scenario) = (plan.model(cell), plan.backend(cell), plan.scenario(cell));
         let label = format!(
             "{} / {} / {} / c={} b={} seq={}",
-            model.key, backend.kind, scenario.name, scenario.concurrency, scenario.batch_size, cell.seq_len
+            model.key, backend.label, scenario.name, scenario.concurrency, scenario.batch_size, cell.seq_len
         );
         let progress = observer.cell_started(index, total, &label, scenario.num_requests as u64);
         // A cell whose inputs cannot be made is recorded as failed at load, not skipped.
@@ -85,9 +88,25 @@ pub fn execute(
                 Ok(p) => (p, None),
                 Err(e) => (Arc::new(PreparedInputs::empty()), Some(e)),
             };
+        let gate = match (backend.kind, &gates[cell.model]) {
+            (BackendKind::Mock, _) => None,
+            (_, Ok(Some(g))) => Some(Ok(g)),
+            (_, Ok(None)) => Some(Err(match &model.folder {
+                Some(f) => format!(
+                    "{} does not exist (fix: scripts/convert_models.sh {} writes it)",
+                    f.reference().display(),
+                    model.key
+                ),
+                None => "the model has no local folder".to_string(),
+            })),
+            (_, Err(e)) => Some(Err(format!("reference embeddings unreadable: {e}"))),
+        };
         let setup = CellSetup {
             model: &model.key,
-            backend: backend.kind.name(),
+            backend: &backend.label,
+            framework: backend.kind.name(),
+            requested_precision: backend.precision,
+            gate,
             scenario,
             seq_len: cell.seq_len,
             warmup_requests: plan.config.warmup_requests,

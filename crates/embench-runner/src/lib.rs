@@ -12,6 +12,7 @@
 pub mod arrivals;
 pub mod cell;
 pub mod execute;
+pub mod gate;
 pub mod histogram;
 pub mod host;
 pub mod inputs;

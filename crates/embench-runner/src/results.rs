@@ -76,8 +76,20 @@ pub struct CellRecord {
     pub framework_version: String,
     /// Device that ran the model.
     pub device: String,
-    /// Precision it computed in.
+    /// Precision it computed in (as the framework reports it).
     pub precision: String,
+    /// Precision the config asked for.
+    #[serde(default = "fp32")]
+    pub requested_precision: String,
+    /// Correctness gate: smallest probe-set cosine against the reference (None: not checked).
+    #[serde(default)]
+    pub min_cosine: Option<f64>,
+    /// The bound `min_cosine` had to meet.
+    #[serde(default)]
+    pub gate_threshold: Option<f64>,
+    /// Effective framework settings (providers, streams, hint, ...).
+    #[serde(default)]
+    pub backend_settings: std::collections::BTreeMap<String, String>,
     /// Intra-op threads it used.
     pub threads: Option<usize>,
     /// Whether the figures can be trusted (no failed requests, cell completed).
@@ -86,6 +98,21 @@ pub struct CellRecord {
     pub invalid_reason: Option<String>,
     /// The latency histogram (HdrHistogram V2, base64, nanoseconds).
     pub histogram: Option<String>,
+}
+
+impl CellRecord {
+    /// The precision that ran, and what was asked when that differs (e.g. `fp32 (asked bf16)`).
+    pub fn precision_label(&self) -> String {
+        if self.precision == self.requested_precision || self.precision == "unknown" {
+            self.precision.clone()
+        } else {
+            format!("{} (asked {})", self.precision, self.requested_precision)
+        }
+    }
+}
+
+fn fp32() -> String {
+    "fp32".into()
 }
 
 /// Appends records to `results.jsonl`, flushed and fsynced per record, so a

@@ -1,6 +1,7 @@
 //! The one place that knows which backends this binary was built with.
 
-use embench_core::config::{ResolvedBackend, ResolvedModel};
+use embench_core::config::{DeviceKind, ResolvedBackend, ResolvedModel};
+use embench_core::model_files::ModelFolder;
 use embench_core::{BackendKind, EmbedError, Embedder, Phase};
 use embench_runner::execute::BackendFactory;
 use embench_runner::manifest::BackendVersion;
@@ -11,25 +12,34 @@ pub struct Factory;
 impl Factory {
     /// Why `kind` cannot run in this binary, or None when it can.
     pub fn unavailable(kind: BackendKind) -> Option<String> {
-        match kind {
-            BackendKind::Mock if cfg!(feature = "mock") => None,
-            BackendKind::Candle if cfg!(feature = "candle") => None,
-            BackendKind::Mock | BackendKind::Candle => {
-                Some(format!("built without it (fix: cargo build -p embench --features {kind})"))
-            }
-            BackendKind::Ort | BackendKind::Openvino | BackendKind::Tch => {
-                Some("not implemented in this version of embench yet".to_string())
-            }
-        }
+        let built = match kind {
+            BackendKind::Mock => cfg!(feature = "mock"),
+            BackendKind::Candle => cfg!(feature = "candle"),
+            BackendKind::Ort => cfg!(feature = "ort"),
+            BackendKind::Openvino => cfg!(feature = "openvino"),
+            BackendKind::Tch => return Some("not implemented in this version of embench yet".to_string()),
+        };
+        (!built).then(|| format!("built without it (fix: cargo build -p embench --features {kind})"))
     }
 
-    /// The library version of a compiled-in backend.
+    /// The library version of a compiled-in backend (for native runtimes, the
+    /// version of the library found, when it can be found without loading a model).
     fn version(kind: BackendKind) -> Option<String> {
         match kind {
             #[cfg(feature = "candle")]
             BackendKind::Candle => Some(embench_candle::CANDLE_VERSION.to_string()),
             #[cfg(feature = "mock")]
             BackendKind::Mock => Some(env!("CARGO_PKG_VERSION").to_string()),
+            #[cfg(feature = "ort")]
+            BackendKind::Ort => Some(match embench_ort::runtime_library() {
+                Ok(path) => format!("ort {} + {}", embench_ort::ORT_CRATE_VERSION, path.display()),
+                Err(why) => format!("ort {} (library missing: {why})", embench_ort::ORT_CRATE_VERSION),
+            }),
+            #[cfg(feature = "openvino")]
+            BackendKind::Openvino => Some(match embench_openvino::runtime_library() {
+                Ok(path) => path.display().to_string(),
+                Err(why) => format!("library missing: {why}"),
+            }),
             _ => None,
         }
     }
@@ -38,6 +48,31 @@ impl Factory {
 fn not_available(kind: BackendKind) -> EmbedError {
     let why = Factory::unavailable(kind).unwrap_or_default();
     EmbedError::new("embench", Phase::Load, format!("backend '{kind}' cannot run: {why}"))
+}
+
+/// Intra-op threads: as configured, else the physical core count (recorded either way).
+fn threads(backend: &ResolvedBackend) -> usize {
+    backend.threads.unwrap_or_else(|| {
+        sysinfo::System::physical_core_count()
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    })
+}
+
+fn folder<'a>(framework: &'static str, model: &'a ResolvedModel) -> Result<&'a ModelFolder, EmbedError> {
+    model.folder.as_ref().ok_or_else(|| {
+        EmbedError::new(framework, Phase::Load, format!("model '{}' has no local path in models.yaml", model.key))
+    })
+}
+
+fn cpu_only(framework: &'static str, backend: &ResolvedBackend) -> Result<(), EmbedError> {
+    if backend.device == DeviceKind::Cuda {
+        return Err(EmbedError::new(
+            framework,
+            Phase::Load,
+            format!("{framework} runs on the CPU in embench (fix: device: cpu, or for ort list execution_providers: [cuda])"),
+        ));
+    }
+    Ok(())
 }
 
 impl BackendFactory for Factory {
@@ -50,6 +85,30 @@ impl BackendFactory for Factory {
             }
             #[cfg(feature = "candle")]
             BackendKind::Candle => load_candle(backend, model),
+            #[cfg(feature = "ort")]
+            BackendKind::Ort => {
+                cpu_only("ort", backend)?;
+                let folder = folder("ort", model)?;
+                let settings = embench_ort::OrtSettings {
+                    threads: Some(threads(backend)),
+                    options: backend.ort.clone().expect("validation fills ort options"),
+                    pooling: model.pooling,
+                };
+                Ok(Box::new(embench_ort::OrtEmbedder::load(&folder.onnx_model(), &settings)?))
+            }
+            #[cfg(feature = "openvino")]
+            BackendKind::Openvino => {
+                cpu_only("openvino", backend)?;
+                let folder = folder("openvino", model)?;
+                let file = folder.network_file(backend).expect("openvino reads a file");
+                let settings = embench_openvino::OpenvinoSettings {
+                    threads: Some(threads(backend)),
+                    precision: backend.precision,
+                    options: backend.openvino.clone().expect("validation fills openvino options"),
+                    pooling: model.pooling,
+                };
+                Ok(Box::new(embench_openvino::OpenvinoEmbedder::load(&file, &settings)?))
+            }
             other => {
                 let _ = model;
                 Err(not_available(other))
@@ -71,7 +130,6 @@ impl BackendFactory for Factory {
 
 #[cfg(feature = "candle")]
 fn load_candle(backend: &ResolvedBackend, model: &ResolvedModel) -> Result<Box<dyn Embedder>, EmbedError> {
-    use embench_core::config::DeviceKind;
     let load_err = |msg: String| EmbedError::new("candle", Phase::Load, msg);
     if let Some(arch) = &model.config.architecture {
         if arch.value != "bert" {
@@ -81,9 +139,9 @@ fn load_candle(backend: &ResolvedBackend, model: &ResolvedModel) -> Result<Box<d
             )));
         }
     }
-    let folder = model.folder.as_ref().ok_or_else(|| load_err(format!("model '{}' has no local path", model.key)))?;
+    let folder = folder("candle", model)?;
     let settings = embench_candle::CandleSettings {
-        threads: backend.threads,
+        threads: Some(threads(backend)),
         cuda: backend.device == DeviceKind::Cuda,
         pooling: model.pooling,
     };

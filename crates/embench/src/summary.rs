@@ -28,6 +28,8 @@ pub fn table(records: &[CellRecord]) -> Table {
         "peak RSS MB",
         "CPU %",
         "threads",
+        "precision",
+        "min cos",
         "valid",
     ]);
     for r in records {
@@ -54,7 +56,9 @@ pub fn table(records: &[CellRecord]) -> Table {
                 Cell::new(num(r.peak_rss_mb, 0)),
                 Cell::new(num(r.cpu_util_pct, 0)),
                 Cell::new(r.threads.map_or("-".into(), |t| t.to_string())),
-                Cell::new("yes").fg(Color::Green),
+                Cell::new(r.precision_label()),
+                Cell::new(num(r.min_cosine, 5)),
+                Cell::new(if r.warnings.is_empty() { "yes" } else { "yes (warnings)" }).fg(Color::Green),
             ]);
         } else {
             let reason = r.invalid_reason.as_deref().unwrap_or("invalid");

@@ -4,19 +4,7 @@ mod common;
 
 use std::path::Path;
 
-use assert_cmd::Command;
-use common::{models_yaml, repo, validate_results, write};
-
-/// `embench run --quiet --config CONFIG --out OUT`.
-fn run(config: &Path, out: &Path) -> assert_cmd::assert::Assert {
-    Command::cargo_bin("embench")
-        .unwrap()
-        .args(["run", "--quiet", "--config"])
-        .arg(config)
-        .arg("--out")
-        .arg(out)
-        .assert()
-}
+use common::{models_yaml, repo, run, validate_results, write};
 
 #[test]
 fn run_writes_a_schema_valid_run_directory() {
@@ -80,7 +68,7 @@ fn a_failing_backend_is_recorded_loudly_and_the_run_fails() {
     let folder = dir.path().join("broken");
     std::fs::create_dir(&folder).unwrap();
     for f in ["config.json", "tokenizer.json"] {
-        std::fs::copy(repo().join("models/all-minilm-l6-v2").join(f), folder.join(f)).unwrap();
+        std::fs::copy(repo().join("models/all-minilm-l6-v2/pytorch").join(f), folder.join(f)).unwrap();
     }
     std::fs::write(folder.join("model.safetensors"), b"not safetensors").unwrap();
     write(

@@ -6,6 +6,9 @@ use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_saphyr::Spanned;
 
+use super::backend_options::{ExecutionMode, ExecutionProvider, GraphOptimization, ModelFormat, PerformanceHint};
+use crate::embedder::Precision;
+
 /// The whole benchmark config file.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -32,12 +35,45 @@ pub struct BenchmarkConfig {
 pub struct BackendSpec {
     /// `candle`, `ort`, `openvino`, `tch` or `mock`.
     pub name: Spanned<String>,
+    /// Name in results and reports (default: `name`); needed when a backend is listed twice.
+    #[serde(default)]
+    pub label: Option<Spanned<String>>,
+    /// Precision: `fp32` (default), or `bf16`/`fp16` where the framework offers it.
+    #[serde(default)]
+    pub precision: Option<Spanned<Precision>>,
     /// Intra-op threads (default: the machine's physical cores).
     #[serde(default)]
     pub threads: Option<Spanned<usize>>,
     /// `cpu` (default) or `cuda`.
     #[serde(default)]
     pub device: Option<Spanned<String>>,
+    /// ort only: inter-op threads (parallel execution mode).
+    #[serde(default)]
+    pub inter_op_threads: Option<Spanned<usize>>,
+    /// ort only: `disable`, `basic`, `extended` or `all` (default).
+    #[serde(default)]
+    pub graph_optimization: Option<Spanned<GraphOptimization>>,
+    /// ort only: `sequential` (default) or `parallel`.
+    #[serde(default)]
+    pub execution_mode: Option<Spanned<ExecutionMode>>,
+    /// ort only: providers in priority order, from `cpu`, `cuda`, `openvino` (default `[cpu]`).
+    #[serde(default)]
+    pub execution_providers: Option<Spanned<Vec<ExecutionProvider>>>,
+    /// ort only: sessions in the pool concurrent requests draw from (default 1).
+    #[serde(default)]
+    pub sessions: Option<Spanned<usize>>,
+    /// openvino only: `ir_fp32` (default), `ir_fp16` or `onnx`.
+    #[serde(default)]
+    pub model_format: Option<Spanned<ModelFormat>>,
+    /// openvino only: `latency` (default) or `throughput`.
+    #[serde(default)]
+    pub performance_hint: Option<Spanned<PerformanceHint>>,
+    /// openvino only: number of streams (default: the hint's choice).
+    #[serde(default)]
+    pub streams: Option<Spanned<usize>>,
+    /// openvino only: infer requests in the pool (default: the compiled model's optimal number).
+    #[serde(default)]
+    pub infer_requests: Option<Spanned<usize>>,
     /// Mock only: the service time of one request.
     #[serde(default)]
     pub service_time: Option<Spanned<ServiceTime>>,

@@ -3,12 +3,16 @@
 //! Parsing is strict (unknown keys are errors) and validation reports every
 //! problem it finds, each naming the file, line, column, field and fix.
 
+mod backend_options;
 mod benchmark;
 mod error;
 mod models;
 mod parse;
 mod validate;
 
+pub use backend_options::{
+    ExecutionMode, ExecutionProvider, GraphOptimization, ModelFormat, OpenvinoOptions, OrtOptions, PerformanceHint,
+};
 pub use benchmark::{
     Arrival, BackendSpec, BenchmarkConfig, DatasetConfig, InputConfig, LoadMode, Scenario, SeqLen, ServiceTime, Stall,
 };

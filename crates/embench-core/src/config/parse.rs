@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use super::error::ConfigError;
 
 /// Reads and parses `path` strictly (unknown keys are errors, see `deny_unknown_fields`).
+#[allow(clippy::result_large_err)] // the error path runs once, before anything is measured
 pub fn parse_yaml_file<T: DeserializeOwned>(path: &Path, what: &str) -> Result<T, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         ConfigError::file(path, "", format!("cannot read {what}: {e}"))
@@ -16,6 +17,7 @@ pub fn parse_yaml_file<T: DeserializeOwned>(path: &Path, what: &str) -> Result<T
 }
 
 /// Parses YAML text that came from `path` (used for messages only).
+#[allow(clippy::result_large_err)] // the error path runs once, before anything is measured
 pub fn parse_yaml_str<T: DeserializeOwned>(text: &str, path: &Path) -> Result<T, ConfigError> {
     serde_saphyr::from_str::<T>(text).map_err(|e| from_saphyr(path, text, &e))
 }

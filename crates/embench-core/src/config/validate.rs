@@ -6,11 +6,13 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_saphyr::Spanned;
 
+use super::backend_options::{OpenvinoOptions, OrtOptions};
 use super::benchmark::{Arrival, BackendSpec, BenchmarkConfig, LoadMode, Scenario, SeqLen, ServiceTime, Stall};
 use super::error::{ConfigError, ConfigErrors};
 use super::models::{ModelConfig, ModelsFile};
 use super::parse::{closest, parse_yaml_file};
 use crate::backend::BackendKind;
+use crate::embedder::Precision;
 use crate::model_files::ModelFolder;
 use crate::pooling::{Pooling, PoolingKind};
 
@@ -86,6 +88,14 @@ pub struct MockSettings {
 pub struct ResolvedBackend {
     /// Which backend.
     pub kind: BackendKind,
+    /// Name in results (the `label`, or the backend's name).
+    pub label: String,
+    /// Precision asked for.
+    pub precision: Precision,
+    /// ONNX Runtime settings (ort only).
+    pub ort: Option<OrtOptions>,
+    /// OpenVINO settings (openvino only).
+    pub openvino: Option<OpenvinoOptions>,
     /// Intra-op threads asked for (None: the machine's physical cores).
     pub threads: Option<usize>,
     /// Device.
@@ -237,10 +247,16 @@ impl Validator<'_> {
                     self.at(&spec.name, field("name"), format!("backend '{kind}' cannot run in this binary: {why}"));
                 self.err(e.fix(format!("rebuild with the '{kind}' feature, or remove this backend")));
             }
-            if !seen.insert(kind) {
-                let e = self.at(&spec.name, field("name"), format!("backend '{kind}' is listed twice"));
-                self.err(e.fix("keep one entry per backend"));
+            let label = spec.label.as_ref().map_or_else(|| kind.name().to_string(), |l| l.value.clone());
+            if !seen.insert(label.clone()) {
+                let e = match &spec.label {
+                    Some(l) => self.at(l, field("label"), format!("label '{label}' is used twice")),
+                    None => self.at(&spec.name, field("name"), format!("backend '{kind}' is listed twice")),
+                };
+                self.err(e.fix("give each entry of the same backend its own 'label', e.g. 'label: openvino-bf16'"));
             }
+            self.foreign_settings(i, kind, spec);
+            let precision = self.precision(i, kind, spec);
             if let Some(t) = &spec.threads {
                 if t.value == 0 || t.value > MAX_THREADS {
                     let e = self.at(t, field("threads"), format!("{} threads is impossible", t.value));
@@ -257,19 +273,107 @@ impl Validator<'_> {
                 }
             };
             let mock = self.mock_settings(i, kind, spec);
-            out.push(ResolvedBackend { kind, threads: spec.threads.as_ref().map(|t| t.value), device, mock });
+            let ort = (kind == BackendKind::Ort).then(|| self.ort_options(i, spec));
+            let openvino = (kind == BackendKind::Openvino).then(|| self.openvino_options(i, spec));
+            out.push(ResolvedBackend {
+                kind,
+                label,
+                precision,
+                ort,
+                openvino,
+                threads: spec.threads.as_ref().map(|t| t.value),
+                device,
+                mock,
+            });
         }
         out
     }
 
+    /// Settings that belong to another backend are errors, not silently ignored.
+    fn foreign_settings(&mut self, i: usize, kind: BackendKind, spec: &BackendSpec) {
+        use BackendKind::{Mock, Openvino, Ort};
+        let owned: [(bool, &str, BackendKind); 11] = [
+            (spec.inter_op_threads.is_some(), "inter_op_threads", Ort),
+            (spec.graph_optimization.is_some(), "graph_optimization", Ort),
+            (spec.execution_mode.is_some(), "execution_mode", Ort),
+            (spec.execution_providers.is_some(), "execution_providers", Ort),
+            (spec.sessions.is_some(), "sessions", Ort),
+            (spec.model_format.is_some(), "model_format", Openvino),
+            (spec.performance_hint.is_some(), "performance_hint", Openvino),
+            (spec.streams.is_some(), "streams", Openvino),
+            (spec.infer_requests.is_some(), "infer_requests", Openvino),
+            (spec.service_time.is_some(), "service_time", Mock),
+            (spec.stall.is_some(), "stall", Mock),
+        ];
+        for (present, name, owner) in owned {
+            if present && owner != kind {
+                let e = self.at(
+                    &spec.name,
+                    format!("backends[{i}].{name}"),
+                    format!("'{name}' is a setting of the {owner} backend"),
+                );
+                self.err(e.fix(format!("remove '{name}' from the '{kind}' backend")));
+            }
+        }
+    }
+
+    fn precision(&mut self, i: usize, kind: BackendKind, spec: &BackendSpec) -> Precision {
+        let Some(p) = &spec.precision else {
+            return Precision::Fp32;
+        };
+        let offered: &[Precision] = match kind {
+            BackendKind::Openvino => &[Precision::Fp32, Precision::Bf16, Precision::Fp16],
+            BackendKind::Mock => &[Precision::Fp32, Precision::Fp16, Precision::Bf16, Precision::Int8],
+            _ => &[Precision::Fp32],
+        };
+        if !offered.contains(&p.value) {
+            let list: Vec<String> = offered.iter().map(|p| p.to_string()).collect();
+            let e = self.at(p, format!("backends[{i}].precision"), format!("{kind} does not run in {}", p.value));
+            self.err(e.fix(format!("use one of: {}", list.join(", "))));
+        }
+        p.value
+    }
+
+    fn positive(&mut self, i: usize, name: &str, v: Option<&Spanned<usize>>, max: usize) -> Option<usize> {
+        let v = v?;
+        if v.value == 0 || v.value > max {
+            let e = self.at(v, format!("backends[{i}].{name}"), format!("{name} {} is impossible", v.value));
+            self.err(e.fix(format!("use 1..={max}, or leave it out for the default")));
+        }
+        Some(v.value)
+    }
+
+    fn ort_options(&mut self, i: usize, spec: &BackendSpec) -> OrtOptions {
+        let d = OrtOptions::default();
+        let execution_providers = match &spec.execution_providers {
+            Some(list) if list.value.is_empty() => {
+                let e = self.at(list, format!("backends[{i}].execution_providers"), "no execution providers listed");
+                self.err(e.fix("leave it out for [cpu], or list e.g. [cuda, cpu]"));
+                d.execution_providers
+            }
+            Some(list) => list.value.clone(),
+            None => d.execution_providers,
+        };
+        OrtOptions {
+            inter_op_threads: self.positive(i, "inter_op_threads", spec.inter_op_threads.as_ref(), MAX_THREADS),
+            graph_optimization: spec.graph_optimization.as_ref().map_or(d.graph_optimization, |g| g.value),
+            execution_mode: spec.execution_mode.as_ref().map_or(d.execution_mode, |m| m.value),
+            execution_providers,
+            sessions: self.positive(i, "sessions", spec.sessions.as_ref(), MAX_CONCURRENCY).unwrap_or(d.sessions),
+        }
+    }
+
+    fn openvino_options(&mut self, i: usize, spec: &BackendSpec) -> OpenvinoOptions {
+        OpenvinoOptions {
+            model_format: spec.model_format.as_ref().map_or_else(Default::default, |m| m.value),
+            performance_hint: spec.performance_hint.as_ref().map_or_else(Default::default, |h| h.value),
+            streams: self.positive(i, "streams", spec.streams.as_ref(), MAX_THREADS),
+            infer_requests: self.positive(i, "infer_requests", spec.infer_requests.as_ref(), MAX_CONCURRENCY),
+        }
+    }
+
     fn mock_settings(&mut self, i: usize, kind: BackendKind, spec: &BackendSpec) -> Option<MockSettings> {
         if kind != BackendKind::Mock {
-            for (present, name) in [(spec.service_time.is_some(), "service_time"), (spec.stall.is_some(), "stall")] {
-                if present {
-                    let e = self.at(&spec.name, format!("backends[{i}].{name}"), format!("'{name}' is a mock setting"));
-                    self.err(e.fix(format!("remove '{name}' from the '{kind}' backend")));
-                }
-            }
             return None;
         }
         let service_time =
@@ -425,7 +529,7 @@ impl Validator<'_> {
             return;
         }
         let fetch = format!(
-            "fetch the model first: scripts/fetch_model.sh {0} (or `make model` for the default model)",
+            "fetch and convert the model first: scripts/convert_models.sh {0} (or `make convert` for the default model)",
             key.value
         );
         let (Some(folder), Some(path)) = (folder, config.path.as_ref()) else {
@@ -443,8 +547,8 @@ impl Validator<'_> {
             return;
         };
         let mut missing: Vec<PathBuf> = Vec::new();
-        for kind in needing {
-            for p in folder.missing_files(kind) {
+        for backend in backends {
+            for p in folder.missing_files(backend) {
                 if !missing.contains(&p) {
                     missing.push(p);
                 }

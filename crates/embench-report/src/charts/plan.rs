@@ -3,6 +3,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// Values keyed by the bit pattern of their x (f64 is not Ord).
+type PointsByX = BTreeMap<u64, Vec<f64>>;
+
 use embench_runner::histogram::LatencyHistogram;
 
 use super::{backend_color, save, Axis, BarChart, ChartFile, LineChart, Series};
@@ -123,7 +126,8 @@ impl Ctx<'_> {
     fn lines(&self, entries: &[Entry<'_>], x: fn(&Entry<'_>) -> f64, values: &[(&str, Value)]) -> Vec<Series> {
         let mut out = Vec::new();
         for (vi, (name, value)) in values.iter().enumerate() {
-            let mut by_series: BTreeMap<String, (usize, &str, BTreeMap<u64, Vec<f64>>)> = BTreeMap::new();
+            // series -> (marker, backend, x bits -> values at that x)
+            let mut by_series: BTreeMap<String, (usize, &str, PointsByX)> = BTreeMap::new();
             for e in entries {
                 let Some(v) = value(e) else { continue };
                 let slot = by_series.entry(e.series(self.many)).or_insert((

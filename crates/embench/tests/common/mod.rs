@@ -42,3 +42,14 @@ pub fn validate_results(run_dir: &Path) -> Vec<serde_json::Value> {
     }
     records
 }
+
+/// `embench run --quiet --config CONFIG --out OUT`.
+pub fn run(config: &Path, out: &Path) -> assert_cmd::assert::Assert {
+    assert_cmd::Command::cargo_bin("embench")
+        .unwrap()
+        .args(["run", "--quiet", "--config"])
+        .arg(config)
+        .arg("--out")
+        .arg(out)
+        .assert()
+}

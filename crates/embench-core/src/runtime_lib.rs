@@ -1,0 +1,130 @@
+//! Finds the native runtime libraries that come with the project venv's wheels
+//! (`onnxruntime`, `openvino`), for the backends that load them at run time.
+//!
+//! Search order: the override environment variable (which must then be right),
+//! `$VIRTUAL_ENV`, `.venv/` in the working directory and its parents, `.venv/`
+//! beside the executable's ancestors (so `target/debug/embench` finds the
+//! repository's), and the repository this crate was built from.
+
+use std::path::{Path, PathBuf};
+
+/// A library shipped inside a wheel.
+#[derive(Debug, Clone, Copy)]
+pub struct WheelLibrary {
+    /// Environment variable that overrides the search with a file path.
+    pub env_var: &'static str,
+    /// Directory inside `site-packages`.
+    pub package_dir: &'static str,
+    /// File-name prefix, e.g. `libonnxruntime.so`; versioned names match too.
+    pub file_prefix: &'static str,
+    /// The wheel, for messages, e.g. `onnxruntime==1.31.1`.
+    pub wheel: &'static str,
+}
+
+/// The fix printed when a library is missing.
+pub const SETUP_FIX: &str =
+    "run scripts/setup_environment.sh (or `make venv`), which installs the pinned wheels into .venv/";
+
+/// Where the library is, or a message naming what was searched and the fix.
+pub fn locate(lib: &WheelLibrary) -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os(lib.env_var) {
+        let path = PathBuf::from(path);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(format!(
+                "{}={} does not exist (fix: point it at {}* from the {} wheel, or unset it)",
+                lib.env_var,
+                path.display(),
+                lib.file_prefix,
+                lib.wheel
+            ))
+        };
+    }
+    let venvs = candidate_venvs();
+    for venv in &venvs {
+        if let Some(found) = find_in_venv(venv, lib) {
+            return Ok(found);
+        }
+    }
+    let searched: Vec<String> = venvs.iter().map(|v| v.display().to_string()).collect();
+    Err(format!(
+        "{}* (from the {} wheel) not found in the virtualenvs searched ({}) (fix: {SETUP_FIX}, or set {} to the library's path)",
+        lib.file_prefix,
+        lib.wheel,
+        if searched.is_empty() { "none".to_string() } else { searched.join(", ") },
+        lib.env_var
+    ))
+}
+
+fn candidate_venvs() -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    let mut push = |p: PathBuf| {
+        if p.is_dir() && !out.contains(&p) {
+            out.push(p);
+        }
+    };
+    if let Some(v) = std::env::var_os("VIRTUAL_ENV") {
+        push(PathBuf::from(v));
+    }
+    if let Ok(cwd) = std::env::current_dir() {
+        cwd.ancestors().for_each(|a| push(a.join(".venv")));
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        exe.ancestors().skip(1).for_each(|a| push(a.join(".venv")));
+    }
+    push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
+    out
+}
+
+fn find_in_venv(venv: &Path, lib: &WheelLibrary) -> Option<PathBuf> {
+    let mut pythons: Vec<PathBuf> = std::fs::read_dir(venv.join("lib"))
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("python3")))
+        .collect();
+    pythons.sort();
+    for python in pythons {
+        let dir = python.join("site-packages").join(lib.package_dir);
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let mut matches: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                    n == lib.file_prefix || n.strip_prefix(lib.file_prefix).is_some_and(|rest| rest.starts_with('.'))
+                })
+            })
+            .collect();
+        matches.sort();
+        if let Some(found) = matches.pop() {
+            return Some(found);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIB: WheelLibrary = WheelLibrary {
+        env_var: "EMBENCH_TEST_NO_SUCH_VAR",
+        package_dir: "onnxruntime/capi",
+        file_prefix: "libonnxruntime.so",
+        wheel: "onnxruntime",
+    };
+
+    #[test]
+    fn finds_the_versioned_library_and_not_its_neighbours() {
+        let venv = std::env::temp_dir().join(format!("embench-venv-{}", std::process::id()));
+        let capi = venv.join("lib/python3.11/site-packages/onnxruntime/capi");
+        std::fs::create_dir_all(&capi).unwrap();
+        std::fs::write(capi.join("libonnxruntime_providers_shared.so"), b"").unwrap();
+        assert_eq!(find_in_venv(&venv, &LIB), None, "a provider library is not the runtime");
+        std::fs::write(capi.join("libonnxruntime.so.1.31.1"), b"").unwrap();
+        assert_eq!(find_in_venv(&venv, &LIB), Some(capi.join("libonnxruntime.so.1.31.1")));
+        std::fs::remove_dir_all(&venv).unwrap();
+    }
+}

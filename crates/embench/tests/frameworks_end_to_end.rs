@@ -1,0 +1,105 @@
+//! `embench run` with every framework on the converted default model, and the
+//! correctness gate: passing cells carry their min cosine, a wrong reference
+//! invalidates the cell (still measured) and fails the run.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{models_yaml, repo, run, validate_results, write};
+
+const SCENARIO: &str = "test_scenarios:\n  - name: tiny\n    concurrency: 2\n    num_requests: 4\n    batch_size: 2\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n";
+
+/// A model root `minilm/` in `dir` that links the real Hugging Face folder but has no
+/// conversions, a models.yaml for it, and a candle-only config; returns (root, config).
+fn linked_model_root(dir: &Path) -> (PathBuf, PathBuf) {
+    let root = dir.join("minilm");
+    std::fs::create_dir(&root).unwrap();
+    std::os::unix::fs::symlink(repo().join("models/all-minilm-l6-v2/pytorch"), root.join("pytorch")).unwrap();
+    write(
+        dir,
+        "models.yaml",
+        "models:\n  minilm:\n    name: m\n    type: text_embedding\n    huggingface_id: x/y\n    path: minilm\n    max_seq_length: 256\n    embedding_dim: 384\n    params: 1M\n    multilingual: false\n",
+    );
+    let config = write(
+        dir,
+        "bench.yaml",
+        &format!("active_models: [minilm]\nbackends:\n  - name: candle\n    threads: 2\n{SCENARIO}"),
+    );
+    (root, config)
+}
+
+#[test]
+fn candle_ort_and_openvino_pass_the_gate_and_record_their_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    models_yaml(dir.path());
+    let config = write(
+        dir.path(),
+        "bench.yaml",
+        &format!(
+            "active_models: [minilm]\nbackends:\n  - name: candle\n    threads: 2\n  - name: ort\n    threads: 2\n    sessions: 2\n  - name: openvino\n    threads: 2\n    performance_hint: throughput\n  - name: openvino\n    label: openvino-bf16\n    precision: bf16\n    threads: 2\n  - name: mock\n{SCENARIO}"
+        ),
+    );
+    let out = dir.path().join("run");
+    run(&config, &out).success();
+    let records = validate_results(&out);
+    let labels: Vec<&str> = records.iter().map(|r| r["backend"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["candle", "ort", "openvino", "openvino-bf16", "mock"]);
+    for r in &records[..4] {
+        assert_eq!(r["valid"], true, "{r:#}");
+        let min = r["min_cosine"].as_f64().unwrap();
+        assert!(min >= r["gate_threshold"].as_f64().unwrap(), "{r:#}");
+        assert!(min > 0.99, "{r:#}");
+    }
+    assert_eq!(records[1]["framework"], "ort");
+    assert!(records[1]["framework_version"].as_str().unwrap().starts_with("onnxruntime 1.31.1"));
+    assert_eq!(records[1]["backend_settings"]["sessions"], "2");
+    assert_eq!(records[1]["backend_settings"]["execution_providers"], "cpu");
+    assert_eq!(records[2]["backend_settings"]["performance_hint"], "THROUGHPUT");
+    assert_eq!(records[2]["gate_threshold"], 0.999);
+    let bf16 = &records[3];
+    assert_eq!(bf16["requested_precision"], "bf16");
+    if bf16["precision"] == "fp32" {
+        // This CPU has no bf16: the record says what ran, and warns.
+        assert!(bf16["warnings"][0].as_str().unwrap().contains("bf16 was asked for"), "{bf16:#}");
+    }
+    assert_eq!(records[4]["min_cosine"], serde_json::Value::Null, "the mock is not gated");
+}
+
+#[test]
+fn a_wrong_reference_invalidates_the_cell_but_keeps_its_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    // A model root whose reference embeddings are negated: no backend can match them.
+    let (root, config) = linked_model_root(dir.path());
+    let reference: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("models/all-minilm-l6-v2/reference.json"))
+            .expect("make test converts the model first (make convert)"),
+    )
+    .unwrap();
+    let mut wrong = reference.clone();
+    for v in wrong["embeddings"].as_array_mut().unwrap() {
+        for x in v.as_array_mut().unwrap() {
+            *x = (-x.as_f64().unwrap()).into();
+        }
+    }
+    std::fs::write(root.join("reference.json"), wrong.to_string()).unwrap();
+    let out = dir.path().join("run");
+    run(&config, &out).code(1).stderr(predicates::str::contains("INVALID"));
+    let records = validate_results(&out);
+    let r = &records[0];
+    assert_eq!(r["valid"], false);
+    assert!(r["invalid_reason"].as_str().unwrap().contains("correctness gate failed"), "{r:#}");
+    assert!(r["min_cosine"].as_f64().unwrap() < -0.99, "{r:#}");
+    assert_eq!(r["requests"], 4, "the cell is still measured");
+    assert!(r["qps"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn a_model_without_reference_warns_that_correctness_was_not_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, config) = linked_model_root(dir.path());
+    let out = dir.path().join("run");
+    run(&config, &out).success().stderr(predicates::str::contains("correctness not checked"));
+    let r = &validate_results(&out)[0];
+    assert!(r["warnings"][0].as_str().unwrap().contains("convert_models.sh minilm"), "{r:#}");
+}

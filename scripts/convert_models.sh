@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Converts a model of configs/models.yaml for every backend: the Hugging Face
+# folder (models/<key>/pytorch/) -> ONNX -> OpenVINO IR (fp32 and fp16) ->
+# TorchScript, each verified against PyTorch, plus the probe set's reference
+# embeddings. Idempotent: a conversion that is up to date is left alone.
+# Usage: scripts/convert_models.sh [-h] [--force] [--exporter legacy|dynamo|compare] <model-key>
+set -euo pipefail
+
+usage() {
+    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+}
+
+force=false
+exporter=legacy
+key=""
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        -h | --help) usage; exit 0 ;;
+        --force) force=true ;;
+        --exporter) exporter="${2:?--exporter needs a value}"; shift ;;
+        -*) echo "error: unknown option $1" >&2; usage >&2; exit 2 ;;
+        *) key="$1" ;;
+    esac
+    shift
+done
+[[ -n "$key" ]] || { usage >&2; exit 2; }
+[[ "$exporter" == "compare" ]] && force=true
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+python="$root/.venv/bin/python"
+if [[ ! -x "$python" ]]; then
+    echo "error: $root/.venv does not exist." >&2
+    echo "fix: run scripts/setup_environment.sh --venv-only (or make venv) first." >&2
+    exit 1
+fi
+
+# The model's folder and settings, from configs/models.yaml.
+read -r dest hf_id max_len < <("$python" - "$root/configs/models.yaml" "$key" <<'PY'
+import pathlib, sys, yaml
+path, key = pathlib.Path(sys.argv[1]), sys.argv[2]
+models = yaml.safe_load(path.read_text())["models"]
+if key not in models:
+    sys.exit(f"error: model '{key}' is not in {path}\nfix: use one of: {', '.join(models)}")
+m = models[key]
+folder = (path.parent / m["path"]).resolve() if m.get("path") else path.parent.parent / "models" / key
+print(folder, m.get("huggingface_id") or "-", m.get("max_seq_length", 512))
+PY
+)
+
+if [[ ! -s "$dest/pytorch/config.json" ]]; then
+    if [[ "$key" == "all-minilm-l6-v2" ]]; then
+        "$root/scripts/fetch_model.sh" "$key"
+    elif [[ "$hf_id" != "-" ]]; then
+        echo "model $key: downloading $hf_id from the Hugging Face Hub into $dest/pytorch"
+        "$python" - "$hf_id" "$dest/pytorch" <<'PY' || {
+import sys
+from huggingface_hub import snapshot_download
+snapshot_download(sys.argv[1], local_dir=sys.argv[2])
+PY
+            echo "error: could not download $hf_id (offline, or the model needs a token)." >&2
+            echo "fix: put its Hugging Face folder at $dest/pytorch, or log in with 'huggingface-cli login'." >&2
+            exit 1
+        }
+    else
+        echo "error: $dest/pytorch/config.json does not exist and '$key' has no huggingface_id." >&2
+        echo "fix: put the model's Hugging Face folder at $dest/pytorch." >&2
+        exit 1
+    fi
+fi
+
+# Up to date when conversion.json names this converter version and these weights.
+if ! $force && [[ -s "$dest/conversion.json" ]] && "$python" - "$dest" "$root/scripts/python/convert_model.py" <<'PY'
+import hashlib, json, pathlib, re, sys
+dest, script = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+record = json.loads((dest / "conversion.json").read_text())
+version = int(re.search(r"^CONVERTER_VERSION = (\d+)", script.read_text(), re.M).group(1))
+weights = dest / "pytorch" / "model.safetensors"
+digest = hashlib.sha256(weights.read_bytes()).hexdigest() if weights.is_file() else None
+files = [dest / a["path"] for a in record["artifacts"].values()] + [dest / "reference.json"]
+sys.exit(0 if record.get("converter_version") == version and record.get("source_sha256") == digest
+         and all(f.is_file() for f in files) else 1)
+PY
+then
+    echo "model $key: conversions up to date in $dest (--force redoes them)"
+    exit 0
+fi
+
+echo "model $key: converting into $dest"
+"$python" "$root/scripts/python/convert_model.py" "$dest" --max-length "$max_len" --exporter "$exporter"

@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""`make bench-peers`: embench's ort and openvino backends beside the tools a user
+would reach for instead, on the same model files and settings: ONNX Runtime's
+Python API and OpenVINO's benchmark_app (from the openvino wheel). Batch 1 and
+32, sequence length 128, 2 threads, one stream, fp32; closed loop, one client.
+
+The machine's speed drifts (shared cloud vCPUs), so the figures are taken in
+interleaved rounds (embench, then each peer, repeated) and the table shows each
+figure's median over the rounds with its range. Prints a table of sentences/s with
+embench/peer ratios and writes it to <out>/peers.md beside embench's run directories.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import re
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+MODEL = ROOT / "models" / "all-minilm-l6-v2"
+SEQ, THREADS, BATCHES = 128, 2, (1, 32)
+
+
+def inputs(batch: int, names: list[str]) -> dict[str, np.ndarray]:
+    """Real-looking ids (all 128 positions are tokens, as embench's seq-128 cells are)."""
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1000, 30000, size=(batch, SEQ), dtype=np.int64)
+    ids[:, 0], ids[:, -1] = 101, 102
+    feed = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+    return {n: feed[n] for n in names}
+
+
+def python_ort(batch: int, seconds: float) -> float:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = THREADS
+    sess = ort.InferenceSession(str(MODEL / "onnx" / "model.onnx"), opts, providers=["CPUExecutionProvider"])
+    feed = inputs(batch, [i.name for i in sess.get_inputs()])
+    for _ in range(5):
+        sess.run(None, feed)
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds or n < 10:
+        sess.run(None, feed)
+        n += 1
+    return n * batch / (time.perf_counter() - start)
+
+
+def benchmark_app(batch: int, seconds: float) -> float:
+    tool = pathlib.Path(sys.executable).parent / "benchmark_app"
+    shape = ",".join(f"{n}[{batch},{SEQ}]" for n in ("input_ids", "attention_mask", "token_type_ids"))
+    cmd = [str(tool), "-m", str(MODEL / "openvino" / "model_fp32.xml"), "-d", "CPU", "-hint", "none",
+           "-nthreads", str(THREADS), "-nstreams", "1", "-nireq", "1", "-api", "sync", "-infer_precision", "f32",
+           "-data_shape", shape, "-t", str(int(seconds))]
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    if run.returncode != 0:
+        sys.exit(f"benchmark_app failed:\n{run.stdout[-3000:]}{run.stderr[-3000:]}")
+    # Its FPS counts inferences when it cannot tell the batch dimension of a dynamic
+    # model, so sentences/s comes from the iteration count and duration it reports.
+    count = int(re.search(r"Count:\s+(\d+)\s+iterations", run.stdout).group(1))
+    duration_ms = float(re.search(r"Duration:\s+([\d.]+)\s+ms", run.stdout).group(1))
+    return count * batch / (duration_ms / 1e3)
+
+
+def embench(binary: str, out: pathlib.Path, seconds: float) -> dict[tuple[str, int], float]:
+    n1, n32 = max(50, int(seconds * 40)), max(10, int(seconds * 2))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    config = out.parent / f"{out.name}.yaml"
+    config.write_text(f"""models_file: {ROOT / 'configs' / 'models.yaml'}
+active_models: [all-minilm-l6-v2]
+backends:
+  - name: ort
+    threads: {THREADS}
+  - name: openvino
+    threads: {THREADS}
+    performance_hint: latency
+    streams: 1
+    infer_requests: 1
+test_scenarios:
+  - {{name: b1, concurrency: 1, num_requests: {n1}, batch_size: 1}}
+  - {{name: b32, concurrency: 1, num_requests: {n32}, batch_size: 32}}
+input_config:
+  sequence_lengths: [{SEQ}]
+  warmup_requests: 5
+""")
+    subprocess.run([binary, "run", "--quiet", "--config", str(config), "--out", str(out)], check=True,
+                   stdout=subprocess.DEVNULL)
+    config.unlink()
+    figures = {}
+    for line in (out / "results.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        figures[(r["backend"], r["batch_size"])] = r["embeddings_per_s"]
+    return figures
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--embench", default=str(ROOT / "target" / "debug" / "embench"))
+    ap.add_argument("--out", type=pathlib.Path, required=True, help="run directory for embench's cells")
+    ap.add_argument("--seconds", type=float, default=8.0, help="measurement time per figure and round")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the table shows medians")
+    args = ap.parse_args()
+
+    samples: dict[tuple[str, int], list[float]] = {}
+    for i in range(args.rounds):
+        ours = embench(args.embench, args.out / f"round{i + 1}", args.seconds)
+        for batch in BATCHES:
+            for backend in ("ort", "openvino"):
+                samples.setdefault((backend, batch), []).append(ours[(backend, batch)])
+            samples.setdefault(("python-ort", batch), []).append(python_ort(batch, args.seconds))
+            samples.setdefault(("benchmark_app", batch), []).append(benchmark_app(batch, args.seconds))
+        print(f"round {i + 1}/{args.rounds} done", file=sys.stderr)
+
+    def cell(key):
+        v = sorted(samples[key])
+        return float(np.median(v)), f"{np.median(v):.1f} ({v[0]:.1f}–{v[-1]:.1f})"
+
+    lines = [
+        f"seq {SEQ}, {THREADS} threads, 1 stream, fp32, one client; sentences/s, median of {args.rounds} "
+        "interleaved rounds (range)",
+        "",
+        "| embench backend | peer | batch | embench | peer | embench / peer (median of per-round ratios) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for batch in BATCHES:
+        for backend, peer, name in (("ort", "python-ort", "onnxruntime (Python API)"),
+                                    ("openvino", "benchmark_app", "benchmark_app (sync, 1 stream, 1 request)")):
+            (_, mine_s), (_, theirs_s) = cell((backend, batch)), cell((peer, batch))
+            # Each round's embench and peer figures were taken minutes apart at most: their
+            # ratio cancels most of the machine's drift, so the median ratio is the estimate.
+            ratios = sorted(m / t for m, t in zip(samples[(backend, batch)], samples[(peer, batch)]))
+            ratio = f"{np.median(ratios):.3f} ({ratios[0]:.3f}–{ratios[-1]:.3f})"
+            lines.append(f"| {backend} | {name} | {batch} | {mine_s} | {theirs_s} | {ratio} |")
+    table = "\n".join(lines)
+    print(table)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "peers.md").write_text(table + "\n")
+    print(f"\nwritten to {args.out / 'peers.md'}")
+
+
+if __name__ == "__main__":
+    main()

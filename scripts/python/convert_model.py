@@ -1,0 +1,284 @@
+#!/usr/bin/env python3
+"""Converts one model folder into the formats embench's backends load, verifies
+every export against PyTorch, and writes the probe set's reference embeddings.
+
+    <root>/pytorch/           the Hugging Face folder (input)
+    <root>/onnx/model.onnx    output `last_hidden_state`, dynamic batch and sequence axes
+    <root>/openvino/model_fp32.xml|.bin   exact fp32 IR (ovc --compress_to_fp16=False)
+    <root>/openvino/model_fp16.xml|.bin   IR with fp16-compressed weights (ovc's default)
+    <root>/torchscript/model.pt          traced TorchScript module
+    <root>/reference.json     probe sentences and their PyTorch embeddings (the run's correctness gate)
+    <root>/conversion.json    what made each file: exporter, versions, max abs diffs
+
+Called by scripts/convert_models.sh, which also fetches the folder; run that instead.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import pathlib
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+# Bump when the outputs change, so convert_models.sh redoes existing conversions.
+CONVERTER_VERSION = 2
+OPSET = 17
+FP32_TOLERANCE = 1e-4
+# The probe set: short, long, punctuation, a single character, non-ASCII.
+PROBES = [
+    "The quick brown fox jumps over the lazy dog.",
+    "Embedding models map text to dense vectors for semantic search.",
+    "How do I pick an inference runtime for production?",
+    "a",
+    "Rust and ONNX Runtime, OpenVINO, libtorch and candle are compared here on the same inputs, "
+    "with the same tokenizer, the same pooling and the same normalisation, so that only the "
+    "framework differs between the measured numbers.",
+    "Café prices in Zürich rose 3.5% in 2024 — see https://example.com/report?id=42.",
+    "What is the capital of France? Paris is the capital and most populous city of France.",
+    "def embed(texts): return model.encode(texts, normalize_embeddings=True)",
+]
+
+
+def fail(msg: str, fix: str) -> None:
+    print(f"error: {msg}\nfix: {fix}", file=sys.stderr)
+    sys.exit(1)
+
+
+class LastHiddenState(torch.nn.Module):
+    """The encoder with one output, `last_hidden_state`: pooling stays in embench."""
+
+    def __init__(self, model: torch.nn.Module, names: list[str]):
+        super().__init__()
+        self.model = model
+        self.names = names
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        given = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
+        return self.model(**{n: given[n] for n in self.names}).last_hidden_state
+
+
+def sha256(path: pathlib.Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def pooling_of(folder: pathlib.Path) -> tuple[str, bool]:
+    kind = "mean"
+    pooling = folder / "1_Pooling" / "config.json"
+    if pooling.is_file():
+        cfg = json.loads(pooling.read_text())
+        if cfg.get("pooling_mode_cls_token"):
+            kind = "cls"
+        elif not cfg.get("pooling_mode_mean_tokens"):
+            fail(f"{pooling}: only mean and CLS pooling are supported", "set 'pooling' in configs/models.yaml")
+    normalize = False
+    modules = folder / "modules.json"
+    if modules.is_file():
+        normalize = any(m.get("type", "").endswith("models.Normalize") for m in json.loads(modules.read_text()))
+    return kind, normalize
+
+
+def pool(hidden: np.ndarray, mask: np.ndarray, kind: str, normalize: bool) -> np.ndarray:
+    if kind == "cls":
+        out = hidden[:, 0, :].astype(np.float64)
+    else:
+        m = mask[:, :, None].astype(np.float64)
+        out = (hidden.astype(np.float64) * m).sum(1) / np.clip(m.sum(1), 1e-9, None)
+    if normalize:
+        out = out / np.clip(np.linalg.norm(out, axis=1, keepdims=True), 1e-12, None)
+    return out.astype(np.float32)
+
+
+def check_inputs(tokenizer, names: list[str], max_len: int) -> list[dict[str, np.ndarray]]:
+    """A few verification batches: one long padded batch, one short, one single sentence."""
+    cases = [PROBES, PROBES[:3], [PROBES[4]]]
+    out = []
+    for texts in cases:
+        enc = tokenizer(texts, padding=True, truncation=True, max_length=max_len, return_tensors="np")
+        out.append({n: enc[n].astype(np.int64) for n in names})
+    return out
+
+
+def max_abs_diff(run, reference: list[np.ndarray], inputs: list[dict[str, np.ndarray]]) -> float:
+    worst = 0.0
+    for ref, feed in zip(reference, inputs):
+        got = run(feed)
+        if got.shape != ref.shape:
+            fail(f"export returned shape {got.shape}, PyTorch {ref.shape}", "re-run the conversion; report a bug")
+        worst = max(worst, float(np.abs(got - ref).max()))
+    return worst
+
+
+def ort_throughput(path: pathlib.Path, names: list[str], seconds: float = 3.0) -> float:
+    """Sentences/s of ONNX Runtime at batch 1, seq 128, 2 intra-op threads (exporter choice)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 2
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    feed = {n: np.ones((1, 128), dtype=np.int64) if n != "token_type_ids" else np.zeros((1, 128), np.int64)
+            for n in names}
+    for _ in range(5):
+        sess.run(None, feed)
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        sess.run(None, feed)
+        n += 1
+    return n / (time.perf_counter() - start)
+
+
+def export_onnx(wrapper, example, names, path: pathlib.Path, exporter: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    axes = {n: {0: "batch", 1: "sequence"} for n in names}
+    axes["last_hidden_state"] = {0: "batch", 1: "sequence"}
+    kwargs = dict(input_names=names, output_names=["last_hidden_state"], opset_version=OPSET)
+    if exporter == "legacy":
+        torch.onnx.export(wrapper, example, str(path), dynamic_axes=axes, dynamo=False, **kwargs)
+    else:
+        batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence", max=4096)
+        shapes = {n: {0: batch, 1: seq} for n in names}
+        torch.onnx.export(wrapper, example, str(path), dynamic_shapes=shapes, dynamo=True, external_data=False,
+                          **kwargs)
+    import onnx
+
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model)
+    opset = max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+    if opset < OPSET:
+        fail(f"{path}: opset {opset} < {OPSET}", "upgrade torch in the venv (scripts/setup_environment.sh)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("root", type=pathlib.Path, help="models/<key>: holds pytorch/ and receives the exports")
+    ap.add_argument("--max-length", type=int, default=256, help="max_seq_length of the model (models.yaml)")
+    ap.add_argument("--exporter", choices=["legacy", "dynamo", "compare"], default="legacy",
+                    help="ONNX exporter; 'compare' exports with both, times ONNX Runtime and keeps the faster")
+    args = ap.parse_args()
+
+    from transformers import AutoModel, AutoTokenizer
+    import onnxruntime
+    import openvino
+
+    root: pathlib.Path = args.root.resolve()
+    hf = root / "pytorch"
+    if not (hf / "config.json").is_file():
+        fail(f"{hf}/config.json does not exist", f"scripts/convert_models.sh <key> fetches the folder into {hf}")
+    torch.manual_seed(0)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    tokenizer = AutoTokenizer.from_pretrained(hf)
+    model = AutoModel.from_pretrained(hf, torch_dtype=torch.float32).eval()
+    names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in tokenizer.model_input_names]
+    wrapper = LastHiddenState(model, names).eval()
+    inputs = check_inputs(tokenizer, names, args.max_length)
+    with torch.inference_mode():
+        reference = [wrapper(*(torch.from_numpy(f[n]) for n in names)).numpy() for f in inputs]
+    example = tuple(torch.from_numpy(inputs[1][n]) for n in names)
+    record: dict = {
+        "converter_version": CONVERTER_VERSION,
+        "source_sha256": sha256(hf / "model.safetensors") if (hf / "model.safetensors").is_file() else None,
+        "inputs": names,
+        "output": "last_hidden_state",
+        "versions": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
+                     "openvino": openvino.__version__, "transformers": __import__("transformers").__version__,
+                     "onnx": __import__("onnx").__version__},
+        "fp32_tolerance": FP32_TOLERANCE,
+        "artifacts": {},
+    }
+
+    # ONNX
+    onnx_path = root / "onnx" / "model.onnx"
+    t0 = time.perf_counter()
+    if args.exporter == "compare":
+        speeds = {}
+        for exporter in ("legacy", "dynamo"):
+            candidate = root / "onnx" / f"model.{exporter}.onnx"
+            export_onnx(wrapper, example, names, candidate, exporter)
+            speeds[exporter] = ort_throughput(candidate, names)
+            print(f"onnx exporter {exporter}: {speeds[exporter]:.1f} sentences/s (ORT, batch 1, seq 128, 2 threads)")
+        chosen = max(speeds, key=speeds.get)
+        (root / "onnx" / f"model.{chosen}.onnx").replace(onnx_path)
+        (root / "onnx" / f"model.{'dynamo' if chosen == 'legacy' else 'legacy'}.onnx").unlink()
+        record["exporter_comparison_sentences_per_s"] = speeds
+    else:
+        chosen = args.exporter
+        export_onnx(wrapper, example, names, onnx_path, chosen)
+    sess = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    diff = max_abs_diff(lambda f: sess.run(None, f)[0], reference, inputs)
+    record["artifacts"]["onnx"] = {"path": "onnx/model.onnx", "exporter": f"torch.onnx.export ({chosen})",
+                                   "opset": OPSET, "max_abs_diff": diff, "seconds": time.perf_counter() - t0}
+    print(f"onnx: {onnx_path} (exporter {chosen}, opset {OPSET}), max abs diff vs PyTorch {diff:.2e}")
+    if diff > FP32_TOLERANCE:
+        fail(f"ONNX export differs from PyTorch by {diff:.2e} > {FP32_TOLERANCE}", "check the exporter version")
+
+    # OpenVINO IR, from the verified ONNX file, with ovc (as a user would run it).
+    core = openvino.Core()
+    ovc = pathlib.Path(sys.executable).parent / "ovc"
+    for variant, compress in (("fp32", "False"), ("fp16", "True")):
+        t0 = time.perf_counter()
+        xml = root / "openvino" / f"model_{variant}.xml"
+        xml.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([str(ovc), str(onnx_path), "--output_model", str(xml), f"--compress_to_fp16={compress}"],
+                       check=True, stdout=subprocess.DEVNULL)
+        compiled = core.compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+        diff = max_abs_diff(lambda f: compiled(f)[0], reference, inputs)
+        record["artifacts"][f"openvino_{variant}"] = {
+            "path": f"openvino/model_{variant}.xml", "tool": f"ovc --compress_to_fp16={compress}",
+            "weights": variant, "max_abs_diff": diff, "seconds": time.perf_counter() - t0}
+        print(f"openvino {variant} weights: {xml}, max abs diff vs PyTorch {diff:.2e} (computed in f32)")
+        if variant == "fp32" and diff > FP32_TOLERANCE:
+            fail(f"fp32 IR differs from PyTorch by {diff:.2e} > {FP32_TOLERANCE}", "check the openvino version")
+
+    # TorchScript, traced on one shape and verified on the others.
+    t0 = time.perf_counter()
+    ts_path = root / "torchscript" / "model.pt"
+    ts_path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.inference_mode():
+        traced = torch.jit.trace(wrapper, example, check_trace=False)
+    traced.save(str(ts_path))
+    loaded = torch.jit.load(str(ts_path)).eval()
+
+    def run_ts(feed):
+        with torch.inference_mode():
+            return loaded(*(torch.from_numpy(feed[n]) for n in names)).numpy()
+
+    diff = max_abs_diff(run_ts, reference, inputs)
+    record["artifacts"]["torchscript"] = {"path": "torchscript/model.pt", "tool": "torch.jit.trace",
+                                          "max_abs_diff": diff, "seconds": time.perf_counter() - t0}
+    print(f"torchscript: {ts_path}, max abs diff vs PyTorch {diff:.2e}")
+    if diff > FP32_TOLERANCE:
+        fail(f"TorchScript export differs from PyTorch by {diff:.2e}", "check the torch version")
+
+    # Reference embeddings of the probe set: natural length, one batch, the model's pooling.
+    kind, normalize = pooling_of(hf)
+    enc = tokenizer(PROBES, padding=True, truncation=True, max_length=args.max_length, return_tensors="pt")
+    with torch.inference_mode():
+        hidden = wrapper(*(enc[n].to(torch.int64) for n in names)).numpy()
+    vectors = pool(hidden, enc["attention_mask"].numpy(), kind, normalize)
+    (root / "reference.json").write_text(json.dumps({
+        "model": str(root.name),
+        "made_with": {"torch": torch.__version__, "transformers": record["versions"]["transformers"],
+                      "script": "scripts/python/convert_model.py", "pooling": kind, "normalize": normalize},
+        "max_seq_length": args.max_length,
+        "sentences": PROBES,
+        "embeddings": [[round(float(x), 7) for x in v] for v in vectors],
+    }, indent=1) + "\n")
+    record["reference"] = {"path": "reference.json", "sentences": len(PROBES), "pooling": kind,
+                           "normalize": normalize}
+    record["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    (root / "conversion.json").write_text(json.dumps(record, indent=1) + "\n")
+    print(f"reference embeddings: {root / 'reference.json'} ({len(PROBES)} probes, {kind} pooling, "
+          f"normalize={normalize})")
+
+
+if __name__ == "__main__":
+    main()
