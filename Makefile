@@ -5,6 +5,11 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 EMBENCH := target/debug/embench
+# The tch backend links libtorch at build time, from the venv's torch wheel
+# (torch-sys runs `python3`, so the venv's bin comes first on PATH). The binary
+# gets libtorch's directory as an rpath: it runs without LD_LIBRARY_PATH.
+CARGO_ENV := LIBTORCH_USE_PYTORCH=1 PATH="$(CURDIR)/.venv/bin:$$PATH"
+FEATURES := --features embench/tch
 MODEL_DIR := models/all-minilm-l6-v2/pytorch
 
 .PHONY: all model venv convert build test test-rust test-infra tools bench bench-peers bench-overhead validate fmt lint clean
@@ -25,17 +30,17 @@ venv:
 convert: venv model
 	scripts/convert_models.sh all-minilm-l6-v2
 
-## build: the embench binary with its default backends
-build:
-	$(CARGO) build --locked --workspace
+## build: the embench binary with every backend (candle, ort, openvino, tch, mock)
+build: venv
+	$(CARGO_ENV) $(CARGO) build --locked --workspace $(FEATURES)
 
 ## test: everything the project checks, from a fresh clone
 test: test-rust test-infra
 
 test-rust: convert
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
-	$(CARGO) test --locked --workspace --no-fail-fast
+	$(CARGO_ENV) $(CARGO) clippy --locked --workspace --all-targets $(FEATURES) -- -D warnings
+	$(CARGO_ENV) $(CARGO) test --locked --workspace --no-fail-fast $(FEATURES)
 
 ## test-infra: terraform fmt/validate, checkov, shellcheck, apply/destroy against moto
 test-infra: tools
@@ -70,8 +75,8 @@ validate: convert build
 fmt:
 	$(CARGO) fmt --all
 
-lint:
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+lint: venv
+	$(CARGO_ENV) $(CARGO) clippy --workspace --all-targets $(FEATURES) -- -D warnings
 
 clean:
 	$(CARGO) clean

@@ -46,5 +46,6 @@ if [[ "${1:-}" == "--venv-only" ]]; then
     exit 0
 fi
 scripts/convert_models.sh all-minilm-l6-v2
-cargo build --locked --workspace
+# Every backend; tch links the venv's libtorch (see the Makefile's CARGO_ENV).
+LIBTORCH_USE_PYTORCH=1 PATH="$venv/bin:$PATH" cargo build --locked --workspace --features embench/tch
 echo "embench is ready: target/debug/embench"

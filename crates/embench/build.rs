@@ -1,4 +1,6 @@
-//! Embeds the git commit embench was built from, for the run manifest.
+//! Embeds the git commit embench was built from, for the run manifest, and, when
+//! built with the `tch` feature, libtorch's directory as an rpath (so the binary
+//! runs without LD_LIBRARY_PATH; embench-tch reports the directory).
 
 use std::process::Command;
 
@@ -8,6 +10,11 @@ fn git(args: &[&str]) -> Option<String> {
 }
 
 fn main() {
+    println!("cargo:rerun-if-env-changed=DEP_EMBENCH_TCH_LIBTORCH_LIB");
+    if let Ok(dir) = std::env::var("DEP_EMBENCH_TCH_LIBTORCH_LIB") {
+        println!("cargo:rustc-link-arg-bins=-Wl,-rpath,{dir}");
+        println!("cargo:rustc-link-arg-tests=-Wl,-rpath,{dir}");
+    }
     let commit = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
     let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
     let suffix = if dirty { "-dirty" } else { "" };

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""`make bench-peers`: embench's ort and openvino backends beside the tools a user
-would reach for instead, on the same model files and settings: ONNX Runtime's
-Python API and OpenVINO's benchmark_app (from the openvino wheel). Batch 1 and
+"""`make bench-peers`: embench's ort, openvino and tch backends beside the tools a
+user would reach for instead, on the same model files and settings: ONNX Runtime's
+Python API, OpenVINO's benchmark_app (from the openvino wheel), and PyTorch in
+Python (the TorchScript export, and the eager Hugging Face model). Batch 1 and
 32, sequence length 128, 2 threads, one stream, fp32; closed loop, one client.
 
 The machine's speed drifts (shared cloud vCPUs), so the figures are taken in
@@ -51,6 +52,32 @@ def python_ort(batch: int, seconds: float) -> float:
     return n * batch / (time.perf_counter() - start)
 
 
+def python_torch(batch: int, seconds: float, mode: str) -> float:
+    """PyTorch in Python: `torchscript` runs the export embench's tch backend loads, `eager` the HF model."""
+    import torch
+
+    torch.set_num_threads(THREADS)
+    if mode == "torchscript":
+        model = torch.jit.load(str(MODEL / "torchscript" / "model.pt")).eval()
+        names = json.loads((MODEL / "conversion.json").read_text())["inputs"]
+        run = lambda feed: model(*(feed[n] for n in names))  # noqa: E731
+    else:
+        from transformers import AutoModel
+
+        hf = AutoModel.from_pretrained(MODEL / "pytorch", torch_dtype=torch.float32).eval()
+        names = ["input_ids", "attention_mask", "token_type_ids"]
+        run = lambda feed: hf(**feed).last_hidden_state  # noqa: E731
+    feed = {n: torch.from_numpy(v) for n, v in inputs(batch, names).items()}
+    with torch.inference_mode():
+        for _ in range(5):
+            run(feed)
+        n, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds or n < 10:
+            run(feed)
+            n += 1
+    return n * batch / (time.perf_counter() - start)
+
+
 def benchmark_app(batch: int, seconds: float) -> float:
     tool = pathlib.Path(sys.executable).parent / "benchmark_app"
     shape = ",".join(f"{n}[{batch},{SEQ}]" for n in ("input_ids", "attention_mask", "token_type_ids"))
@@ -81,6 +108,8 @@ backends:
     performance_hint: latency
     streams: 1
     infer_requests: 1
+  - name: tch
+    threads: {THREADS}
 test_scenarios:
   - {{name: b1, concurrency: 1, num_requests: {n1}, batch_size: 1}}
   - {{name: b32, concurrency: 1, num_requests: {n32}, batch_size: 32}}
@@ -110,10 +139,12 @@ def main() -> None:
     for i in range(args.rounds):
         ours = embench(args.embench, args.out / f"round{i + 1}", args.seconds)
         for batch in BATCHES:
-            for backend in ("ort", "openvino"):
+            for backend in ("ort", "openvino", "tch"):
                 samples.setdefault((backend, batch), []).append(ours[(backend, batch)])
             samples.setdefault(("python-ort", batch), []).append(python_ort(batch, args.seconds))
             samples.setdefault(("benchmark_app", batch), []).append(benchmark_app(batch, args.seconds))
+            for mode in ("torchscript", "eager"):
+                samples.setdefault((f"python-torch-{mode}", batch), []).append(python_torch(batch, args.seconds, mode))
         print(f"round {i + 1}/{args.rounds} done", file=sys.stderr)
 
     def cell(key):
@@ -129,7 +160,9 @@ def main() -> None:
     ]
     for batch in BATCHES:
         for backend, peer, name in (("ort", "python-ort", "onnxruntime (Python API)"),
-                                    ("openvino", "benchmark_app", "benchmark_app (sync, 1 stream, 1 request)")):
+                                    ("openvino", "benchmark_app", "benchmark_app (sync, 1 stream, 1 request)"),
+                                    ("tch", "python-torch-torchscript", "PyTorch, TorchScript export"),
+                                    ("tch", "python-torch-eager", "PyTorch, eager HF model")):
             (_, mine_s), (_, theirs_s) = cell((backend, batch)), cell((peer, batch))
             # Each round's embench and peer figures were taken minutes apart at most: their
             # ratio cancels most of the machine's drift, so the median ratio is the estimate.

@@ -17,7 +17,13 @@ impl Factory {
             BackendKind::Candle => cfg!(feature = "candle"),
             BackendKind::Ort => cfg!(feature = "ort"),
             BackendKind::Openvino => cfg!(feature = "openvino"),
-            BackendKind::Tch => return Some("not implemented in this version of embench yet".to_string()),
+            BackendKind::Tch => {
+                return (!cfg!(feature = "tch")).then(|| {
+                    "built without it: libtorch is linked at build time (fix: `make build`, which runs \
+                     LIBTORCH_USE_PYTORCH=1 PATH=.venv/bin:$PATH cargo build -p embench --features tch)"
+                        .to_string()
+                })
+            }
         };
         (!built).then(|| format!("built without it (fix: cargo build -p embench --features {kind})"))
     }
@@ -35,11 +41,17 @@ impl Factory {
                 Ok(path) => format!("ort {} + {}", embench_ort::ORT_CRATE_VERSION, path.display()),
                 Err(why) => format!("ort {} (library missing: {why})", embench_ort::ORT_CRATE_VERSION),
             }),
+            #[cfg(feature = "tch")]
+            BackendKind::Tch => {
+                Some(format!("libtorch {} (tch {})", embench_tch::LIBTORCH_VERSION, embench_tch::TCH_CRATE_VERSION))
+            }
             #[cfg(feature = "openvino")]
             BackendKind::Openvino => Some(match embench_openvino::runtime_library() {
                 Ok(path) => path.display().to_string(),
                 Err(why) => format!("library missing: {why}"),
             }),
+            // Reached only when some backend is not compiled in.
+            #[allow(unreachable_patterns)]
             _ => None,
         }
     }
@@ -109,6 +121,19 @@ impl BackendFactory for Factory {
                 };
                 Ok(Box::new(embench_openvino::OpenvinoEmbedder::load(&file, &settings)?))
             }
+            #[cfg(feature = "tch")]
+            BackendKind::Tch => {
+                let folder = folder("tch", model)?;
+                let settings = embench_tch::TchSettings {
+                    threads: Some(threads(backend)),
+                    cuda: backend.device == DeviceKind::Cuda,
+                    precision: backend.precision,
+                    pooling: model.pooling,
+                };
+                Ok(Box::new(embench_tch::TchEmbedder::load(&folder.torchscript(), &settings)?))
+            }
+            // Reached only when some backend is not compiled in.
+            #[allow(unreachable_patterns)]
             other => {
                 let _ = model;
                 Err(not_available(other))

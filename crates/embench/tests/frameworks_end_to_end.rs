@@ -29,20 +29,21 @@ fn linked_model_root(dir: &Path) -> (PathBuf, PathBuf) {
     (root, config)
 }
 
-#[test]
-fn candle_ort_and_openvino_pass_the_gate_and_record_their_settings() {
+/// Runs `backends` (YAML list items) on the converted default model; returns the records.
+fn run_backends(backends: &str) -> Vec<serde_json::Value> {
     let dir = tempfile::tempdir().unwrap();
     models_yaml(dir.path());
-    let config = write(
-        dir.path(),
-        "bench.yaml",
-        &format!(
-            "active_models: [minilm]\nbackends:\n  - name: candle\n    threads: 2\n  - name: ort\n    threads: 2\n    sessions: 2\n  - name: openvino\n    threads: 2\n    performance_hint: throughput\n  - name: openvino\n    label: openvino-bf16\n    precision: bf16\n    threads: 2\n  - name: mock\n{SCENARIO}"
-        ),
-    );
+    let config = write(dir.path(), "bench.yaml", &format!("active_models: [minilm]\nbackends:\n{backends}{SCENARIO}"));
     let out = dir.path().join("run");
     run(&config, &out).success();
-    let records = validate_results(&out);
+    validate_results(&out)
+}
+
+#[test]
+fn candle_ort_and_openvino_pass_the_gate_and_record_their_settings() {
+    let records = run_backends(
+        "  - name: candle\n    threads: 2\n  - name: ort\n    threads: 2\n    sessions: 2\n  - name: openvino\n    threads: 2\n    performance_hint: throughput\n  - name: openvino\n    label: openvino-bf16\n    precision: bf16\n    threads: 2\n  - name: mock\n",
+    );
     let labels: Vec<&str> = records.iter().map(|r| r["backend"].as_str().unwrap()).collect();
     assert_eq!(labels, ["candle", "ort", "openvino", "openvino-bf16", "mock"]);
     for r in &records[..4] {
@@ -102,4 +103,23 @@ fn a_model_without_reference_warns_that_correctness_was_not_checked() {
     run(&config, &out).success().stderr(predicates::str::contains("correctness not checked"));
     let r = &validate_results(&out)[0];
     assert!(r["warnings"][0].as_str().unwrap().contains("convert_models.sh minilm"), "{r:#}");
+}
+
+/// libtorch is linked at build time; the binary must find it through its rpath,
+/// with no LD_LIBRARY_PATH from the environment.
+#[cfg(feature = "tch")]
+#[test]
+fn tch_runs_without_ld_library_path_and_passes_the_gate() {
+    let records = run_backends(
+        "  - name: tch\n    threads: 2\n  - name: tch\n    label: tch-bf16\n    precision: bf16\n    threads: 2\n",
+    );
+    assert_eq!(records.len(), 2);
+    for (r, precision, bound) in [(&records[0], "fp32", 0.999), (&records[1], "bf16", 0.99)] {
+        assert_eq!(r["valid"], true, "{r:#}");
+        assert_eq!(r["framework"], "tch");
+        assert_eq!(r["precision"], precision);
+        assert_eq!(r["gate_threshold"], bound);
+        assert!(r["min_cosine"].as_f64().unwrap() >= bound, "{r:#}");
+        assert!(r["framework_version"].as_str().unwrap().starts_with("libtorch 2.13.0"), "{r:#}");
+    }
 }

@@ -2,8 +2,6 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::{models_yaml, repo, run, validate_results, write};
 
 #[test]

@@ -323,6 +323,7 @@ impl Validator<'_> {
         };
         let offered: &[Precision] = match kind {
             BackendKind::Openvino => &[Precision::Fp32, Precision::Bf16, Precision::Fp16],
+            BackendKind::Tch => &[Precision::Fp32, Precision::Bf16],
             BackendKind::Mock => &[Precision::Fp32, Precision::Fp16, Precision::Bf16, Precision::Int8],
             _ => &[Precision::Fp32],
         };

@@ -1,0 +1,217 @@
+//! The libtorch backend: the converted TorchScript module (`torchscript/model.pt`,
+//! output `last_hidden_state`) run through `tch`, pooling in `embench-core` like
+//! every other backend. This is the PyTorch baseline in Rust.
+//!
+//! libtorch is linked at build time from the venv's torch wheel
+//! (`LIBTORCH_USE_PYTORCH=1`, torch==2.13.0, the version tch 0.26 expects); its
+//! directory is embedded as an rpath, so the binary needs no LD_LIBRARY_PATH.
+
+use std::path::Path;
+
+use embench_core::pooling::Pooling;
+use embench_core::{BackendInfo, EmbedError, Embedder, Embeddings, Phase, PhaseContext, Precision, TokenizedBatch};
+use tch::{CModule, Device, Kind, Tensor};
+
+const FRAMEWORK: &str = "tch";
+
+/// The PyTorch version tch 0.26 is built for (and the venv pins).
+pub const LIBTORCH_VERSION: &str = "2.13.0";
+/// The tch crate's version, for the results (a test checks it against Cargo.lock).
+pub const TCH_CRATE_VERSION: &str = "0.26.0";
+
+/// How to load the model.
+#[derive(Debug, Clone)]
+pub struct TchSettings {
+    /// Intra-op threads (`tch::set_num_threads`, process-wide in libtorch).
+    pub threads: Option<usize>,
+    /// Run on the first CUDA GPU.
+    pub cuda: bool,
+    /// fp32 or bf16 (the module's parameters are cast; outputs come back as f32).
+    pub precision: Precision,
+    /// Pooling and normalisation of the model.
+    pub pooling: Pooling,
+}
+
+/// A loaded TorchScript module.
+///
+/// `CModule::forward_ts` takes `&self` and libtorch runs concurrent forward
+/// calls of one module safely in inference, so requests are not serialised.
+pub struct TchEmbedder {
+    module: CModule,
+    device: Device,
+    inputs: usize,
+    pooling: Pooling,
+    info: BackendInfo,
+}
+
+impl TchEmbedder {
+    /// Loads the TorchScript file at `model`.
+    pub fn load(model: &Path, settings: &TchSettings) -> Result<Self, EmbedError> {
+        let device = if settings.cuda {
+            load_cuda_backend()?;
+            if !tch::Cuda::is_available() {
+                return Err(EmbedError::new(
+                    FRAMEWORK,
+                    Phase::Load,
+                    "device 'cuda' asked for, but libtorch sees no CUDA GPU (fix: device: cpu, or run on a GPU box)",
+                ));
+            }
+            Device::Cuda(0)
+        } else {
+            Device::Cpu
+        };
+        let kind = match settings.precision {
+            Precision::Fp32 => Kind::Float,
+            Precision::Bf16 => Kind::BFloat16,
+            other => {
+                return Err(EmbedError::new(
+                    FRAMEWORK,
+                    Phase::Load,
+                    format!("precision {other} is not offered by the tch backend (fix: fp32 or bf16)"),
+                ))
+            }
+        };
+        if let Some(n) = settings.threads {
+            tch::set_num_threads(n as i32);
+        }
+        let mut module = CModule::load_on_device(model, device)
+            .map_err(|e| EmbedError::new(FRAMEWORK, Phase::Load, format!("{}: {e}", model.display())))?;
+        module.set_eval();
+        if kind != Kind::Float {
+            // Only the floating-point parameters: `CModule::to` would also cast integer
+            // buffers (BERT's position_ids), which the embedding lookups need as int64.
+            let params = module.named_parameters().in_phase(FRAMEWORK, Phase::Load)?;
+            tch::no_grad(|| {
+                for (_, mut p) in params {
+                    if p.is_floating_point() {
+                        let cast = p.to_kind(kind);
+                        p.set_data(&cast);
+                    }
+                }
+            });
+        }
+        // The export's inputs are (input_ids, attention_mask[, token_type_ids]); the
+        // converter records which, and BERT-family models take all three.
+        let inputs = input_count(model);
+        let threads = tch::get_num_threads().max(1) as usize;
+        let device_name = match device {
+            Device::Cuda(i) => match gpu_name(i) {
+                Some(name) => format!("cuda:{i} ({name})"),
+                None => format!("cuda:{i}"),
+            },
+            _ => "cpu".to_string(),
+        };
+        Ok(Self {
+            module,
+            device,
+            inputs,
+            pooling: settings.pooling,
+            info: BackendInfo {
+                framework: FRAMEWORK.into(),
+                framework_version: format!("libtorch {LIBTORCH_VERSION} (tch {TCH_CRATE_VERSION})"),
+                device: device_name,
+                precision: settings.precision,
+                intra_op_threads: threads,
+                settings: [
+                    ("interop_threads".to_string(), tch::get_num_interop_threads().to_string()),
+                    ("inputs".to_string(), inputs.to_string()),
+                    ("grad".to_string(), "off (no_grad)".to_string()),
+                ]
+                .into(),
+                notes: Vec::new(),
+            },
+        })
+    }
+}
+
+/// Loads libtorch_cuda once, when a cell asks for CUDA.
+///
+/// The binary links only libtorch_cpu: the linker drops libtorch_cuda (no symbol
+/// of it is referenced), and forcing it in would add ~270 MB of resident memory
+/// to every run, CPU-only ones included. Loaded with RTLD_GLOBAL, its static
+/// initialisers register the CUDA backend, and `tch::Cuda::is_available` sees the GPU.
+fn load_cuda_backend() -> Result<(), EmbedError> {
+    static LOADED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    LOADED
+        .get_or_init(|| {
+            let path = Path::new(env!("EMBENCH_LIBTORCH_LIB")).join("libtorch_cuda.so");
+            if !path.is_file() {
+                return Err(format!(
+                    "{} does not exist: this torch is a CPU-only build (fix: install the CUDA build of torch==2.13.0 in .venv)",
+                    path.display()
+                ));
+            }
+            // SAFETY: libtorch_cuda belongs to the libtorch this binary is linked against;
+            // it is never unloaded (the handle is leaked on purpose).
+            let lib = unsafe {
+                libloading::os::unix::Library::open(
+                    Some(&path),
+                    libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_GLOBAL,
+                )
+            }
+            .map_err(|e| format!("could not load {}: {e}", path.display()))?;
+            std::mem::forget(lib);
+            Ok(())
+        })
+        .clone()
+        .map_err(|e| EmbedError::new(FRAMEWORK, Phase::Load, e))
+}
+
+/// The GPU's name from the NVIDIA driver (libtorch's C API does not expose it).
+fn gpu_name(index: usize) -> Option<String> {
+    let out = std::process::Command::new("nvidia-smi")
+        .args(["--query-gpu=name", "--format=csv,noheader", "-i", &index.to_string()])
+        .output()
+        .ok()?;
+    let name = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !name.is_empty()).then_some(name)
+}
+
+/// Inputs the export takes, from the `conversion.json` beside it (default: three).
+fn input_count(model: &Path) -> usize {
+    let record = model.parent().and_then(Path::parent).map(|root| root.join("conversion.json"));
+    record
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|json| json["inputs"].as_array().map(Vec::len))
+        .filter(|&n| n == 2 || n == 3)
+        .unwrap_or(3)
+}
+
+impl Embedder for TchEmbedder {
+    fn info(&self) -> &BackendInfo {
+        &self.info
+    }
+
+    fn embed(&self, batch: &TokenizedBatch) -> Result<Embeddings, EmbedError> {
+        let shape = [batch.batch_size as i64, batch.seq_len as i64];
+        let tensor = |data: &[i64]| Tensor::from_slice(data).view(shape).to_device(self.device);
+        let mut inputs = vec![tensor(&batch.input_ids), tensor(&batch.attention_mask)];
+        if self.inputs == 3 {
+            inputs.push(tensor(&batch.token_type_ids));
+        }
+        let hidden = tch::no_grad(|| {
+            let _span = tracing::trace_span!("forward").entered();
+            self.module.forward_ts(&inputs)
+        })
+        .in_phase(FRAMEWORK, Phase::Inference)?;
+        let dim = *hidden.size().last().unwrap_or(&0) as usize;
+        let flat = hidden.to_kind(Kind::Float).to_device(Device::Cpu).flatten(0, -1);
+        let hidden = Vec::<f32>::try_from(&flat).in_phase(FRAMEWORK, Phase::Inference)?;
+        let _span = tracing::trace_span!("pool").entered();
+        Ok(self.pooling.apply(&hidden, &batch.attention_mask, batch.batch_size, batch.seq_len, dim))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn recorded_versions_match_cargo_lock() {
+        let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock")).unwrap();
+        let needle = format!("name = \"tch\"\nversion = \"{}\"", super::TCH_CRATE_VERSION);
+        assert!(lock.contains(&needle), "TCH_CRATE_VERSION is stale: update it to the tch version in Cargo.lock");
+        let reqs =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/requirements.txt")).unwrap();
+        assert!(reqs.contains(&format!("torch=={}", super::LIBTORCH_VERSION)), "the venv's torch differs");
+    }
+}
