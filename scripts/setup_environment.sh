@@ -22,6 +22,23 @@ for tool in cargo python3 git; do
     fi
 done
 
+# The pinned wheels (onnxruntime 1.31, numpy 2.4) need Python >= 3.11: use $PYTHON,
+# or the first interpreter on PATH that is new enough (Ubuntu 22.04's python3 is 3.10;
+# its python3.11 package is).
+python=""
+for candidate in ${PYTHON:-} python3.13 python3.12 python3.11 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+        "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+        python="$candidate"
+        break
+    fi
+done
+if [[ -z "$python" ]]; then
+    echo "error: no Python >= 3.11 found (python3 is $(python3 --version 2>&1))." >&2
+    echo "fix: install one (Ubuntu 22.04: apt-get install python3.11 python3.11-venv) or set PYTHON=/path/to/python3.11." >&2
+    exit 1
+fi
+
 venv="$root/.venv"
 requirements="$root/scripts/requirements.txt"
 stamp="$venv/.requirements.sha256"
@@ -31,9 +48,9 @@ if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; t
 else
     echo "venv: installing $requirements into $venv (torch is large: a few minutes)"
     if [[ ! -x "$venv/bin/python" ]]; then
-        python3 -m venv "$venv" || {
-            echo "error: python3 -m venv failed." >&2
-            echo "fix: install the venv module (Debian/Ubuntu: apt-get install python3-venv)." >&2
+        "$python" -m venv "$venv" || {
+            echo "error: $python -m venv failed." >&2
+            echo "fix: install the venv module (Debian/Ubuntu: apt-get install $python-venv, or python3-venv)." >&2
             exit 1
         }
     fi

@@ -22,7 +22,10 @@ INSTANCE_NAME="${instance_name}"
 echo "embench set-up of $INSTANCE_NAME started $(date -u +%FT%TZ)"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-apt-get install -y -q build-essential pkg-config git curl python3 python3-venv python3-pip unzip
+# python3.11: the pinned wheels (onnxruntime 1.31, numpy 2.4) need Python >= 3.11, and
+# Ubuntu 22.04's python3 is 3.10; scripts/setup_environment.sh picks python3.11.
+apt-get install -y -q build-essential pkg-config git curl python3 python3-venv python3-pip \
+    python3.11 python3.11-venv unzip
 
 # AWS CLI v2 for the results upload (only when a bucket is set).
 if [[ -n "$RESULTS_BUCKET" ]]; then
