@@ -43,7 +43,7 @@ def python_ort(batch: int, seconds: float) -> float:
     opts.intra_op_num_threads = THREADS
     sess = ort.InferenceSession(str(MODEL / "onnx" / "model.onnx"), opts, providers=["CPUExecutionProvider"])
     feed = inputs(batch, [i.name for i in sess.get_inputs()])
-    for _ in range(5):
+    for _ in range(20):
         sess.run(None, feed)
     n, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds or n < 10:
@@ -69,7 +69,7 @@ def python_torch(batch: int, seconds: float, mode: str) -> float:
         run = lambda feed: hf(**feed).last_hidden_state  # noqa: E731
     feed = {n: torch.from_numpy(v) for n, v in inputs(batch, names).items()}
     with torch.inference_mode():
-        for _ in range(5):
+        for _ in range(20):
             run(feed)
         n, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds or n < 10:
@@ -115,7 +115,7 @@ test_scenarios:
   - {{name: b32, concurrency: 1, num_requests: {n32}, batch_size: 32}}
 input_config:
   sequence_lengths: [{SEQ}]
-  warmup_requests: 5
+  warmup_requests: 20
 """)
     subprocess.run([binary, "run", "--quiet", "--config", str(config), "--out", str(out)], check=True,
                    stdout=subprocess.DEVNULL)
