@@ -8,13 +8,16 @@
 //! - [`dataset`]: seeded synthetic texts or a user's text/JSONL file.
 
 pub mod backend;
+pub mod cache;
 pub mod config;
 pub mod dataset;
 pub mod embedder;
+pub mod memory;
 pub mod model_files;
 pub mod pool;
 pub mod pooling;
 pub mod reference;
+pub mod repeats;
 pub mod runtime_lib;
 pub mod tokenize;
 

@@ -116,7 +116,7 @@ fn malformed_yaml_points_at_the_problem() {
 fn missing_required_key_says_which() {
     let f = Fixture::new();
     let e = f.one_error(&GOOD.replace("    num_requests: 10\n", ""));
-    assert_eq!(e.field, "num_requests", "{e}");
+    assert_eq!(e.field, "test_scenarios[0].num_requests", "{e}");
     assert!(e.line.is_some(), "{e}");
     assert!(e.fix.as_deref().unwrap().contains("num_requests"), "{e}");
 }
@@ -276,4 +276,64 @@ fn converted_files_are_checked_per_backend_setting() {
     assert_at(&e, &f.path("models.yaml"), 6, 11, "models.minilm.path");
     assert!(e.message.contains("openvino/model_fp16.xml") && e.message.contains("model_fp16.bin"), "{e}");
     assert!(e.fix.as_deref().unwrap().contains("convert_models.sh minilm"), "{e}");
+}
+
+#[test]
+fn batch_sweeps_expand_and_their_mistakes_are_named() {
+    let f = Fixture::new();
+    let sweep = |spec: &str| GOOD.replace("    num_requests: 10\n    batch_size: 1\n", spec);
+    let c = f.load(&sweep("    num_texts: 100\n    batch_size: [32, 1, 8]\n")).unwrap();
+    let points: Vec<(usize, usize)> = c.scenarios[0].points.iter().map(|p| (p.batch_size, p.num_requests)).collect();
+    assert_eq!(points, [(1, 100), (8, 13), (32, 4)], "ascending; about 100 texts each");
+    let c = f.load(&sweep("    num_requests: 5\n    batch_size: sweep\n")).unwrap();
+    let sizes: Vec<usize> = c.scenarios[0].points.iter().map(|p| p.batch_size).collect();
+    assert_eq!(sizes, [1, 4, 8, 16, 32, 64, 128, 256]);
+    assert!(c.scenarios[0].points.iter().all(|p| p.num_requests == 5));
+
+    let e = f.one_error(&sweep("    batch_size: [1, 8]\n"));
+    assert_eq!(e.field, "test_scenarios[0].num_texts", "{e}");
+    assert!(e.fix.as_deref().unwrap().contains("num_texts: 1024"), "{e}");
+    let e = f.one_error(&sweep("    num_texts: 10\n    batch_size: [1, 8, 8]\n"));
+    assert_at(&e, &f.path("bench.yaml"), 8, 17, "test_scenarios[0].batch_size");
+    assert!(e.message.contains("distinct"), "{e}");
+    let e = f.one_error(&sweep("    num_texts: 10\n    batch_size: sweeps\n"));
+    assert!(e.message.contains("\"sweep\""), "{e}");
+    let e = f.one_error(&GOOD.replace("    num_requests: 10\n", "    num_requests: 10\n    num_texts: 10\n"));
+    assert_at(&e, &f.path("bench.yaml"), 8, 16, "test_scenarios[0].num_texts");
+    assert!(e.message.contains("sweeps only"), "{e}");
+}
+
+#[test]
+fn cache_scenario_settings_are_checked() {
+    let f = Fixture::new();
+    let with = |extra: &str| GOOD.replace("    batch_size: 1\n", &format!("    batch_size: 1\n{extra}"));
+    let c = f.load(&with("    cache: {repeat_ratios: [0.2], capacity_entries: 50}\n")).unwrap();
+    let cache = c.scenarios[0].cache.as_ref().unwrap();
+    assert_eq!(cache.limit, embench_core::cache::CacheLimit::Entries(50));
+    assert_eq!(c.scenarios[0].kind(), "cache");
+
+    let e = f.one_error(&with("    cache: {repeat_ratios: [0.2, 1.5]}\n"));
+    assert_at(&e, &f.path("bench.yaml"), 9, 12, "test_scenarios[0].cache");
+    assert!(e.message.contains("[0, 1)"), "{e}");
+    let e = f.one_error(&with("    cache: {capacity_entries: 5, capacity_mb: 1}\n"));
+    assert!(e.message.contains("not both"), "{e}");
+    let e = f.one_error(&with("    mode: offline\n    cache: {}\n"));
+    assert!(e.message.contains("closed loop"), "{e}");
+    let e = f.one_error(&with("    cache: {repeat_ratio: [0.2]}\n"));
+    assert!(e.message.contains("repeat_ratios"), "an unknown key suggests the right one: {e}");
+}
+
+#[test]
+fn a_scenario_limited_to_an_unknown_backend_is_named() {
+    let f = Fixture::new();
+    let e = f.one_error(&GOOD.replace("    batch_size: 1\n", "    batch_size: 1\n    backends: [candel]\n"));
+    assert_at(&e, &f.path("bench.yaml"), 9, 16, "test_scenarios[0].backends[0]");
+    assert!(e.message.contains("did you mean 'candle'"), "{e}");
+}
+
+#[test]
+fn an_impossible_memory_budget_is_rejected() {
+    let f = Fixture::new();
+    let e = f.one_error(&GOOD.replace("  warmup_requests: 1\n", "  warmup_requests: 1\n  memory_budget_mb: -5\n"));
+    assert_at(&e, &f.path("bench.yaml"), 12, 21, "input_config.memory_budget_mb");
 }

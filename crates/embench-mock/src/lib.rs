@@ -72,6 +72,13 @@ impl MockEmbedder {
         Duration::from_secs_f64(ms / 1e3)
     }
 
+    /// The extra time a batch of `texts` costs (`batch_cost`).
+    pub fn batch_time(&self, texts: usize) -> Duration {
+        let Some(c) = &self.settings.batch_cost else { return Duration::ZERO };
+        let b = texts as f64;
+        Duration::from_secs_f64((c.per_text_ms * b + c.per_text_squared_ms * b * b) / 1e3)
+    }
+
     /// How long a request starting `since_creation` after the mock was made waits for a stall to end.
     pub fn stall_wait(&self, since_creation: Duration) -> Duration {
         let Some(stall) = &self.settings.stall else {
@@ -103,7 +110,7 @@ impl Embedder for MockEmbedder {
     fn embed(&self, batch: &TokenizedBatch) -> Result<Embeddings, EmbedError> {
         let start = self.service_log.as_ref().map(|_| Instant::now());
         let i = self.next_request.fetch_add(1, Ordering::Relaxed);
-        let mut wait = self.service_time(i);
+        let mut wait = self.service_time(i) + self.batch_time(batch.batch_size);
         if self.settings.stall.is_some() {
             wait += self.stall_wait(self.created.elapsed());
         }
@@ -115,8 +122,17 @@ impl Embedder for MockEmbedder {
             log.lock().expect("log lock").push(served);
         }
         let dim = self.settings.embedding_dim;
+        // A unit vector that depends on the row's tokens, so equal texts get equal vectors and others do not.
         let mut data = vec![0f32; batch.batch_size * dim];
-        data.iter_mut().step_by(dim.max(1)).for_each(|x| *x = 1.0);
+        for (r, row) in data.chunks_mut(dim.max(1)).enumerate() {
+            let ids = &batch.input_ids[r * batch.seq_len..(r + 1) * batch.seq_len];
+            let h =
+                ids.iter().fold(self.settings.seed, |h, &t| h.rotate_left(5) ^ (t as u64).wrapping_mul(0x9E37_79B9));
+            row[0] = 1.0;
+            if dim > 1 {
+                row[1 + (h % (dim as u64 - 1)) as usize] = (h >> 40) as f32 / (1u64 << 24) as f32;
+            }
+        }
         Ok(Embeddings { rows: batch.batch_size, dim, data })
     }
 }
@@ -127,7 +143,7 @@ mod tests {
     use embench_core::config::Stall;
 
     fn mock(service_time: ServiceTime, stall: Option<Stall>) -> MockEmbedder {
-        MockEmbedder::new(MockSettings { service_time, stall, embedding_dim: 4, seed: 1 })
+        MockEmbedder::new(MockSettings { service_time, stall, batch_cost: None, embedding_dim: 4, seed: 1 })
     }
 
     #[test]

@@ -30,7 +30,7 @@ impl CellKey {
         Self {
             model: r.model.clone(),
             backend: r.backend.clone(),
-            scenario: r.scenario.clone(),
+            scenario: r.scenario_label(),
             concurrency: r.concurrency,
             batch_size: r.batch_size,
             seq: seq_label(&r.seq_len),

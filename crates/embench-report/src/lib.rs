@@ -8,5 +8,6 @@ pub mod csv_export;
 pub mod fmt;
 pub mod markdown;
 pub mod runs;
+pub mod sections;
 
 pub use runs::{load_runs, Entry, ReportError, Run, Runs};

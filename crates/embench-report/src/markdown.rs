@@ -21,7 +21,10 @@ pub fn report(runs: &Runs, charts: &[ChartFile]) -> String {
     summary(&mut md, runs);
     for ((model, seq), entries) in runs.groups() {
         let _ = writeln!(md, "## {model}, sequence length {seq}\n");
-        cell_table(&mut md, &entries, runs.many_hosts());
+        let (cached, plain): (Vec<Entry<'_>>, Vec<Entry<'_>>) = entries.iter().partition(|e| e.record.cache.is_some());
+        cell_table(&mut md, &plain, runs.many_hosts());
+        crate::sections::sweep_table(&mut md, &plain, runs.many_hosts());
+        crate::sections::cache_table(&mut md, &cached, runs.many_hosts());
         for c in charts.iter().filter(|c| c.model == model && c.seq == seq) {
             let _ = writeln!(md, "![{}](charts/{}.png)\n", c.title, c.stem);
         }
@@ -108,12 +111,18 @@ fn configs(md: &mut String, runs: &Runs) {
         }
         if let Some(scenarios) = c["test_scenarios"].as_array() {
             for s in scenarios {
+                let amount = match (s["num_requests"].as_u64(), s["num_texts"].as_u64()) {
+                    (_, Some(t)) => format!("{t} texts per batch size"),
+                    (Some(n), _) => format!("{n} requests"),
+                    _ => "? requests".into(),
+                };
+                let cache =
+                    if s["cache"].is_object() { format!(", embedding cache {}", s["cache"]) } else { String::new() };
                 let _ = writeln!(
                     md,
-                    "  - scenario `{}`: concurrency {}, {} requests, batch {}",
+                    "  - scenario `{}`: concurrency {}, {amount}, batch {}{cache}",
                     s["name"].as_str().unwrap_or("?"),
                     s["concurrency"],
-                    s["num_requests"],
                     s["batch_size"]
                 );
             }
@@ -171,7 +180,9 @@ fn summary(md: &mut String, runs: &Runs) {
         for q in &QUESTIONS {
             let best = entries
                 .iter()
-                .filter(|e| e.record.valid && e.record.backend != "mock" && (q.filter)(e.record))
+                // Cache phases serve repeats from memory: their throughput is not the backend's.
+                .filter(|e| e.record.valid && e.record.cache.is_none() && e.record.backend != "mock")
+                .filter(|e| (q.filter)(e.record))
                 .filter_map(|e| (q.value)(e.record).map(|v| (v, e)))
                 .min_by(|a, b| {
                     let ord = a.0.total_cmp(&b.0);
@@ -192,7 +203,7 @@ fn summary(md: &mut String, runs: &Runs) {
 }
 
 fn describe(r: &CellRecord) -> String {
-    format!("{} (c={}, b={})", r.scenario, r.concurrency, r.batch_size)
+    format!("{} (c={}, b={})", r.scenario_label(), r.concurrency, r.batch_size)
 }
 
 fn sig(v: f64) -> String {

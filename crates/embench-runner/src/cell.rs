@@ -3,13 +3,13 @@
 use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
-use embench_core::config::{Mode, ResolvedScenario, SeqLen};
+use embench_core::config::{BatchPoint, Mode, ResolvedScenario, SeqLen};
 use embench_core::{BackendInfo, EmbedError, Embedder, Phase, Precision};
 
 use crate::gate::Gate;
 
 use crate::inputs::PreparedInputs;
-use crate::load::run_load;
+use crate::load::{run_load, run_requests, Serve};
 use crate::resources::{ProcessProbe, ResourceSampler};
 use crate::results::{CellRecord, SCHEMA_VERSION};
 
@@ -40,6 +40,10 @@ pub struct CellSetup<'a> {
     pub scenario: &'a ResolvedScenario,
     /// The sequence length.
     pub seq_len: SeqLen,
+    /// The batch size and measured requests.
+    pub point: BatchPoint,
+    /// Pre-flight memory estimate, MiB.
+    pub memory_estimate_mb: Option<f64>,
     /// Unrecorded warm-up requests after the first.
     pub warmup_requests: usize,
     /// The prepared request batches.
@@ -50,46 +54,68 @@ pub struct CellSetup<'a> {
 /// and the reason, so it is reported instead of lost.
 pub fn run_cell(setup: &CellSetup, load: &Loader, progress: &dyn CellProgress) -> CellRecord {
     let mut record = blank_record(setup);
+    let model = match load_and_warm(&mut record, setup, load, progress) {
+        Ok(m) => m,
+        Err(failed) => return *failed,
+    };
+    progress.phase("measuring");
+    let batches = &setup.inputs.batches;
+    let serve = |i: u64| model.embed(&batches[(i % batches.len() as u64) as usize]).map(drop);
+    measure(&mut record, setup, &serve, progress);
+    drop(model);
+    record.finished_at = now();
+    record
+}
+
+/// A cell's start, shared by every kind of scenario: load the model fresh, time
+/// the first (cold) request, run the correctness gate, warm up. On failure,
+/// returns the finished record.
+pub(crate) fn load_and_warm(
+    record: &mut CellRecord,
+    setup: &CellSetup,
+    load: &Loader,
+    progress: &dyn CellProgress,
+) -> Result<Box<dyn Embedder>, Box<CellRecord>> {
     let mut probe = ProcessProbe::new();
     record.rss_before_load_mb = Some(probe.rss_mb());
 
     progress.phase("loading");
     let t = Instant::now();
-    let model = match load() {
-        Ok(m) => m,
-        Err(e) => return failed(record, &e),
-    };
+    let model = load().map_err(|e| failed(record.clone(), &e))?;
     record.load_time_s = Some(t.elapsed().as_secs_f64());
     record.rss_after_load_mb = Some(probe.rss_mb());
-    describe(&mut record, model.info());
+    describe(record, model.info());
 
     progress.phase("warm-up");
     let batches = &setup.inputs.batches;
     let t = Instant::now();
     if let Err(e) = model.embed(&batches[0]) {
-        return failed(record, &EmbedError::new("first request", Phase::Warmup, e.to_string()));
+        return Err(failed(record.clone(), &EmbedError::new("first request", Phase::Warmup, e.to_string())));
     }
     record.first_request_ms = Some(t.elapsed().as_secs_f64() * 1e3);
     // After the first request, so that one stays a cold start.
     progress.phase("correctness gate");
-    run_gate(&mut record, setup.gate.as_ref(), model.as_ref());
-    let concurrency = setup.scenario.concurrency;
+    run_gate(record, setup.gate.as_ref(), model.as_ref());
     if setup.warmup_requests > 0 {
         // Warm-up runs closed loop: it only has to bring the backend to steady state.
         let n = setup.warmup_requests as u64;
+        let concurrency = setup.scenario.concurrency;
         let warm = run_load(model.as_ref(), batches, concurrency, n, progress.counter(), &Mode::ClosedLoop);
         if let Some((msg, n)) = warm.errors.iter().next() {
             let e = EmbedError::new("warm-up", Phase::Warmup, format!("{n} warm-up requests failed: {msg}"));
-            return failed(record, &e);
+            return Err(failed(record.clone(), &e));
         }
     }
+    Ok(model)
+}
 
-    progress.phase("measuring");
+/// The measured phase: `setup.point.num_requests` requests through `serve`,
+/// their latencies, throughput and resources written into `record`.
+pub(crate) fn measure(record: &mut CellRecord, setup: &CellSetup, serve: &Serve, progress: &dyn CellProgress) {
     let sampler = ResourceSampler::start();
-    let (n, mode) = (setup.scenario.num_requests as u64, &setup.scenario.mode);
-    let outcome = run_load(model.as_ref(), batches, concurrency, n, progress.counter(), mode);
+    let (n, mode) = (setup.point.num_requests as u64, &setup.scenario.mode);
+    let outcome = run_requests(serve, setup.scenario.concurrency, n, progress.counter(), mode);
     let resources = sampler.stop();
-    drop(model);
 
     let ok = outcome.histogram.len();
     let failed_requests: u64 = outcome.errors.values().sum();
@@ -99,7 +125,7 @@ pub fn run_cell(setup: &CellSetup, load: &Loader, progress: &dyn CellProgress) -
     record.error_messages = outcome.errors;
     record.measured_wall_s = Some(wall_s);
     record.qps = Some(ok as f64 / wall_s.max(1e-12));
-    record.embeddings_per_s = record.qps.map(|q| q * setup.scenario.batch_size as f64);
+    record.embeddings_per_s = record.qps.map(|q| q * setup.point.batch_size as f64);
     if let (Some(offered), Some(asked)) = (outcome.offered_rate, record.requested_rate_qps) {
         // Requests completed per second while they were being offered: n - 1 gaps over the span.
         let served = (ok + failed_requests).saturating_sub(1) as f64 / wall_s.max(1e-12);
@@ -117,14 +143,20 @@ pub fn run_cell(setup: &CellSetup, load: &Loader, progress: &dyn CellProgress) -
     record.cpu_util_pct = Some(resources.cpu_util_pct);
     if failed_requests > 0 {
         let total = ok + failed_requests;
-        invalidate(&mut record, format!("{failed_requests} of {total} measured requests failed"));
+        invalidate(record, format!("{failed_requests} of {total} measured requests failed"));
     }
-    record.finished_at = now();
+}
+
+/// The record of a cell that was not attempted, and why.
+pub fn skipped_record(setup: &CellSetup, reason: String) -> CellRecord {
+    let mut record = blank_record(setup);
+    record.skipped = Some(reason.clone());
+    invalidate(&mut record, format!("skipped: {reason}"));
     record
 }
 
 /// Marks a record invalid, keeping every reason already given.
-fn invalidate(record: &mut CellRecord, reason: String) {
+pub(crate) fn invalidate(record: &mut CellRecord, reason: String) {
     record.valid = false;
     record.invalid_reason = Some(match record.invalid_reason.take() {
         Some(earlier) => format!("{earlier}; {reason}"),
@@ -155,13 +187,14 @@ fn run_gate(record: &mut CellRecord, gate: Option<&Result<&Gate, String>>, model
     }
 }
 
-fn blank_record(setup: &CellSetup) -> CellRecord {
+pub(crate) fn blank_record(setup: &CellSetup) -> CellRecord {
     CellRecord {
         schema_version: SCHEMA_VERSION,
         finished_at: now(),
         model: setup.model.to_string(),
         backend: setup.backend.to_string(),
         scenario: setup.scenario.name.clone(),
+        scenario_kind: setup.scenario.kind().into(),
         mode: setup.scenario.mode.name().into(),
         requested_rate_qps: match setup.scenario.mode {
             Mode::OpenLoop { rate_qps, .. } => Some(rate_qps),
@@ -169,7 +202,7 @@ fn blank_record(setup: &CellSetup) -> CellRecord {
         },
         warnings: Vec::new(),
         concurrency: setup.scenario.concurrency,
-        batch_size: setup.scenario.batch_size,
+        batch_size: setup.point.batch_size,
         seq_len: serde_json::to_value(setup.seq_len).expect("SeqLen serializes"),
         tokens_per_input_mean: setup.inputs.tokens_per_input_mean,
         requests: 0,
@@ -196,6 +229,9 @@ fn blank_record(setup: &CellSetup) -> CellRecord {
         gate_threshold: None,
         backend_settings: Default::default(),
         threads: None,
+        memory_estimate_mb: setup.memory_estimate_mb,
+        skipped: None,
+        cache: None,
         valid: true,
         invalid_reason: None,
         histogram: None,
@@ -212,12 +248,12 @@ fn describe(record: &mut CellRecord, info: &BackendInfo) {
     record.warnings.extend(info.notes.iter().cloned());
 }
 
-fn failed(mut record: CellRecord, e: &EmbedError) -> CellRecord {
+fn failed(mut record: CellRecord, e: &EmbedError) -> Box<CellRecord> {
     invalidate(&mut record, e.to_string());
     record.finished_at = now();
-    record
+    Box::new(record)
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

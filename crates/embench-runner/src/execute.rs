@@ -3,15 +3,19 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use embench_core::config::{ResolvedBackend, ResolvedModel};
+use embench_core::config::{ResolvedBackend, ResolvedModel, SeqLen};
 use embench_core::dataset::TextSource;
 use embench_core::{BackendKind, EmbedError, Embedder, Phase};
 
-use crate::cell::{run_cell, CellProgress, CellSetup};
+use embench_core::memory::ModelShape;
+
+use crate::cache_cell::run_cache_cell;
+use crate::cell::{run_cell, skipped_record, CellProgress, CellSetup};
 use crate::gate::Gate;
 use crate::inputs::{InputFactory, PreparedInputs};
 use crate::manifest::BackendVersion;
 use crate::plan::RunPlan;
+use crate::resources::available_memory_mb;
 use crate::results::{CellRecord, ResultsWriter};
 
 /// Builds backends; the binary implements it with one arm per compiled-in backend.
@@ -46,6 +50,9 @@ pub enum RunError {
     },
 }
 
+/// Share of the memory budget a cell may plan to use.
+pub const MEMORY_HEADROOM: f64 = 0.85;
+
 /// How a run ended.
 #[derive(Debug)]
 pub struct RunOutcome {
@@ -70,6 +77,7 @@ pub fn execute(
     let mut inputs = InputFactory::new(source);
     // One gate per model, read once: the probe set and its reference embeddings.
     let gates: Vec<Result<Option<Gate>, String>> = plan.config.models.iter().map(Gate::for_model).collect();
+    let shapes: Vec<ModelShape> = plan.config.models.iter().map(ModelShape::of).collect();
     let mut records = Vec::new();
     let total = plan.cells.len();
     for (index, cell) in plan.cells.iter().enumerate() {
@@ -77,18 +85,52 @@ pub fn execute(
             return Ok(RunOutcome { records, skipped: total - index });
         }
         let (model, backend, scenario) = (plan.model(cell), plan.backend(cell), plan.scenario(cell));
+        let ratio = plan.repeat_ratio(cell);
         let label = format!(
-            "{} / {} / {} / c={} b={} seq={}",
-            model.key, backend.label, scenario.name, scenario.concurrency, scenario.batch_size, cell.seq_len
+            "{} / {} / {} / c={} b={} seq={}{}",
+            model.key,
+            backend.label,
+            scenario.name,
+            scenario.concurrency,
+            cell.point.batch_size,
+            cell.seq_len,
+            ratio.map(|r| format!(" repeats={r}")).unwrap_or_default()
         );
-        let progress = observer.cell_started(index, total, &label, scenario.num_requests as u64);
+        // Cache cells run their phases one after another, each counting from zero.
+        let progress = observer.cell_started(index, total, &label, cell.point.num_requests as u64);
+        let estimate_mb = estimate_mb(&shapes[cell.model], model, cell, scenario.concurrency);
+        let budget_mb = plan.config.memory_budget_mb.unwrap_or_else(available_memory_mb);
+        let mut setup = CellSetup {
+            model: &model.key,
+            backend: &backend.label,
+            framework: backend.kind.name(),
+            requested_precision: backend.precision,
+            gate: None,
+            scenario,
+            seq_len: cell.seq_len,
+            point: cell.point,
+            memory_estimate_mb: Some(estimate_mb),
+            warmup_requests: scenario.warmup_requests.unwrap_or(plan.config.warmup_requests),
+            inputs: &PreparedInputs::empty(),
+        };
+        if estimate_mb > MEMORY_HEADROOM * budget_mb {
+            let reason = format!(
+                "estimated {estimate_mb:.0} MiB (weights + activations of batch {} x {} tokens x {} clients) is over {:.0} % of the {budget_mb:.0} MiB available (fix: a smaller batch or sequence length, or set input_config.memory_budget_mb)",
+                cell.point.batch_size, cell.seq_len, scenario.concurrency, MEMORY_HEADROOM * 100.0
+            );
+            drop(progress);
+            let record = skipped_record(&setup, reason);
+            write(writer, observer, &mut records, vec![record])?;
+            continue;
+        }
         // A cell whose inputs cannot be made is recorded as failed at load, not skipped.
-        let (prepared, prep_error) =
-            match inputs.prepare(model, cell.seq_len, scenario.batch_size, scenario.num_requests) {
+        let (prepared, mut prep_error) =
+            match inputs.prepare(model, cell.seq_len, cell.point.batch_size, cell.point.num_requests) {
                 Ok(p) => (p, None),
                 Err(e) => (Arc::new(PreparedInputs::empty()), Some(e)),
             };
-        let gate = match (backend.kind, &gates[cell.model]) {
+        setup.inputs = &prepared;
+        setup.gate = match (backend.kind, &gates[cell.model]) {
             (BackendKind::Mock, _) => None,
             (_, Ok(Some(g))) => Some(Ok(g)),
             (_, Ok(None)) => Some(Err(match &model.folder {
@@ -101,28 +143,55 @@ pub fn execute(
             })),
             (_, Err(e)) => Some(Err(format!("reference embeddings unreadable: {e}"))),
         };
-        let setup = CellSetup {
-            model: &model.key,
-            backend: &backend.label,
-            framework: backend.kind.name(),
-            requested_precision: backend.precision,
-            gate,
-            scenario,
-            seq_len: cell.seq_len,
-            warmup_requests: plan.config.warmup_requests,
-            inputs: &prepared,
+        let cache_inputs = match (&scenario.cache, ratio) {
+            (Some(spec), Some(r)) if prep_error.is_none() => {
+                match inputs.prepare_cache(model, cell.seq_len, cell.point, r, spec) {
+                    Ok(c) => Some((spec, r, c)),
+                    Err(e) => {
+                        prep_error = Some(e);
+                        None
+                    }
+                }
+            }
+            _ => None,
         };
         let load = || match &prep_error {
             Some(e) => Err(EmbedError::new("inputs", Phase::Load, format!("could not prepare inputs: {e}"))),
             None => factory.load(backend, model),
         };
-        let record = run_cell(&setup, &load, progress.as_ref());
+        let cell_records = match &cache_inputs {
+            Some((spec, r, c)) => run_cache_cell(&setup, model, spec, *r, c, &load, progress.as_ref()),
+            None => vec![run_cell(&setup, &load, progress.as_ref())],
+        };
         drop(progress);
+        write(writer, observer, &mut records, cell_records)?;
+    }
+    Ok(RunOutcome { records, skipped: 0 })
+}
+
+/// Appends `new` to the results file (durably) and to `records`.
+fn write(
+    writer: &mut ResultsWriter,
+    observer: &dyn RunObserver,
+    records: &mut Vec<CellRecord>,
+    new: Vec<CellRecord>,
+) -> Result<(), RunError> {
+    for record in new {
         writer
             .append(&record)
             .map_err(|source| RunError::Write { path: writer.path().display().to_string(), source })?;
         observer.cell_finished(&record);
         records.push(record);
     }
-    Ok(RunOutcome { records, skipped: 0 })
+    Ok(())
+}
+
+/// The pre-flight memory estimate of `cell`, MiB: natural-length inputs are
+/// counted at the model's maximum length.
+fn estimate_mb(shape: &ModelShape, model: &ResolvedModel, cell: &crate::plan::Cell, concurrency: usize) -> f64 {
+    let seq = match cell.seq_len {
+        SeqLen::Tokens(n) => n,
+        SeqLen::Natural => model.config.max_seq_length.value,
+    };
+    shape.cell_bytes(cell.point.batch_size, seq, 4, concurrency) as f64 / (1024.0 * 1024.0)
 }

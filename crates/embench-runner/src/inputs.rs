@@ -8,10 +8,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use embench_core::config::{ResolvedModel, SeqLen};
+use embench_core::config::{BatchPoint, ResolvedCache, ResolvedModel, SeqLen};
 use embench_core::dataset::TextSource;
 use embench_core::tokenize::TextTokenizer;
 use embench_core::TokenizedBatch;
+
+use crate::cache_cell::CacheInputs;
 
 /// Distinct texts prepared per cell (fewer when a cell has fewer requests).
 pub const DISTINCT_TEXTS: usize = 1024;
@@ -71,6 +73,20 @@ impl InputFactory {
         let prepared = Arc::new(prepared);
         self.cache.insert(key, prepared.clone());
         Ok(prepared)
+    }
+
+    /// The texts and request stream of a cache-scenario cell at repeat ratio `ratio`.
+    pub fn prepare_cache(
+        &mut self,
+        model: &ResolvedModel,
+        seq: SeqLen,
+        point: BatchPoint,
+        ratio: f64,
+        spec: &ResolvedCache,
+    ) -> Result<CacheInputs, String> {
+        self.load_tokenizer(model)?;
+        let texts_per_phase = point.num_requests * point.batch_size;
+        CacheInputs::prepare(&self.source, self.tokenizers[&model.key].as_ref(), seq, texts_per_phase, ratio, spec)
     }
 
     fn load_tokenizer(&mut self, model: &ResolvedModel) -> Result<(), String> {

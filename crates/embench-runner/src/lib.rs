@@ -10,6 +10,7 @@
 //! - [`results`], [`manifest`], [`host`]: what lands in the run directory.
 
 pub mod arrivals;
+pub mod cache_cell;
 pub mod cell;
 pub mod execute;
 pub mod gate;

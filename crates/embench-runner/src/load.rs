@@ -15,7 +15,7 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use embench_core::config::Mode;
-use embench_core::{Embedder, TokenizedBatch};
+use embench_core::{EmbedError, Embedder, TokenizedBatch};
 use spin_sleep::{SpinSleeper, SpinStrategy};
 
 use crate::arrivals::schedule;
@@ -35,12 +35,11 @@ pub struct LoopOutcome {
     pub offered_rate: Option<f64>,
 }
 
-/// Runs `num_requests` requests over `concurrency` workers in `mode`.
-///
-/// Requests are handed out in order through `issued` (which a progress display
-/// may read); request `i` uses `inputs[i % inputs.len()]`. Each worker keeps its
-/// own histogram; they are merged at the end. A panicking backend call counts as
-/// a failed request instead of tearing the run down.
+/// Serves request `i` (what one request does: a backend call, or a trip through the cache).
+pub type Serve<'a> = dyn Fn(u64) -> Result<(), EmbedError> + Sync + 'a;
+
+/// Runs `num_requests` requests over `concurrency` workers in `mode`, request
+/// `i` using `inputs[i % inputs.len()]`. See [`run_requests`].
 pub fn run_load(
     embedder: &dyn Embedder,
     inputs: &[TokenizedBatch],
@@ -49,7 +48,24 @@ pub fn run_load(
     issued: &AtomicU64,
     mode: &Mode,
 ) -> LoopOutcome {
-    assert!(!inputs.is_empty() && concurrency > 0);
+    assert!(!inputs.is_empty());
+    let serve = |i: u64| embedder.embed(&inputs[(i % inputs.len() as u64) as usize]).map(drop);
+    run_requests(&serve, concurrency, num_requests, issued, mode)
+}
+
+/// Runs `num_requests` requests over `concurrency` workers in `mode`.
+///
+/// Requests are handed out in order through `issued` (which a progress display
+/// may read). Each worker keeps its own histogram; they are merged at the end.
+/// A panicking request counts as a failed request instead of tearing the run down.
+pub fn run_requests(
+    serve: &Serve,
+    concurrency: usize,
+    num_requests: u64,
+    issued: &AtomicU64,
+    mode: &Mode,
+) -> LoopOutcome {
+    assert!(concurrency > 0);
     issued.store(0, Ordering::Relaxed);
     let due = schedule(mode, num_requests);
     let barrier = Barrier::new(concurrency + 1);
@@ -80,9 +96,8 @@ pub fn run_load(
                                     sleeper.sleep_until(at);
                                 }
                             }
-                            let input = &inputs[(i % inputs.len() as u64) as usize];
                             let t0 = Instant::now();
-                            let result = catch_unwind(AssertUnwindSafe(|| embedder.embed(input)));
+                            let result = catch_unwind(AssertUnwindSafe(|| serve(i)));
                             let end = Instant::now();
                             match result {
                                 Ok(Ok(_)) => hist.record(end.saturating_duration_since(scheduled.unwrap_or(t0))),

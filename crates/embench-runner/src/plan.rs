@@ -1,6 +1,7 @@
-//! The cells of a run: every model × backend × scenario × sequence length.
+//! The cells of a run: every model × backend × scenario × sequence length,
+//! and within a scenario every batch size of a sweep or repeat ratio of a cache scenario.
 
-use embench_core::config::{LoadedConfig, ResolvedBackend, ResolvedModel, ResolvedScenario, SeqLen};
+use embench_core::config::{BatchPoint, LoadedConfig, ResolvedBackend, ResolvedModel, ResolvedScenario, SeqLen};
 
 /// One measured combination, by index into the config's lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,6 +14,10 @@ pub struct Cell {
     pub scenario: usize,
     /// The sequence length.
     pub seq_len: SeqLen,
+    /// The batch size and request count.
+    pub point: BatchPoint,
+    /// Cache scenarios: index into the scenario's repeat ratios.
+    pub repeat: Option<usize>,
 }
 
 /// A validated config and the cells it asks for, in run order (grouped by model, then backend).
@@ -30,9 +35,20 @@ impl RunPlan {
         let mut cells = Vec::new();
         for model in 0..config.models.len() {
             for backend in 0..config.backends.len() {
-                for scenario in 0..config.scenarios.len() {
+                for (scenario, s) in config.scenarios.iter().enumerate() {
+                    if !s.runs_on(&config.backends[backend].label) {
+                        continue;
+                    }
+                    let repeats: Vec<Option<usize>> = match &s.cache {
+                        Some(c) => (0..c.repeat_ratios.len()).map(Some).collect(),
+                        None => vec![None],
+                    };
                     for &seq_len in &config.sequence_lengths {
-                        cells.push(Cell { model, backend, scenario, seq_len });
+                        for &point in &s.points {
+                            for &repeat in &repeats {
+                                cells.push(Cell { model, backend, scenario, seq_len, point, repeat });
+                            }
+                        }
                     }
                 }
             }
@@ -48,6 +64,12 @@ impl RunPlan {
     /// The backend of `cell`.
     pub fn backend(&self, cell: &Cell) -> &ResolvedBackend {
         &self.config.backends[cell.backend]
+    }
+
+    /// The repeat ratio of a cache-scenario `cell`.
+    pub fn repeat_ratio(&self, cell: &Cell) -> Option<f64> {
+        let cache = self.scenario(cell).cache.as_ref()?;
+        cell.repeat.map(|i| cache.repeat_ratios[i])
     }
 
     /// The scenario of `cell`.

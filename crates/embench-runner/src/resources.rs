@@ -10,6 +10,17 @@ use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 /// How often the sampler reads RSS.
 pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(20);
 
+/// Memory the machine has available now, MiB (cgroup limits included, as sysinfo reads them).
+pub fn available_memory_mb() -> f64 {
+    let mut sys = System::new();
+    sys.refresh_memory();
+    let available = match sys.cgroup_limits() {
+        Some(c) => sys.available_memory().min(c.free_memory),
+        None => sys.available_memory(),
+    };
+    available as f64 / (1024.0 * 1024.0)
+}
+
 /// Reads this process's RSS and accumulated CPU time.
 pub struct ProcessProbe {
     system: System,

@@ -24,6 +24,9 @@ pub struct CellRecord {
     pub backend: String,
     /// Scenario name.
     pub scenario: String,
+    /// `fixed`, `batch_sweep` (one record per batch size) or `cache` (one record per repeat ratio and phase).
+    #[serde(default = "fixed")]
+    pub scenario_kind: String,
     /// Load-generation mode (`closed_loop`, `open_loop`, `offline`).
     pub mode: String,
     /// Open loop: the arrival rate asked for, requests per second (achieved is `qps`).
@@ -92,6 +95,15 @@ pub struct CellRecord {
     pub backend_settings: std::collections::BTreeMap<String, String>,
     /// Intra-op threads it used.
     pub threads: Option<usize>,
+    /// Pre-flight estimate of the memory the cell needs, MiB.
+    #[serde(default)]
+    pub memory_estimate_mb: Option<f64>,
+    /// Why the cell was not attempted (then it has no figures and `valid` is false).
+    #[serde(default)]
+    pub skipped: Option<String>,
+    /// Cache scenario: the phase, the cache and what it served.
+    #[serde(default)]
+    pub cache: Option<CacheFigures>,
     /// Whether the figures can be trusted (no failed requests, cell completed).
     pub valid: bool,
     /// Why not, when `valid` is false.
@@ -101,6 +113,14 @@ pub struct CellRecord {
 }
 
 impl CellRecord {
+    /// The scenario's name, with the repeat ratio and phase of a cache-scenario record.
+    pub fn scenario_label(&self) -> String {
+        match &self.cache {
+            Some(c) => format!("{} [repeats {:.0} %, cache {}]", self.scenario, c.repeat_ratio * 100.0, c.phase),
+            None => self.scenario.clone(),
+        }
+    }
+
     /// The precision that ran, and what was asked when that differs (e.g. `fp32 (asked bf16)`).
     pub fn precision_label(&self) -> String {
         if self.precision == self.requested_precision || self.precision == "unknown" {
@@ -113,6 +133,40 @@ impl CellRecord {
 
 fn fp32() -> String {
     "fp32".into()
+}
+
+fn fixed() -> String {
+    "fixed".into()
+}
+
+/// One phase of a cache-scenario cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CacheFigures {
+    /// `off` (no cache: the baseline), `cold` (empty cache), `hot` (the cold
+    /// requests replayed), `warm` (new requests from the same distribution, cache kept).
+    pub phase: String,
+    /// Share of texts that repeat an earlier one in the generated stream.
+    pub repeat_ratio: f64,
+    /// How repeats pick earlier texts (`uniform`, `zipf`).
+    pub distribution: String,
+    /// The cache's bound (`{"entries": n}` or `{"bytes": n}`); None for the baseline.
+    pub limit: Option<embench_core::cache::CacheLimit>,
+    /// Texts requested in the phase.
+    pub texts: u64,
+    /// Texts the backend computed.
+    pub computed: u64,
+    /// Share of texts served without the backend.
+    pub hit_rate: f64,
+    /// Entries held at the end of the phase.
+    pub entries: usize,
+    /// Accounted bytes held at the end of the phase, MiB.
+    pub cache_mb: f64,
+    /// Most accounted bytes held, MiB.
+    pub peak_cache_mb: f64,
+    /// Entries evicted during the phase.
+    pub evictions: u64,
+    /// Embeddings/s of this phase over the baseline's (None for the baseline itself).
+    pub speedup: Option<f64>,
 }
 
 /// Appends records to `results.jsonl`, flushed and fsynced per record, so a

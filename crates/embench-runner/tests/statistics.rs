@@ -42,7 +42,8 @@ fn check(service_time: ServiceTime, concurrency: usize, requests: u64) {
 fn check_mode(service_time: ServiceTime, concurrency: usize, requests: u64, mode: Mode, quantiles: &[f64]) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mock =
-        MockEmbedder::new(MockSettings { service_time, stall: None, embedding_dim: 8, seed: 7 }).with_service_log();
+        MockEmbedder::new(MockSettings { service_time, stall: None, batch_cost: None, embedding_dim: 8, seed: 7 })
+            .with_service_log();
     let mut drawn: Vec<Duration> = (0..requests).map(|i| mock.service_time(i)).collect();
     drawn.sort();
 
@@ -132,6 +133,7 @@ fn open_loop_shows_stalls_that_closed_loop_hides() {
     let settings = MockSettings {
         service_time: ServiceTime::Constant { ms: 4.0 },
         stall: Some(Stall { every_ms: 1000.0, duration_ms: 100.0 }),
+        batch_cost: None,
         embedding_dim: 8,
         seed: 1,
     };

@@ -79,7 +79,10 @@ impl RunObserver for Bars {
         for w in &record.warnings {
             eprintln!("!! warning, cell {} / {} / {}: {w}", record.model, record.backend, record.scenario);
         }
-        if !record.valid {
+        if let Some(why) = &record.skipped {
+            let (m, b, s) = (&record.model, &record.backend, &record.scenario);
+            eprintln!("!! SKIPPED cell {m} / {b} / {s} at batch {}: {why}", record.batch_size);
+        } else if !record.valid {
             eprintln!(
                 "!! INVALID cell {} / {} / {}: {}",
                 record.model,

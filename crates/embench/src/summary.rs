@@ -34,10 +34,11 @@ pub fn table(records: &[CellRecord]) -> Table {
     ]);
     for r in records {
         let lat = r.latency_ms;
+        let scenario = r.scenario_label();
         let mut row = vec![
             Cell::new(&r.model),
             Cell::new(&r.backend),
-            Cell::new(&r.scenario),
+            Cell::new(scenario),
             Cell::new(r.concurrency),
             Cell::new(r.batch_size),
             Cell::new(r.seq_len.to_string().trim_matches('"')),
@@ -60,6 +61,8 @@ pub fn table(records: &[CellRecord]) -> Table {
                 Cell::new(num(r.min_cosine, 5)),
                 Cell::new(if r.warnings.is_empty() { "yes" } else { "yes (warnings)" }).fg(Color::Green),
             ]);
+        } else if let Some(why) = &r.skipped {
+            row.push(Cell::new(format!("SKIPPED: {why}")).fg(Color::Yellow));
         } else {
             let reason = r.invalid_reason.as_deref().unwrap_or("invalid");
             row.push(Cell::new(format!("INVALID: {reason}")).fg(Color::Red));

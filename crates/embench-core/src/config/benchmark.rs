@@ -80,6 +80,9 @@ pub struct BackendSpec {
     /// Mock only: periodic stalls on top of the service time.
     #[serde(default)]
     pub stall: Option<Spanned<Stall>>,
+    /// Mock only: extra service time per text of the batch.
+    #[serde(default)]
+    pub batch_cost: Option<Spanned<BatchCost>>,
     /// Mock only: embedding dimension it returns (default 384).
     #[serde(default)]
     pub embedding_dim: Option<usize>,
@@ -122,7 +125,20 @@ pub struct Stall {
     pub duration_ms: f64,
 }
 
-/// One load scenario (closed loop).
+/// Mock only: service time that grows with the batch, `per_text_ms·b + per_text_squared_ms·b²`
+/// on top of `service_time`, so a batch sweep has a known optimum.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchCost {
+    /// Milliseconds per text.
+    #[serde(default)]
+    pub per_text_ms: f64,
+    /// Milliseconds per text squared (a cost that outgrows the batch, like memory pressure).
+    #[serde(default)]
+    pub per_text_squared_ms: f64,
+}
+
+/// One load scenario.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
@@ -130,10 +146,25 @@ pub struct Scenario {
     pub name: Spanned<String>,
     /// Clients issuing requests back to back (1–1024).
     pub concurrency: Spanned<usize>,
-    /// Measured requests, over all clients.
-    pub num_requests: Spanned<usize>,
-    /// Texts per request.
-    pub batch_size: Spanned<usize>,
+    /// Measured requests, over all clients (per batch size in a sweep).
+    #[serde(default)]
+    pub num_requests: Option<Spanned<usize>>,
+    /// Batch sweeps only: texts per batch size instead of a request count
+    /// (requests = texts / batch size, at least 3), so every point costs about the same.
+    #[serde(default)]
+    pub num_texts: Option<Spanned<usize>>,
+    /// Texts per request: a number, a list of numbers (a batch-size sweep), or
+    /// `sweep` (the sweep over 1, 4, 8, 16, 32, 64, 128, 256).
+    pub batch_size: Spanned<BatchSpec>,
+    /// Unrecorded warm-up requests of this scenario's cells (default: `input_config.warmup_requests`).
+    #[serde(default)]
+    pub warmup_requests: Option<usize>,
+    /// Only these backends (labels) run this scenario (default: all).
+    #[serde(default)]
+    pub backends: Option<Vec<Spanned<String>>>,
+    /// The embedding-cache scenario: each request goes through an LRU cache in front of the backend.
+    #[serde(default)]
+    pub cache: Option<Spanned<CacheSpec>>,
     /// How load is generated: `closed_loop` (default), `open_loop` or `offline`.
     #[serde(default)]
     pub mode: Option<Spanned<LoadMode>>,
@@ -146,6 +177,110 @@ pub struct Scenario {
     /// Open loop only: seed of the Poisson arrivals (default 42).
     #[serde(default)]
     pub seed: Option<u64>,
+}
+
+/// The batch sizes of a batch-size sweep when the config says `batch_size: sweep`.
+pub const DEFAULT_SWEEP: [usize; 8] = [1, 4, 8, 16, 32, 64, 128, 256];
+
+/// `batch_size`: one size, or a sweep over several.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchSpec {
+    /// Every request carries this many texts.
+    One(usize),
+    /// One cell per size (a batch-size sweep).
+    Sweep(Vec<usize>),
+}
+
+impl Serialize for BatchSpec {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            BatchSpec::One(n) => s.serialize_u64(*n as u64),
+            BatchSpec::Sweep(v) => v.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for BatchSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = BatchSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a batch size (e.g. 32), a list of them (a sweep), or \"sweep\"")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<BatchSpec, E> {
+                Ok(BatchSpec::One(v as usize))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<BatchSpec, E> {
+                usize::try_from(v)
+                    .map(BatchSpec::One)
+                    .map_err(|_| E::custom(format!("batch size {v} is negative; use a count of texts")))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<BatchSpec, E> {
+                match v {
+                    "sweep" => Ok(BatchSpec::Sweep(DEFAULT_SWEEP.to_vec())),
+                    other => Err(E::custom(format!(
+                        "batch size '{other}' is neither a number, a list of numbers, nor \"sweep\""
+                    ))),
+                }
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<BatchSpec, A::Error> {
+                let mut sizes = Vec::new();
+                while let Some(n) = seq.next_element::<usize>()? {
+                    sizes.push(n);
+                }
+                Ok(BatchSpec::Sweep(sizes))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The embedding-cache scenario's settings.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSpec {
+    /// Fractions of texts that repeat an earlier text, each a cell (default 0, 0.2, 0.8).
+    #[serde(default = "default_repeat_ratios")]
+    pub repeat_ratios: Vec<f64>,
+    /// Which earlier text a repeat picks: `zipf` (default; popular texts repeat most) or `uniform`.
+    #[serde(default)]
+    pub distribution: RepeatDistribution,
+    /// Zipf exponent (default 1.0).
+    #[serde(default = "default_zipf_exponent")]
+    pub zipf_exponent: f64,
+    /// Bound the cache by entries.
+    #[serde(default)]
+    pub capacity_entries: Option<usize>,
+    /// Bound the cache by bytes (keys, vectors and bookkeeping), MiB; default 64 when no bound is given.
+    #[serde(default)]
+    pub capacity_mb: Option<f64>,
+    /// Seed of the repeat pattern (default 7).
+    #[serde(default = "default_cache_seed")]
+    pub seed: u64,
+}
+
+/// How a repeated text is chosen among those seen before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RepeatDistribution {
+    /// Every earlier text equally likely.
+    Uniform,
+    /// The k-th text first seen is picked with weight 1 / k^s.
+    #[default]
+    Zipf,
+}
+
+fn default_repeat_ratios() -> Vec<f64> {
+    vec![0.0, 0.2, 0.8]
+}
+
+fn default_zipf_exponent() -> f64 {
+    1.0
+}
+
+fn default_cache_seed() -> u64 {
+    7
 }
 
 /// How a scenario generates load.
@@ -179,6 +314,10 @@ pub struct InputConfig {
     pub sequence_lengths: Vec<Spanned<SeqLen>>,
     /// Unrecorded requests after the first (cold) one.
     pub warmup_requests: usize,
+    /// Memory a cell may plan to use, MiB (default: the machine's available memory);
+    /// cells whose estimate exceeds 85 % of it are skipped with the reason.
+    #[serde(default)]
+    pub memory_budget_mb: Option<Spanned<f64>>,
 }
 
 /// Where texts come from.

@@ -14,12 +14,13 @@ pub use backend_options::{
     ExecutionMode, ExecutionProvider, GraphOptimization, ModelFormat, OpenvinoOptions, OrtOptions, PerformanceHint,
 };
 pub use benchmark::{
-    Arrival, BackendSpec, BenchmarkConfig, DatasetConfig, InputConfig, LoadMode, Scenario, SeqLen, ServiceTime, Stall,
+    Arrival, BackendSpec, BatchCost, BatchSpec, BenchmarkConfig, CacheSpec, DatasetConfig, InputConfig, LoadMode,
+    RepeatDistribution, Scenario, SeqLen, ServiceTime, Stall, DEFAULT_SWEEP,
 };
 pub use error::{ConfigError, ConfigErrors};
 pub use models::{ModelConfig, ModelType, ModelsFile};
 pub use parse::{closest, parse_yaml_file, parse_yaml_str};
 pub use validate::{
-    load_config, Availability, DeviceKind, LoadedConfig, MockSettings, Mode, ResolvedBackend, ResolvedDataset,
-    ResolvedModel, ResolvedScenario,
+    load_config, Availability, BatchPoint, DeviceKind, LoadedConfig, MockSettings, Mode, ResolvedBackend,
+    ResolvedCache, ResolvedDataset, ResolvedModel, ResolvedScenario,
 };

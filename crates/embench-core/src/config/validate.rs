@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_saphyr::Spanned;
 
 use super::backend_options::{OpenvinoOptions, OrtOptions};
-use super::benchmark::{Arrival, BenchmarkConfig, LoadMode, Scenario, SeqLen, ServiceTime, Stall};
+use super::benchmark::{Arrival, BatchCost, BenchmarkConfig, SeqLen, ServiceTime, Stall};
 use super::error::{ConfigError, ConfigErrors};
 use super::models::{ModelConfig, ModelsFile};
 use super::parse::{closest, parse_yaml_file};
@@ -17,6 +17,9 @@ use crate::model_files::ModelFolder;
 use crate::pooling::{Pooling, PoolingKind};
 
 mod backends;
+mod scenarios;
+
+pub use scenarios::{BatchPoint, ResolvedCache, ResolvedScenario};
 
 /// Most clients one scenario may run.
 pub const MAX_CONCURRENCY: usize = 1024;
@@ -44,6 +47,8 @@ pub struct LoadedConfig {
     pub sequence_lengths: Vec<SeqLen>,
     /// Unrecorded warm-up requests per cell.
     pub warmup_requests: usize,
+    /// Memory a cell may plan to use, MiB (None: the machine's available memory).
+    pub memory_budget_mb: Option<f64>,
     /// Where texts come from.
     pub dataset: ResolvedDataset,
 }
@@ -79,6 +84,8 @@ pub struct MockSettings {
     pub service_time: ServiceTime,
     /// Periodic stalls.
     pub stall: Option<Stall>,
+    /// Extra time per text of the batch.
+    pub batch_cost: Option<BatchCost>,
     /// Dimension of the vectors it returns.
     pub embedding_dim: usize,
     /// Seed of its draws.
@@ -104,21 +111,6 @@ pub struct ResolvedBackend {
     pub device: DeviceKind,
     /// Mock settings (mock only).
     pub mock: Option<MockSettings>,
-}
-
-/// A validated scenario.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ResolvedScenario {
-    /// Name.
-    pub name: String,
-    /// Closed-loop clients.
-    pub concurrency: usize,
-    /// Measured requests.
-    pub num_requests: usize,
-    /// Texts per request.
-    pub batch_size: usize,
-    /// How load is generated.
-    pub mode: Mode,
 }
 
 /// A scenario's load generation, resolved.
@@ -206,10 +198,11 @@ impl Validator<'_> {
 
     fn validate(mut self, benchmark: BenchmarkConfig) -> Result<LoadedConfig, ConfigErrors> {
         let backends = self.backends(&benchmark.backends);
-        let scenarios = self.scenarios(&benchmark.test_scenarios);
+        let scenarios = self.scenarios(&benchmark.test_scenarios, &backends);
         let models = self.models(&benchmark.active_models, &backends);
         let sequence_lengths = self.sequence_lengths(&benchmark.input_config.sequence_lengths, &models);
         let dataset = self.dataset(&benchmark);
+        let memory_budget_mb = self.memory_budget(&benchmark);
         if !self.errors.is_empty() {
             return Err(ConfigErrors(self.errors));
         }
@@ -217,6 +210,7 @@ impl Validator<'_> {
             config_path: self.config_path.to_path_buf(),
             models_path: self.models_path.to_path_buf(),
             warmup_requests: benchmark.input_config.warmup_requests,
+            memory_budget_mb,
             benchmark,
             models,
             backends,
@@ -224,71 +218,6 @@ impl Validator<'_> {
             sequence_lengths,
             dataset,
         })
-    }
-
-    fn scenarios(&mut self, specs: &[Scenario]) -> Vec<ResolvedScenario> {
-        if specs.is_empty() {
-            self.err(
-                ConfigError::file(self.config_path, "test_scenarios", "no scenarios listed")
-                    .fix("add at least one scenario"),
-            );
-        }
-        let mut names = BTreeSet::new();
-        let mut out = Vec::new();
-        for (i, s) in specs.iter().enumerate() {
-            let field = |f: &str| format!("test_scenarios[{i}].{f}");
-            if !names.insert(s.name.value.clone()) {
-                let e = self.at(&s.name, field("name"), format!("scenario name '{}' is used twice", s.name.value));
-                self.err(e.fix("give each scenario its own name"));
-            }
-            let checks: [(&Spanned<usize>, &str, usize, usize); 3] = [
-                (&s.concurrency, "concurrency", 1, MAX_CONCURRENCY),
-                (&s.num_requests, "num_requests", 1, usize::MAX),
-                (&s.batch_size, "batch_size", 1, MAX_BATCH_SIZE),
-            ];
-            for (v, name, lo, hi) in checks {
-                if v.value < lo || v.value > hi {
-                    let range = if hi == usize::MAX { format!("at least {lo}") } else { format!("{lo}..={hi}") };
-                    let e = self.at(v, field(name), format!("{name} {} is impossible", v.value));
-                    self.err(e.fix(format!("use {range}")));
-                }
-            }
-            let mode = self.mode(i, s);
-            out.push(ResolvedScenario {
-                name: s.name.value.clone(),
-                concurrency: s.concurrency.value,
-                num_requests: s.num_requests.value,
-                batch_size: s.batch_size.value,
-                mode,
-            });
-        }
-        out
-    }
-
-    fn mode(&mut self, i: usize, s: &Scenario) -> Mode {
-        let field = |f: &str| format!("test_scenarios[{i}].{f}");
-        let mode = s.mode.as_ref().map_or(LoadMode::ClosedLoop, |m| m.value);
-        if mode != LoadMode::OpenLoop {
-            if let Some(r) = &s.rate_qps {
-                let e = self.at(r, field("rate_qps"), "rate_qps applies to open_loop scenarios only");
-                self.err(e.fix("add 'mode: open_loop', or remove rate_qps"));
-            }
-            return if mode == LoadMode::Offline { Mode::Offline } else { Mode::ClosedLoop };
-        }
-        let rate_qps = match &s.rate_qps {
-            Some(r) if r.value.is_finite() && r.value > 0.0 => r.value,
-            Some(r) => {
-                let e = self.at(r, field("rate_qps"), format!("rate {} is impossible", r.value));
-                self.err(e.fix("use a rate > 0 requests per second"));
-                1.0
-            }
-            None => {
-                let e = self.at(&s.name, field("rate_qps"), "an open_loop scenario needs rate_qps");
-                self.err(e.fix("add e.g. 'rate_qps: 50'"));
-                1.0
-            }
-        };
-        Mode::OpenLoop { rate_qps, arrival: s.arrival.unwrap_or(Arrival::Poisson), seed: s.seed.unwrap_or(42) }
     }
 
     fn models(&mut self, active: &[Spanned<String>], backends: &[ResolvedBackend]) -> Vec<ResolvedModel> {
@@ -419,6 +348,15 @@ impl Validator<'_> {
             }
         }
         lens.iter().map(|l| l.value).collect()
+    }
+
+    fn memory_budget(&mut self, benchmark: &BenchmarkConfig) -> Option<f64> {
+        let m = benchmark.input_config.memory_budget_mb.as_ref()?;
+        if !(m.value.is_finite() && m.value > 0.0) {
+            let e = self.at(m, "input_config.memory_budget_mb", format!("memory budget {} MiB is impossible", m.value));
+            self.err(e.fix("use a positive number of MiB, or remove it to use the machine's available memory"));
+        }
+        Some(m.value)
     }
 
     fn dataset(&mut self, benchmark: &BenchmarkConfig) -> ResolvedDataset {

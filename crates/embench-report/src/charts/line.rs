@@ -31,6 +31,17 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
+/// A highlighted point: the best batch size (a ring) or the latency pick (a square).
+#[derive(Debug, Clone)]
+pub struct Mark {
+    /// Position, x as described by the chart's [`Axis`].
+    pub at: (f64, f64),
+    /// Colour (the series').
+    pub color: RGBColor,
+    /// The best point (ring) rather than the latency pick (square).
+    pub best: bool,
+}
+
 /// A chart of lines.
 #[derive(Debug, Clone)]
 pub struct LineChart {
@@ -44,6 +55,8 @@ pub struct LineChart {
     pub x_axis: Axis,
     /// The lines.
     pub series: Vec<Series>,
+    /// Highlighted points.
+    pub marks: Vec<Mark>,
 }
 
 fn tick(axis: Axis, x: f64) -> String {
@@ -99,6 +112,8 @@ impl Chart for LineChart {
         let (x0, x1) = xs.fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
         let y1 = self.series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(0f64, f64::max);
         let pad = ((x1 - x0) * 0.05).max(0.05);
+        // A marked chart's legend is two lines longer: room above the curves keeps it off them.
+        let headroom = if self.marks.is_empty() { 1.1 } else { 1.1 + 0.08 * (self.series.len() + 2) as f64 };
         // Ticks exactly at the measured x values (concurrency levels, batch sizes, percentiles).
         let mut ticks: Vec<f64> = self.series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).collect();
         ticks.sort_by(f64::total_cmp);
@@ -108,7 +123,7 @@ impl Chart for LineChart {
             .margin(16)
             .x_label_area_size(48)
             .y_label_area_size(72)
-            .build_cartesian_2d(TickedAxis { range: (x0 - pad)..(x1 + pad), ticks }, 0f64..(y1 * 1.1).max(1e-9))
+            .build_cartesian_2d(TickedAxis { range: (x0 - pad)..(x1 + pad), ticks }, 0f64..(y1 * headroom).max(1e-9))
             .map_err(|e| err(&e))?;
         let axis = self.x_axis;
         chart
@@ -143,6 +158,31 @@ impl Chart for LineChart {
                     _ => chart.draw_series(std::iter::once(Cross::new((x, y), 5, s.color.stroke_width(2)))),
                 }
                 .map_err(|e| err(&e))?;
+            }
+        }
+        for m in &self.marks {
+            let style = m.color.stroke_width(3);
+            if m.best {
+                chart.draw_series(std::iter::once(Circle::new(m.at, 11, style))).map_err(|e| err(&e))?;
+            } else {
+                let square = EmptyElement::at(m.at) + Rectangle::new([(-9, -9), (9, 9)], style);
+                chart.draw_series(std::iter::once(square)).map_err(|e| err(&e))?;
+            }
+        }
+        if !self.marks.is_empty() {
+            let legend = [("ring: best throughput", true), ("square: smallest batch within 5 % of it", false)];
+            for (text, ring) in legend {
+                chart
+                    .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
+                    .map_err(|e| err(&e))?
+                    .label(text)
+                    .legend(move |(x, y)| -> DynElement<'static, DB, (i32, i32)> {
+                        if ring {
+                            Circle::new((x + 12, y), 6, BLACK.stroke_width(2)).into_dyn()
+                        } else {
+                            Rectangle::new([(x + 6, y - 6), (x + 18, y + 6)], BLACK.stroke_width(2)).into_dyn()
+                        }
+                    });
             }
         }
         chart

@@ -14,7 +14,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 pub use bar::BarChart;
-pub use line::{Axis, LineChart, Series};
+pub use line::{Axis, LineChart, Mark, Series};
 pub use plan::render_all;
 
 use crate::runs::ReportError;

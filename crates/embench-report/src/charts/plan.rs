@@ -8,8 +8,9 @@ type PointsByX = BTreeMap<u64, Vec<f64>>;
 
 use embench_runner::histogram::LatencyHistogram;
 
-use super::{backend_color, save, Axis, BarChart, ChartFile, LineChart, Series};
+use super::{backend_color, save, Axis, BarChart, ChartFile, LineChart, Mark, Series};
 use crate::runs::{Entry, ReportError, Runs};
+use crate::sections::{sweep_markers, sweep_series};
 
 /// Quantiles of the latency-distribution curve.
 const QUANTILES: [f64; 10] = [0.0, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999];
@@ -22,7 +23,9 @@ pub fn render_all(runs: &Runs, dir: &Path) -> Result<Vec<ChartFile>, ReportError
     let many = runs.many_hosts();
     let mut files = Vec::new();
     for ((model, seq), entries) in runs.groups() {
-        let valid: Vec<Entry<'_>> = entries.into_iter().filter(|e| e.record.valid).collect();
+        // Cache phases serve repeats from memory: they get a table, not the backends' curves.
+        let valid: Vec<Entry<'_>> =
+            entries.into_iter().filter(|e| e.record.valid && e.record.cache.is_none()).collect();
         let ctx = Ctx { model: &model, seq: &seq, dir, hosts: &hosts, many };
         let by_conc: Vec<Entry<'_>> =
             valid.iter().copied().filter(|e| e.record.batch_size == 1 && e.record.mode == "closed_loop").collect();
@@ -50,29 +53,42 @@ pub fn render_all(runs: &Runs, dir: &Path) -> Result<Vec<ChartFile>, ReportError
             Axis::Log10,
             qps,
         )?;
-        let by_batch: Vec<Entry<'_>> =
-            valid.iter().copied().filter(|e| e.record.concurrency == 1 && e.record.mode == "closed_loop").collect();
-        let tput = ctx.lines(&by_batch, |e| e.record.batch_size as f64, &[("", |e| e.record.embeddings_per_s)]);
-        ctx.emit_line(
-            &mut files,
-            "throughput_vs_batch",
-            "throughput vs batch size (concurrency 1)",
-            "batch size (log scale)",
-            "embeddings per second",
-            Axis::Log10,
-            tput,
-        )?;
-        let lat =
-            ctx.lines(&by_batch, |e| e.record.batch_size as f64, &[("p50", |e| e.record.latency_ms.map(|l| l.p50))]);
-        ctx.emit_line(
-            &mut files,
-            "latency_vs_batch",
-            "p50 latency per request vs batch size (concurrency 1)",
-            "batch size (log scale)",
-            "latency per batch (ms)",
-            Axis::Log10,
-            lat,
-        )?;
+        // Batch curves: from sweeps when there are any, else from every concurrency-1 closed-loop cell.
+        let sweeps: Vec<Entry<'_>> =
+            valid.iter().copied().filter(|e| e.record.scenario_kind == "batch_sweep").collect();
+        let sweeps_only = !sweeps.is_empty();
+        let by_batch: Vec<Entry<'_>> = if sweeps.is_empty() {
+            valid.iter().copied().filter(|e| e.record.concurrency == 1 && e.record.mode == "closed_loop").collect()
+        } else {
+            sweeps
+        };
+        let (tput_marks, lat_marks) = sweep_marks(&by_batch, many);
+        let source = if sweeps_only { "batch-size sweeps" } else { "concurrency 1" };
+        let charts = [
+            (
+                "throughput_vs_batch",
+                format!("throughput vs batch size ({source})"),
+                "embeddings per second",
+                ctx.lines(&by_batch, |e| e.record.batch_size as f64, &[("", |e| e.record.embeddings_per_s)]),
+                tput_marks,
+            ),
+            (
+                "latency_vs_batch",
+                format!("p50 latency per request vs batch size ({source})"),
+                "latency per batch (ms)",
+                ctx.lines(
+                    &by_batch,
+                    |e| e.record.batch_size as f64,
+                    &[("p50", |e| e.record.latency_ms.map(|l| l.p50))],
+                ),
+                lat_marks,
+            ),
+        ];
+        for (kind, what, y_desc, series, marks) in charts {
+            let (x_desc, y_desc) = ("batch size (log scale)".into(), y_desc.into());
+            let chart = LineChart { title: ctx.title(&what), x_desc, y_desc, x_axis: Axis::Log10, series, marks };
+            ctx.emit_chart(&mut files, kind, chart)?;
+        }
         ctx.bars(
             &mut files,
             &valid,
@@ -97,6 +113,33 @@ pub fn render_all(runs: &Runs, dir: &Path) -> Result<Vec<ChartFile>, ReportError
 }
 
 type Value = fn(&Entry<'_>) -> Option<f64>;
+
+/// Ring and square marks of each sweep series, on the throughput and on the latency curve.
+fn sweep_marks(entries: &[Entry<'_>], many: bool) -> (Vec<Mark>, Vec<Mark>) {
+    let (mut tput, mut lat) = (Vec::new(), Vec::new());
+    for points in sweep_series(entries, many).values() {
+        let measured: Vec<(usize, f64)> =
+            points.iter().filter_map(|e| e.record.embeddings_per_s.map(|v| (e.record.batch_size, v))).collect();
+        let Some((best, friendly)) = sweep_markers(&measured) else { continue };
+        for e in points {
+            let r = e.record;
+            for (batch, is_best) in [(best, true), (friendly, false)] {
+                if r.batch_size != batch || (!is_best && best == friendly) {
+                    continue;
+                }
+                let x = (batch as f64).log10();
+                let color = backend_color(&r.backend);
+                if let Some(y) = r.embeddings_per_s {
+                    tput.push(Mark { at: (x, y), color, best: is_best });
+                }
+                if let Some(l) = r.latency_ms {
+                    lat.push(Mark { at: (x, l.p50), color, best: is_best });
+                }
+            }
+        }
+    }
+    (tput, lat)
+}
 
 struct Ctx<'a> {
     model: &'a str,
@@ -161,11 +204,19 @@ impl Ctx<'_> {
         x_axis: Axis,
         series: Vec<Series>,
     ) -> Result<(), ReportError> {
+        let (x_desc, y_desc) = (x_desc.into(), y_desc.into());
+        self.emit_chart(
+            files,
+            kind,
+            LineChart { title: self.title(what), x_desc, y_desc, x_axis, series, marks: vec![] },
+        )
+    }
+
+    fn emit_chart(&self, files: &mut Vec<ChartFile>, kind: &str, chart: LineChart) -> Result<(), ReportError> {
         // A curve needs two points somewhere; a single dot per backend is in the tables already.
-        if !series.iter().any(|s| s.points.len() >= 2) {
+        if !chart.series.iter().any(|s| s.points.len() >= 2) {
             return Ok(());
         }
-        let chart = LineChart { title: self.title(what), x_desc: x_desc.into(), y_desc: y_desc.into(), x_axis, series };
         self.write(files, kind, &chart.title.clone(), |dir, stem| save(&chart, dir, stem))
     }
 

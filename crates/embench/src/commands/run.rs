@@ -26,6 +26,10 @@ const METHODOLOGY: &[&str] = &[
     "Latency is measured per request from submit to result around the backend's embed call (forward pass, pooling, normalisation); inputs are tokenized beforehand and tokenization time is reported separately.",
     "Each client records into its own HdrHistogram (ns, 3 significant digits); histograms are merged at the end.",
     "QPS = successful requests / wall time of the measured phase; embeddings/s = QPS x batch size.",
+    "Before each cell a pre-flight estimate of its memory (weights + twice one encoder layer's activations per request in flight) is compared with the memory available (or input_config.memory_budget_mb); a cell over 85 % of it is skipped and recorded with the reason, not attempted.",
+    "Batch-size sweeps run one cell per batch size (a fresh model load each); with num_texts every size embeds about the same number of texts (at least 3 requests). The report marks the size with the highest embeddings/s and the smallest size within 5 % of it.",
+    "Embedding cache: only cache scenarios use one. All other scenarios run with no cache anywhere in the request path, so repeated inputs (each cell cycles through at most 1024 distinct texts) cannot inflate their figures.",
+    "Cache scenarios: per repeat ratio, one model load and four measured phases over the same request path: off (no cache, baseline), cold (empty LRU), hot (the cold requests replayed), warm (new requests from the same distribution, cache kept). Hit rate = texts served without the backend / texts requested; speedup = embeddings/s over the baseline's.",
     "Peak RSS is sampled every 20 ms and CPU utilisation is process CPU time / wall time, both over the measured phase.",
 ];
 
@@ -83,7 +87,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
     println!("{}", summary::table(&outcome.records));
     println!("run directory: {}", out.display());
-    let invalid: Vec<_> = outcome.records.iter().filter(|r| !r.valid).collect();
+    let invalid: Vec<_> = outcome.records.iter().filter(|r| !r.valid && r.skipped.is_none()).collect();
+    let skipped = outcome.records.iter().filter(|r| r.skipped.is_some()).count();
+    if skipped > 0 {
+        eprintln!("embench: {skipped} cells SKIPPED because they would not fit in memory (reasons in the table and results.jsonl)");
+    }
     if outcome.skipped > 0 {
         eprintln!("embench: stopped early; {} of {} cells not run", outcome.skipped, plan.cells.len());
     }

@@ -14,15 +14,17 @@ pub fn load(config: &std::path::Path) -> anyhow::Result<LoadedConfig> {
 
 /// `embench validate --config F`.
 pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
-    let config = load(&args.config)?;
-    let cells = config.models.len() * config.backends.len() * config.scenarios.len() * config.sequence_lengths.len();
+    let plan = embench_runner::RunPlan::new(load(&args.config)?);
+    let config = &plan.config;
+    // Sweeps add a cell per batch size, cache scenarios one per repeat ratio.
     println!(
-        "{}: OK ({} model(s), {} backend(s), {} scenario(s), {} sequence length(s): {cells} cells)",
+        "{}: OK ({} model(s), {} backend(s), {} scenario(s), {} sequence length(s): {} cells)",
         args.config.display(),
         config.models.len(),
         config.backends.len(),
         config.scenarios.len(),
-        config.sequence_lengths.len()
+        config.sequence_lengths.len(),
+        plan.cells.len()
     );
     Ok(ExitCode::SUCCESS)
 }

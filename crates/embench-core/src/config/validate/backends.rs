@@ -8,7 +8,7 @@ use serde_saphyr::Spanned;
 use super::{DeviceKind, MockSettings, ResolvedBackend, Validator, MAX_CONCURRENCY, MAX_THREADS};
 use crate::backend::BackendKind;
 use crate::config::backend_options::{OpenvinoOptions, OrtOptions};
-use crate::config::benchmark::{BackendSpec, ServiceTime, Stall};
+use crate::config::benchmark::{BackendSpec, BatchCost, ServiceTime, Stall};
 use crate::config::error::ConfigError;
 use crate::config::parse::closest;
 use crate::embedder::Precision;
@@ -82,7 +82,7 @@ impl Validator<'_> {
     /// Settings that belong to another backend are errors, not silently ignored.
     fn foreign_settings(&mut self, i: usize, kind: BackendKind, spec: &BackendSpec) {
         use BackendKind::{Mock, Openvino, Ort};
-        let owned: [(bool, &str, BackendKind); 11] = [
+        let owned: [(bool, &str, BackendKind); 12] = [
             (spec.inter_op_threads.is_some(), "inter_op_threads", Ort),
             (spec.graph_optimization.is_some(), "graph_optimization", Ort),
             (spec.execution_mode.is_some(), "execution_mode", Ort),
@@ -94,6 +94,7 @@ impl Validator<'_> {
             (spec.infer_requests.is_some(), "infer_requests", Openvino),
             (spec.service_time.is_some(), "service_time", Mock),
             (spec.stall.is_some(), "stall", Mock),
+            (spec.batch_cost.is_some(), "batch_cost", Mock),
         ];
         for (present, name, owner) in owned {
             if present && owner != kind {
@@ -197,8 +198,20 @@ impl Validator<'_> {
                 self.err(e.fix("e.g. '{every_ms: 1000, duration_ms: 100}'"));
             }
         }
+        if let Some(c) = &spec.batch_cost {
+            let BatchCost { per_text_ms, per_text_squared_ms } = c.value;
+            if !(per_text_ms.is_finite()
+                && per_text_squared_ms.is_finite()
+                && per_text_ms >= 0.0
+                && per_text_squared_ms >= 0.0)
+            {
+                let e = self.at(c, format!("backends[{i}].batch_cost"), "batch costs must be finite and non-negative");
+                self.err(e.fix("e.g. '{per_text_ms: 0.5, per_text_squared_ms: 0.02}'"));
+            }
+        }
         Some(MockSettings {
             service_time,
+            batch_cost: spec.batch_cost.as_ref().map(|c| c.value.clone()),
             stall: spec.stall.as_ref().map(|s| s.value.clone()),
             embedding_dim: spec.embedding_dim.unwrap_or(384),
             seed: spec.seed.unwrap_or(42),

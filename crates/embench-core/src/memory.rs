@@ -1,0 +1,118 @@
+//! A pre-flight estimate of the memory one cell needs, so a batch size that
+//! cannot fit is skipped with the reason instead of taking the machine down.
+//!
+//! The estimate is deliberately generous: the weights, plus twice one encoder
+//! layer's working set (frameworks keep copies and arenas), plus the inputs
+//! and outputs. Layers run one after another, so one layer's activations (not
+//! all layers') bound the peak.
+
+use serde::Serialize;
+
+use crate::config::ResolvedModel;
+
+/// The dimensions of a transformer encoder that set its memory use.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ModelShape {
+    /// Hidden size.
+    pub hidden: usize,
+    /// Feed-forward inner size.
+    pub intermediate: usize,
+    /// Attention heads.
+    pub heads: usize,
+    /// Encoder layers.
+    pub layers: usize,
+    /// Parameters.
+    pub params: f64,
+    /// Where the figures came from: `config.json`, or `models.yaml` (guessed from the embedding size).
+    pub source: &'static str,
+}
+
+impl ModelShape {
+    /// The shape from the model folder's `config.json`, else a BERT-like guess from `models.yaml`.
+    pub fn of(model: &ResolvedModel) -> Self {
+        let guess = Self::guess(model.config.embedding_dim, parse_params(&model.config.params));
+        let Some(folder) = &model.folder else { return guess };
+        let Ok(text) = std::fs::read_to_string(folder.config_json()) else { return guess };
+        let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else { return guess };
+        let get = |k: &str| json[k].as_u64().map(|v| v as usize);
+        match (get("hidden_size"), get("num_attention_heads"), get("num_hidden_layers")) {
+            (Some(hidden), Some(heads), Some(layers)) => Self {
+                hidden,
+                intermediate: get("intermediate_size").unwrap_or(4 * hidden),
+                heads,
+                layers,
+                params: guess.params,
+                source: "config.json",
+            },
+            _ => guess,
+        }
+    }
+
+    /// A BERT-like encoder whose hidden size is the embedding size.
+    pub fn guess(dim: usize, params: Option<f64>) -> Self {
+        let hidden = dim.max(1);
+        let layers = 12;
+        // Embedding tables of a 30k vocabulary and 12 layers of 12·h² each, when the card gives no count.
+        let params = params.unwrap_or((30_522 * hidden + layers * 12 * hidden * hidden) as f64);
+        Self { hidden, intermediate: 4 * hidden, heads: (hidden / 64).max(1), layers, params, source: "models.yaml" }
+    }
+
+    /// Estimated bytes a cell of `batch` inputs of `seq` tokens needs, computing in
+    /// `bytes_per_value`-byte floats (weights counted in fp32, as they are loaded),
+    /// with `concurrent` requests in flight at once.
+    pub fn cell_bytes(&self, batch: usize, seq: usize, bytes_per_value: usize, concurrent: usize) -> u64 {
+        let (b, s) = (batch as u64, seq as u64);
+        let (h, i, heads) = (self.hidden as u64, self.intermediate as u64, self.heads as u64);
+        let weights = (self.params * 4.0) as u64;
+        // Q, K, V, context, attention output, the FFN's inner and outer tensors.
+        let token_values = b * s * (6 * h + i);
+        // Attention scores and their softmax.
+        let score_values = 2 * b * heads * s * s;
+        let layer = (token_values + score_values) * bytes_per_value as u64;
+        let io = b * s * (3 * 8 + h * 4);
+        weights + concurrent.max(1) as u64 * (2 * layer + io)
+    }
+}
+
+/// Parses a model card's parameter count: `22.7M`, `110M`, `1.5B`, `560k`.
+pub fn parse_params(text: &str) -> Option<f64> {
+    let t = text.trim();
+    let (num, scale) = match t.chars().last()? {
+        'k' | 'K' => (&t[..t.len() - 1], 1e3),
+        'm' | 'M' => (&t[..t.len() - 1], 1e6),
+        'b' | 'B' => (&t[..t.len() - 1], 1e9),
+        _ => (t, 1.0),
+    };
+    num.trim().parse::<f64>().ok().map(|v| v * scale)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_counts_parse() {
+        assert_eq!(parse_params("22.7M"), Some(22.7e6));
+        assert_eq!(parse_params("1.5B"), Some(1.5e9));
+        assert_eq!(parse_params("560k"), Some(560e3));
+        assert_eq!(parse_params("many"), None);
+    }
+
+    #[test]
+    fn minilm_estimate_matches_a_hand_count() {
+        // all-MiniLM-L6-v2: h 384, FFN 1536, 12 heads, 22.7M parameters; batch 32 at seq 128 in fp32.
+        let shape = ModelShape { hidden: 384, intermediate: 1536, heads: 12, layers: 6, params: 22.7e6, source: "t" };
+        let tokens = 32 * 128;
+        let by_hand = 22.7e6 * 4.0
+            + 2.0 * 4.0 * (tokens as f64 * (6.0 * 384.0 + 1536.0) + 2.0 * 32.0 * 12.0 * 128.0 * 128.0)
+            + tokens as f64 * (24.0 + 1536.0);
+        assert_eq!(shape.cell_bytes(32, 128, 4, 1), by_hand as u64);
+        // Doubling the sequence length quadruples the attention scores: the estimate grows more than 2x.
+        let growth = (shape.cell_bytes(32, 256, 4, 1) - 90_800_000) as f64
+            / (shape.cell_bytes(32, 128, 4, 1) - 90_800_000) as f64;
+        assert!(growth > 2.5 && growth < 4.0, "{growth}");
+        // Two requests in flight hold two sets of activations, and one copy of the weights.
+        let two = shape.cell_bytes(32, 128, 4, 2) - shape.cell_bytes(32, 128, 4, 1);
+        assert_eq!(two, shape.cell_bytes(32, 128, 4, 1) - 90_800_000);
+    }
+}

@@ -1,0 +1,169 @@
+//! The report's sections for batch-size sweeps and the embedding cache.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use crate::fmt::{ms, num};
+use crate::runs::Entry;
+
+/// Share of the best throughput a smaller batch must reach to be the latency-friendly choice.
+pub const NEAR_OPTIMUM: f64 = 0.95;
+
+/// The batch size with the highest throughput, and the smallest one within 5 % of it.
+///
+/// `points` are (batch size, embeddings/s); ties go to the smaller batch.
+pub fn sweep_markers(points: &[(usize, f64)]) -> Option<(usize, usize)> {
+    let mut sorted: Vec<(usize, f64)> = points.iter().copied().filter(|p| p.1.is_finite()).collect();
+    sorted.sort_by_key(|p| p.0);
+    let best = sorted.iter().copied().reduce(|a, b| if b.1 > a.1 { b } else { a })?;
+    let friendly = sorted.iter().find(|p| p.1 >= NEAR_OPTIMUM * best.1).map_or(best.0, |p| p.0);
+    Some((best.0, friendly))
+}
+
+/// Valid sweep records grouped by series (backend, or backend @ host), each sorted by batch size.
+pub fn sweep_series<'a>(entries: &[Entry<'a>], many_hosts: bool) -> BTreeMap<String, Vec<Entry<'a>>> {
+    let mut by: BTreeMap<String, Vec<Entry<'a>>> = BTreeMap::new();
+    for e in entries.iter().filter(|e| e.record.scenario_kind == "batch_sweep") {
+        by.entry(format!("{} / {}", e.series(many_hosts), e.record.scenario)).or_default().push(*e);
+    }
+    for v in by.values_mut() {
+        v.sort_by_key(|e| e.record.batch_size);
+    }
+    by
+}
+
+/// The batch-sweep table: per series and batch size, throughput and per-batch latency, with the markers.
+pub fn sweep_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
+    let series = sweep_series(entries, many_hosts);
+    if series.is_empty() {
+        return;
+    }
+    let _ = writeln!(md, "### Batch-size sweep\n");
+    let _ = writeln!(
+        md,
+        "**best** = highest embeddings/s; **latency pick** = the smallest batch within {:.0} % of it.\n",
+        (1.0 - NEAR_OPTIMUM) * 100.0
+    );
+    let _ = writeln!(md, "| backend / scenario | batch | emb/s | p50 ms per batch | p99 ms per batch | RSS growth MiB | memory estimate MiB | mark |");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
+    for (name, points) in &series {
+        let measured: Vec<(usize, f64)> = points
+            .iter()
+            .filter(|e| e.record.valid)
+            .filter_map(|e| e.record.embeddings_per_s.map(|v| (e.record.batch_size, v)))
+            .collect();
+        let markers = sweep_markers(&measured);
+        for e in points {
+            let r = e.record;
+            let mark = match markers {
+                Some((best, friendly)) if r.valid && r.batch_size == best && best == friendly => {
+                    "**best**, latency pick"
+                }
+                Some((best, _)) if r.valid && r.batch_size == best => "**best**",
+                Some((_, friendly)) if r.valid && r.batch_size == friendly => "latency pick",
+                _ => "",
+            };
+            let growth = match (r.peak_rss_mb, r.rss_before_load_mb) {
+                (Some(p), Some(b)) => Some(p - b),
+                _ => None,
+            };
+            if let Some(why) = &r.skipped {
+                let _ = writeln!(
+                    md,
+                    "| {name} | {} | skipped: {} | | | | {} | |",
+                    r.batch_size,
+                    why.replace('|', "\\|"),
+                    num(r.memory_estimate_mb, 0)
+                );
+                continue;
+            }
+            if !r.valid {
+                let why = r.invalid_reason.as_deref().unwrap_or("invalid").replace('|', "\\|");
+                let _ = writeln!(
+                    md,
+                    "| {name} | {} | **INVALID**: {why} | | | | {} | |",
+                    r.batch_size,
+                    num(r.memory_estimate_mb, 0)
+                );
+                continue;
+            }
+            let l = r.latency_ms;
+            let _ = writeln!(
+                md,
+                "| {name} | {} | {} | {} | {} | {} | {} | {mark} |",
+                r.batch_size,
+                num(r.embeddings_per_s, 1),
+                ms(l.map(|l| l.p50)),
+                ms(l.map(|l| l.p99)),
+                num(growth, 0),
+                num(r.memory_estimate_mb, 0),
+            );
+        }
+    }
+    md.push('\n');
+}
+
+/// The cache table: per backend and repeat ratio, the four phases side by side.
+pub fn cache_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
+    let cached: Vec<&Entry<'_>> = entries.iter().filter(|e| e.record.cache.is_some()).collect();
+    if cached.is_empty() {
+        return;
+    }
+    let _ = writeln!(md, "### Embedding cache\n");
+    let _ = writeln!(
+        md,
+        "Phases: **off** = no cache (baseline); **cold** = empty cache, hits only from repeats within the requests; **hot** = the cold requests replayed; **warm** = new requests from the same distribution, cache kept. Speedup = embeddings/s over the baseline's.\n"
+    );
+    let _ = writeln!(md, "| backend | batch | repeats | distribution | phase | hit rate | emb/s | p50 ms | p99 ms | speedup | cache MiB | entries | evictions |");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for e in cached {
+        let (r, c) = (e.record, e.record.cache.as_ref().expect("filtered"));
+        let head = format!(
+            "| {} | {} | {:.0} % | {} | {} ",
+            e.series(many_hosts),
+            r.batch_size,
+            c.repeat_ratio * 100.0,
+            c.distribution,
+            c.phase
+        );
+        if !r.valid {
+            let why = r.invalid_reason.as_deref().unwrap_or("invalid").replace('|', "\\|");
+            let _ = writeln!(md, "{head}| **INVALID**: {why} | | | | | | | |");
+            continue;
+        }
+        let l = r.latency_ms;
+        let _ = writeln!(
+            md,
+            "{head}| {:.1} % | {} | {} | {} | {} | {} | {} | {} |",
+            c.hit_rate * 100.0,
+            num(r.embeddings_per_s, 1),
+            ms(l.map(|l| l.p50)),
+            ms(l.map(|l| l.p99)),
+            c.speedup.map_or("-".into(), |s| if s >= 100.0 { format!("{s:.0}x") } else { format!("{s:.2}x") }),
+            if c.phase == "off" { "-".into() } else { format!("{:.2}", c.cache_mb) },
+            c.entries,
+            c.evictions,
+        );
+    }
+    md.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_pick_the_best_and_the_smallest_batch_near_it() {
+        type Case<'a> = (&'a [(usize, f64)], Option<(usize, usize)>);
+        let table: [Case; 5] = [
+            (&[(1, 10.0), (8, 40.0), (32, 50.0), (64, 49.0)], Some((32, 32))),
+            (&[(1, 10.0), (8, 48.0), (32, 50.0), (64, 49.0)], Some((32, 8))),
+            (&[(64, 30.0), (1, 10.0), (16, 30.0)], Some((16, 16))),
+            (&[(4, 7.0)], Some((4, 4))),
+            (&[], None),
+        ];
+        for (points, want) in table {
+            assert_eq!(sweep_markers(points), want, "{points:?}");
+        }
+    }
+}
