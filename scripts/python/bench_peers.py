@@ -6,8 +6,9 @@ Python (the TorchScript export, and the eager Hugging Face model). Batch 1 and
 32, sequence length 128, 2 threads, one stream, fp32; closed loop, one client.
 
 The machine's speed drifts (shared cloud vCPUs), so the figures are taken in
-interleaved rounds (embench, then each peer, repeated) and the table shows each
-figure's median over the rounds with its range. Prints a table of sentences/s with
+interleaved rounds (each embench figure right beside its peers', the order flipped
+every round) and the table shows each figure's median over the rounds with its
+range, and the median of the per-round ratios. Prints a table of sentences/s with
 embench/peer ratios and writes it to <out>/peers.md beside embench's run directories.
 """
 from __future__ import annotations
@@ -25,6 +26,10 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "all-minilm-l6-v2"
 SEQ, THREADS, BATCHES = 128, 2, (1, 32)
+# Unrecorded warm-up requests before each figure, the same on every side: enough to
+# bring ONNX Runtime's arena and OpenVINO's caches to steady state (5 left batch 1
+# visibly cold), fewer for batch 32, whose requests are 32 times the work.
+WARMUP = {1: 20, 32: 5}
 
 
 def inputs(batch: int, names: list[str]) -> dict[str, np.ndarray]:
@@ -43,7 +48,7 @@ def python_ort(batch: int, seconds: float) -> float:
     opts.intra_op_num_threads = THREADS
     sess = ort.InferenceSession(str(MODEL / "onnx" / "model.onnx"), opts, providers=["CPUExecutionProvider"])
     feed = inputs(batch, [i.name for i in sess.get_inputs()])
-    for _ in range(20):
+    for _ in range(WARMUP[batch]):
         sess.run(None, feed)
     n, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds or n < 10:
@@ -69,7 +74,7 @@ def python_torch(batch: int, seconds: float, mode: str) -> float:
         run = lambda feed: hf(**feed).last_hidden_state  # noqa: E731
     feed = {n: torch.from_numpy(v) for n, v in inputs(batch, names).items()}
     with torch.inference_mode():
-        for _ in range(20):
+        for _ in range(WARMUP[batch]):
             run(feed)
         n, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds or n < 10:
@@ -94,37 +99,45 @@ def benchmark_app(batch: int, seconds: float) -> float:
     return count * batch / (duration_ms / 1e3)
 
 
-def embench(binary: str, out: pathlib.Path, seconds: float) -> dict[tuple[str, int], float]:
-    n1, n32 = max(50, int(seconds * 40)), max(10, int(seconds * 2))
+BACKENDS = {
+    "ort": "",
+    "openvino": "    performance_hint: latency\n    streams: 1\n    infer_requests: 1\n",
+    "tch": "",
+}
+
+
+def embench(binary: str, out: pathlib.Path, seconds: float, backend: str, batch: int) -> float:
+    """One embench cell: `backend` at `batch`, about `seconds` of measurement."""
+    n = max(50, int(seconds * 40)) if batch == 1 else max(10, int(seconds * 2))
     out.parent.mkdir(parents=True, exist_ok=True)
     config = out.parent / f"{out.name}.yaml"
     config.write_text(f"""models_file: {ROOT / 'configs' / 'models.yaml'}
 active_models: [all-minilm-l6-v2]
 backends:
-  - name: ort
+  - name: {backend}
     threads: {THREADS}
-  - name: openvino
-    threads: {THREADS}
-    performance_hint: latency
-    streams: 1
-    infer_requests: 1
-  - name: tch
-    threads: {THREADS}
-test_scenarios:
-  - {{name: b1, concurrency: 1, num_requests: {n1}, batch_size: 1}}
-  - {{name: b32, concurrency: 1, num_requests: {n32}, batch_size: 32}}
+{BACKENDS[backend]}test_scenarios:
+  - {{name: b{batch}, concurrency: 1, num_requests: {n}, batch_size: {batch}}}
 input_config:
   sequence_lengths: [{SEQ}]
-  warmup_requests: 20
+  warmup_requests: {WARMUP[batch]}
 """)
     subprocess.run([binary, "run", "--quiet", "--config", str(config), "--out", str(out)], check=True,
                    stdout=subprocess.DEVNULL)
     config.unlink()
-    figures = {}
-    for line in (out / "results.jsonl").read_text().splitlines():
-        r = json.loads(line)
-        figures[(r["backend"], r["batch_size"])] = r["embeddings_per_s"]
-    return figures
+    (record,) = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    return record["embeddings_per_s"]
+
+
+# Each embench backend and the peers it is compared with.
+PAIRS = {
+    "ort": {"python-ort": lambda b, s: python_ort(b, s)},
+    "openvino": {"benchmark_app": lambda b, s: benchmark_app(b, s)},
+    "tch": {
+        "python-torch-torchscript": lambda b, s: python_torch(b, s, "torchscript"),
+        "python-torch-eager": lambda b, s: python_torch(b, s, "eager"),
+    },
+}
 
 
 def main() -> None:
@@ -137,14 +150,15 @@ def main() -> None:
 
     samples: dict[tuple[str, int], list[float]] = {}
     for i in range(args.rounds):
-        ours = embench(args.embench, args.out / f"round{i + 1}", args.seconds)
         for batch in BATCHES:
-            for backend in ("ort", "openvino", "tch"):
-                samples.setdefault((backend, batch), []).append(ours[(backend, batch)])
-            samples.setdefault(("python-ort", batch), []).append(python_ort(batch, args.seconds))
-            samples.setdefault(("benchmark_app", batch), []).append(benchmark_app(batch, args.seconds))
-            for mode in ("torchscript", "eager"):
-                samples.setdefault((f"python-torch-{mode}", batch), []).append(python_torch(batch, args.seconds, mode))
+            for backend, peers in PAIRS.items():
+                # Each embench figure sits right beside its peers', and the order flips every
+                # round (ABBA), so a drift of the machine's speed hits both sides alike.
+                jobs = [(backend, lambda b=backend: embench(args.embench, args.out / f"round{i + 1}-{b}-b{batch}",
+                                                            args.seconds, b, batch))]
+                jobs += [(peer, lambda f=f: f(batch, args.seconds)) for peer, f in peers.items()]
+                for name, job in (jobs if i % 2 == 0 else jobs[::-1]):
+                    samples.setdefault((name, batch), []).append(job())
         print(f"round {i + 1}/{args.rounds} done", file=sys.stderr)
 
     def cell(key):

@@ -44,7 +44,11 @@ pub fn sweep_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
         "**best** = highest embeddings/s; **latency pick** = the smallest batch within {:.0} % of it.\n",
         (1.0 - NEAR_OPTIMUM) * 100.0
     );
-    let _ = writeln!(md, "| backend / scenario | batch | emb/s | p50 ms per batch | p99 ms per batch | RSS growth MiB | memory estimate MiB | mark |");
+    let _ = writeln!(
+        md,
+        "Peak RSS is the process's while the size was measured; cells share one process, so it also holds what earlier cells left in the allocator.\n"
+    );
+    let _ = writeln!(md, "| backend / scenario | batch | emb/s | p50 ms per batch | p99 ms per batch | peak RSS MiB | memory estimate MiB | mark |");
     let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
     for (name, points) in &series {
         let measured: Vec<(usize, f64)> = points
@@ -62,10 +66,6 @@ pub fn sweep_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
                 Some((best, _)) if r.valid && r.batch_size == best => "**best**",
                 Some((_, friendly)) if r.valid && r.batch_size == friendly => "latency pick",
                 _ => "",
-            };
-            let growth = match (r.peak_rss_mb, r.rss_before_load_mb) {
-                (Some(p), Some(b)) => Some(p - b),
-                _ => None,
             };
             if let Some(why) = &r.skipped {
                 let _ = writeln!(
@@ -95,7 +95,7 @@ pub fn sweep_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
                 num(r.embeddings_per_s, 1),
                 ms(l.map(|l| l.p50)),
                 ms(l.map(|l| l.p99)),
-                num(growth, 0),
+                num(r.peak_rss_mb, 0),
                 num(r.memory_estimate_mb, 0),
             );
         }
