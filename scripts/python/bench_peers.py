@@ -146,12 +146,14 @@ def main() -> None:
     ap.add_argument("--out", type=pathlib.Path, required=True, help="run directory for embench's cells")
     ap.add_argument("--seconds", type=float, default=8.0, help="measurement time per figure and round")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the table shows medians")
+    ap.add_argument("--backends", nargs="+", choices=list(PAIRS), default=list(PAIRS),
+                    help="embench backends to compare (default: all)")
     args = ap.parse_args()
 
     samples: dict[tuple[str, int], list[float]] = {}
     for i in range(args.rounds):
         for batch in BATCHES:
-            for backend, peers in PAIRS.items():
+            for backend, peers in ((b, PAIRS[b]) for b in args.backends):
                 # Each embench figure sits right beside its peers', and the order flips every
                 # round (ABBA), so a drift of the machine's speed hits both sides alike.
                 jobs = [(backend, lambda b=backend: embench(args.embench, args.out / f"round{i + 1}-{b}-b{batch}",
@@ -177,6 +179,8 @@ def main() -> None:
                                     ("openvino", "benchmark_app", "benchmark_app (sync, 1 stream, 1 request)"),
                                     ("tch", "python-torch-torchscript", "PyTorch, TorchScript export"),
                                     ("tch", "python-torch-eager", "PyTorch, eager HF model")):
+            if backend not in args.backends:
+                continue
             (_, mine_s), (_, theirs_s) = cell((backend, batch)), cell((peer, batch))
             # Each round's embench and peer figures were taken minutes apart at most: their
             # ratio cancels most of the machine's drift, so the median ratio is the estimate.

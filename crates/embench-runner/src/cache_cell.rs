@@ -21,7 +21,7 @@ use embench_core::repeats::{repeat_stream, RepeatStream};
 use embench_core::tokenize::TextTokenizer;
 use embench_core::TokenizedBatch;
 
-use crate::cell::{blank_record, load_and_warm, measure, now, CellProgress, CellSetup, Loader};
+use crate::cell::{blank_record, load_and_warm, measure, now, run_gate, CellProgress, CellSetup, Loader};
 use crate::results::{CacheFigures, CellRecord};
 
 /// The distinct texts of a cache cell, tokenized one by one, and its request stream.
@@ -176,8 +176,21 @@ pub fn run_cache_cell(
                 _ => None,
             },
         });
-        record.finished_at = now();
         records.push(record);
+    }
+    // After every phase, as in every cell: the probes' shapes must not precede the measurement.
+    progress.phase("correctness gate");
+    let mut gated = base.clone();
+    run_gate(&mut gated, setup.gate.as_ref(), model.as_ref());
+    for record in &mut records {
+        record.min_cosine = gated.min_cosine;
+        record.gate_threshold = gated.gate_threshold;
+        record.warnings.extend(gated.warnings[base.warnings.len()..].iter().cloned());
+        if !gated.valid {
+            let reason = gated.invalid_reason.clone().unwrap_or_default();
+            crate::cell::invalidate(record, reason);
+        }
+        record.finished_at = now();
     }
     records
 }

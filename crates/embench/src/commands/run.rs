@@ -20,6 +20,7 @@ use crate::summary;
 const METHODOLOGY: &[&str] = &[
     "Each cell loads a fresh model instance; load time and RSS before/after are recorded.",
     "The first request is timed on its own (cold), then warmup_requests run unrecorded at the scenario's concurrency.",
+    "After the measured phase the correctness gate embeds the model's probe set and compares it with the PyTorch reference (cosine >= 0.999 fp32, >= 0.99 reduced precision); it runs after, not before, so that the probes' other input shapes cannot re-specialise a runtime (TorchScript's profiling executor was measurably slower after them) before the cell's own traffic is measured.",
     "Closed loop: `concurrency` client threads issue requests back to back; inference runs on those dedicated threads.",
     "Open loop: requests are due on a fixed or seeded Poisson schedule at rate_qps whatever the system's speed; `concurrency` worker threads serve them and latency counts from each request's scheduled time (coordinated-omission correction); the achieved rate is qps, and a cell that falls 5 % short of the asked rate carries a warning.",
     "Offline: every request is available at once and `concurrency` workers drain them; latency includes the queueing and throughput is the figure that matters.",
