@@ -12,7 +12,7 @@ CARGO_ENV := LIBTORCH_USE_PYTORCH=1 PATH="$(CURDIR)/.venv/bin:$$PATH"
 FEATURES := --features embench/tch
 MODEL_DIR := models/all-minilm-l6-v2/pytorch
 
-.PHONY: all model venv convert build test test-rust test-infra tools bench bench-peers bench-overhead validate fmt lint clean
+.PHONY: all model venv convert build test test-rust test-infra tools bench bench-peers bench-overhead bench-batching validate fmt lint clean
 
 all: build
 
@@ -67,6 +67,11 @@ bench-peers: convert build
 ## bench-overhead: harness overhead with the mock backend at zero service time
 bench-overhead: build
 	$(EMBENCH) run --config configs/overhead.yaml
+
+## bench-batching: openvino with dynamic batching at 8 clients vs offline batch-8 throughput
+bench-batching: convert build
+	$(EMBENCH) run --config configs/dynamic_batching.yaml --out $(RUN_DIR)-batching
+	$(EMBENCH) report $(RUN_DIR)-batching
 
 ## validate: check the full benchmark config and model files
 validate: convert build

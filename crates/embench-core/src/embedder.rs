@@ -25,6 +25,34 @@ impl TokenizedBatch {
     pub fn real_tokens(&self) -> usize {
         self.attention_mask.iter().filter(|&&m| m != 0).count()
     }
+
+    /// The rows of `parts`, in order, in one batch right-padded (id, mask and
+    /// segment 0) to the longest part's length.
+    pub fn concat(parts: &[&TokenizedBatch]) -> TokenizedBatch {
+        let seq_len = parts.iter().map(|p| p.seq_len).max().unwrap_or(0);
+        let rows: usize = parts.iter().map(|p| p.batch_size).sum();
+        let mut batch = TokenizedBatch {
+            batch_size: rows,
+            seq_len,
+            input_ids: Vec::with_capacity(rows * seq_len),
+            attention_mask: Vec::with_capacity(rows * seq_len),
+            token_type_ids: Vec::with_capacity(rows * seq_len),
+        };
+        for p in parts {
+            let pad = seq_len - p.seq_len;
+            for r in 0..p.batch_size {
+                let row = r * p.seq_len..(r + 1) * p.seq_len;
+                for (out, src) in [
+                    (&mut batch.input_ids, &p.input_ids),
+                    (&mut batch.attention_mask, &p.attention_mask),
+                    (&mut batch.token_type_ids, &p.token_type_ids),
+                ] {
+                    out.extend(src[row.clone()].iter().copied().chain(std::iter::repeat_n(0, pad)));
+                }
+            }
+        }
+        batch
+    }
 }
 
 /// Pooled (and, when configured, L2-normalised) embeddings, row-major `[rows, dim]`.
@@ -163,5 +191,33 @@ pub trait Embedder: Send + Sync {
     /// The largest batch the backend accepts, if it has a limit.
     fn max_batch_size(&self) -> Option<usize> {
         None
+    }
+}
+
+#[cfg(test)]
+mod concat_tests {
+    use super::TokenizedBatch;
+
+    fn rows(ids: &[&[i64]]) -> TokenizedBatch {
+        let seq_len = ids[0].len();
+        TokenizedBatch {
+            batch_size: ids.len(),
+            seq_len,
+            input_ids: ids.concat(),
+            attention_mask: vec![1; ids.len() * seq_len],
+            token_type_ids: vec![0; ids.len() * seq_len],
+        }
+    }
+
+    #[test]
+    fn concat_keeps_row_order_and_right_pads_to_the_longest() {
+        let a = rows(&[&[1, 2], &[3, 4]]);
+        let b = rows(&[&[5, 6, 7]]);
+        let c = TokenizedBatch::concat(&[&a, &b]);
+        assert_eq!((c.batch_size, c.seq_len), (3, 3));
+        assert_eq!(c.input_ids, [1, 2, 0, 3, 4, 0, 5, 6, 7]);
+        assert_eq!(c.attention_mask, [1, 1, 0, 1, 1, 0, 1, 1, 1]);
+        assert_eq!(c.real_tokens(), 7);
+        assert_eq!(TokenizedBatch::concat(&[&a]), a);
     }
 }

@@ -57,13 +57,18 @@ impl ModelShape {
         Self { hidden, intermediate: 4 * hidden, heads: (hidden / 64).max(1), layers, params, source: "models.yaml" }
     }
 
+    /// Bytes of one instance's weights, loaded as fp32.
+    pub fn weight_bytes(&self) -> u64 {
+        (self.params * 4.0) as u64
+    }
+
     /// Estimated bytes a cell of `batch` inputs of `seq` tokens needs, computing in
     /// `bytes_per_value`-byte floats (weights counted in fp32, as they are loaded),
     /// with `concurrent` requests in flight at once.
     pub fn cell_bytes(&self, batch: usize, seq: usize, bytes_per_value: usize, concurrent: usize) -> u64 {
         let (b, s) = (batch as u64, seq as u64);
         let (h, i, heads) = (self.hidden as u64, self.intermediate as u64, self.heads as u64);
-        let weights = (self.params * 4.0) as u64;
+        let weights = self.weight_bytes();
         // Q, K, V, context, attention output, the FFN's inner and outer tensors.
         let token_values = b * s * (6 * h + i);
         // Attention scores and their softmax.

@@ -337,3 +337,69 @@ fn an_impossible_memory_budget_is_rejected() {
     let e = f.one_error(&GOOD.replace("  warmup_requests: 1\n", "  warmup_requests: 1\n  memory_budget_mb: -5\n"));
     assert_at(&e, &f.path("bench.yaml"), 12, 21, "input_config.memory_budget_mb");
 }
+
+#[test]
+fn serving_and_measuring_keys_load_and_their_mistakes_are_named() {
+    use embench_core::config::{Count, DynamicBatching, Execution};
+    let f = Fixture::new();
+    let with = |extra: &str| GOOD.replace("    batch_size: 1\n", &format!("    batch_size: 1\n{extra}"));
+    let c = f
+        .load(&with(
+            "    replicas: auto\n    workers_per_model: 2\n    dynamic_batching: {max_batch_size: 8}\n    repeat: 3\n    min_duration_s: 1.5\n    warmup_duration_s: 2\n",
+        ))
+        .unwrap();
+    let s = &c.scenarios[0];
+    assert_eq!(
+        s.execution,
+        Some(Execution {
+            replicas: Count::Auto,
+            workers_per_model: Count::N(2),
+            dynamic_batching: Some(DynamicBatching { max_batch_size: 8, max_wait_us: 2000 }),
+        })
+    );
+    assert_eq!((s.measurement.repeat, s.measurement.min_duration_s, s.measurement.warmup_duration_s), (3, 1.5, 2.0));
+    assert_eq!(c.cost.instance_type, "c7i.4xlarge", "the default price");
+
+    let e = f.one_error(&with("    replicas: 0\n"));
+    assert_at(&e, &f.path("bench.yaml"), 9, 15, "test_scenarios[0].replicas");
+    assert!(e.fix.as_deref().unwrap_or_default().contains("auto"), "{e}");
+    let e = f.one_error(&with("    replicas: many\n"));
+    assert!(e.message.contains("auto"), "{e}");
+    let e = f.one_error(&with("    dynamic_batching: {max_batch_size: 0}\n"));
+    assert_at(&e, &f.path("bench.yaml"), 9, 23, "test_scenarios[0].dynamic_batching");
+    let e = f.one_error(&with("    dynamic_batching: {max_batch: 8}\n"));
+    assert!(e.to_string().contains("max_batch_size"), "an unknown key suggests the right one: {e}");
+    let e = f.one_error(&with("    repeat: 0\n"));
+    assert_at(&e, &f.path("bench.yaml"), 9, 13, "test_scenarios[0].repeat");
+    let e = f.one_error(&with("    min_duration_s: -1\n"));
+    assert_at(&e, &f.path("bench.yaml"), 9, 21, "test_scenarios[0].min_duration_s");
+    let e = f.one_error(&with("    steady_state: {windows: 2}\n"));
+    assert!(e.message.contains("windows 2"), "{e}");
+    let e = f.one_error(&with("    replicas: 2\n    cache: {}\n"));
+    assert!(e.message.contains("directly"), "{e}");
+}
+
+#[test]
+fn the_slo_search_and_the_price_are_checked() {
+    let f = Fixture::new();
+    let with = |extra: &str| GOOD.replace("    batch_size: 1\n", &format!("    batch_size: 1\n{extra}"));
+    let c = f.load(&with("    max_qps_under_slo: {percentile: 99, bound_ms: 50}\n")).unwrap();
+    let s = &c.scenarios[0];
+    assert_eq!(s.kind(), "slo_search");
+    let slo = s.slo.unwrap();
+    assert_eq!((slo.percentile, slo.bound_ms, slo.tolerance, slo.max_probes), (99.0, 50.0, 0.02, 12));
+
+    let e = f.one_error(&with("    rate_qps: 10\n    max_qps_under_slo: {percentile: 99, bound_ms: 50}\n"));
+    assert_at(&e, &f.path("bench.yaml"), 10, 24, "test_scenarios[0].max_qps_under_slo");
+    assert!(e.message.contains("chooses the open-loop rate"), "{e}");
+    let e = f.one_error(&with("    max_qps_under_slo: {percentile: 100, bound_ms: 50}\n"));
+    assert!(e.message.contains("percentile 100"), "{e}");
+
+    let priced = GOOD.to_string() + "cost:\n  instance_type: m7i.large\n  hourly_usd: 0.1008\n";
+    let c = f.load(&priced).unwrap();
+    assert_eq!((c.cost.instance_type.as_str(), c.cost.hourly_usd, c.cost.default), ("m7i.large", 0.1008, false));
+    // 1 request/s for an hour at $0.1008/h: $0.1008 per 3600 requests.
+    assert!((c.cost.per_million(1.0).unwrap() - 0.1008 / 3600.0 * 1e6).abs() < 1e-9);
+    let e = f.one_error(&priced.replace("0.1008", "0"));
+    assert_at(&e, &f.path("bench.yaml"), 14, 15, "cost.hourly_usd");
+}

@@ -44,9 +44,32 @@ struct Row<'a> {
     threads: Option<usize>,
     memory_estimate_mb: Option<f64>,
     skipped: Option<&'a str>,
+    repetitions: Option<usize>,
+    qps_ci95_low: Option<f64>,
+    qps_ci95_high: Option<f64>,
+    p99_ci95_low_ms: Option<f64>,
+    p99_ci95_high_ms: Option<f64>,
+    unstable: Option<bool>,
+    replicas: Option<usize>,
+    workers_per_model: Option<usize>,
+    max_batch_size: Option<usize>,
+    mean_formed_batch: Option<f64>,
+    slo: Option<String>,
+    slo_max_qps: Option<f64>,
+    cost_instance: Option<&'a str>,
+    cost_per_1m_requests_usd: Option<f64>,
+    cost_per_1m_embeddings_usd: Option<f64>,
     valid: bool,
     invalid_reason: Option<&'a str>,
     finished_at: &'a str,
+}
+
+/// The 95 % interval of a repeated figure.
+fn rep_ci(
+    r: &embench_runner::CellRecord,
+    pick: impl Fn(&embench_runner::results::Repetitions) -> &embench_runner::stability::Estimate,
+) -> Option<(f64, f64)> {
+    r.repetitions.as_ref().and_then(|x| pick(x).ci95)
 }
 
 /// All cells as CSV (header included).
@@ -94,6 +117,21 @@ pub fn cells_csv(runs: &Runs) -> Result<String, ReportError> {
             threads: r.threads,
             memory_estimate_mb: r.memory_estimate_mb,
             skipped: r.skipped.as_deref(),
+            repetitions: r.repetitions.as_ref().map(|x| x.count),
+            qps_ci95_low: rep_ci(r, |x| &x.qps).map(|c| c.0),
+            qps_ci95_high: rep_ci(r, |x| &x.qps).map(|c| c.1),
+            p99_ci95_low_ms: rep_ci(r, |x| &x.p99_ms).map(|c| c.0),
+            p99_ci95_high_ms: rep_ci(r, |x| &x.p99_ms).map(|c| c.1),
+            unstable: r.steady_state.as_ref().filter(|s| s.not_checked.is_none()).map(|s| s.unstable),
+            replicas: r.execution.as_ref().map(|x| x.replicas),
+            workers_per_model: r.execution.as_ref().map(|x| x.workers_per_model),
+            max_batch_size: r.execution.as_ref().and_then(|x| x.max_batch_size),
+            mean_formed_batch: r.execution.as_ref().and_then(|x| x.mean_formed_batch),
+            slo: r.slo.as_ref().map(|s| format!("p{} <= {} ms", s.percentile, s.bound_ms)),
+            slo_max_qps: r.slo.as_ref().and_then(|s| s.max_qps),
+            cost_instance: r.cost.as_ref().map(|c| c.instance_type.as_str()),
+            cost_per_1m_requests_usd: r.cost.as_ref().and_then(|c| c.per_1m_requests),
+            cost_per_1m_embeddings_usd: r.cost.as_ref().and_then(|c| c.per_1m_embeddings),
             valid: r.valid,
             invalid_reason: r.invalid_reason.as_deref(),
             finished_at: &r.finished_at,

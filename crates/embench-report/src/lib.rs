@@ -6,6 +6,7 @@ pub mod charts;
 pub mod compare;
 pub mod csv_export;
 pub mod fmt;
+pub mod load_sections;
 pub mod markdown;
 pub mod runs;
 pub mod sections;

@@ -25,6 +25,9 @@ pub fn report(runs: &Runs, charts: &[ChartFile]) -> String {
         cell_table(&mut md, &plain, runs.many_hosts());
         crate::sections::sweep_table(&mut md, &plain, runs.many_hosts());
         crate::sections::cache_table(&mut md, &cached, runs.many_hosts());
+        crate::load_sections::serving_table(&mut md, &plain, runs.many_hosts());
+        crate::load_sections::slo_table(&mut md, &plain, runs.many_hosts());
+        crate::load_sections::trust_table(&mut md, &plain, runs.many_hosts());
         for c in charts.iter().filter(|c| c.model == model && c.seq == seq) {
             let _ = writeln!(md, "![{}](charts/{}.png)\n", c.title, c.stem);
         }

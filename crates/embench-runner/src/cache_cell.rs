@@ -21,7 +21,8 @@ use embench_core::repeats::{repeat_stream, RepeatStream};
 use embench_core::tokenize::TextTokenizer;
 use embench_core::TokenizedBatch;
 
-use crate::cell::{blank_record, load_and_warm, measure, now, run_gate, CellProgress, CellSetup, Loader};
+use crate::cell::{blank_record, load_and_warm, now, run_gate, CellProgress, CellSetup, Loader};
+use crate::measure::measure;
 use crate::results::{CacheFigures, CellRecord};
 
 /// The distinct texts of a cache cell, tokenized one by one, and its request stream.
@@ -75,21 +76,7 @@ impl CacheInputs {
             .iter()
             .map(|t| index.get(t).map(|&k| &self.rows[k]).ok_or_else(|| format!("text not in the cell's inputs: {t}")))
             .collect::<Result<_, _>>()?;
-        let seq_len = rows.iter().map(|r| r.seq_len).max().unwrap_or(0);
-        let mut batch = TokenizedBatch {
-            batch_size: rows.len(),
-            seq_len,
-            input_ids: Vec::with_capacity(rows.len() * seq_len),
-            attention_mask: Vec::with_capacity(rows.len() * seq_len),
-            token_type_ids: Vec::with_capacity(rows.len() * seq_len),
-        };
-        for r in rows {
-            let pad = seq_len - r.seq_len;
-            batch.input_ids.extend(r.input_ids.iter().copied().chain(std::iter::repeat_n(0, pad)));
-            batch.attention_mask.extend(r.attention_mask.iter().copied().chain(std::iter::repeat_n(0, pad)));
-            batch.token_type_ids.extend(r.token_type_ids.iter().copied().chain(std::iter::repeat_n(0, pad)));
-        }
-        Ok(batch)
+        Ok(TokenizedBatch::concat(&rows))
     }
 }
 

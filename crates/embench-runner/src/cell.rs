@@ -1,20 +1,24 @@
 //! One cell: load the model fresh, time the first request, warm up, measure.
 
 use std::sync::atomic::AtomicU64;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use embench_core::config::{BatchPoint, Mode, ResolvedScenario, SeqLen};
 use embench_core::{BackendInfo, EmbedError, Embedder, Phase, Precision};
 
+use embench_core::config::Cost;
+
 use crate::gate::Gate;
-
 use crate::inputs::PreparedInputs;
-use crate::load::{run_load, run_requests, Serve};
-use crate::resources::{ProcessProbe, ResourceSampler};
+use crate::load::{run_for, Serve};
+use crate::measure::{measure, run_slo};
+use crate::resources::ProcessProbe;
 use crate::results::{CellRecord, SCHEMA_VERSION};
+use crate::serve::{Server, ServingPlan};
 
-/// Loads a fresh model instance for a cell.
-pub type Loader<'a> = dyn Fn() -> Result<Box<dyn Embedder>, EmbedError> + 'a;
+/// Loads a fresh model instance for a cell, with this many intra-op threads
+/// when given (replicas share the cores), else the backend's own setting.
+pub type Loader<'a> = dyn Fn(Option<usize>) -> Result<Box<dyn Embedder>, EmbedError> + 'a;
 
 /// Lets a display follow a cell.
 pub trait CellProgress: Sync {
@@ -48,28 +52,63 @@ pub struct CellSetup<'a> {
     pub warmup_requests: usize,
     /// The prepared request batches.
     pub inputs: &'a PreparedInputs,
+    /// The backend's configured intra-op threads (None: its default).
+    pub threads: Option<usize>,
+    /// The price cost figures are computed from.
+    pub cost: &'a Cost,
 }
 
 /// Runs one cell. Never fails: a failure becomes a record with `valid: false`
 /// and the reason, so it is reported instead of lost.
 pub fn run_cell(setup: &CellSetup, load: &Loader, progress: &dyn CellProgress) -> CellRecord {
     let mut record = blank_record(setup);
-    let model = match load_and_warm(&mut record, setup, load, progress) {
+    let serving = setup
+        .scenario
+        .execution
+        .as_ref()
+        .map(|e| ServingPlan::resolve(e, setup.scenario.concurrency, setup.threads, crate::host::physical_cores()));
+    let models = match load_models(&mut record, setup, load, serving.as_ref(), progress) {
         Ok(m) => m,
         Err(failed) => return *failed,
     };
-    progress.phase("measuring");
     let batches = &setup.inputs.batches;
-    let serve = |i: u64| model.embed(&batches[(i % batches.len() as u64) as usize]).map(drop);
-    measure(&mut record, setup, &serve, progress);
+    let n = batches.len() as u64;
+    let body = |serve: &Serve, record: &mut CellRecord| -> Result<(), EmbedError> {
+        warm_up(setup, serve, progress)?;
+        progress.phase("measuring");
+        match &setup.scenario.slo {
+            Some(slo) => run_slo(record, setup, slo, serve, progress),
+            None => measure(record, setup, serve, progress),
+        }
+        Ok(())
+    };
+    let outcome = match &serving {
+        None => {
+            let model = models[0].as_ref();
+            let serve = |i: u64| model.embed(&batches[(i % n) as usize]).map(drop);
+            body(&serve, &mut record)
+        }
+        Some(plan) => {
+            let (outcome, formed) = Server::run(&models, plan.workers_per_model, plan.batching, |server| {
+                let serve = |i: u64| server.submit(&batches[(i % n) as usize]);
+                body(&serve, &mut record)
+            });
+            record.execution = Some(plan.figures(formed));
+            record.warnings.extend(plan.warning.iter().cloned());
+            outcome
+        }
+    };
+    if let Err(e) = outcome {
+        return *failed(record, &e);
+    }
     progress.phase("correctness gate");
-    run_gate(&mut record, setup.gate.as_ref(), model.as_ref());
-    drop(model);
+    run_gate(&mut record, setup.gate.as_ref(), models[0].as_ref());
+    drop(models);
     record.finished_at = now();
     record
 }
 
-/// A cell's start, shared by every kind of scenario: load the model fresh, time
+/// A direct cell's start (one instance, the clients call it): load fresh, time
 /// the first (cold) request, warm up. On failure, returns the finished record.
 ///
 /// The correctness gate ([`run_gate`]) runs after the measured phase: its probes
@@ -82,71 +121,57 @@ pub(crate) fn load_and_warm(
     load: &Loader,
     progress: &dyn CellProgress,
 ) -> Result<Box<dyn Embedder>, Box<CellRecord>> {
+    let mut models = load_models(record, setup, load, None, progress)?;
+    let model = models.pop().expect("one instance");
+    let batches = &setup.inputs.batches;
+    let serve = |i: u64| model.embed(&batches[(i % batches.len() as u64) as usize]).map(drop);
+    warm_up(setup, &serve, progress).map_err(|e| failed(record.clone(), &e))?;
+    Ok(model)
+}
+
+/// Loads the cell's instances (one, or the plan's replicas with its threads
+/// each), recording load time and memory, and times the first (cold) request on the first.
+fn load_models(
+    record: &mut CellRecord,
+    setup: &CellSetup,
+    load: &Loader,
+    serving: Option<&ServingPlan>,
+    progress: &dyn CellProgress,
+) -> Result<Vec<Box<dyn Embedder>>, Box<CellRecord>> {
     let mut probe = ProcessProbe::new();
     record.rss_before_load_mb = Some(probe.rss_mb());
 
     progress.phase("loading");
     let t = Instant::now();
-    let model = load().map_err(|e| failed(record.clone(), &e))?;
+    let (count, threads) = serving.map_or((1, None), |p| (p.replicas, Some(p.threads_per_replica)));
+    let models =
+        (0..count).map(|_| load(threads)).collect::<Result<Vec<_>, _>>().map_err(|e| failed(record.clone(), &e))?;
     record.load_time_s = Some(t.elapsed().as_secs_f64());
     record.rss_after_load_mb = Some(probe.rss_mb());
-    describe(record, model.info());
+    describe(record, models[0].info());
 
     progress.phase("warm-up");
-    let batches = &setup.inputs.batches;
     let t = Instant::now();
-    if let Err(e) = model.embed(&batches[0]) {
+    if let Err(e) = models[0].embed(&setup.inputs.batches[0]) {
         return Err(failed(record.clone(), &EmbedError::new("first request", Phase::Warmup, e.to_string())));
     }
     record.first_request_ms = Some(t.elapsed().as_secs_f64() * 1e3);
-    if setup.warmup_requests > 0 {
-        // Warm-up runs closed loop: it only has to bring the backend to steady state.
-        let n = setup.warmup_requests as u64;
-        let concurrency = setup.scenario.concurrency;
-        let warm = run_load(model.as_ref(), batches, concurrency, n, progress.counter(), &Mode::ClosedLoop);
-        if let Some((msg, n)) = warm.errors.iter().next() {
-            let e = EmbedError::new("warm-up", Phase::Warmup, format!("{n} warm-up requests failed: {msg}"));
-            return Err(failed(record.clone(), &e));
-        }
-    }
-    Ok(model)
+    Ok(models)
 }
 
-/// The measured phase: `setup.point.num_requests` requests through `serve`,
-/// their latencies, throughput and resources written into `record`.
-pub(crate) fn measure(record: &mut CellRecord, setup: &CellSetup, serve: &Serve, progress: &dyn CellProgress) {
-    let sampler = ResourceSampler::start();
-    let (n, mode) = (setup.point.num_requests as u64, &setup.scenario.mode);
-    let outcome = run_requests(serve, setup.scenario.concurrency, n, progress.counter(), mode);
-    let resources = sampler.stop();
-
-    let ok = outcome.histogram.len();
-    let failed_requests: u64 = outcome.errors.values().sum();
-    let wall_s = outcome.wall.as_secs_f64();
-    record.requests = ok;
-    record.errors = failed_requests;
-    record.error_messages = outcome.errors;
-    record.measured_wall_s = Some(wall_s);
-    record.qps = Some(ok as f64 / wall_s.max(1e-12));
-    record.embeddings_per_s = record.qps.map(|q| q * setup.point.batch_size as f64);
-    if let (Some(offered), Some(asked)) = (outcome.offered_rate, record.requested_rate_qps) {
-        // Requests completed per second while they were being offered: n - 1 gaps over the span.
-        let served = (ok + failed_requests).saturating_sub(1) as f64 / wall_s.max(1e-12);
-        if served < 0.95 * offered {
-            record.warnings.push(format!(
-                "open loop could not keep up: served {served:.1} requests/s of the {offered:.1} offered (asked {asked:.1}); latencies include the growing backlog"
-            ));
-        }
+/// Unrecorded requests through `serve`, closed loop at the scenario's
+/// concurrency, until both the warm-up count and the warm-up duration are met:
+/// warm-up only has to bring the backend to steady state.
+fn warm_up(setup: &CellSetup, serve: &Serve, progress: &dyn CellProgress) -> Result<(), EmbedError> {
+    let (n, secs) = (setup.warmup_requests as u64, setup.scenario.measurement.warmup_duration_s);
+    if n == 0 && secs <= 0.0 {
+        return Ok(());
     }
-    if !outcome.histogram.is_empty() {
-        record.latency_ms = Some(outcome.histogram.summary());
-        record.histogram = Some(outcome.histogram.to_base64());
-    }
-    record.peak_rss_mb = Some(resources.peak_rss_mb);
-    record.cpu_util_pct = Some(resources.cpu_util_pct);
-    if failed_requests > 0 {
-        let total = ok + failed_requests;
-        invalidate(record, format!("{failed_requests} of {total} measured requests failed"));
+    let concurrency = setup.scenario.concurrency;
+    let warm = run_for(serve, concurrency, n, Duration::from_secs_f64(secs), progress.counter(), &Mode::ClosedLoop);
+    match warm.errors.iter().next() {
+        Some((msg, n)) => Err(EmbedError::new("warm-up", Phase::Warmup, format!("{n} warm-up requests failed: {msg}"))),
+        None => Ok(()),
     }
 }
 
@@ -237,6 +262,12 @@ pub(crate) fn blank_record(setup: &CellSetup) -> CellRecord {
         memory_estimate_mb: setup.memory_estimate_mb,
         skipped: None,
         cache: None,
+        execution: None,
+        steady_state: None,
+        dispatch_lateness_ms: None,
+        repetitions: None,
+        slo: None,
+        cost: None,
         valid: true,
         invalid_reason: None,
         histogram: None,
@@ -253,7 +284,7 @@ fn describe(record: &mut CellRecord, info: &BackendInfo) {
     record.warnings.extend(info.notes.iter().cloned());
 }
 
-fn failed(mut record: CellRecord, e: &EmbedError) -> Box<CellRecord> {
+pub(crate) fn failed(mut record: CellRecord, e: &EmbedError) -> Box<CellRecord> {
     invalidate(&mut record, e.to_string());
     record.finished_at = now();
     Box::new(record)

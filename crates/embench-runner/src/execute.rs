@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use embench_core::config::{ResolvedBackend, ResolvedModel, SeqLen};
+use embench_core::config::{ResolvedBackend, ResolvedModel, ResolvedScenario, SeqLen};
 use embench_core::dataset::TextSource;
 use embench_core::{BackendKind, EmbedError, Embedder, Phase};
 
@@ -17,6 +17,7 @@ use crate::manifest::BackendVersion;
 use crate::plan::RunPlan;
 use crate::resources::available_memory_mb;
 use crate::results::{CellRecord, ResultsWriter};
+use crate::serve::ServingPlan;
 
 /// Builds backends; the binary implements it with one arm per compiled-in backend.
 pub trait BackendFactory: Sync {
@@ -98,7 +99,7 @@ pub fn execute(
         );
         // Cache cells run their phases one after another, each counting from zero.
         let progress = observer.cell_started(index, total, &label, cell.point.num_requests as u64);
-        let estimate_mb = estimate_mb(&shapes[cell.model], model, cell, scenario.concurrency);
+        let estimate_mb = estimate_mb(&shapes[cell.model], model, backend, cell, scenario);
         let budget_mb = plan.config.memory_budget_mb.unwrap_or_else(available_memory_mb);
         let mut setup = CellSetup {
             model: &model.key,
@@ -112,6 +113,8 @@ pub fn execute(
             memory_estimate_mb: Some(estimate_mb),
             warmup_requests: scenario.warmup_requests.unwrap_or(plan.config.warmup_requests),
             inputs: &PreparedInputs::empty(),
+            threads: backend.threads,
+            cost: &plan.config.cost,
         };
         if estimate_mb > MEMORY_HEADROOM * budget_mb {
             let reason = format!(
@@ -155,8 +158,11 @@ pub fn execute(
             }
             _ => None,
         };
-        let load = || match &prep_error {
+        let load = |threads: Option<usize>| match &prep_error {
             Some(e) => Err(EmbedError::new("inputs", Phase::Load, format!("could not prepare inputs: {e}"))),
+            None if threads.is_some() && threads != backend.threads => {
+                factory.load(&ResolvedBackend { threads, ..backend.clone() }, model)
+            }
             None => factory.load(backend, model),
         };
         let cell_records = match &cache_inputs {
@@ -187,11 +193,27 @@ fn write(
 }
 
 /// The pre-flight memory estimate of `cell`, MiB: natural-length inputs are
-/// counted at the model's maximum length.
-fn estimate_mb(shape: &ModelShape, model: &ResolvedModel, cell: &crate::plan::Cell, concurrency: usize) -> f64 {
+/// counted at the model's maximum length; replicas each hold their weights, and
+/// dynamic batching runs batches of up to its maximum.
+fn estimate_mb(
+    shape: &ModelShape,
+    model: &ResolvedModel,
+    backend: &ResolvedBackend,
+    cell: &crate::plan::Cell,
+    scenario: &ResolvedScenario,
+) -> f64 {
     let seq = match cell.seq_len {
         SeqLen::Tokens(n) => n,
         SeqLen::Natural => model.config.max_seq_length.value,
     };
-    shape.cell_bytes(cell.point.batch_size, seq, 4, concurrency) as f64 / (1024.0 * 1024.0)
+    let b = cell.point.batch_size;
+    let (copies, batch, in_flight) = match &scenario.execution {
+        Some(e) => {
+            let p = ServingPlan::resolve(e, scenario.concurrency, backend.threads, crate::host::physical_cores());
+            (p.replicas, p.batching.map_or(b, |d| d.max_batch_size.max(b)), p.replicas * p.workers_per_model)
+        }
+        None => (1, b, scenario.concurrency),
+    };
+    let bytes = shape.cell_bytes(batch, seq, 4, in_flight) + (copies as u64 - 1) * shape.weight_bytes();
+    bytes as f64 / (1024.0 * 1024.0)
 }

@@ -79,3 +79,8 @@ pub fn isa_flags() -> Vec<String> {
     }
     flags.into_iter().map(str::to_string).collect()
 }
+
+/// Physical cores (logical ones when the count is unknown).
+pub fn physical_cores() -> usize {
+    System::physical_core_count().unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}

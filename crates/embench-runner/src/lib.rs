@@ -6,7 +6,11 @@
 //! - [`arrivals`]: open-loop arrival schedules (fixed, Poisson);
 //! - [`histogram`]: per-client HdrHistograms, merged at the end;
 //! - [`resources`]: RSS and CPU sampling of this process;
+//! - [`serve`]: replicas × workers with optional dynamic batching;
 //! - [`cell`]: one cell from model load to its result record;
+//! - [`measure`]: repetitions, minimum durations, the SLO search;
+//! - [`stability`]: steady-state windows, confidence intervals, outliers;
+//! - [`slo`]: the latency-bounded throughput search;
 //! - [`results`], [`manifest`], [`host`]: what lands in the run directory.
 
 pub mod arrivals;
@@ -19,9 +23,13 @@ pub mod host;
 pub mod inputs;
 pub mod load;
 pub mod manifest;
+pub mod measure;
 pub mod plan;
 pub mod resources;
 pub mod results;
+pub mod serve;
+pub mod slo;
+pub mod stability;
 
 pub use cell::{run_cell, CellProgress, CellSetup, Loader};
 pub use execute::{execute, BackendFactory, RunError, RunObserver, RunOutcome};

@@ -33,6 +33,12 @@ pub struct LoopOutcome {
     /// Open loop: the rate the schedule actually offered (requests over the span of
     /// their due times), which differs from the asked rate by chance for Poisson arrivals.
     pub offered_rate: Option<f64>,
+    /// Each successful request's end (seconds from the start) and latency (ms), in no order:
+    /// what the steady-state windows are cut from.
+    pub timeline: Vec<(f32, f32)>,
+    /// Open loop and offline: how late idle workers woke for a request's due time
+    /// (the generator's own error; queueing behind busy workers is not in it).
+    pub lateness: LatencyHistogram,
 }
 
 /// Serves request `i` (what one request does: a backend call, or a trip through the cache).
@@ -53,11 +59,7 @@ pub fn run_load(
     run_requests(&serve, concurrency, num_requests, issued, mode)
 }
 
-/// Runs `num_requests` requests over `concurrency` workers in `mode`.
-///
-/// Requests are handed out in order through `issued` (which a progress display
-/// may read). Each worker keeps its own histogram; they are merged at the end.
-/// A panicking request counts as a failed request instead of tearing the run down.
+/// Runs `num_requests` requests over `concurrency` workers in `mode`. See [`run_for`].
 pub fn run_requests(
     serve: &Serve,
     concurrency: usize,
@@ -65,12 +67,39 @@ pub fn run_requests(
     issued: &AtomicU64,
     mode: &Mode,
 ) -> LoopOutcome {
+    run_for(serve, concurrency, num_requests, Duration::ZERO, issued, mode)
+}
+
+/// Runs requests over `concurrency` workers in `mode` until both `num_requests`
+/// have been issued and `min_duration` has passed since the start (open loop:
+/// the schedule is made long enough for both).
+///
+/// Requests are handed out in order through `issued` (which a progress display
+/// may read). Each worker keeps its own histogram; they are merged at the end.
+/// A panicking request counts as a failed request instead of tearing the run down.
+pub fn run_for(
+    serve: &Serve,
+    concurrency: usize,
+    num_requests: u64,
+    min_duration: Duration,
+    issued: &AtomicU64,
+    mode: &Mode,
+) -> LoopOutcome {
     assert!(concurrency > 0);
     issued.store(0, Ordering::Relaxed);
+    let (num_requests, until) = match mode {
+        // The schedule itself must cover the duration; it then ends the run.
+        Mode::OpenLoop { rate_qps, .. } => {
+            (num_requests.max((rate_qps * min_duration.as_secs_f64()).ceil() as u64 + 1), Duration::ZERO)
+        }
+        _ => (num_requests, min_duration),
+    };
     let due = schedule(mode, num_requests);
+    let open = matches!(mode, Mode::OpenLoop { .. });
     let barrier = Barrier::new(concurrency + 1);
-    // Sleep natively to within 200 µs of a due time, then yield-spin.
-    let sleeper = SpinSleeper::new(200_000).with_spin_strategy(SpinStrategy::YieldThread);
+    // Sleep natively to within 1 ms of a due time, then yield-spin: a native
+    // wake-up on a busy box can be a millisecond late, which would count as latency.
+    let sleeper = SpinSleeper::new(1_000_000).with_spin_strategy(SpinStrategy::YieldThread);
     // The schedule's origin is fixed before any worker is released, a little
     // ahead so that every worker is waiting when it comes.
     let origin = Instant::now() + Duration::from_millis(5) + Duration::from_micros(20 * concurrency as u64);
@@ -83,29 +112,39 @@ pub fn run_requests(
                     .spawn_scoped(s, move || {
                         let mut hist = LatencyHistogram::new();
                         let mut errors = BTreeMap::new();
+                        let mut late = LatencyHistogram::new();
+                        let mut timeline = Vec::with_capacity((num_requests as usize / concurrency).min(1 << 20));
                         barrier.wait();
                         let started = Instant::now();
                         loop {
                             let i = issued.fetch_add(1, Ordering::Relaxed);
-                            if i >= num_requests {
+                            if i >= num_requests && (open || origin.elapsed() >= until) {
                                 break;
                             }
-                            let scheduled = due.map(|d| origin + Duration::from_secs_f64(d[i as usize]));
+                            // Offline past the count: more work that was there from the start.
+                            let scheduled = due
+                                .map(|d| origin + Duration::from_secs_f64(d.get(i as usize).copied().unwrap_or(0.0)));
                             if let Some(at) = scheduled {
                                 if at > Instant::now() {
                                     sleeper.sleep_until(at);
+                                    late.record(Instant::now().saturating_duration_since(at));
                                 }
                             }
                             let t0 = Instant::now();
                             let result = catch_unwind(AssertUnwindSafe(|| serve(i)));
                             let end = Instant::now();
                             match result {
-                                Ok(Ok(_)) => hist.record(end.saturating_duration_since(scheduled.unwrap_or(t0))),
+                                Ok(Ok(_)) => {
+                                    let latency = end.saturating_duration_since(scheduled.unwrap_or(t0));
+                                    hist.record(latency);
+                                    let at = end.saturating_duration_since(origin).as_secs_f64() as f32;
+                                    timeline.push((at, (latency.as_secs_f64() * 1e3) as f32));
+                                }
                                 Ok(Err(e)) => *errors.entry(e.to_string()).or_insert(0) += 1,
                                 Err(panic) => *errors.entry(panic_message(panic.as_ref())).or_insert(0) += 1,
                             }
                         }
-                        (hist, errors, started, Instant::now())
+                        (hist, errors, started, Instant::now(), timeline, late)
                     })
                     .expect("spawning a worker thread")
             })
@@ -123,9 +162,13 @@ pub fn run_requests(
             errors: BTreeMap::new(),
             wall: Duration::ZERO,
             offered_rate,
+            timeline: Vec::new(),
+            lateness: LatencyHistogram::new(),
         };
         for worker in workers {
-            let (hist, errors, start, end) = worker.join().expect("workers catch panics");
+            let (hist, errors, start, end, timeline, late) = worker.join().expect("workers catch panics");
+            outcome.timeline.extend(timeline);
+            outcome.lateness.merge(&late);
             first_start = Some(first_start.map_or(start, |s| s.min(start)));
             last_end = Some(last_end.map_or(end, |e| e.max(end)));
             outcome.histogram.merge(&hist);

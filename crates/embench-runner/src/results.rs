@@ -104,6 +104,25 @@ pub struct CellRecord {
     /// Cache scenario: the phase, the cache and what it served.
     #[serde(default)]
     pub cache: Option<CacheFigures>,
+    /// Replicas × workers and dynamic batching, resolved, with the batches formed.
+    #[serde(default)]
+    pub execution: Option<ExecutionFigures>,
+    /// The steady-state check of the measured phase (with repetitions: the least stable one).
+    #[serde(default)]
+    pub steady_state: Option<crate::stability::SteadyState>,
+    /// `repeat` > 1: QPS and p99 over repetitions, with 95 % confidence intervals and outliers.
+    #[serde(default)]
+    pub repetitions: Option<Repetitions>,
+    /// Open loop: how late the generator's idle workers woke for due times, ms
+    /// (p99 and max over the measured phase): the generator's own error in the latencies.
+    #[serde(default)]
+    pub dispatch_lateness_ms: Option<(f64, f64)>,
+    /// Latency-bounded throughput search: the answer and every probe.
+    #[serde(default)]
+    pub slo: Option<crate::slo::SloResult>,
+    /// What the throughput costs on the priced instance.
+    #[serde(default)]
+    pub cost: Option<CostFigures>,
     /// Whether the figures can be trusted (no failed requests, cell completed).
     pub valid: bool,
     /// Why not, when `valid` is false.
@@ -167,6 +186,51 @@ pub struct CacheFigures {
     pub evictions: u64,
     /// Embeddings/s of this phase over the baseline's (None for the baseline itself).
     pub speedup: Option<f64>,
+}
+
+/// How requests reached the model instances.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionFigures {
+    /// Model instances loaded.
+    pub replicas: usize,
+    /// Threads feeding each instance.
+    pub workers_per_model: usize,
+    /// Intra-op threads of each instance.
+    pub threads_per_replica: usize,
+    /// What the config asked (numbers or `auto`), as given.
+    pub requested: String,
+    /// Dynamic batching: most texts per batch (None: off).
+    pub max_batch_size: Option<usize>,
+    /// Dynamic batching: longest wait, microseconds.
+    pub max_wait_us: Option<u64>,
+    /// Batches the workers ran, by size in texts (warm-up included).
+    pub formed_batches: std::collections::BTreeMap<usize, u64>,
+    /// Mean texts per formed batch.
+    pub mean_formed_batch: Option<f64>,
+}
+
+/// Figures over `repeat` measured repetitions of one loaded, warmed model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Repetitions {
+    /// Repetitions.
+    pub count: usize,
+    /// Requests per second.
+    pub qps: crate::stability::Estimate,
+    /// p99 latency, ms.
+    pub p99_ms: crate::stability::Estimate,
+}
+
+/// Cost of the measured throughput on the priced instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CostFigures {
+    /// The instance priced (not necessarily the machine measured).
+    pub instance_type: String,
+    /// USD per hour.
+    pub hourly_usd: f64,
+    /// USD per million requests at the measured QPS.
+    pub per_1m_requests: Option<f64>,
+    /// USD per million embeddings (texts) at the measured rate.
+    pub per_1m_embeddings: Option<f64>,
 }
 
 /// Appends records to `results.jsonl`, flushed and fsynced per record, so a

@@ -53,9 +53,14 @@ fn check_mode(service_time: ServiceTime, concurrency: usize, requests: u64, mode
     let mut served = mock.served();
     served.sort();
     assert_eq!(served.len() as u64, requests);
+    // Open loop: the generator's own wake-up lateness is measured and reported
+    // with every cell; at p99.9 of 400 requests (the largest) one late wake-up
+    // on a busy box shows, so there the recorded value may exceed the served one by it.
+    let late_ms = if outcome.lateness.is_empty() { 0.0 } else { outcome.lateness.summary().max };
     for &q in quantiles {
         let (got, want) = (outcome.histogram.quantile_ms(q), quantile(&served, q));
-        let rel = (got - want).abs() / want;
+        let slack = if q >= 0.999 { late_ms } else { 0.0 };
+        let rel = ((got - want).abs() - slack).max(0.0) / want;
         assert!(
             rel < 0.01,
             "c={concurrency} q={q}: recorded {got:.4} ms vs served {want:.4} ms ({:.2} % off)",
@@ -109,14 +114,11 @@ fn constant_service_time_concurrency_2() {
 #[test]
 fn open_loop_poisson_records_served_times_at_low_utilisation() {
     // 100 requests/s over 8 workers, about 10 ms each (offered load 1 worker): a
-    // request rarely waits for a worker, so latency from the scheduled time is the
-    // service time plus the generator's own dispatch delay, within 1 % at the median.
-    // NOTE: the tail is not asserted: on CI's 2 cores a Poisson burst or a late
-    // wake-up (1-2 ms seen, at p99 and p99.9) sometimes lands there. That delay is
-    // real response time, which is the point of measuring from the scheduled time;
-    // proving the tail needs the dispatch lateness recorded per request (issue 6).
+    // request almost never waits for a worker (Erlang C(8, 1) ~ 1e-4), so latency
+    // from the scheduled time is the served time plus the generator's own wake-up
+    // lateness: within 1 % at p50 and p99, and at p99.9 up to the lateness measured.
     let mode = Mode::OpenLoop { rate_qps: 100.0, arrival: Arrival::Poisson, seed: 3 };
-    check_mode(ServiceTime::Uniform { min_ms: 8.0, max_ms: 12.0 }, 8, 400, mode, &[0.5]);
+    check_mode(ServiceTime::Uniform { min_ms: 8.0, max_ms: 12.0 }, 8, 400, mode, &[0.5, 0.99, 0.999]);
 }
 
 /// Fraction of recorded latencies at or above `ms`.

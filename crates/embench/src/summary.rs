@@ -34,7 +34,16 @@ pub fn table(records: &[CellRecord]) -> Table {
     ]);
     for r in records {
         let lat = r.latency_ms;
-        let scenario = r.scenario_label();
+        let scenario = match &r.slo {
+            Some(s) => format!(
+                "{} [p{} <= {} ms: max {} QPS]",
+                r.scenario_label(),
+                s.percentile,
+                s.bound_ms,
+                s.max_qps.map_or("none".into(), |q| format!("{q:.1}"))
+            ),
+            None => r.scenario_label(),
+        };
         let mut row = vec![
             Cell::new(&r.model),
             Cell::new(&r.backend),
@@ -59,7 +68,12 @@ pub fn table(records: &[CellRecord]) -> Table {
                 Cell::new(r.threads.map_or("-".into(), |t| t.to_string())),
                 Cell::new(r.precision_label()),
                 Cell::new(num(r.min_cosine, 5)),
-                Cell::new(if r.warnings.is_empty() { "yes" } else { "yes (warnings)" }).fg(Color::Green),
+                Cell::new(match (r.steady_state.as_ref().is_some_and(|s| s.unstable), r.warnings.is_empty()) {
+                    (true, _) => "yes (UNSTABLE)",
+                    (false, true) => "yes",
+                    (false, false) => "yes (warnings)",
+                })
+                .fg(Color::Green),
             ]);
         } else if let Some(why) = &r.skipped {
             row.push(Cell::new(format!("SKIPPED: {why}")).fg(Color::Yellow));

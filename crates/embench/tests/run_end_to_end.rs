@@ -53,9 +53,15 @@ fn open_loop_and_offline_cells_are_schema_valid() {
     let records = validate_results(&out);
     assert_eq!(records[0]["mode"], "open_loop");
     assert_eq!(records[0]["requested_rate_qps"], 200.0);
-    assert_eq!(records[0]["warnings"].as_array().unwrap().len(), 0, "{}", records[0]);
+    let warns = |r: &serde_json::Value| -> Vec<String> {
+        r["warnings"].as_array().unwrap().iter().map(|w| w.as_str().unwrap().to_string()).collect()
+    };
+    // Tests run side by side here, so a late wake-up of the generator may be
+    // reported (truthfully); falling behind the schedule may not.
+    assert!(!warns(&records[0]).iter().any(|w| w.contains("keep up")), "{}", records[0]);
+    assert_eq!(records[0]["dispatch_lateness_ms"].as_array().map(Vec::len), Some(2), "{}", records[0]);
     // One worker at 1 ms per request cannot serve 5000 requests/s: the cell says so.
-    assert!(records[1]["warnings"][0].as_str().unwrap().contains("could not keep up"));
+    assert!(warns(&records[1]).iter().any(|w| w.contains("could not keep up")), "{}", records[1]);
     assert_eq!(records[2]["mode"], "offline");
 }
 

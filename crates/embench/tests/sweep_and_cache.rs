@@ -2,41 +2,9 @@
 
 mod common;
 
-use common::{models_yaml, run, validate_results, write};
+use common::{report, run_config};
 use embench_core::config::RepeatDistribution;
 use embench_core::repeats::repeat_stream;
-use predicates::prelude::PredicateBooleanExt;
-
-/// What a run left: its temporary directory (kept alive), the run directory, the
-/// schema-checked records and the run's stderr.
-type Ran = (tempfile::TempDir, std::path::PathBuf, Vec<serde_json::Value>, String);
-
-/// Runs `config` (a benchmark config using the `minilm` model) in a fresh
-/// directory; the run must succeed with no INVALID cell.
-fn run_config(config: &str) -> Ran {
-    let dir = tempfile::tempdir().unwrap();
-    models_yaml(dir.path());
-    let path = write(dir.path(), "bench.yaml", config);
-    let out = dir.path().join("run");
-    let assert = run(&path, &out).success().stderr(predicates::str::contains("INVALID").not());
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
-    let records = validate_results(&out);
-    (dir, out, records, stderr)
-}
-
-/// `embench report RUN --out DIR/report`; returns report.md.
-fn report(dir: &std::path::Path, run_dir: &std::path::Path) -> String {
-    let out = dir.join("report");
-    assert_cmd::Command::cargo_bin("embench")
-        .unwrap()
-        .arg("report")
-        .arg(run_dir)
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .success();
-    std::fs::read_to_string(out.join("report.md")).unwrap()
-}
 
 /// Mock service time of a batch of `b`: 20 ms + 0.5 ms·b + 0.02 ms·b² (see the config below).
 fn batch_ms(b: f64) -> f64 {

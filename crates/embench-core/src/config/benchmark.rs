@@ -7,6 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_saphyr::Spanned;
 
 use super::backend_options::{ExecutionMode, ExecutionProvider, GraphOptimization, ModelFormat, PerformanceHint};
+use super::execution::{CostSpec, Count, DynamicBatchingSpec, SloSpec, SteadyStateSpec};
 use crate::embedder::Precision;
 
 /// The whole benchmark config file.
@@ -27,6 +28,9 @@ pub struct BenchmarkConfig {
     /// Where the texts come from.
     #[serde(default)]
     pub dataset: DatasetConfig,
+    /// The instance the figures are priced for (default: c7i.4xlarge on demand).
+    #[serde(default)]
+    pub cost: Option<CostSpec>,
 }
 
 /// One backend and its settings.
@@ -177,6 +181,30 @@ pub struct Scenario {
     /// Open loop only: seed of the Poisson arrivals (default 42).
     #[serde(default)]
     pub seed: Option<u64>,
+    /// Model instances serving the requests, a number or `auto` (default: clients call one instance directly).
+    #[serde(default)]
+    pub replicas: Option<Spanned<Count>>,
+    /// Threads feeding each instance, a number or `auto`.
+    #[serde(default)]
+    pub workers_per_model: Option<Spanned<Count>>,
+    /// Each replica forms batches from the requests waiting for it.
+    #[serde(default)]
+    pub dynamic_batching: Option<Spanned<DynamicBatchingSpec>>,
+    /// Warm-up also lasts at least this many seconds.
+    #[serde(default)]
+    pub warmup_duration_s: Option<Spanned<f64>>,
+    /// The measured phase also lasts at least this many seconds.
+    #[serde(default)]
+    pub min_duration_s: Option<Spanned<f64>>,
+    /// Measured repetitions (default 1): QPS and p99 get a mean and a 95 % confidence interval.
+    #[serde(default)]
+    pub repeat: Option<Spanned<usize>>,
+    /// The steady-state check's windows and thresholds.
+    #[serde(default)]
+    pub steady_state: Option<Spanned<SteadyStateSpec>>,
+    /// Search the open-loop rate for the highest one meeting a latency bound.
+    #[serde(default)]
+    pub max_qps_under_slo: Option<Spanned<SloSpec>>,
 }
 
 /// The batch sizes of a batch-size sweep when the config says `batch_size: sweep`.

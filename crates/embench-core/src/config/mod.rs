@@ -6,6 +6,7 @@
 mod backend_options;
 mod benchmark;
 mod error;
+mod execution;
 mod models;
 mod parse;
 mod validate;
@@ -18,6 +19,10 @@ pub use benchmark::{
     RepeatDistribution, Scenario, SeqLen, ServiceTime, Stall, DEFAULT_SWEEP,
 };
 pub use error::{ConfigError, ConfigErrors};
+pub use execution::{
+    Cost, CostSpec, Count, DynamicBatching, DynamicBatchingSpec, Execution, Measurement, Slo, SloSpec, SteadyStateSpec,
+    DEFAULT_INSTANCE,
+};
 pub use models::{ModelConfig, ModelType, ModelsFile};
 pub use parse::{closest, parse_yaml_file, parse_yaml_str};
 pub use validate::{

@@ -17,6 +17,7 @@ use crate::model_files::ModelFolder;
 use crate::pooling::{Pooling, PoolingKind};
 
 mod backends;
+mod execution;
 mod scenarios;
 
 pub use scenarios::{BatchPoint, ResolvedCache, ResolvedScenario};
@@ -51,6 +52,8 @@ pub struct LoadedConfig {
     pub memory_budget_mb: Option<f64>,
     /// Where texts come from.
     pub dataset: ResolvedDataset,
+    /// The price cells are costed at.
+    pub cost: super::Cost,
 }
 
 /// An active model with its folder and pooling resolved.
@@ -203,6 +206,7 @@ impl Validator<'_> {
         let sequence_lengths = self.sequence_lengths(&benchmark.input_config.sequence_lengths, &models);
         let dataset = self.dataset(&benchmark);
         let memory_budget_mb = self.memory_budget(&benchmark);
+        let cost = self.cost(&benchmark);
         if !self.errors.is_empty() {
             return Err(ConfigErrors(self.errors));
         }
@@ -211,6 +215,7 @@ impl Validator<'_> {
             models_path: self.models_path.to_path_buf(),
             warmup_requests: benchmark.input_config.warmup_requests,
             memory_budget_mb,
+            cost,
             benchmark,
             models,
             backends,

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use predicates::prelude::PredicateBooleanExt;
+
 /// The repository root.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -54,4 +56,35 @@ pub fn run(config: &Path, out: &Path) -> assert_cmd::assert::Assert {
         .arg("--out")
         .arg(out)
         .assert()
+}
+
+/// What a run left: its temporary directory (kept alive), the run directory, the
+/// schema-checked records and the run's stderr.
+pub type Ran = (tempfile::TempDir, std::path::PathBuf, Vec<serde_json::Value>, String);
+
+/// Runs `config` (a benchmark config using the `minilm` model) in a fresh
+/// directory; the run must succeed with no INVALID cell.
+pub fn run_config(config: &str) -> Ran {
+    let dir = tempfile::tempdir().unwrap();
+    models_yaml(dir.path());
+    let path = write(dir.path(), "bench.yaml", config);
+    let out = dir.path().join("run");
+    let assert = run(&path, &out).success().stderr(predicates::str::contains("INVALID").not());
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    let records = validate_results(&out);
+    (dir, out, records, stderr)
+}
+
+/// `embench report RUN --out DIR/report`; returns report.md.
+pub fn report(dir: &std::path::Path, run_dir: &std::path::Path) -> String {
+    let out = dir.join("report");
+    assert_cmd::Command::cargo_bin("embench")
+        .unwrap()
+        .arg("report")
+        .arg(run_dir)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    std::fs::read_to_string(out.join("report.md")).unwrap()
 }

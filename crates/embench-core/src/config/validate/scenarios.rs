@@ -10,6 +10,7 @@ use super::{Mode, ResolvedBackend, Validator, MAX_BATCH_SIZE, MAX_CONCURRENCY};
 use crate::cache::CacheLimit;
 use crate::config::benchmark::{Arrival, BatchSpec, CacheSpec, LoadMode, RepeatDistribution, Scenario};
 use crate::config::error::ConfigError;
+use crate::config::execution::{Execution, Measurement, Slo};
 use crate::config::parse::closest;
 
 /// Default bound of the cache scenario's cache when the config gives none.
@@ -36,6 +37,12 @@ pub struct ResolvedScenario {
     pub backends: Option<Vec<String>>,
     /// The cache scenario's settings (None: an ordinary scenario, no cache).
     pub cache: Option<ResolvedCache>,
+    /// Replicas, workers and dynamic batching (None: the clients call one instance directly).
+    pub execution: Option<Execution>,
+    /// Durations, repetitions and the steady-state check.
+    pub measurement: Measurement,
+    /// The latency-bounded throughput search (None: an ordinary scenario).
+    pub slo: Option<Slo>,
 }
 
 impl ResolvedScenario {
@@ -46,10 +53,11 @@ impl ResolvedScenario {
 
     /// What kind of scenario it is, as results record it.
     pub fn kind(&self) -> &'static str {
-        match (&self.cache, self.sweep) {
-            (Some(_), _) => "cache",
-            (None, true) => "batch_sweep",
-            (None, false) => "fixed",
+        match (&self.cache, &self.slo, self.sweep) {
+            (Some(_), _, _) => "cache",
+            (None, Some(_), _) => "slo_search",
+            (None, None, true) => "batch_sweep",
+            (None, None, false) => "fixed",
         }
     }
 }
@@ -103,7 +111,10 @@ impl Validator<'_> {
                 self.range(n, field("num_texts"), 1, usize::MAX);
             }
             let (points, sweep) = self.points(i, s);
-            let mode = self.mode(i, s);
+            let slo = self.slo(i, s);
+            let mode = if slo.is_some() { Mode::ClosedLoop } else { self.mode(i, s) };
+            let execution = self.execution(i, s);
+            let measurement = self.measurement(i, s);
             let cache = s.cache.as_ref().map(|c| self.cache(i, c, sweep, &mode));
             let only = s.backends.as_ref().map(|list| self.backend_filter(i, list, &labels));
             out.push(ResolvedScenario {
@@ -115,6 +126,9 @@ impl Validator<'_> {
                 warmup_requests: s.warmup_requests,
                 backends: only,
                 cache,
+                execution,
+                measurement,
+                slo,
             });
         }
         out
