@@ -3,10 +3,8 @@
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
-use embench_core::config::{BatchPoint, Mode, ResolvedScenario, SeqLen};
+use embench_core::config::{BatchPoint, Cost, Mode, ResolvedScenario, SeqLen};
 use embench_core::{BackendInfo, EmbedError, Embedder, Phase, Precision};
-
-use embench_core::config::Cost;
 
 use crate::gate::Gate;
 use crate::inputs::PreparedInputs;
