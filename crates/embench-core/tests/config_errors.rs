@@ -403,3 +403,16 @@ fn the_slo_search_and_the_price_are_checked() {
     let e = f.one_error(&priced.replace("0.1008", "0"));
     assert_at(&e, &f.path("bench.yaml"), 14, 15, "cost.hourly_usd");
 }
+
+#[test]
+fn threads_take_a_count_or_auto() {
+    let f = Fixture::new();
+    let with = |t: &str| GOOD.replace("  - name: candle\n", &format!("  - name: candle\n    threads: {t}\n"));
+    assert_eq!(f.load(&with("auto")).unwrap().backends[0].threads, None, "auto resolves when the cell runs");
+    assert_eq!(f.load(&with("3")).unwrap().backends[0].threads, Some(3));
+    let e = f.one_error(&with("0"));
+    assert_at(&e, &f.path("bench.yaml"), 4, 14, "backends[0].threads");
+    assert!(e.fix.as_deref().unwrap_or_default().contains("auto"), "{e}");
+    let e = f.one_error(&with("lots"));
+    assert!(e.message.contains("auto"), "{e}");
+}

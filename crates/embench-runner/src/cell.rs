@@ -60,11 +60,10 @@ pub struct CellSetup<'a> {
 /// and the reason, so it is reported instead of lost.
 pub fn run_cell(setup: &CellSetup, load: &Loader, progress: &dyn CellProgress) -> CellRecord {
     let mut record = blank_record(setup);
-    let serving = setup
-        .scenario
-        .execution
-        .as_ref()
-        .map(|e| ServingPlan::resolve(e, setup.scenario.concurrency, setup.threads, crate::host::physical_cores()));
+    let serving =
+        setup.scenario.execution.as_ref().map(|e| {
+            ServingPlan::resolve(e, setup.scenario.concurrency, setup.threads, crate::host::effective_cores())
+        });
     let models = match load_models(&mut record, setup, load, serving.as_ref(), progress) {
         Ok(m) => m,
         Err(failed) => return *failed,
@@ -265,6 +264,8 @@ pub(crate) fn blank_record(setup: &CellSetup) -> CellRecord {
         dispatch_lateness_ms: None,
         repetitions: None,
         slo: None,
+        gflop_per_text: None,
+        gflops_per_s: None,
         cost: None,
         valid: true,
         invalid_reason: None,

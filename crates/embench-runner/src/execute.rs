@@ -165,10 +165,13 @@ pub fn execute(
             }
             None => factory.load(backend, model),
         };
-        let cell_records = match &cache_inputs {
+        let mut cell_records = match &cache_inputs {
             Some((spec, r, c)) => run_cache_cell(&setup, model, spec, *r, c, &load, progress.as_ref()),
             None => vec![run_cell(&setup, &load, progress.as_ref())],
         };
+        for r in &mut cell_records {
+            add_flops(r, &shapes[cell.model], cell.seq_len);
+        }
         drop(progress);
         write(writer, observer, &mut records, cell_records)?;
     }
@@ -192,6 +195,22 @@ fn write(
     Ok(())
 }
 
+/// Model FLOPs per text and achieved GFLOP/s, for a model whose shape came from its
+/// `config.json` (a shape guessed from `models.yaml` would give made-up figures).
+/// Natural-length inputs count at their mean real length (padding is not counted).
+fn add_flops(record: &mut CellRecord, shape: &ModelShape, seq_len: SeqLen) {
+    if shape.source != "config.json" {
+        return;
+    }
+    let seq = match seq_len {
+        SeqLen::Tokens(n) => n,
+        SeqLen::Natural => record.tokens_per_input_mean.round() as usize,
+    };
+    let gflop = shape.flops_per_sequence(seq) / 1e9;
+    record.gflop_per_text = Some(gflop);
+    record.gflops_per_s = record.embeddings_per_s.map(|e| e * gflop);
+}
+
 /// The pre-flight memory estimate of `cell`, MiB: natural-length inputs are
 /// counted at the model's maximum length; replicas each hold their weights, and
 /// dynamic batching runs batches of up to its maximum.
@@ -209,7 +228,7 @@ fn estimate_mb(
     let b = cell.point.batch_size;
     let (copies, batch, in_flight) = match &scenario.execution {
         Some(e) => {
-            let p = ServingPlan::resolve(e, scenario.concurrency, backend.threads, crate::host::physical_cores());
+            let p = ServingPlan::resolve(e, scenario.concurrency, backend.threads, crate::host::effective_cores());
             (p.replicas, p.batching.map_or(b, |d| d.max_batch_size.max(b)), p.replicas * p.workers_per_model)
         }
         None => (1, b, scenario.concurrency),

@@ -26,6 +26,27 @@ pub struct HostFacts {
     pub os: String,
     /// Kernel version.
     pub kernel: String,
+    /// CPUs this process may use: CPU affinity and the container's cgroup CPU
+    /// quota applied (what `nproc` and the core counts do not tell).
+    #[serde(default)]
+    pub usable_cpus: Option<usize>,
+    /// The container's cgroup memory limit, MiB (None: no limit below the host's).
+    #[serde(default)]
+    pub cgroup_memory_limit_mb: Option<u64>,
+    /// NVIDIA GPUs seen through NVML (empty without a driver).
+    #[serde(default)]
+    pub gpus: Vec<GpuFacts>,
+}
+
+/// One GPU.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GpuFacts {
+    /// Device name.
+    pub name: String,
+    /// Total memory, MiB.
+    pub vram_total_mb: u64,
+    /// Free memory when probed, MiB.
+    pub vram_free_mb: u64,
 }
 
 impl HostFacts {
@@ -33,6 +54,7 @@ impl HostFacts {
     pub fn probe() -> Self {
         let mut sys = System::new();
         sys.refresh_memory();
+        let limit = sys.cgroup_limits().map(|c| c.total_memory).filter(|&l| l > 0 && l < sys.total_memory());
         sys.refresh_cpu_list(sysinfo::CpuRefreshKind::nothing());
         let mb = |b: u64| b / (1024 * 1024);
         Self {
@@ -46,8 +68,40 @@ impl HostFacts {
             ram_available_mb: mb(sys.available_memory()),
             os: System::long_os_version().unwrap_or_else(|| std::env::consts::OS.into()),
             kernel: System::kernel_version().unwrap_or_default(),
+            usable_cpus: std::thread::available_parallelism().ok().map(|n| n.get()),
+            cgroup_memory_limit_mb: limit.map(mb),
+            gpus: gpus(),
         }
     }
+
+    /// Physical cores this process can use: the physical count, capped by the
+    /// CPUs the container and affinity allow.
+    pub fn effective_cores(&self) -> usize {
+        let physical = self.physical_cores.unwrap_or(self.logical_cpus).max(1);
+        self.usable_cpus.map_or(physical, |u| physical.min(u.max(1)))
+    }
+
+    /// RAM this process can use, MiB: the host's, capped by the cgroup limit.
+    pub fn effective_ram_mb(&self) -> u64 {
+        self.cgroup_memory_limit_mb.map_or(self.ram_total_mb, |l| l.min(self.ram_total_mb))
+    }
+}
+
+/// GPUs through NVML, which is loaded at run time: no driver, no GPUs, no error.
+fn gpus() -> Vec<GpuFacts> {
+    let Ok(nvml) = nvml_wrapper::Nvml::init() else { return Vec::new() };
+    let count = nvml.device_count().unwrap_or(0);
+    (0..count)
+        .filter_map(|i| {
+            let d = nvml.device_by_index(i).ok()?;
+            let mem = d.memory_info().ok()?;
+            Some(GpuFacts {
+                name: d.name().unwrap_or_else(|_| format!("GPU {i}")),
+                vram_total_mb: mem.total / (1024 * 1024),
+                vram_free_mb: mem.free / (1024 * 1024),
+            })
+        })
+        .collect()
 }
 
 /// The inference-relevant ISA extensions this CPU has.
@@ -80,7 +134,9 @@ pub fn isa_flags() -> Vec<String> {
     flags.into_iter().map(str::to_string).collect()
 }
 
-/// Physical cores (logical ones when the count is unknown).
-pub fn physical_cores() -> usize {
-    System::physical_core_count().unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+/// Physical cores this process can use: the physical count (logical when
+/// unknown), capped by the CPUs that affinity and the container's cgroup quota allow.
+pub fn effective_cores() -> usize {
+    let usable = std::thread::available_parallelism().map_or(1, |n| n.get());
+    System::physical_core_count().map_or(usable, |p| p.min(usable)).max(1)
 }

@@ -11,7 +11,8 @@
 //! - [`measure`]: repetitions, minimum durations, the SLO search;
 //! - [`stability`]: steady-state windows, confidence intervals, outliers;
 //! - [`slo`]: the latency-bounded throughput search;
-//! - [`results`], [`manifest`], [`host`]: what lands in the run directory.
+//! - [`results`], [`manifest`], [`host`]: what lands in the run directory;
+//! - [`tier`]: resource tiers and recommended settings from the host's facts.
 
 pub mod arrivals;
 pub mod cache_cell;
@@ -30,6 +31,7 @@ pub mod results;
 pub mod serve;
 pub mod slo;
 pub mod stability;
+pub mod tier;
 
 pub use cell::{run_cell, CellProgress, CellSetup, Loader};
 pub use execute::{execute, BackendFactory, RunError, RunObserver, RunOutcome};

@@ -42,6 +42,9 @@ pub struct Manifest {
     pub models: serde_json::Value,
     /// The machine.
     pub host: HostFacts,
+    /// Its tier and the settings it recommends (`embench sysinfo`).
+    #[serde(default)]
+    pub recommendation: Option<crate::tier::Recommendation>,
     /// Backends and their library versions.
     pub backends: Vec<BackendVersion>,
     /// How measurements were taken, in words a reader can check.

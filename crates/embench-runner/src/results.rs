@@ -120,6 +120,12 @@ pub struct CellRecord {
     /// Latency-bounded throughput search: the answer and every probe.
     #[serde(default)]
     pub slo: Option<crate::slo::SloResult>,
+    /// Model FLOPs of one text at the cell's sequence length (natural lengths: the mean), GFLOP.
+    #[serde(default)]
+    pub gflop_per_text: Option<f64>,
+    /// Achieved model GFLOP/s: embeddings/s x GFLOP per text.
+    #[serde(default)]
+    pub gflops_per_s: Option<f64>,
     /// What the throughput costs on the priced instance.
     #[serde(default)]
     pub cost: Option<CostFigures>,

@@ -25,6 +25,16 @@ pub enum Command {
     Report(ReportArgs),
     /// Compare a candidate run with a baseline run, cell by cell.
     Compare(CompareArgs),
+    /// Show this machine as a run records it (cores, ISA, RAM, container limits, GPUs), its tier and the settings it recommends.
+    Sysinfo(SysinfoArgs),
+}
+
+/// `embench sysinfo`.
+#[derive(Debug, Parser)]
+pub struct SysinfoArgs {
+    /// Print JSON (`host` and `recommendation`, as written into every manifest).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Output format of `embench report`.

@@ -62,12 +62,10 @@ fn not_available(kind: BackendKind) -> EmbedError {
     EmbedError::new("embench", Phase::Load, format!("backend '{kind}' cannot run: {why}"))
 }
 
-/// Intra-op threads: as configured, else the physical core count (recorded either way).
+/// Intra-op threads: as configured, else (unset or `auto`) the physical cores this
+/// process may use, container quota applied (recorded either way).
 fn threads(backend: &ResolvedBackend) -> usize {
-    backend.threads.unwrap_or_else(|| {
-        sysinfo::System::physical_core_count()
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-    })
+    backend.threads.unwrap_or_else(embench_runner::host::effective_cores)
 }
 
 fn folder<'a>(framework: &'static str, model: &'a ResolvedModel) -> Result<&'a ModelFolder, EmbedError> {

@@ -34,6 +34,7 @@ fn run_writes_a_schema_valid_run_directory() {
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     assert!(manifest["host"]["logical_cpus"].as_u64().unwrap() >= 1);
+    assert!(manifest["recommendation"]["tier"].is_string(), "the manifest carries the tier: {manifest:#}");
     assert!(manifest["finished_at"].is_string());
     assert_eq!(manifest["config"]["active_models"][0], "minilm");
     assert!(manifest["git_commit"].as_str().is_some_and(|c| !c.is_empty()));

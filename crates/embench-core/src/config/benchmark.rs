@@ -45,9 +45,9 @@ pub struct BackendSpec {
     /// Precision: `fp32` (default), or `bf16`/`fp16` where the framework offers it.
     #[serde(default)]
     pub precision: Option<Spanned<Precision>>,
-    /// Intra-op threads (default: the machine's physical cores).
+    /// Intra-op threads, a number or `auto` (default, the same: the physical cores this process may use).
     #[serde(default)]
-    pub threads: Option<Spanned<usize>>,
+    pub threads: Option<Spanned<Count>>,
     /// `cpu` (default) or `cuda`.
     #[serde(default)]
     pub device: Option<Spanned<String>>,

@@ -3,6 +3,7 @@
 mod compare;
 mod report;
 mod run;
+mod sysinfo;
 mod validate;
 
 use std::process::ExitCode;
@@ -16,5 +17,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::validate(&args),
         Command::Report(args) => report::report(&args),
         Command::Compare(args) => compare::compare(&args),
+        Command::Sysinfo(args) => sysinfo::sysinfo(&args),
     }
 }

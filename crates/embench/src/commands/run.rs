@@ -39,6 +39,7 @@ const METHODOLOGY: &[&str] = &[
     "Latency-bounded throughput (max_qps_under_slo): the closed-loop capacity at the scenario's concurrency is measured, then open-loop probes at that rate and, when it misses the bound, bisection below it until the bracket is within the tolerance. A probe passes when its percentile is at or under the bound, it served 95 % of the offered rate and no request failed. The record's figures are those of the best passing probe.",
     "Open loop: the generator's own wake-up lateness (how late an idle worker started a due request) is recorded as dispatch_lateness_ms (p99, max); over 5 % of the p50 latency, the cell carries a warning that the box is too busy for open-loop timing.",
     "Cost: every cell reports USD per million requests and per million embeddings = hourly price / (throughput x 3600) x 1e6, at the price of the instance the config names (default AWS c7i.4xlarge on demand, $0.714/h), which need not be the machine measured.",
+    "Model FLOPs per text (multiply-add = 2) are computed from the model's config.json: per layer 8·s·h² (Q, K, V, output projections) + 4·s·h·i (feed-forward) + 4·s²·h (attention scores and their product with V) at the cell's sequence length (natural lengths: the mean real length); embeddings, norms, softmax and pooling are left out. gflops_per_s = embeddings/s x that.",
     "Peak RSS is sampled every 20 ms and CPU utilisation is process CPU time / wall time, both over the measured phase.",
 ];
 
@@ -61,6 +62,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         models_path: plan.config.models_path.display().to_string(),
         config: serde_json::to_value(&plan.config.benchmark)?,
         models: serde_json::to_value(&plan.config.models)?,
+        recommendation: Some(embench_runner::tier::recommend(&host)),
         host,
         backends: factory.versions(),
         methodology: METHODOLOGY.iter().map(|s| s.to_string()).collect(),

@@ -10,6 +10,7 @@ use crate::backend::BackendKind;
 use crate::config::backend_options::{OpenvinoOptions, OrtOptions};
 use crate::config::benchmark::{BackendSpec, BatchCost, ServiceTime, Stall};
 use crate::config::error::ConfigError;
+use crate::config::execution::Count;
 use crate::config::parse::closest;
 use crate::embedder::Precision;
 
@@ -48,9 +49,11 @@ impl Validator<'_> {
             self.foreign_settings(i, kind, spec);
             let precision = self.precision(i, kind, spec);
             if let Some(t) = &spec.threads {
-                if t.value == 0 || t.value > MAX_THREADS {
-                    let e = self.at(t, field("threads"), format!("{} threads is impossible", t.value));
-                    self.err(e.fix(format!("use 1..={MAX_THREADS}, or leave it out for the physical core count")));
+                if let Count::N(n) = t.value {
+                    if n == 0 || n > MAX_THREADS {
+                        let e = self.at(t, field("threads"), format!("{n} threads is impossible"));
+                        self.err(e.fix(format!("use 1..={MAX_THREADS}, or auto for the usable physical cores")));
+                    }
                 }
             }
             let device = match spec.device.as_ref().map(|d| (d, d.value.as_str())) {
@@ -71,7 +74,10 @@ impl Validator<'_> {
                 precision,
                 ort,
                 openvino,
-                threads: spec.threads.as_ref().map(|t| t.value),
+                threads: spec.threads.as_ref().and_then(|t| match t.value {
+                    Count::N(n) => Some(n),
+                    Count::Auto => None,
+                }),
                 device,
                 mock,
             });

@@ -1,0 +1,145 @@
+//! Resource tiers and the settings they recommend, after the resource-management
+//! study of the original design (`../shared/design/001_*`): a run on an unknown
+//! box gets sensible defaults without hand-tuning.
+//!
+//! Every figure uses what this process may actually use: physical cores capped
+//! by the container's CPU quota and affinity, RAM capped by its cgroup limit.
+
+use serde::{Deserialize, Serialize};
+
+use crate::host::HostFacts;
+
+/// VRAM from which a GPU counts as able to run embeddings (the study's 6 GB).
+pub const GPU_MIN_VRAM_MB: u64 = 6 * 1024;
+
+/// How capable the machine is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Tier {
+    /// Under 4 physical cores or 8 GiB of RAM.
+    Low,
+    /// At least 4 physical cores and 8 GiB.
+    Medium,
+    /// At least 8 physical cores, 16 GiB and a GPU with 6 GiB of VRAM.
+    High,
+}
+
+/// Settings for this machine, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recommendation {
+    /// The tier.
+    pub tier: Tier,
+    /// Intra-op threads per model instance: the usable physical cores (no hyper-thread oversubscription).
+    pub intra_op_threads: usize,
+    /// Concurrent workers: min(cores - 1, available RAM / 2 GiB, 8), at least 1.
+    pub workers: usize,
+    /// Texts per batch: 64 on a GPU with 6 GiB or more, 32 with a smaller GPU, 16 on the CPU.
+    pub batch_size: usize,
+    /// Whether to run on the GPU.
+    pub use_gpu: bool,
+    /// The facts each figure came from.
+    pub reasons: Vec<String>,
+}
+
+/// The tier of `host`.
+pub fn classify(host: &HostFacts) -> Tier {
+    let (cores, ram) = (host.effective_cores(), host.effective_ram_mb());
+    if cores >= 8 && ram >= 16 * 1024 && capable_gpu(host).is_some() {
+        Tier::High
+    } else if cores >= 4 && ram >= 8 * 1024 {
+        Tier::Medium
+    } else {
+        Tier::Low
+    }
+}
+
+/// The GPU with the most free VRAM, when it has at least [`GPU_MIN_VRAM_MB`] in total.
+fn capable_gpu(host: &HostFacts) -> Option<&crate::host::GpuFacts> {
+    host.gpus.iter().filter(|g| g.vram_total_mb >= GPU_MIN_VRAM_MB).max_by_key(|g| g.vram_free_mb)
+}
+
+/// The settings the study's rules give for `host`.
+pub fn recommend(host: &HostFacts) -> Recommendation {
+    let cores = host.effective_cores();
+    let available = host.cgroup_memory_limit_mb.map_or(host.ram_available_mb, |l| l.min(host.ram_available_mb));
+    let workers = (cores.saturating_sub(1).max(1)).min((available / 2048).max(1) as usize).min(8);
+    let gpu = capable_gpu(host);
+    let (batch_size, use_gpu) = match (gpu, host.gpus.is_empty()) {
+        (Some(_), _) => (64, true),
+        (None, false) => (32, false),
+        (None, true) => (16, false),
+    };
+    let mut reasons = vec![
+        format!(
+            "{cores} usable physical cores ({} physical, {} CPUs allowed)",
+            host.physical_cores.map_or("?".into(), |c| c.to_string()),
+            host.usable_cpus.map_or("?".into(), |c| c.to_string())
+        ),
+        format!(
+            "{} MiB RAM usable ({} MiB host{}), {available} MiB available",
+            host.effective_ram_mb(),
+            host.ram_total_mb,
+            host.cgroup_memory_limit_mb.map(|l| format!(", cgroup limit {l} MiB")).unwrap_or_default()
+        ),
+    ];
+    reasons.push(match (gpu, host.gpus.first()) {
+        (Some(g), _) => format!("GPU {} with {} MiB VRAM ({} free)", g.name, g.vram_total_mb, g.vram_free_mb),
+        (None, Some(g)) => {
+            format!("GPU {} has {} MiB VRAM, under {GPU_MIN_VRAM_MB}: the CPU runs embeddings", g.name, g.vram_total_mb)
+        }
+        (None, None) => "no GPU".into(),
+    });
+    Recommendation { tier: classify(host), intra_op_threads: cores, workers, batch_size, use_gpu, reasons }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::GpuFacts;
+
+    fn host(physical: usize, usable: usize, ram_gb: u64, limit_gb: Option<u64>, vram_gb: Option<u64>) -> HostFacts {
+        HostFacts {
+            hostname: "h".into(),
+            cpu_model: "cpu".into(),
+            arch: "x86_64".into(),
+            physical_cores: Some(physical),
+            logical_cpus: physical * 2,
+            isa_flags: Vec::new(),
+            ram_total_mb: ram_gb * 1024,
+            ram_available_mb: ram_gb * 1024 * 3 / 4,
+            os: "linux".into(),
+            kernel: "6".into(),
+            usable_cpus: Some(usable),
+            cgroup_memory_limit_mb: limit_gb.map(|g| g * 1024),
+            gpus: vram_gb
+                .map(|v| vec![GpuFacts { name: "gpu".into(), vram_total_mb: v * 1024, vram_free_mb: v * 1024 / 2 }])
+                .unwrap_or_default(),
+        }
+    }
+
+    #[test]
+    fn tiers_follow_the_study_and_the_container_limits() {
+        // (physical, usable CPUs, RAM GB, cgroup limit GB, VRAM GB) -> tier, threads, workers, batch, GPU
+        let table = [
+            (host(2, 2, 4, None, None), Tier::Low, 2, 1, 16, false),
+            (host(4, 8, 8, None, None), Tier::Medium, 4, 3, 16, false),
+            (host(16, 32, 64, None, Some(24)), Tier::High, 16, 8, 64, true),
+            // A small GPU: not HIGH, the CPU runs embeddings.
+            (host(16, 32, 64, None, Some(4)), Tier::Medium, 16, 8, 32, false),
+            // The host has 16 cores and 64 GB, the container gets 2 CPUs and 4 GB.
+            (host(16, 2, 64, Some(4), Some(24)), Tier::Low, 2, 1, 64, true),
+            // 8 CPUs allowed but only 4 physical cores: threads stay at 4.
+            (host(4, 8, 32, Some(12), None), Tier::Medium, 4, 3, 16, false),
+        ];
+        for (h, tier, threads, workers, batch, gpu) in table {
+            let r = recommend(&h);
+            assert_eq!(
+                (r.tier, r.intra_op_threads, r.workers, r.batch_size, r.use_gpu),
+                (tier, threads, workers, batch, gpu),
+                "{h:?}: {r:?}"
+            );
+            assert_eq!(classify(&h), tier);
+            assert_eq!(r.reasons.len(), 3);
+        }
+    }
+}
