@@ -12,7 +12,7 @@ CARGO_ENV := LIBTORCH_USE_PYTORCH=1 PATH="$(CURDIR)/.venv/bin:$$PATH"
 FEATURES := --features embench/tch
 MODEL_DIR := models/all-minilm-l6-v2/pytorch
 
-.PHONY: all model venv convert build test test-rust test-infra tools bench bench-peers bench-overhead bench-batching validate fmt lint clean
+.PHONY: all model venv convert build test test-rust test-infra tools bench bench-peers bench-overhead bench-batching peak validate fmt lint clean
 
 all: build
 
@@ -56,7 +56,7 @@ tools:
 
 ## bench: the short benchmark on the default model: results table, run directory, report
 RUN_DIR ?= results/$(shell date -u +%Y%m%dT%H%M%SZ)-$(shell uname -n)
-bench: convert build
+bench: convert build peak
 	$(EMBENCH) run --config configs/quick.yaml --out $(RUN_DIR)
 	$(EMBENCH) report $(RUN_DIR)
 
@@ -72,6 +72,11 @@ bench-overhead: build
 bench-batching: convert build
 	$(EMBENCH) run --config configs/dynamic_batching.yaml --out $(RUN_DIR)-batching
 	$(EMBENCH) report $(RUN_DIR)-batching
+
+## peak: this machine's dense matmul peak (fp32, bf16) through OpenVINO, for model-FLOPs utilisation
+peak: venv build
+	test -f models/_peak/matmul_2048.onnx || .venv/bin/python scripts/python/make_matmul.py --n 2048
+	$(EMBENCH) sysinfo --peak
 
 ## validate: check the full benchmark config and model files
 validate: convert build

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use embench_core::config::{MockSettings, ServiceTime};
-use embench_core::{BackendInfo, EmbedError, Embedder, Embeddings, Precision, TokenizedBatch};
+use embench_core::{BackendInfo, EmbedError, Embedder, Embeddings, Phase, Precision, TokenizedBatch};
 use spin_sleep::{SpinSleeper, SpinStrategy};
 
 /// A model-free backend.
@@ -23,6 +23,8 @@ pub struct MockEmbedder {
     info: BackendInfo,
     /// When enabled, the time each request actually spent being served.
     service_log: Option<Mutex<Vec<Duration>>>,
+    /// Pretends to run on a GPU (`device: cuda`): `oom_above_batch` applies.
+    simulated_gpu: bool,
 }
 
 impl MockEmbedder {
@@ -45,7 +47,16 @@ impl MockEmbedder {
                 notes: Vec::new(),
             },
             service_log: None,
+            simulated_gpu: false,
         }
+    }
+
+    /// Pretends to run on a GPU: recorded as such, and batches over
+    /// `oom_above_batch` texts fail with a CUDA out-of-memory error.
+    pub fn on_simulated_gpu(mut self) -> Self {
+        self.simulated_gpu = true;
+        self.info.device = "cuda (simulated by the mock)".into();
+        self
     }
 
     /// Also records how long each request was actually served (the OS's sleep is
@@ -108,6 +119,16 @@ impl Embedder for MockEmbedder {
     }
 
     fn embed(&self, batch: &TokenizedBatch) -> Result<Embeddings, EmbedError> {
+        if let Some(limit) = self.settings.oom_above_batch.filter(|&n| self.simulated_gpu && batch.batch_size > n) {
+            return Err(EmbedError::new(
+                "mock",
+                Phase::Inference,
+                format!(
+                    "CUDA out of memory: a batch of {} texts does not fit (simulated above {limit})",
+                    batch.batch_size
+                ),
+            ));
+        }
         let start = self.service_log.as_ref().map(|_| Instant::now());
         let i = self.next_request.fetch_add(1, Ordering::Relaxed);
         let mut wait = self.service_time(i) + self.batch_time(batch.batch_size);
@@ -143,7 +164,14 @@ mod tests {
     use embench_core::config::Stall;
 
     fn mock(service_time: ServiceTime, stall: Option<Stall>) -> MockEmbedder {
-        MockEmbedder::new(MockSettings { service_time, stall, batch_cost: None, embedding_dim: 4, seed: 1 })
+        MockEmbedder::new(MockSettings {
+            service_time,
+            stall,
+            batch_cost: None,
+            embedding_dim: 4,
+            seed: 1,
+            oom_above_batch: None,
+        })
     }
 
     #[test]

@@ -17,6 +17,8 @@ use embench_core::runtime_lib::{self, WheelLibrary};
 use embench_core::{BackendInfo, EmbedError, Embedder, Embeddings, Phase, PhaseContext, Precision, TokenizedBatch};
 use openvino::{CompiledModel, Core, DeviceType, ElementType, InferRequest, PropertyKey, RwPropertyKey, Shape, Tensor};
 
+pub mod peak;
+
 const FRAMEWORK: &str = "openvino";
 
 /// The openvino wheel's C library; `OPENVINO_C_LIBRARY` overrides the search.

@@ -110,8 +110,8 @@ pub fn trust_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
             c.instance_type, c.hourly_usd
         );
     }
-    let _ = writeln!(md, "| backend | scenario | batch | repetitions | QPS (95 % CI) | p99 ms (95 % CI) | steady state (last 3 windows: QPS / p99 spread) | model GFLOP/s | $ per 1M requests | $ per 1M embeddings |");
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(md, "| backend | scenario | batch | repetitions | QPS (95 % CI) | p99 ms (95 % CI) | steady state (last 3 windows: QPS / p99 spread) | model GFLOP/s | of matmul peak | $ per 1M requests | $ per 1M embeddings |");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|");
     for e in measured {
         let r = e.record;
         let (reps, qps, p99) = match &r.repetitions {
@@ -131,11 +131,12 @@ pub fn trust_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
         let c = r.cost.as_ref();
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {reps} | {qps} | {p99} | {steady} | {} | {} | {} |",
+            "| {} | {} | {} | {reps} | {qps} | {p99} | {steady} | {} | {} | {} | {} |",
             e.series(many_hosts),
             r.scenario,
             r.batch_size,
             num(r.gflops_per_s, 1),
+            r.mfu.map_or("-".into(), |m| format!("{:.0} % of {:.0}", m * 100.0, r.peak_gflops.unwrap_or_default())),
             c.and_then(|c| c.per_1m_requests).map_or("-".into(), |v| format!("{v:.3}")),
             c.and_then(|c| c.per_1m_embeddings).map_or("-".into(), |v| format!("{v:.3}")),
         );

@@ -10,8 +10,8 @@ use crate::gate::Gate;
 use crate::inputs::PreparedInputs;
 use crate::load::{run_for, Serve};
 use crate::measure::{measure, run_slo};
-use crate::resources::ProcessProbe;
-use crate::results::{CellRecord, SCHEMA_VERSION};
+use crate::resources::{ProcessProbe, ResourceSampler, ResourceStats};
+use crate::results::{CellRecord, PhaseMemory, SCHEMA_VERSION};
 use crate::serve::{Server, ServingPlan};
 
 /// Loads a fresh model instance for a cell, with this many intra-op threads
@@ -27,6 +27,7 @@ pub trait CellProgress: Sync {
 }
 
 /// What a cell measures, and on which inputs.
+#[derive(Clone)]
 pub struct CellSetup<'a> {
     /// Model key.
     pub model: &'a str,
@@ -54,6 +55,8 @@ pub struct CellSetup<'a> {
     pub threads: Option<usize>,
     /// The price cost figures are computed from.
     pub cost: &'a Cost,
+    /// RSS (MiB) above which a phase of the cell carries a warning.
+    pub memory_warn_mb: f64,
 }
 
 /// Runs one cell. Never fails: a failure becomes a record with `valid: false`
@@ -71,7 +74,7 @@ pub fn run_cell(setup: &CellSetup, load: &Loader, progress: &dyn CellProgress) -
     let batches = &setup.inputs.batches;
     let n = batches.len() as u64;
     let body = |serve: &Serve, record: &mut CellRecord| -> Result<(), EmbedError> {
-        warm_up(setup, serve, progress)?;
+        warm_up(record, setup, serve, progress)?;
         progress.phase("measuring");
         match &setup.scenario.slo {
             Some(slo) => run_slo(record, setup, slo, serve, progress),
@@ -122,7 +125,7 @@ pub(crate) fn load_and_warm(
     let model = models.pop().expect("one instance");
     let batches = &setup.inputs.batches;
     let serve = |i: u64| model.embed(&batches[(i % batches.len() as u64) as usize]).map(drop);
-    warm_up(setup, &serve, progress).map_err(|e| failed(record.clone(), &e))?;
+    warm_up(record, setup, &serve, progress).map_err(|e| failed(record.clone(), &e))?;
     Ok(model)
 }
 
@@ -140,9 +143,11 @@ fn load_models(
 
     progress.phase("loading");
     let t = Instant::now();
+    let sampler = ResourceSampler::start();
     let (count, threads) = serving.map_or((1, None), |p| (p.replicas, Some(p.threads_per_replica)));
-    let models =
-        (0..count).map(|_| load(threads)).collect::<Result<Vec<_>, _>>().map_err(|e| failed(record.clone(), &e))?;
+    let models = (0..count).map(|_| load(threads)).collect::<Result<Vec<_>, _>>();
+    note_memory(record, setup, "load", &sampler.stop());
+    let models = models.map_err(|e| failed(record.clone(), &e))?;
     record.load_time_s = Some(t.elapsed().as_secs_f64());
     record.rss_after_load_mb = Some(probe.rss_mb());
     describe(record, models[0].info());
@@ -159,16 +164,39 @@ fn load_models(
 /// Unrecorded requests through `serve`, closed loop at the scenario's
 /// concurrency, until both the warm-up count and the warm-up duration are met:
 /// warm-up only has to bring the backend to steady state.
-fn warm_up(setup: &CellSetup, serve: &Serve, progress: &dyn CellProgress) -> Result<(), EmbedError> {
+fn warm_up(
+    record: &mut CellRecord,
+    setup: &CellSetup,
+    serve: &Serve,
+    progress: &dyn CellProgress,
+) -> Result<(), EmbedError> {
     let (n, secs) = (setup.warmup_requests as u64, setup.scenario.measurement.warmup_duration_s);
     if n == 0 && secs <= 0.0 {
         return Ok(());
     }
     let concurrency = setup.scenario.concurrency;
+    let sampler = ResourceSampler::start();
     let warm = run_for(serve, concurrency, n, Duration::from_secs_f64(secs), progress.counter(), &Mode::ClosedLoop);
+    note_memory(record, setup, "warmup", &sampler.stop());
     match warm.errors.iter().next() {
         Some((msg, n)) => Err(EmbedError::new("warm-up", Phase::Warmup, format!("{n} warm-up requests failed: {msg}"))),
         None => Ok(()),
+    }
+}
+
+/// Records a phase's memory, with a warning when its peak passes the threshold.
+pub(crate) fn note_memory(record: &mut CellRecord, setup: &CellSetup, phase: &str, stats: &ResourceStats) {
+    record.memory_phases.push(PhaseMemory {
+        phase: phase.into(),
+        start_mb: stats.start_rss_mb,
+        end_mb: stats.end_rss_mb,
+        peak_mb: stats.peak_rss_mb,
+    });
+    if stats.peak_rss_mb > setup.memory_warn_mb {
+        record.warnings.push(format!(
+            "memory: RSS peaked at {:.0} MiB during {phase}, above the {:.0} MiB threshold (input_config.memory_warn_mb; default 85 % of the memory budget)",
+            stats.peak_rss_mb, setup.memory_warn_mb
+        ));
     }
 }
 
@@ -266,7 +294,11 @@ pub(crate) fn blank_record(setup: &CellSetup) -> CellRecord {
         slo: None,
         gflop_per_text: None,
         gflops_per_s: None,
+        peak_gflops: None,
+        mfu: None,
         cost: None,
+        memory_phases: Vec::new(),
+        fallback: None,
         valid: true,
         invalid_reason: None,
         histogram: None,

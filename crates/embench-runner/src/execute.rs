@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use embench_core::config::{ResolvedBackend, ResolvedModel, ResolvedScenario, SeqLen};
+use embench_core::config::{BatchPoint, DeviceKind, ResolvedBackend, ResolvedModel, ResolvedScenario, SeqLen};
 use embench_core::dataset::TextSource;
 use embench_core::{BackendKind, EmbedError, Embedder, Phase};
 
@@ -14,9 +14,10 @@ use crate::cell::{run_cell, skipped_record, CellProgress, CellSetup};
 use crate::gate::Gate;
 use crate::inputs::{InputFactory, PreparedInputs};
 use crate::manifest::BackendVersion;
+use crate::peak::Peaks;
 use crate::plan::RunPlan;
 use crate::resources::available_memory_mb;
-use crate::results::{CellRecord, ResultsWriter};
+use crate::results::{CellRecord, Fallback, ResultsWriter};
 use crate::serve::ServingPlan;
 
 /// Builds backends; the binary implements it with one arm per compiled-in backend.
@@ -115,6 +116,7 @@ pub fn execute(
             inputs: &PreparedInputs::empty(),
             threads: backend.threads,
             cost: &plan.config.cost,
+            memory_warn_mb: plan.config.memory_warn_mb.unwrap_or(MEMORY_HEADROOM * budget_mb),
         };
         if estimate_mb > MEMORY_HEADROOM * budget_mb {
             let reason = format!(
@@ -169,13 +171,53 @@ pub fn execute(
             Some((spec, r, c)) => run_cache_cell(&setup, model, spec, *r, c, &load, progress.as_ref()),
             None => vec![run_cell(&setup, &load, progress.as_ref())],
         };
+        // Degrade before failing: a GPU out of memory retries on the CPU with a quarter of the batch.
+        if backend.device == DeviceKind::Cuda && cache_inputs.is_none() && is_out_of_memory(&cell_records[0]) {
+            let point = BatchPoint { batch_size: (cell.point.batch_size / 4).max(1), ..cell.point };
+            if let Ok(fallback_inputs) = inputs.prepare(model, cell.seq_len, point.batch_size, point.num_requests) {
+                let cpu = ResolvedBackend { device: DeviceKind::Cpu, ..backend.clone() };
+                let load_cpu = |threads: Option<usize>| {
+                    factory.load(&ResolvedBackend { threads: threads.or(cpu.threads), ..cpu.clone() }, model)
+                };
+                let retry = CellSetup { point, inputs: &fallback_inputs, ..setup.clone() };
+                let mut record = run_cell(&retry, &load_cpu, progress.as_ref());
+                let reason = cell_records[0].invalid_reason.clone().unwrap_or_default();
+                record.warnings.push(format!(
+                    "fell back to the CPU with batch {} (a quarter of {}): on the GPU, {reason}",
+                    point.batch_size, cell.point.batch_size
+                ));
+                record.fallback = Some(Fallback {
+                    from_device: "cuda".into(),
+                    from_batch_size: cell.point.batch_size,
+                    to_device: "cpu".into(),
+                    to_batch_size: point.batch_size,
+                    reason,
+                });
+                cell_records = vec![record];
+            }
+        }
         for r in &mut cell_records {
-            add_flops(r, &shapes[cell.model], cell.seq_len);
+            add_flops(r, &shapes[cell.model], cell.seq_len, plan.peaks.as_ref());
         }
         drop(progress);
         write(writer, observer, &mut records, cell_records)?;
     }
     Ok(RunOutcome { records, skipped: 0 })
+}
+
+/// Whether a failed record failed for lack of (GPU) memory, by the messages the
+/// frameworks give (CUDA, cuDNN/cuBLAS allocators, ONNX Runtime's arena).
+fn is_out_of_memory(record: &CellRecord) -> bool {
+    let messages = record.error_messages.keys().map(String::as_str);
+    let reason = std::iter::once(record.invalid_reason.as_deref().unwrap_or_default())
+        .chain(messages)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .to_ascii_lowercase();
+    !record.valid
+        && ["out of memory", "cuda_error_out_of_memory", "failed to allocate memory", "cublas_status_alloc_failed"]
+            .iter()
+            .any(|p| reason.contains(p))
 }
 
 /// Appends `new` to the results file (durably) and to `records`.
@@ -198,7 +240,7 @@ fn write(
 /// Model FLOPs per text and achieved GFLOP/s, for a model whose shape came from its
 /// `config.json` (a shape guessed from `models.yaml` would give made-up figures).
 /// Natural-length inputs count at their mean real length (padding is not counted).
-fn add_flops(record: &mut CellRecord, shape: &ModelShape, seq_len: SeqLen) {
+fn add_flops(record: &mut CellRecord, shape: &ModelShape, seq_len: SeqLen, peaks: Option<&Peaks>) {
     if shape.source != "config.json" {
         return;
     }
@@ -209,6 +251,11 @@ fn add_flops(record: &mut CellRecord, shape: &ModelShape, seq_len: SeqLen) {
     let gflop = shape.flops_per_sequence(seq) / 1e9;
     record.gflop_per_text = Some(gflop);
     record.gflops_per_s = record.embeddings_per_s.map(|e| e * gflop);
+    if let (Some(achieved), Some(peak)) = (record.gflops_per_s, peaks.and_then(|p| p.for_precision(&record.precision)))
+    {
+        record.peak_gflops = Some(peak.gflops);
+        record.mfu = Some(achieved / peak.gflops);
+    }
 }
 
 /// The pre-flight memory estimate of `cell`, MiB: natural-length inputs are

@@ -25,6 +25,7 @@ pub mod inputs;
 pub mod load;
 pub mod manifest;
 pub mod measure;
+pub mod peak;
 pub mod plan;
 pub mod resources;
 pub mod results;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use embench_core::config::{Mode, Slo};
 
-use crate::cell::{invalidate, CellProgress, CellSetup};
+use crate::cell::{invalidate, note_memory, CellProgress, CellSetup};
 use crate::histogram::LatencyHistogram;
 use crate::load::{run_for, LoopOutcome, Serve};
 use crate::resources::ResourceSampler;
@@ -30,6 +30,7 @@ pub(crate) fn measure(record: &mut CellRecord, setup: &CellSetup, serve: &Serve,
     let resources = sampler.stop();
     record.peak_rss_mb = Some(resources.peak_rss_mb);
     record.cpu_util_pct = Some(resources.cpu_util_pct);
+    note_memory(record, setup, "measure", &resources);
 
     let mut steadiness: Vec<SteadyState> = Vec::new();
     for (k, run) in runs.iter().enumerate() {
@@ -152,6 +153,7 @@ pub(crate) fn run_slo(
     let resources = sampler.stop();
     record.peak_rss_mb = Some(resources.peak_rss_mb);
     record.cpu_util_pct = Some(resources.cpu_util_pct);
+    note_memory(record, setup, "measure", &resources);
     record.mode = "open_loop".into();
     if let Some((rate, run)) = shown {
         record.requested_rate_qps = Some(rate);

@@ -27,6 +27,8 @@ pub struct RunPlan {
     pub config: LoadedConfig,
     /// The cells.
     pub cells: Vec<Cell>,
+    /// This machine's matrix-multiply peaks, when measured (`embench sysinfo --peak`).
+    pub peaks: Option<crate::peak::Peaks>,
 }
 
 impl RunPlan {
@@ -53,7 +55,7 @@ impl RunPlan {
                 }
             }
         }
-        Self { config, cells }
+        Self { config, cells, peaks: None }
     }
 
     /// The model of `cell`.

@@ -55,7 +55,11 @@ impl ProcessProbe {
 /// What a sampler saw between start and stop.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ResourceStats {
-    /// Highest RSS seen, MiB.
+    /// RSS when sampling started, MiB.
+    pub start_rss_mb: f64,
+    /// RSS when it stopped, MiB.
+    pub end_rss_mb: f64,
+    /// Highest RSS seen (start and end included), MiB.
     pub peak_rss_mb: f64,
     /// CPU time over wall time, in percent of one core (200 = two cores busy).
     pub cpu_util_pct: f64,
@@ -67,6 +71,7 @@ pub struct ResourceStats {
 pub struct ResourceSampler {
     stop: Arc<AtomicBool>,
     handle: JoinHandle<(f64, u64)>,
+    start_rss: u64,
     start_cpu_ms: u64,
     start: Instant,
 }
@@ -75,7 +80,7 @@ impl ResourceSampler {
     /// Starts sampling.
     pub fn start() -> Self {
         let mut probe = ProcessProbe::new();
-        let (_, start_cpu_ms) = probe.read();
+        let (start_rss, start_cpu_ms) = probe.read();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let handle = std::thread::Builder::new()
@@ -93,16 +98,23 @@ impl ResourceSampler {
                 (peak as f64 / (1024.0 * 1024.0), n)
             })
             .expect("spawning the sampler thread");
-        Self { stop, handle, start_cpu_ms, start: Instant::now() }
+        Self { stop, handle, start_rss, start_cpu_ms, start: Instant::now() }
     }
 
     /// Stops sampling and returns what it saw.
     pub fn stop(self) -> ResourceStats {
         let wall = self.start.elapsed();
-        let (_, end_cpu_ms) = ProcessProbe::new().read();
+        let (end_rss, end_cpu_ms) = ProcessProbe::new().read();
         self.stop.store(true, Ordering::Relaxed);
-        let (peak_rss_mb, samples) = self.handle.join().expect("sampler thread panicked");
+        let (sampled_peak_mb, samples) = self.handle.join().expect("sampler thread panicked");
         let cpu_ms = end_cpu_ms.saturating_sub(self.start_cpu_ms) as f64;
-        ResourceStats { peak_rss_mb, cpu_util_pct: 100.0 * cpu_ms / (wall.as_secs_f64() * 1e3).max(1e-9), samples }
+        let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
+        ResourceStats {
+            start_rss_mb: mb(self.start_rss),
+            end_rss_mb: mb(end_rss),
+            peak_rss_mb: sampled_peak_mb.max(mb(self.start_rss)).max(mb(end_rss)),
+            cpu_util_pct: 100.0 * cpu_ms / (wall.as_secs_f64() * 1e3).max(1e-9),
+            samples,
+        }
     }
 }

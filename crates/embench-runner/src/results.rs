@@ -126,6 +126,18 @@ pub struct CellRecord {
     /// Achieved model GFLOP/s: embeddings/s x GFLOP per text.
     #[serde(default)]
     pub gflops_per_s: Option<f64>,
+    /// Set when the cell ran out of GPU memory and was run again on the CPU with a quarter of the batch.
+    #[serde(default)]
+    pub fallback: Option<Fallback>,
+    /// RSS per phase of the cell (`load`, `warmup`, `measure`): start, end and peak.
+    #[serde(default)]
+    pub memory_phases: Vec<PhaseMemory>,
+    /// The machine's matrix-multiply peak in the precision the cell ran (`embench sysinfo --peak`), GFLOP/s.
+    #[serde(default)]
+    pub peak_gflops: Option<f64>,
+    /// Model-FLOPs utilisation: gflops_per_s / peak_gflops.
+    #[serde(default)]
+    pub mfu: Option<f64>,
     /// What the throughput costs on the priced instance.
     #[serde(default)]
     pub cost: Option<CostFigures>,
@@ -192,6 +204,34 @@ pub struct CacheFigures {
     pub evictions: u64,
     /// Embeddings/s of this phase over the baseline's (None for the baseline itself).
     pub speedup: Option<f64>,
+}
+
+/// How a cell degraded instead of failing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fallback {
+    /// Device it was asked to run on.
+    pub from_device: String,
+    /// Batch size asked.
+    pub from_batch_size: usize,
+    /// Device it ran on.
+    pub to_device: String,
+    /// Batch size it ran with.
+    pub to_batch_size: usize,
+    /// The error that made it fall back.
+    pub reason: String,
+}
+
+/// Memory over one phase of a cell, MiB.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseMemory {
+    /// `load`, `warmup` or `measure`.
+    pub phase: String,
+    /// RSS at its start.
+    pub start_mb: f64,
+    /// RSS at its end.
+    pub end_mb: f64,
+    /// Highest RSS sampled (every 20 ms) during it.
+    pub peak_mb: f64,
 }
 
 /// How requests reached the model instances.

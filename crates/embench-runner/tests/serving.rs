@@ -32,6 +32,7 @@ fn mock(ms: f64, per_text_ms: f64) -> MockEmbedder {
         batch_cost: Some(BatchCost { per_text_ms, per_text_squared_ms: 0.0 }),
         embedding_dim: 8,
         seed: 3,
+        oom_above_batch: None,
     })
     .with_service_log()
 }

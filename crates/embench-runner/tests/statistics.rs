@@ -41,9 +41,15 @@ fn check(service_time: ServiceTime, concurrency: usize, requests: u64) {
 
 fn check_mode(service_time: ServiceTime, concurrency: usize, requests: u64, mode: Mode, quantiles: &[f64]) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mock =
-        MockEmbedder::new(MockSettings { service_time, stall: None, batch_cost: None, embedding_dim: 8, seed: 7 })
-            .with_service_log();
+    let mock = MockEmbedder::new(MockSettings {
+        service_time,
+        stall: None,
+        batch_cost: None,
+        embedding_dim: 8,
+        seed: 7,
+        oom_above_batch: None,
+    })
+    .with_service_log();
     let mut drawn: Vec<Duration> = (0..requests).map(|i| mock.service_time(i)).collect();
     drawn.sort();
 
@@ -138,6 +144,7 @@ fn open_loop_shows_stalls_that_closed_loop_hides() {
         batch_cost: None,
         embedding_dim: 8,
         seed: 1,
+        oom_above_batch: None,
     };
     let requests = 600;
     let open = run_load(

@@ -35,6 +35,16 @@ pub struct SysinfoArgs {
     /// Print JSON (`host` and `recommendation`, as written into every manifest).
     #[arg(long)]
     pub json: bool,
+    /// Also measure the dense matrix-multiply peak (fp32 and bf16, through OpenVINO)
+    /// and store it in results/peak.json, where `embench run` finds it.
+    #[arg(long)]
+    pub peak: bool,
+    /// The MatMul model timed by --peak (scripts/python/make_matmul.py writes it).
+    #[arg(long, default_value = "models/_peak/matmul_2048.onnx")]
+    pub peak_model: std::path::PathBuf,
+    /// Seconds per precision for --peak.
+    #[arg(long, default_value_t = 5.0)]
+    pub peak_seconds: f64,
 }
 
 /// Output format of `embench report`.

@@ -91,7 +91,8 @@ impl BackendFactory for Factory {
             #[cfg(feature = "mock")]
             BackendKind::Mock => {
                 let settings = backend.mock.clone().expect("validation fills mock settings");
-                Ok(Box::new(embench_mock::MockEmbedder::new(settings)))
+                let mock = embench_mock::MockEmbedder::new(settings);
+                Ok(Box::new(if backend.device == DeviceKind::Cuda { mock.on_simulated_gpu() } else { mock }))
             }
             #[cfg(feature = "candle")]
             BackendKind::Candle => load_candle(backend, model),

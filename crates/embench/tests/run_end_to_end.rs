@@ -22,6 +22,15 @@ fn run_writes_a_schema_valid_run_directory() {
         assert_eq!(r["valid"], true, "{r:#}");
         assert_eq!(r["requests"], 6);
         assert!(r["qps"].as_f64().unwrap() > 0.0);
+        // Memory per phase: load, warm-up, measure, each with start <= peak >= end.
+        let phases = r["memory_phases"].as_array().unwrap();
+        let names: Vec<&str> = phases.iter().map(|p| p["phase"].as_str().unwrap()).collect();
+        assert_eq!(names, ["load", "warmup", "measure"], "{r:#}");
+        for p in phases {
+            let (start, end, peak) =
+                (p["start_mb"].as_f64().unwrap(), p["end_mb"].as_f64().unwrap(), p["peak_mb"].as_f64().unwrap());
+            assert!(start > 0.0 && peak >= start && peak >= end, "{p}");
+        }
     }
     let candle: Vec<_> = records.iter().filter(|r| r["backend"] == "candle").collect();
     assert_eq!(candle.len(), 2);
@@ -122,4 +131,26 @@ fn embench_version_of(name: &str) -> String {
     let lock = std::fs::read_to_string(repo().join("Cargo.lock")).unwrap();
     let at = lock.find(&format!("name = \"{name}\"\nversion = \"")).unwrap();
     lock[at..].lines().nth(1).unwrap().split('"').nth(1).unwrap().to_string()
+}
+
+#[test]
+fn a_phase_above_the_memory_threshold_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    models_yaml(dir.path());
+    let config = write(
+        dir.path(),
+        "bench.yaml",
+        "active_models: [minilm]\nbackends:\n  - name: mock\n    service_time: {distribution: constant, ms: 0}\ntest_scenarios:\n  - name: tiny\n    concurrency: 1\n    num_requests: 5\n    batch_size: 1\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n  memory_warn_mb: 1\n",
+    );
+    let out = dir.path().join("run");
+    run(&config, &out).success();
+    let records = validate_results(&out);
+    let warnings: Vec<&str> = records[0]["warnings"].as_array().unwrap().iter().map(|w| w.as_str().unwrap()).collect();
+    for phase in ["load", "warmup", "measure"] {
+        assert!(
+            warnings.iter().any(|w| w.starts_with("memory: RSS peaked") && w.contains(&format!("during {phase},"))),
+            "{warnings:?}"
+        );
+    }
+    assert_eq!(records[0]["valid"], true, "a warning, not a failure");
 }

@@ -86,3 +86,23 @@ fn serving_repetitions_and_the_slo_search_are_recorded_and_reported() {
         assert!(md.contains(section), "report lacks '{section}':\n{md}");
     }
 }
+
+/// Degrade before failing: a (simulated) GPU out of memory at batch 16 reruns the
+/// cell on the CPU with batch 4, and the record says so; batch 8 fits and stays.
+#[test]
+fn a_gpu_out_of_memory_falls_back_to_the_cpu_with_a_quarter_of_the_batch() {
+    let (_dir, _out, records, stderr) = run_config(
+        "active_models: [minilm]\nbackends:\n  - name: mock\n    device: cuda\n    oom_above_batch: 8\n    service_time: {distribution: constant, ms: 1}\ntest_scenarios:\n  - name: fits\n    concurrency: 1\n    num_requests: 5\n    batch_size: 8\n  - name: too_big\n    concurrency: 1\n    num_requests: 5\n    batch_size: 16\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n",
+    );
+    assert_eq!(records.len(), 2, "one record per cell, the fallback replacing the failure");
+    let (fits, big) = (&records[0], &records[1]);
+    assert_eq!((fits["batch_size"].as_u64(), fits["fallback"].is_null()), (Some(8), true), "{fits:#}");
+    assert!(fits["device"].as_str().unwrap().starts_with("cuda"), "{fits:#}");
+    assert_eq!(big["valid"], true, "{big:#}");
+    assert_eq!((big["batch_size"].as_u64(), big["device"].as_str()), (Some(4), Some("none")), "{big:#}");
+    let f = &big["fallback"];
+    assert_eq!((f["from_device"].as_str(), f["from_batch_size"].as_u64()), (Some("cuda"), Some(16)));
+    assert_eq!((f["to_device"].as_str(), f["to_batch_size"].as_u64()), (Some("cpu"), Some(4)));
+    assert!(f["reason"].as_str().unwrap().contains("CUDA out of memory"), "{f}");
+    assert!(stderr.contains("fell back to the CPU with batch 4"), "{stderr}");
+}

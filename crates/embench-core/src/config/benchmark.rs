@@ -87,6 +87,10 @@ pub struct BackendSpec {
     /// Mock only: extra service time per text of the batch.
     #[serde(default)]
     pub batch_cost: Option<Spanned<BatchCost>>,
+    /// Mock only: with `device: cuda` (simulated), requests of more texts than
+    /// this fail with a CUDA out-of-memory error (to exercise the CPU fallback).
+    #[serde(default)]
+    pub oom_above_batch: Option<Spanned<usize>>,
     /// Mock only: embedding dimension it returns (default 384).
     #[serde(default)]
     pub embedding_dim: Option<usize>,
@@ -346,6 +350,10 @@ pub struct InputConfig {
     /// cells whose estimate exceeds 85 % of it are skipped with the reason.
     #[serde(default)]
     pub memory_budget_mb: Option<Spanned<f64>>,
+    /// A cell whose RSS peaks above this many MiB in any phase (load, warm-up,
+    /// measure) carries a warning (default: 85 % of the memory budget).
+    #[serde(default)]
+    pub memory_warn_mb: Option<Spanned<f64>>,
 }
 
 /// Where texts come from.

@@ -50,6 +50,8 @@ pub struct LoadedConfig {
     pub warmup_requests: usize,
     /// Memory a cell may plan to use, MiB (None: the machine's available memory).
     pub memory_budget_mb: Option<f64>,
+    /// RSS above which a cell's phase carries a warning, MiB (None: 85 % of the budget).
+    pub memory_warn_mb: Option<f64>,
     /// Where texts come from.
     pub dataset: ResolvedDataset,
     /// The price cells are costed at.
@@ -91,6 +93,8 @@ pub struct MockSettings {
     pub batch_cost: Option<BatchCost>,
     /// Dimension of the vectors it returns.
     pub embedding_dim: usize,
+    /// On a simulated GPU, batches of more texts than this fail out of memory.
+    pub oom_above_batch: Option<usize>,
     /// Seed of its draws.
     pub seed: u64,
 }
@@ -206,6 +210,7 @@ impl Validator<'_> {
         let sequence_lengths = self.sequence_lengths(&benchmark.input_config.sequence_lengths, &models);
         let dataset = self.dataset(&benchmark);
         let memory_budget_mb = self.memory_budget(&benchmark);
+        let memory_warn_mb = self.memory_warn(&benchmark);
         let cost = self.cost(&benchmark);
         if !self.errors.is_empty() {
             return Err(ConfigErrors(self.errors));
@@ -215,6 +220,7 @@ impl Validator<'_> {
             models_path: self.models_path.to_path_buf(),
             warmup_requests: benchmark.input_config.warmup_requests,
             memory_budget_mb,
+            memory_warn_mb,
             cost,
             benchmark,
             models,
@@ -360,6 +366,16 @@ impl Validator<'_> {
         if !(m.value.is_finite() && m.value > 0.0) {
             let e = self.at(m, "input_config.memory_budget_mb", format!("memory budget {} MiB is impossible", m.value));
             self.err(e.fix("use a positive number of MiB, or remove it to use the machine's available memory"));
+        }
+        Some(m.value)
+    }
+
+    fn memory_warn(&mut self, benchmark: &BenchmarkConfig) -> Option<f64> {
+        let m = benchmark.input_config.memory_warn_mb.as_ref()?;
+        if !(m.value.is_finite() && m.value > 0.0) {
+            let e =
+                self.at(m, "input_config.memory_warn_mb", format!("warning threshold {} MiB is impossible", m.value));
+            self.err(e.fix("use a positive number of MiB, or remove it for 85 % of the memory budget"));
         }
         Some(m.value)
     }

@@ -39,15 +39,24 @@ const METHODOLOGY: &[&str] = &[
     "Latency-bounded throughput (max_qps_under_slo): the closed-loop capacity at the scenario's concurrency is measured, then open-loop probes at that rate and, when it misses the bound, bisection below it until the bracket is within the tolerance. A probe passes when its percentile is at or under the bound, it served 95 % of the offered rate and no request failed. The record's figures are those of the best passing probe.",
     "Open loop: the generator's own wake-up lateness (how late an idle worker started a due request) is recorded as dispatch_lateness_ms (p99, max); over 5 % of the p50 latency, the cell carries a warning that the box is too busy for open-loop timing.",
     "Cost: every cell reports USD per million requests and per million embeddings = hourly price / (throughput x 3600) x 1e6, at the price of the instance the config names (default AWS c7i.4xlarge on demand, $0.714/h), which need not be the machine measured.",
-    "Model FLOPs per text (multiply-add = 2) are computed from the model's config.json: per layer 8·s·h² (Q, K, V, output projections) + 4·s·h·i (feed-forward) + 4·s²·h (attention scores and their product with V) at the cell's sequence length (natural lengths: the mean real length); embeddings, norms, softmax and pooling are left out. gflops_per_s = embeddings/s x that.",
+    "Model FLOPs per text (multiply-add = 2) are computed from the model's config.json: per layer 8·s·h² (Q, K, V, output projections) + 4·s·h·i (feed-forward) + 4·s²·h (attention scores and their product with V) at the cell's sequence length (natural lengths: the mean real length); embeddings, norms, softmax and pooling are left out. gflops_per_s = embeddings/s x that; mfu = gflops_per_s / the machine's matmul peak in the precision that ran (results/peak.json from `embench sysinfo --peak` on the same host: one 2048 x 2048 MatMul through OpenVINO, best of about 5 s).",
+    "Memory per phase: RSS at the start and end of the load, warm-up and measured phases, and its peak sampled every 20 ms, are recorded (memory_phases); a phase peaking above input_config.memory_warn_mb (default 85 % of the memory budget) carries a warning.",
+    "Degrade before failing: a cell on device cuda that fails out of memory is run again on the CPU with a quarter of the batch; its record carries fallback (from, to, the error) and a warning, and replaces the failure. Model loads happen one at a time (cells and replicas load in turn).",
     "Peak RSS is sampled every 20 ms and CPU utilisation is process CPU time / wall time, both over the measured phase.",
 ];
 
 /// `embench run --config F [--out DIR]`.
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let config = crate::commands::validate::load(&args.config)?;
-    let plan = RunPlan::new(config);
+    let mut plan = RunPlan::new(config);
     let host = HostFacts::probe();
+    plan.peaks = embench_runner::peak::Peaks::load_for(std::path::Path::new(embench_runner::peak::PEAK_FILE), &host);
+    if plan.peaks.is_none() {
+        eprintln!(
+            "embench: no matrix-multiply peak for this machine in {} (model-FLOPs utilisation left out; fix: make peak)",
+            embench_runner::peak::PEAK_FILE
+        );
+    }
     let out = run_dir(args.out.as_deref(), &host.hostname)?;
     let factory = Factory;
 

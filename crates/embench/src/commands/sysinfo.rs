@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use embench_runner::host::HostFacts;
+use embench_runner::peak::{PeakEntry, Peaks, PEAK_FILE};
 use embench_runner::tier::recommend;
 
 use crate::cli::SysinfoArgs;
@@ -12,8 +13,9 @@ use crate::cli::SysinfoArgs;
 pub fn sysinfo(args: &SysinfoArgs) -> anyhow::Result<ExitCode> {
     let host = HostFacts::probe();
     let rec = recommend(&host);
+    let peaks = if args.peak { Some(measure_peaks(args, &host, rec.intra_op_threads)?) } else { None };
     if args.json {
-        let body = serde_json::json!({ "host": host, "recommendation": rec });
+        let body = serde_json::json!({ "host": host, "recommendation": rec, "peaks": peaks });
         println!("{}", serde_json::to_string_pretty(&body)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -49,5 +51,57 @@ pub fn sysinfo(args: &SysinfoArgs) -> anyhow::Result<ExitCode> {
     for r in &rec.reasons {
         println!("  because {r}");
     }
+    for p in peaks.iter().flat_map(|p| &p.entries) {
+        println!(
+            "matmul peak:      {:.1} GFLOP/s best, {:.1} median ({} asked, {} ran; n={}, {} threads, {})",
+            p.gflops, p.median_gflops, p.requested, p.precision, p.n, p.threads, p.library
+        );
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Times the MatMul model in fp32 and bf16 and stores the result in [`PEAK_FILE`].
+#[cfg(feature = "openvino")]
+fn measure_peaks(args: &SysinfoArgs, host: &HostFacts, threads: usize) -> anyhow::Result<Peaks> {
+    use anyhow::Context;
+    use embench_core::Precision;
+    if !args.peak_model.is_file() {
+        anyhow::bail!(
+            "{} does not exist (fix: .venv/bin/python scripts/python/make_matmul.py, or `make peak`)",
+            args.peak_model.display()
+        );
+    }
+    let mut entries = Vec::new();
+    for precision in [Precision::Fp32, Precision::Bf16] {
+        let p = embench_openvino::peak::matmul_peak(&args.peak_model, precision, threads, args.peak_seconds)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        entries.push(PeakEntry {
+            requested: p.requested.to_string(),
+            precision: p.precision.to_string(),
+            gflops: p.gflops,
+            median_gflops: p.median_gflops,
+            n: p.n,
+            threads: p.threads,
+            library: format!(
+                "OpenVINO {}",
+                embench_openvino::runtime_library().map_or("?".into(), |l| l.display().to_string())
+            ),
+        });
+    }
+    let peaks = Peaks {
+        hostname: host.hostname.clone(),
+        cpu_model: host.cpu_model.clone(),
+        measured_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        entries,
+    };
+    let path = std::path::Path::new(PEAK_FILE);
+    std::fs::create_dir_all(path.parent().expect("results/")).context("creating results/")?;
+    std::fs::write(path, serde_json::to_vec_pretty(&peaks)?).with_context(|| format!("writing {PEAK_FILE}"))?;
+    eprintln!("embench: matrix-multiply peaks stored in {PEAK_FILE}");
+    Ok(peaks)
+}
+
+#[cfg(not(feature = "openvino"))]
+fn measure_peaks(_: &SysinfoArgs, _: &HostFacts, _: usize) -> anyhow::Result<Peaks> {
+    anyhow::bail!("--peak times a MatMul through OpenVINO; this binary was built without it (fix: cargo build -p embench --features openvino)")
 }

@@ -88,7 +88,7 @@ impl Validator<'_> {
     /// Settings that belong to another backend are errors, not silently ignored.
     fn foreign_settings(&mut self, i: usize, kind: BackendKind, spec: &BackendSpec) {
         use BackendKind::{Mock, Openvino, Ort};
-        let owned: [(bool, &str, BackendKind); 12] = [
+        let owned: [(bool, &str, BackendKind); 13] = [
             (spec.inter_op_threads.is_some(), "inter_op_threads", Ort),
             (spec.graph_optimization.is_some(), "graph_optimization", Ort),
             (spec.execution_mode.is_some(), "execution_mode", Ort),
@@ -101,6 +101,7 @@ impl Validator<'_> {
             (spec.service_time.is_some(), "service_time", Mock),
             (spec.stall.is_some(), "stall", Mock),
             (spec.batch_cost.is_some(), "batch_cost", Mock),
+            (spec.oom_above_batch.is_some(), "oom_above_batch", Mock),
         ];
         for (present, name, owner) in owned {
             if present && owner != kind {
@@ -221,6 +222,7 @@ impl Validator<'_> {
             stall: spec.stall.as_ref().map(|s| s.value.clone()),
             embedding_dim: spec.embedding_dim.unwrap_or(384),
             seed: spec.seed.unwrap_or(42),
+            oom_above_batch: spec.oom_above_batch.as_ref().map(|n| n.value),
         })
     }
 }
