@@ -180,6 +180,10 @@ pub fn search_max_qps(
 ) -> (SloResult, Option<(f64, LoopOutcome)>) {
     let capacity_run = run_for(serve, concurrency, n, min, counter, &Mode::ClosedLoop);
     let capacity = capacity_run.histogram.len() as f64 / capacity_run.wall.as_secs_f64().max(1e-12);
+    if capacity_run.histogram.is_empty() {
+        // Nothing succeeded: no rate to search; the capacity run's failures speak for the cell.
+        return (search(slo, 0.0, |_| unreachable!("no probe without a capacity")), Some((0.0, capacity_run)));
+    }
     let mut best: Option<(f64, LoopOutcome)> = None;
     let mut last: Option<(f64, LoopOutcome)> = None;
     let result = search(slo, capacity, |rate| {

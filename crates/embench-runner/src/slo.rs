@@ -54,6 +54,10 @@ pub fn search(slo: &Slo, capacity: f64, mut probe: impl FnMut(f64) -> Probe) -> 
         probes: Vec::new(),
         note: String::new(),
     };
+    if !(capacity.is_finite() && capacity > 0.0) {
+        result.note = "no closed-loop capacity to search under (no request succeeded)".into();
+        return result;
+    }
     let first = probe(capacity);
     let passed = first.passed;
     result.probes.push(first);
@@ -125,5 +129,8 @@ mod tests {
         assert_eq!(r.max_qps, None);
         assert_eq!(r.probes.len(), 12);
         assert!(r.note.contains("no rate"), "{}", r.note);
+        // A backend that served nothing has no rate to probe.
+        let r = search(&slo(8.0), 0.0, |_| unreachable!("no probe without a capacity"));
+        assert_eq!((r.max_qps, r.probes.len()), (None, 0));
     }
 }
