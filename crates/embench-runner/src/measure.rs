@@ -37,13 +37,16 @@ pub(crate) fn measure(record: &mut CellRecord, setup: &CellSetup, serve: &Serve,
         let s = steady_state(&run.timeline, &m.steady_state, *mode != Mode::Offline);
         if s.unstable {
             let which = if runs.len() > 1 { format!(" (repetition {})", k + 1) } else { String::new() };
+            let p99 = if s.p99_judged {
+                format!("{:.0} % in p99 (limit {:.0} %)", s.p99_spread * 100.0, m.steady_state.max_p99_spread * 100.0)
+            } else {
+                "p99 not judged".into()
+            };
             record.warnings.push(format!(
-                "unstable{which}: the last three of {} windows differ by {:.0} % in throughput and {:.0} % in p99 (limits {:.0} % and {:.0} %); a longer min_duration_s or warm-up may settle it",
+                "unstable{which}: the last three of {} windows differ by {:.0} % in throughput (limit {:.0} %), {p99}; a longer min_duration_s or warm-up may settle it",
                 s.windows.len(),
                 s.qps_spread * 100.0,
-                s.p99_spread * 100.0,
                 m.steady_state.max_qps_spread * 100.0,
-                m.steady_state.max_p99_spread * 100.0
             ));
         }
         steadiness.push(s);
@@ -51,7 +54,8 @@ pub(crate) fn measure(record: &mut CellRecord, setup: &CellSetup, serve: &Serve,
     // The least stable repetition speaks for the cell.
     record.steady_state = steadiness.into_iter().max_by(|a, b| {
         let score = |s: &SteadyState| {
-            (s.qps_spread / m.steady_state.max_qps_spread).max(s.p99_spread / m.steady_state.max_p99_spread)
+            let p99 = if s.p99_judged { s.p99_spread / m.steady_state.max_p99_spread } else { 0.0 };
+            (s.qps_spread / m.steady_state.max_qps_spread).max(p99)
         };
         score(a).total_cmp(&score(b))
     });
