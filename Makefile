@@ -12,7 +12,7 @@ CARGO_ENV := LIBTORCH_USE_PYTORCH=1 PATH="$(CURDIR)/.venv/bin:$$PATH"
 FEATURES := --features embench/tch
 MODEL_DIR := models/all-minilm-l6-v2/pytorch
 
-.PHONY: all model venv convert build test test-rust test-infra tools bench bench-peers bench-overhead bench-batching peak validate fmt lint clean
+.PHONY: all model venv convert build test test-rust test-infra tools bench bench-peers bench-python bench-overhead bench-batching peak validate fmt lint clean
 
 all: build
 
@@ -63,6 +63,11 @@ bench: convert build peak
 ## bench-peers: embench's ort/openvino beside Python onnxruntime and OpenVINO's benchmark_app
 bench-peers: convert build
 	.venv/bin/python scripts/python/bench_peers.py --embench $(EMBENCH) --out $(RUN_DIR)-peers
+
+## bench-python: each framework through Rust and through its Python API (same runner), and the worker protocol's cost
+bench-python: convert build
+	$(EMBENCH) run --config configs/python.yaml --out $(RUN_DIR)-python
+	$(EMBENCH) report $(RUN_DIR)-python
 
 ## bench-overhead: harness overhead with the mock backend at zero service time
 bench-overhead: build

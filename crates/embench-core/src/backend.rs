@@ -17,12 +17,33 @@ pub enum BackendKind {
     Openvino,
     /// libtorch through `tch`.
     Tch,
+    /// ONNX Runtime's Python API, in a Python worker process (the baseline a Python stack gets).
+    #[serde(rename = "python-ort")]
+    PythonOrt,
+    /// PyTorch in Python (eager Hugging Face model or the TorchScript export), in a Python worker process.
+    #[serde(rename = "python-torch")]
+    PythonTorch,
+    /// OpenVINO's Python API, in a Python worker process.
+    #[serde(rename = "python-openvino")]
+    PythonOpenvino,
+    /// A Python worker that answers at once: the worker protocol's own overhead.
+    #[serde(rename = "python-echo")]
+    PythonEcho,
 }
 
 impl BackendKind {
     /// All kinds, in display order.
-    pub const ALL: [BackendKind; 5] =
-        [BackendKind::Mock, BackendKind::Candle, BackendKind::Ort, BackendKind::Openvino, BackendKind::Tch];
+    pub const ALL: [BackendKind; 9] = [
+        BackendKind::Mock,
+        BackendKind::Candle,
+        BackendKind::Ort,
+        BackendKind::Openvino,
+        BackendKind::Tch,
+        BackendKind::PythonOrt,
+        BackendKind::PythonTorch,
+        BackendKind::PythonOpenvino,
+        BackendKind::PythonEcho,
+    ];
 
     /// The name used in configs and results.
     pub fn name(self) -> &'static str {
@@ -32,6 +53,10 @@ impl BackendKind {
             BackendKind::Ort => "ort",
             BackendKind::Openvino => "openvino",
             BackendKind::Tch => "tch",
+            BackendKind::PythonOrt => "python-ort",
+            BackendKind::PythonTorch => "python-torch",
+            BackendKind::PythonOpenvino => "python-openvino",
+            BackendKind::PythonEcho => "python-echo",
         }
     }
 
@@ -40,9 +65,17 @@ impl BackendKind {
         Self::ALL.into_iter().find(|k| k.name() == name)
     }
 
-    /// Whether the backend needs model files (everything but the mock does).
+    /// Whether the backend needs model files (everything but the mock and the echo worker does).
     pub fn needs_model_files(self) -> bool {
-        self != BackendKind::Mock
+        !matches!(self, BackendKind::Mock | BackendKind::PythonEcho)
+    }
+
+    /// Whether the backend runs in a Python worker process.
+    pub fn is_python(self) -> bool {
+        matches!(
+            self,
+            BackendKind::PythonOrt | BackendKind::PythonTorch | BackendKind::PythonOpenvino | BackendKind::PythonEcho
+        )
     }
 }
 

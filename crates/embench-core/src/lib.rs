@@ -9,6 +9,7 @@
 
 pub mod backend;
 pub mod cache;
+pub mod children;
 pub mod config;
 pub mod dataset;
 pub mod embedder;

@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::backend::BackendKind;
-use crate::config::{ModelFormat, ResolvedBackend};
+use crate::config::{ModelFormat, ResolvedBackend, TorchMode};
 use crate::pooling::PoolingKind;
 
 /// A model's directory: the Hugging Face folder and the converted files beside it.
@@ -80,10 +80,15 @@ impl ModelFolder {
     /// The file `backend` loads the network from.
     pub fn network_file(&self, backend: &ResolvedBackend) -> Option<PathBuf> {
         match backend.kind {
-            BackendKind::Mock => None,
+            BackendKind::Mock | BackendKind::PythonEcho => None,
             BackendKind::Candle => Some(self.safetensors()),
-            BackendKind::Ort => Some(self.onnx_model()),
+            BackendKind::Ort | BackendKind::PythonOrt => Some(self.onnx_model()),
             BackendKind::Tch => Some(self.torchscript()),
+            BackendKind::PythonTorch => Some(match backend.python.as_ref().map(|p| p.mode) {
+                Some(TorchMode::Torchscript) => self.torchscript(),
+                _ => self.safetensors(),
+            }),
+            BackendKind::PythonOpenvino => Some(self.openvino_ir(false)),
             BackendKind::Openvino => Some(match backend.openvino.as_ref().map(|o| o.model_format) {
                 Some(ModelFormat::Onnx) => self.onnx_model(),
                 Some(ModelFormat::IrFp16) => self.openvino_ir(true),
@@ -94,7 +99,7 @@ impl ModelFolder {
 
     /// Files `backend` cannot run without that are missing.
     pub fn missing_files(&self, backend: &ResolvedBackend) -> Vec<PathBuf> {
-        if backend.kind == BackendKind::Mock {
+        if !backend.kind.needs_model_files() {
             return Vec::new();
         }
         let mut needed = vec![self.config_json(), self.tokenizer_json()];

@@ -57,6 +57,11 @@ pub fn locate(lib: &WheelLibrary) -> Result<PathBuf, String> {
     ))
 }
 
+/// The python of the first virtualenv found (same search order as the libraries).
+pub fn venv_python() -> Option<PathBuf> {
+    candidate_venvs().into_iter().map(|v| v.join("bin/python")).find(|p| p.is_file())
+}
+
 fn candidate_venvs() -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = Vec::new();
     let mut push = |p: PathBuf| {

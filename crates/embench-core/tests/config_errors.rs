@@ -416,3 +416,31 @@ fn threads_take_a_count_or_auto() {
     let e = f.one_error(&with("lots"));
     assert!(e.message.contains("auto"), "{e}");
 }
+
+#[test]
+fn python_and_isolation_settings_are_checked() {
+    let f = Fixture::new();
+    let python = "  - name: python-torch\n    processes: 2\n";
+    let c = f.load(&GOOD.replace("  - name: candle\n", python)).unwrap();
+    let options = c.backends[0].python.clone().unwrap();
+    assert_eq!((options.mode, options.processes), (embench_core::config::TorchMode::Eager, 2));
+    // TorchScript reads another file, which this folder lacks.
+    let e = f.one_error(&GOOD.replace("  - name: candle\n", "  - name: python-torch\n    mode: torchscript\n"));
+    assert!(e.message.contains("torchscript/model.pt"), "{e}");
+    assert_eq!(c.cell_timeout_s, embench_core::config::DEFAULT_CELL_TIMEOUT_S);
+
+    let e = f.one_error(&GOOD.replace("  - name: candle\n", "  - name: candle\n    processes: 2\n"));
+    assert_eq!(e.field, "backends[0].processes", "{e}");
+    assert!(e.fix.as_deref().unwrap().contains("remove 'processes'"), "{e}");
+    let e = f.one_error(&GOOD.replace("  - name: candle\n", "  - name: python-echo\n    mode: eager\n"));
+    assert_eq!(e.field, "backends[0].mode", "{e}");
+    let e = f.one_error(&GOOD.replace("  - name: candle\n", "  - name: python-torch\n    mode: jit\n"));
+    assert_at(&e, &f.path("bench.yaml"), 4, 11, "mode");
+    assert!(e.fix.as_deref().unwrap().contains("eager, torchscript"), "{e}");
+    let e =
+        f.one_error(&GOOD.replace("  - name: candle\n", "  - name: candle\n    crash: {at_batch: 1, how: abort}\n"));
+    assert_eq!(e.field, "backends[0].crash", "{e}");
+    let e = f.one_error(&GOOD.replace("  warmup_requests:", "  cell_timeout_s: 0\n  warmup_requests:"));
+    assert_eq!(e.field, "input_config.cell_timeout_s", "{e}");
+    assert!(e.fix.as_deref().unwrap().contains("positive number of seconds"), "{e}");
+}

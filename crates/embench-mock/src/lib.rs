@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use embench_core::config::{MockSettings, ServiceTime};
+use embench_core::config::{CrashKind, MockSettings, ServiceTime};
 use embench_core::{BackendInfo, EmbedError, Embedder, Embeddings, Phase, Precision, TokenizedBatch};
 use spin_sleep::{SpinSleeper, SpinStrategy};
 
@@ -104,6 +104,28 @@ impl MockEmbedder {
     }
 }
 
+/// Takes the whole process down the way a native runtime's bug would.
+fn crash_now(how: CrashKind) -> ! {
+    eprintln!("mock: crashing on purpose ({how:?}), as configured by 'crash'");
+    match how {
+        CrashKind::Abort => std::process::abort(),
+        CrashKind::Segfault => {
+            // SAFETY: resetting a signal's disposition and raising it have no
+            // memory-safety preconditions. Rust's own SIGSEGV handler (stack-overflow
+            // detection) goes first, so that the default action ends the process as a
+            // real segmentation fault would.
+            unsafe {
+                libc::signal(libc::SIGSEGV, libc::SIG_DFL);
+                libc::raise(libc::SIGSEGV);
+            }
+            unreachable!("SIGSEGV's default action ends the process")
+        }
+        CrashKind::Hang => loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        },
+    }
+}
+
 /// A uniform draw in [0, 1) that depends only on `seed` and `i` (SplitMix64).
 fn unit_interval(seed: u64, i: u64) -> f64 {
     let mut z = seed.wrapping_add(i.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
@@ -119,6 +141,9 @@ impl Embedder for MockEmbedder {
     }
 
     fn embed(&self, batch: &TokenizedBatch) -> Result<Embeddings, EmbedError> {
+        if let Some(crash) = self.settings.crash.filter(|c| c.at_batch == batch.batch_size) {
+            crash_now(crash.how);
+        }
         if let Some(limit) = self.settings.oom_above_batch.filter(|&n| self.simulated_gpu && batch.batch_size > n) {
             return Err(EmbedError::new(
                 "mock",
@@ -171,6 +196,7 @@ mod tests {
             embedding_dim: 4,
             seed: 1,
             oom_above_batch: None,
+            crash: None,
         })
     }
 

@@ -8,6 +8,7 @@ pub mod csv_export;
 pub mod fmt;
 pub mod load_sections;
 pub mod markdown;
+pub mod python_sections;
 pub mod runs;
 pub mod sections;
 

@@ -58,3 +58,32 @@ fn compare_marks_changes_beyond_the_threshold() {
     assert!(same.matched.iter().all(|d| d.verdict == Verdict::Noise && !d.regressed_beyond(0.0)));
     insta::assert_snapshot!("compare_md", cmp.markdown("host-a", "host-b"));
 }
+
+#[test]
+fn python_baselines_sit_beside_their_rust_framework_with_the_protocol_cost() {
+    let runs = fixture_runs();
+    let base = runs.runs[0].records.iter().find(|r| r.backend == "candle" && r.scenario == "single").unwrap();
+    let with = |framework: &str, emb_s: f64, p50: f64| {
+        let mut r = base.clone();
+        (r.framework, r.backend) = (framework.to_string(), framework.to_string());
+        r.embeddings_per_s = Some(emb_s);
+        r.latency_ms.as_mut().unwrap().p50 = p50;
+        r
+    };
+    let rust = with("ort", 50.0, 20.0);
+    let python = with("python-ort", 40.0, 25.0);
+    let echo = with("python-echo", 40000.0, 0.025);
+    let other = with("openvino", 60.0, 16.0);
+    let entries: Vec<embench_report::Entry<'_>> =
+        [&rust, &python, &echo, &other].into_iter().map(|record| embench_report::Entry { host: "h", record }).collect();
+    let mut md = String::new();
+    embench_report::python_sections::rust_vs_python(&mut md, &entries, false);
+    let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| single")).collect();
+    assert_eq!(rows.len(), 1, "python-ort pairs with ort only:\n{md}");
+    assert!(rows[0].contains("| python-ort | ort | 40.0 | 50.0 | 1.25× |"), "{md}");
+    assert!(md.contains("takes 0.025 ms at the median, 0.10 % of python-ort's 25.00 ms"), "{md}");
+
+    let mut none = String::new();
+    embench_report::python_sections::rust_vs_python(&mut none, &entries[..1], false);
+    assert!(none.is_empty(), "no Python baseline, no section");
+}

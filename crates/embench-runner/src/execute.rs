@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use embench_core::config::{BatchPoint, DeviceKind, ResolvedBackend, ResolvedModel, ResolvedScenario, SeqLen};
 use embench_core::dataset::TextSource;
-use embench_core::{BackendKind, EmbedError, Embedder, Phase};
+use embench_core::{EmbedError, Embedder, Phase};
 
 use embench_core::memory::ModelShape;
 
@@ -15,9 +15,10 @@ use crate::gate::Gate;
 use crate::inputs::{InputFactory, PreparedInputs};
 use crate::manifest::BackendVersion;
 use crate::peak::Peaks;
+use crate::plan::Cell;
 use crate::plan::RunPlan;
 use crate::resources::available_memory_mb;
-use crate::results::{CellRecord, Fallback, ResultsWriter};
+use crate::results::{CellRecord, Fallback, RecordSink, WorkerFailure};
 use crate::serve::ServingPlan;
 
 /// Builds backends; the binary implements it with one arm per compiled-in backend.
@@ -64,11 +65,79 @@ pub struct RunOutcome {
     pub skipped: usize,
 }
 
+/// No inputs, for cells that fail before they could use any.
+static NO_INPUTS: PreparedInputs = PreparedInputs::empty();
+
 /// Runs the cells of `plan` in order until done or until `stop` is set (checked between cells).
 pub fn execute(
     plan: &RunPlan,
     factory: &dyn BackendFactory,
-    writer: &mut ResultsWriter,
+    sink: &mut dyn RecordSink,
+    observer: &dyn RunObserver,
+    stop: &AtomicBool,
+) -> Result<RunOutcome, RunError> {
+    let all: Vec<usize> = (0..plan.cells.len()).collect();
+    execute_cells(plan, &all, factory, sink, observer, stop)
+}
+
+/// The setup of plan cell `cell` before its inputs and gate are known.
+fn base_setup<'a>(plan: &'a RunPlan, cell: &Cell, memory_estimate_mb: Option<f64>) -> CellSetup<'a> {
+    let (model, backend, scenario) = (plan.model(cell), plan.backend(cell), plan.scenario(cell));
+    let budget_mb = plan.config.memory_budget_mb.unwrap_or_else(available_memory_mb);
+    CellSetup {
+        model: &model.key,
+        backend: &backend.label,
+        framework: backend.kind.name(),
+        requested_precision: backend.precision,
+        gate: None,
+        scenario,
+        seq_len: cell.seq_len,
+        point: cell.point,
+        memory_estimate_mb,
+        warmup_requests: scenario.warmup_requests.unwrap_or(plan.config.warmup_requests),
+        inputs: &NO_INPUTS,
+        threads: backend.threads,
+        cost: &plan.config.cost,
+        memory_warn_mb: plan.config.memory_warn_mb.unwrap_or(MEMORY_HEADROOM * budget_mb),
+    }
+}
+
+/// The record of plan cell `index` whose worker process did not deliver it.
+pub fn failure_record(plan: &RunPlan, index: usize, failure: WorkerFailure, reason: String) -> CellRecord {
+    let cell = &plan.cells[index];
+    let mut record = crate::cell::blank_record(&base_setup(plan, cell, None));
+    crate::cell::invalidate(&mut record, reason);
+    if let Some(r) = plan.repeat_ratio(cell) {
+        record.warnings.push(format!("cache cell at repeat ratio {r} lost all its phases"));
+    }
+    record.worker_failure = Some(failure);
+    record.cell = Some(index);
+    record.cell_parts = Some(1);
+    record
+}
+
+/// The label of plan cell `index` in progress lines and messages.
+pub fn cell_label(plan: &RunPlan, index: usize) -> String {
+    let cell = &plan.cells[index];
+    let (model, backend, scenario) = (plan.model(cell), plan.backend(cell), plan.scenario(cell));
+    format!(
+        "{} / {} / {} / c={} b={} seq={}{}",
+        model.key,
+        backend.label,
+        scenario.name,
+        scenario.concurrency,
+        cell.point.batch_size,
+        cell.seq_len,
+        plan.repeat_ratio(cell).map(|r| format!(" repeats={r}")).unwrap_or_default()
+    )
+}
+
+/// Runs the plan cells `selection` (indices, in order), as [`execute`] does.
+pub fn execute_cells(
+    plan: &RunPlan,
+    selection: &[usize],
+    factory: &dyn BackendFactory,
+    sink: &mut dyn RecordSink,
     observer: &dyn RunObserver,
     stop: &AtomicBool,
 ) -> Result<RunOutcome, RunError> {
@@ -82,42 +151,19 @@ pub fn execute(
     let shapes: Vec<ModelShape> = plan.config.models.iter().map(ModelShape::of).collect();
     let mut records = Vec::new();
     let total = plan.cells.len();
-    for (index, cell) in plan.cells.iter().enumerate() {
+    for (done, &index) in selection.iter().enumerate() {
         if stop.load(Ordering::Relaxed) {
-            return Ok(RunOutcome { records, skipped: total - index });
+            return Ok(RunOutcome { records, skipped: selection.len() - done });
         }
+        let cell = &plan.cells[index];
         let (model, backend, scenario) = (plan.model(cell), plan.backend(cell), plan.scenario(cell));
         let ratio = plan.repeat_ratio(cell);
-        let label = format!(
-            "{} / {} / {} / c={} b={} seq={}{}",
-            model.key,
-            backend.label,
-            scenario.name,
-            scenario.concurrency,
-            cell.point.batch_size,
-            cell.seq_len,
-            ratio.map(|r| format!(" repeats={r}")).unwrap_or_default()
-        );
+        let label = cell_label(plan, index);
         // Cache cells run their phases one after another, each counting from zero.
         let progress = observer.cell_started(index, total, &label, cell.point.num_requests as u64);
         let estimate_mb = estimate_mb(&shapes[cell.model], model, backend, cell, scenario);
         let budget_mb = plan.config.memory_budget_mb.unwrap_or_else(available_memory_mb);
-        let mut setup = CellSetup {
-            model: &model.key,
-            backend: &backend.label,
-            framework: backend.kind.name(),
-            requested_precision: backend.precision,
-            gate: None,
-            scenario,
-            seq_len: cell.seq_len,
-            point: cell.point,
-            memory_estimate_mb: Some(estimate_mb),
-            warmup_requests: scenario.warmup_requests.unwrap_or(plan.config.warmup_requests),
-            inputs: &PreparedInputs::empty(),
-            threads: backend.threads,
-            cost: &plan.config.cost,
-            memory_warn_mb: plan.config.memory_warn_mb.unwrap_or(MEMORY_HEADROOM * budget_mb),
-        };
+        let mut setup = base_setup(plan, cell, Some(estimate_mb));
         if estimate_mb > MEMORY_HEADROOM * budget_mb {
             let reason = format!(
                 "estimated {estimate_mb:.0} MiB (weights + activations of batch {} x {} tokens x {} clients) is over {:.0} % of the {budget_mb:.0} MiB available (fix: a smaller batch or sequence length, or set input_config.memory_budget_mb)",
@@ -125,7 +171,7 @@ pub fn execute(
             );
             drop(progress);
             let record = skipped_record(&setup, reason);
-            write(writer, observer, &mut records, vec![record])?;
+            write(sink, observer, &mut records, index, vec![record])?;
             continue;
         }
         // A cell whose inputs cannot be made is recorded as failed at load, not skipped.
@@ -136,7 +182,7 @@ pub fn execute(
             };
         setup.inputs = &prepared;
         setup.gate = match (backend.kind, &gates[cell.model]) {
-            (BackendKind::Mock, _) => None,
+            (kind, _) if !kind.needs_model_files() => None,
             (_, Ok(Some(g))) => Some(Ok(g)),
             (_, Ok(None)) => Some(Err(match &model.folder {
                 Some(f) => format!(
@@ -200,7 +246,7 @@ pub fn execute(
             add_flops(r, &shapes[cell.model], cell.seq_len, plan.peaks.as_ref());
         }
         drop(progress);
-        write(writer, observer, &mut records, cell_records)?;
+        write(sink, observer, &mut records, index, cell_records)?;
     }
     Ok(RunOutcome { records, skipped: 0 })
 }
@@ -220,21 +266,23 @@ fn is_out_of_memory(record: &CellRecord) -> bool {
             .any(|p| reason.contains(p))
 }
 
-/// Appends `new` to the results file (durably) and to `records`.
+/// Appends the records of plan cell `cell` to the sink (durably) and to `records`.
 fn write(
-    writer: &mut ResultsWriter,
+    sink: &mut dyn RecordSink,
     observer: &dyn RunObserver,
     records: &mut Vec<CellRecord>,
+    cell: usize,
     new: Vec<CellRecord>,
 ) -> Result<(), RunError> {
-    for record in new {
-        writer
-            .append(&record)
-            .map_err(|source| RunError::Write { path: writer.path().display().to_string(), source })?;
+    let parts = new.len();
+    for mut record in new {
+        record.cell = Some(cell);
+        record.cell_parts = Some(parts);
+        sink.append(&record).map_err(|source| RunError::Write { path: sink.describe(), source })?;
         observer.cell_finished(&record);
         records.push(record);
     }
-    Ok(())
+    sink.cell_done(cell).map_err(|source| RunError::Write { path: sink.describe(), source })
 }
 
 /// Model FLOPs per text and achieved GFLOP/s, for a model whose shape came from its

@@ -31,7 +31,7 @@ pub struct PreparedInputs {
 
 impl PreparedInputs {
     /// No inputs: for a cell that fails before it could use any.
-    pub fn empty() -> Self {
+    pub const fn empty() -> Self {
         Self { batches: Vec::new(), tokenize_ms_per_request: None, tokens_per_input_mean: 0.0 }
     }
 }

@@ -7,6 +7,7 @@
 //! - [`histogram`]: per-client HdrHistograms, merged at the end;
 //! - [`resources`]: RSS and CPU sampling of this process;
 //! - [`serve`]: replicas × workers with optional dynamic batching;
+//! - [`isolate`]: worker processes per model × backend, crash and timeout records;
 //! - [`cell`]: one cell from model load to its result record;
 //! - [`measure`]: repetitions, minimum durations, the SLO search;
 //! - [`stability`]: steady-state windows, confidence intervals, outliers;
@@ -22,6 +23,7 @@ pub mod gate;
 pub mod histogram;
 pub mod host;
 pub mod inputs;
+pub mod isolate;
 pub mod load;
 pub mod manifest;
 pub mod measure;
@@ -32,9 +34,10 @@ pub mod results;
 pub mod serve;
 pub mod slo;
 pub mod stability;
+pub mod ticker;
 pub mod tier;
 
 pub use cell::{run_cell, CellProgress, CellSetup, Loader};
-pub use execute::{execute, BackendFactory, RunError, RunObserver, RunOutcome};
+pub use execute::{execute, execute_cells, BackendFactory, RunError, RunObserver, RunOutcome};
 pub use plan::{Cell, RunPlan};
-pub use results::{CellRecord, ResultsWriter, SCHEMA_VERSION};
+pub use results::{CellRecord, RecordSink, ResultsWriter, SCHEMA_VERSION};

@@ -32,6 +32,9 @@ pub struct Manifest {
     pub started_at: String,
     /// When the run ended (None while running or after a crash).
     pub finished_at: Option<String>,
+    /// When `embench run --resume` picked the run up again, in order.
+    #[serde(default)]
+    pub resumed_at: Vec<String>,
     /// The benchmark config file.
     pub config_path: String,
     /// The models file.
@@ -56,7 +59,16 @@ impl Manifest {
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
         let tmp = dir.join(".manifest.json.tmp");
         let body = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(&tmp, body)?;
+        let mut file = std::fs::File::create(&tmp)?;
+        std::io::Write::write_all(&mut file, &body)?;
+        file.sync_all()?;
         std::fs::rename(tmp, dir.join("manifest.json"))
+    }
+
+    /// Reads `dir/manifest.json`.
+    pub fn read(dir: &Path) -> Result<Self, String> {
+        let path = dir.join("manifest.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 }

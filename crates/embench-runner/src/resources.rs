@@ -1,4 +1,5 @@
-//! Resource use of this process: RSS and CPU time, sampled on a background thread.
+//! Resource use of this process (and of the helper processes its backend runs):
+//! RSS and CPU time, sampled on a background thread.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -39,11 +40,16 @@ impl ProcessProbe {
         Self { system: System::new(), pid: Pid::from_u32(std::process::id()) }
     }
 
-    /// (RSS in bytes, CPU time in milliseconds, all threads).
+    /// (RSS in bytes, CPU time in milliseconds, all threads), with those of the
+    /// helper processes a backend registered (its Python workers) added.
     pub fn read(&mut self) -> (u64, u64) {
         let kind = ProcessRefreshKind::nothing().with_memory().with_cpu();
-        self.system.refresh_processes_specifics(ProcessesToUpdate::Some(&[self.pid]), false, kind);
-        self.system.process(self.pid).map_or((0, 0), |p| (p.memory(), p.accumulated_cpu_time()))
+        let mut pids = vec![self.pid];
+        pids.extend(embench_core::children::registered().into_iter().map(Pid::from_u32));
+        self.system.refresh_processes_specifics(ProcessesToUpdate::Some(&pids), true, kind);
+        pids.iter()
+            .filter_map(|pid| self.system.process(*pid))
+            .fold((0, 0), |(rss, cpu), p| (rss + p.memory(), cpu + p.accumulated_cpu_time()))
     }
 
     /// RSS in MiB.

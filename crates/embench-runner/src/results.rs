@@ -141,6 +141,16 @@ pub struct CellRecord {
     /// What the throughput costs on the priced instance.
     #[serde(default)]
     pub cost: Option<CostFigures>,
+    /// Index of the cell in the run's plan (`--resume` runs the cells without one).
+    #[serde(default)]
+    pub cell: Option<usize>,
+    /// How many records the cell wrote (a cache cell writes one per phase); a
+    /// cell with fewer on disk was cut short and is run again on resume.
+    #[serde(default)]
+    pub cell_parts: Option<usize>,
+    /// The cell's worker process crashed, hung past the timeout, or could not start.
+    #[serde(default)]
+    pub worker_failure: Option<WorkerFailure>,
     /// Whether the figures can be trusted (no failed requests, cell completed).
     pub valid: bool,
     /// Why not, when `valid` is false.
@@ -277,6 +287,71 @@ pub struct CostFigures {
     pub per_1m_requests: Option<f64>,
     /// USD per million embeddings (texts) at the measured rate.
     pub per_1m_embeddings: Option<f64>,
+}
+
+/// Why a cell's worker process did not deliver its result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerFailure {
+    /// `crashed`, `timed_out` or `failed_to_start`.
+    pub kind: String,
+    /// The exit status or signal, e.g. `signal 11 (SIGSEGV)`.
+    pub status: String,
+    /// The last lines the worker wrote to stderr.
+    pub stderr_tail: Vec<String>,
+}
+
+/// Where finished records go: the results file, or (in a worker process) the pipe to the parent.
+pub trait RecordSink {
+    /// Keeps `record` (durably, for the file).
+    fn append(&mut self, record: &CellRecord) -> std::io::Result<()>;
+    /// Every record of plan cell `cell` has been appended.
+    fn cell_done(&mut self, _cell: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    /// Where records go, for messages.
+    fn describe(&self) -> String;
+}
+
+impl RecordSink for ResultsWriter {
+    fn append(&mut self, record: &CellRecord) -> std::io::Result<()> {
+        ResultsWriter::append(self, record)
+    }
+
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+/// The records of a results file that belong to complete cells, for `--resume`:
+/// a torn last line (the process was killed while writing it) and the records of a
+/// cell cut short (fewer than its `cell_parts`) are dropped. Returns the kept
+/// records and how many lines were dropped.
+pub fn read_complete_cells(path: &Path) -> Result<(Vec<CellRecord>, usize), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut records = Vec::new();
+    let mut dropped = 0;
+    for (i, line) in lines.iter().enumerate() {
+        match serde_json::from_str::<CellRecord>(line) {
+            Ok(r) => records.push(r),
+            // Only the last line can be torn by a kill; damage elsewhere is not ours to guess about.
+            Err(_) if i + 1 == lines.len() => dropped += 1,
+            Err(e) => return Err(format!("{}:{}: {e} (fix: repair or remove that line)", path.display(), i + 1)),
+        }
+    }
+    let mut parts: std::collections::BTreeMap<usize, usize> = Default::default();
+    for r in &records {
+        if let Some(c) = r.cell {
+            *parts.entry(c).or_default() += 1;
+        }
+    }
+    let before = records.len();
+    records.retain(|r| match (r.cell, r.cell_parts) {
+        (Some(c), Some(n)) => parts[&c] >= n,
+        _ => true,
+    });
+    let dropped = dropped + before - records.len();
+    Ok((records, dropped))
 }
 
 /// Appends records to `results.jsonl`, flushed and fsynced per record, so a

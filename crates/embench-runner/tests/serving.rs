@@ -33,6 +33,7 @@ fn mock(ms: f64, per_text_ms: f64) -> MockEmbedder {
         embedding_dim: 8,
         seed: 3,
         oom_above_batch: None,
+        crash: None,
     })
     .with_service_log()
 }

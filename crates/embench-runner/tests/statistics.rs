@@ -48,6 +48,7 @@ fn check_mode(service_time: ServiceTime, concurrency: usize, requests: u64, mode
         embedding_dim: 8,
         seed: 7,
         oom_above_batch: None,
+        crash: None,
     })
     .with_service_log();
     let mut drawn: Vec<Duration> = (0..requests).map(|i| mock.service_time(i)).collect();
@@ -145,6 +146,7 @@ fn open_loop_shows_stalls_that_closed_loop_hides() {
         embedding_dim: 8,
         seed: 1,
         oom_above_batch: None,
+        crash: None,
     };
     let requests = 600;
     let open = run_load(

@@ -25,6 +25,9 @@ pub enum Command {
     Report(ReportArgs),
     /// Compare a candidate run with a baseline run, cell by cell.
     Compare(CompareArgs),
+    /// (Internal) run some cells of a config in this process and report them on stdout; `embench run` starts these.
+    #[command(hide = true)]
+    Worker(WorkerArgs),
     /// Show this machine as a run records it (cores, ISA, RAM, container limits, GPUs), its tier and the settings it recommends.
     Sysinfo(SysinfoArgs),
 }
@@ -91,12 +94,21 @@ pub struct CompareArgs {
 /// `embench run`.
 #[derive(Debug, Parser)]
 pub struct RunArgs {
-    /// The benchmark config (e.g. configs/benchmark_config.yaml).
-    #[arg(long, short)]
-    pub config: PathBuf,
+    /// The benchmark config (e.g. configs/benchmark_config.yaml); with --resume, the
+    /// config the run was started with is used unless this names it elsewhere.
+    #[arg(long, short, required_unless_present = "resume")]
+    pub config: Option<PathBuf>,
     /// The run directory to create (default: results/<timestamp>-<host>/).
-    #[arg(long, short)]
+    #[arg(long, short, conflicts_with = "resume")]
     pub out: Option<PathBuf>,
+    /// Continue an interrupted run in DIR: only the cells without a result run; a
+    /// changed config or another machine is refused.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
+    /// Run every cell in this process instead of one worker process per model x
+    /// backend (a crash then ends the run; for debugging).
+    #[arg(long)]
+    pub in_process: bool,
     /// No progress bars (for logs and CI).
     #[arg(long)]
     pub quiet: bool,
@@ -108,4 +120,18 @@ pub struct ValidateArgs {
     /// The benchmark config to check.
     #[arg(long, short)]
     pub config: PathBuf,
+}
+
+/// `embench worker` (internal).
+#[derive(Debug, Parser)]
+pub struct WorkerArgs {
+    /// The benchmark config of the run.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Plan cells to run (indices).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub cells: Vec<usize>,
+    /// How many cells the parent's plan has (a config changed in between is refused).
+    #[arg(long)]
+    pub plan_cells: usize,
 }

@@ -17,6 +17,12 @@ impl Factory {
             BackendKind::Candle => cfg!(feature = "candle"),
             BackendKind::Ort => cfg!(feature = "ort"),
             BackendKind::Openvino => cfg!(feature = "openvino"),
+            BackendKind::PythonOrt
+            | BackendKind::PythonTorch
+            | BackendKind::PythonOpenvino
+            | BackendKind::PythonEcho => {
+                cfg!(feature = "python")
+            }
             BackendKind::Tch => {
                 return (!cfg!(feature = "tch")).then(|| {
                     "built without it: libtorch is linked at build time (fix: `make build`, which runs \
@@ -25,7 +31,8 @@ impl Factory {
                 })
             }
         };
-        (!built).then(|| format!("built without it (fix: cargo build -p embench --features {kind})"))
+        let feature = if kind.is_python() { "python".to_string() } else { kind.to_string() };
+        (!built).then(|| format!("built without it (fix: cargo build -p embench --features {feature})"))
     }
 
     /// The library version of a compiled-in backend (for native runtimes, the
@@ -49,6 +56,11 @@ impl Factory {
             BackendKind::Openvino => Some(match embench_openvino::runtime_library() {
                 Ok(path) => path.display().to_string(),
                 Err(why) => format!("library missing: {why}"),
+            }),
+            #[cfg(feature = "python")]
+            k if k.is_python() => Some(match embench_python::interpreter() {
+                Ok(python) => format!("worker in {}", python.display()),
+                Err(why) => format!("python missing: {why}"),
             }),
             // Reached only when some backend is not compiled in.
             #[allow(unreachable_patterns)]
@@ -131,6 +143,8 @@ impl BackendFactory for Factory {
                 };
                 Ok(Box::new(embench_tch::TchEmbedder::load(&folder.torchscript(), &settings)?))
             }
+            #[cfg(feature = "python")]
+            kind if kind.is_python() => load_python(backend, model),
             // Reached only when some backend is not compiled in.
             #[allow(unreachable_patterns)]
             other => {
@@ -170,4 +184,32 @@ fn load_candle(backend: &ResolvedBackend, model: &ResolvedModel) -> Result<Box<d
         pooling: model.pooling,
     };
     Ok(Box::new(embench_candle::CandleEmbedder::load(folder, &settings)?))
+}
+
+#[cfg(feature = "python")]
+fn load_python(backend: &ResolvedBackend, model: &ResolvedModel) -> Result<Box<dyn Embedder>, EmbedError> {
+    use embench_core::config::TorchMode;
+    let (framework, kind) = match backend.kind {
+        BackendKind::PythonOrt => ("python-ort", "ort"),
+        BackendKind::PythonTorch => ("python-torch", "torch"),
+        BackendKind::PythonOpenvino => ("python-openvino", "openvino"),
+        _ => ("python-echo", "echo"),
+    };
+    cpu_only(framework, backend)?;
+    let options = backend.python.clone().expect("validation fills python options");
+    let network = match backend.kind {
+        BackendKind::PythonEcho => None,
+        _ => folder(framework, model)?.network_file(backend),
+    };
+    let settings = embench_python::PythonSettings {
+        kind,
+        model: network,
+        mode: if options.mode == TorchMode::Torchscript { "torchscript" } else { "eager" },
+        threads: threads(backend),
+        precision: backend.precision,
+        pooling: model.pooling,
+        processes: options.processes,
+        dim: model.config.embedding_dim,
+    };
+    Ok(Box::new(embench_python::PythonEmbedder::load(framework, &settings)?))
 }

@@ -1,10 +1,10 @@
 //! Progress bars (indicatif), one per cell, fed by polling the request counter
 //! so the measured loop never touches the display.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
+use embench_runner::ticker::CounterTicker;
 use embench_runner::{CellProgress, CellRecord, RunObserver};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -22,9 +22,7 @@ impl Bars {
 
 struct CellBar {
     bar: ProgressBar,
-    counter: Arc<AtomicU64>,
-    done: Arc<AtomicBool>,
-    ticker: Option<std::thread::JoinHandle<()>>,
+    ticker: Option<CounterTicker>,
 }
 
 impl CellProgress for CellBar {
@@ -33,16 +31,13 @@ impl CellProgress for CellBar {
     }
 
     fn counter(&self) -> &AtomicU64 {
-        &self.counter
+        self.ticker.as_ref().expect("the ticker lives as long as the bar").counter()
     }
 }
 
 impl Drop for CellBar {
     fn drop(&mut self) {
-        self.done.store(true, Ordering::Relaxed);
-        if let Some(t) = self.ticker.take() {
-            let _ = t.join();
-        }
+        drop(self.ticker.take());
         self.bar.finish_and_clear();
     }
 }
@@ -58,21 +53,14 @@ impl RunObserver for Bars {
             .expect("static template"),
         );
         bar.set_prefix(format!("{}/{} {label}", index + 1, total));
-        let counter = Arc::new(AtomicU64::new(0));
-        let done = Arc::new(AtomicBool::new(false));
         let ticker = {
-            let (bar, counter, done) = (bar.clone(), counter.clone(), done.clone());
-            std::thread::spawn(move || {
-                while !done.load(Ordering::Relaxed) {
-                    bar.set_position(counter.load(Ordering::Relaxed).min(requests));
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-            })
+            let bar = bar.clone();
+            CounterTicker::start(Duration::from_millis(100), move |n| bar.set_position(n.min(requests)))
         };
         if self.quiet {
             eprintln!("cell {}/{}: {label}", index + 1, total);
         }
-        Box::new(CellBar { bar, counter, done, ticker: Some(ticker) })
+        Box::new(CellBar { bar, ticker: Some(ticker) })
     }
 
     fn cell_finished(&self, record: &CellRecord) {

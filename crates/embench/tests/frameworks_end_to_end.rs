@@ -123,3 +123,32 @@ fn tch_runs_without_ld_library_path_and_passes_the_gate() {
         assert!(r["framework_version"].as_str().unwrap().starts_with("libtorch 2.13.0"), "{r:#}");
     }
 }
+
+/// The Python baselines run in worker processes of the venv's python and are
+/// measured, gated and recorded like the Rust backends; their worker processes'
+/// memory counts as theirs.
+#[test]
+fn python_baselines_pass_the_gate_and_record_what_ran() {
+    let records = run_backends(
+        "  - name: python-ort\n    threads: 2\n    processes: 2\n  - name: python-torch\n    threads: 2\n  - name: python-torch\n    label: python-torchscript\n    mode: torchscript\n    threads: 2\n  - name: python-openvino\n    threads: 2\n  - name: python-echo\n    threads: 1\n",
+    );
+    let labels: Vec<&str> = records.iter().map(|r| r["backend"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["python-ort", "python-torch", "python-torchscript", "python-openvino", "python-echo"]);
+    for r in &records[..4] {
+        assert_eq!(r["valid"], true, "{r:#}");
+        assert!(r["min_cosine"].as_f64().unwrap() >= 0.999, "{r:#}");
+        assert!(r["backend_settings"]["python"].as_str().unwrap().starts_with("3."), "{r:#}");
+        // The interpreter alone is tens of MiB: a peak that small would mean the worker was not counted.
+        let growth = r["peak_rss_mb"].as_f64().unwrap() - r["rss_before_load_mb"].as_f64().unwrap();
+        assert!(growth > 50.0, "the worker process's memory is not counted: {r:#}");
+    }
+    assert_eq!(records[0]["framework"], "python-ort");
+    assert_eq!(records[0]["framework_version"], "1.31.1");
+    assert_eq!(records[0]["backend_settings"]["processes"], "2");
+    assert_eq!(records[1]["backend_settings"]["mode"], "eager");
+    assert_eq!(records[2]["backend_settings"]["mode"], "torchscript");
+    assert!(records[1]["framework_version"].as_str().unwrap().starts_with("2.13.0"));
+    assert_eq!(records[3]["framework"], "python-openvino");
+    assert_eq!(records[4]["min_cosine"], serde_json::Value::Null, "the echo worker is not gated");
+    assert_eq!(records[4]["valid"], true);
+}

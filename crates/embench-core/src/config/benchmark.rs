@@ -91,12 +91,55 @@ pub struct BackendSpec {
     /// this fail with a CUDA out-of-memory error (to exercise the CPU fallback).
     #[serde(default)]
     pub oom_above_batch: Option<Spanned<usize>>,
+    /// Mock only: crash the process on the first request of a chosen batch size
+    /// (`{at_batch: 2, how: abort | segfault | hang}`), to exercise process isolation.
+    #[serde(default)]
+    pub crash: Option<Spanned<Crash>>,
+    /// python-torch only: `eager` (default, the Hugging Face model) or `torchscript` (the export).
+    #[serde(default)]
+    pub mode: Option<Spanned<TorchMode>>,
+    /// Python backends only: worker processes concurrent requests draw from (default 1).
+    #[serde(default)]
+    pub processes: Option<Spanned<usize>>,
     /// Mock only: embedding dimension it returns (default 384).
     #[serde(default)]
     pub embedding_dim: Option<usize>,
     /// Mock only: seed of the service-time draws (default 42).
     #[serde(default)]
     pub seed: Option<u64>,
+}
+
+/// How the mock crashes (`crash.how`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrashKind {
+    /// `abort()`: SIGABRT, as a failed C++ assertion does.
+    Abort,
+    /// A segmentation fault (SIGSEGV).
+    Segfault,
+    /// Never returns.
+    Hang,
+}
+
+/// The mock's chosen crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Crash {
+    /// The batch size whose first request crashes.
+    pub at_batch: usize,
+    /// How.
+    pub how: CrashKind,
+}
+
+/// How python-torch runs the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TorchMode {
+    /// The Hugging Face model, eager (`transformers.AutoModel`).
+    #[default]
+    Eager,
+    /// The TorchScript export (`torch.jit.load`), the file embench's tch backend loads.
+    Torchscript,
 }
 
 /// A mock service-time distribution (milliseconds).
@@ -354,6 +397,10 @@ pub struct InputConfig {
     /// measure) carries a warning (default: 85 % of the memory budget).
     #[serde(default)]
     pub memory_warn_mb: Option<Spanned<f64>>,
+    /// Seconds a cell may take before its worker process is killed and the cell
+    /// recorded as timed out (default 1800).
+    #[serde(default)]
+    pub cell_timeout_s: Option<Spanned<f64>>,
 }
 
 /// Where texts come from.

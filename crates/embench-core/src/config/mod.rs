@@ -15,8 +15,8 @@ pub use backend_options::{
     ExecutionMode, ExecutionProvider, GraphOptimization, ModelFormat, OpenvinoOptions, OrtOptions, PerformanceHint,
 };
 pub use benchmark::{
-    Arrival, BackendSpec, BatchCost, BatchSpec, BenchmarkConfig, CacheSpec, DatasetConfig, InputConfig, LoadMode,
-    RepeatDistribution, Scenario, SeqLen, ServiceTime, Stall, DEFAULT_SWEEP,
+    Arrival, BackendSpec, BatchCost, BatchSpec, BenchmarkConfig, CacheSpec, Crash, CrashKind, DatasetConfig,
+    InputConfig, LoadMode, RepeatDistribution, Scenario, SeqLen, ServiceTime, Stall, TorchMode, DEFAULT_SWEEP,
 };
 pub use error::{ConfigError, ConfigErrors};
 pub use execution::{
@@ -26,6 +26,6 @@ pub use execution::{
 pub use models::{ModelConfig, ModelType, ModelsFile};
 pub use parse::{closest, parse_yaml_file, parse_yaml_str};
 pub use validate::{
-    load_config, Availability, BatchPoint, DeviceKind, LoadedConfig, MockSettings, Mode, ResolvedBackend,
-    ResolvedCache, ResolvedDataset, ResolvedModel, ResolvedScenario,
+    load_config, Availability, BatchPoint, DeviceKind, LoadedConfig, MockSettings, Mode, PythonOptions,
+    ResolvedBackend, ResolvedCache, ResolvedDataset, ResolvedModel, ResolvedScenario, DEFAULT_CELL_TIMEOUT_S,
 };

@@ -52,6 +52,8 @@ pub struct LoadedConfig {
     pub memory_budget_mb: Option<f64>,
     /// RSS above which a cell's phase carries a warning, MiB (None: 85 % of the budget).
     pub memory_warn_mb: Option<f64>,
+    /// Seconds a cell may take in its worker process before it is killed.
+    pub cell_timeout_s: f64,
     /// Where texts come from.
     pub dataset: ResolvedDataset,
     /// The price cells are costed at.
@@ -82,6 +84,9 @@ pub enum DeviceKind {
     Cuda,
 }
 
+/// Seconds a cell may take before its worker is killed, unless the config says otherwise.
+pub const DEFAULT_CELL_TIMEOUT_S: f64 = 1800.0;
+
 /// Mock backend settings.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MockSettings {
@@ -95,6 +100,8 @@ pub struct MockSettings {
     pub embedding_dim: usize,
     /// On a simulated GPU, batches of more texts than this fail out of memory.
     pub oom_above_batch: Option<usize>,
+    /// Crash the process on the first request of this batch size.
+    pub crash: Option<crate::config::benchmark::Crash>,
     /// Seed of its draws.
     pub seed: u64,
 }
@@ -118,6 +125,17 @@ pub struct ResolvedBackend {
     pub device: DeviceKind,
     /// Mock settings (mock only).
     pub mock: Option<MockSettings>,
+    /// Python worker settings (python-* only).
+    pub python: Option<PythonOptions>,
+}
+
+/// Settings of a backend that runs in Python worker processes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PythonOptions {
+    /// python-torch: eager or TorchScript.
+    pub mode: crate::config::benchmark::TorchMode,
+    /// Worker processes concurrent requests draw from.
+    pub processes: usize,
 }
 
 /// A scenario's load generation, resolved.
@@ -211,6 +229,7 @@ impl Validator<'_> {
         let dataset = self.dataset(&benchmark);
         let memory_budget_mb = self.memory_budget(&benchmark);
         let memory_warn_mb = self.memory_warn(&benchmark);
+        let cell_timeout_s = self.cell_timeout(&benchmark);
         let cost = self.cost(&benchmark);
         if !self.errors.is_empty() {
             return Err(ConfigErrors(self.errors));
@@ -221,6 +240,7 @@ impl Validator<'_> {
             warmup_requests: benchmark.input_config.warmup_requests,
             memory_budget_mb,
             memory_warn_mb,
+            cell_timeout_s,
             cost,
             benchmark,
             models,
@@ -378,6 +398,17 @@ impl Validator<'_> {
             self.err(e.fix("use a positive number of MiB, or remove it for 85 % of the memory budget"));
         }
         Some(m.value)
+    }
+
+    fn cell_timeout(&mut self, benchmark: &BenchmarkConfig) -> f64 {
+        let Some(t) = benchmark.input_config.cell_timeout_s.as_ref() else {
+            return DEFAULT_CELL_TIMEOUT_S;
+        };
+        if !(t.value.is_finite() && t.value > 0.0) {
+            let e = self.at(t, "input_config.cell_timeout_s", format!("a timeout of {} s is impossible", t.value));
+            self.err(e.fix(format!("use a positive number of seconds, or remove it for {DEFAULT_CELL_TIMEOUT_S}")));
+        }
+        t.value
     }
 
     fn dataset(&mut self, benchmark: &BenchmarkConfig) -> ResolvedDataset {

@@ -5,6 +5,7 @@ mod report;
 mod run;
 mod sysinfo;
 mod validate;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -18,5 +19,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => report::report(&args),
         Command::Compare(args) => compare::compare(&args),
         Command::Sysinfo(args) => sysinfo::sysinfo(&args),
+        Command::Worker(args) => worker::worker(args).await,
     }
 }

@@ -1,15 +1,19 @@
 //! `embench run`: every cell of a config, into a run directory.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::process::{Command, ExitCode};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
-use embench_runner::execute::{execute, BackendFactory};
+use embench_runner::execute::BackendFactory;
 use embench_runner::host::HostFacts;
+use embench_runner::isolate::{execute_isolated, Isolation, StopFlags};
 use embench_runner::manifest::Manifest;
-use embench_runner::{ResultsWriter, RunPlan, SCHEMA_VERSION};
+use embench_runner::results::read_complete_cells;
+use embench_runner::{execute_cells, CellRecord, ResultsWriter, RunPlan, SCHEMA_VERSION};
 
 use crate::cli::RunArgs;
 use crate::factory::Factory;
@@ -42,88 +46,225 @@ const METHODOLOGY: &[&str] = &[
     "Model FLOPs per text (multiply-add = 2) are computed from the model's config.json: per layer 8·s·h² (Q, K, V, output projections) + 4·s·h·i (feed-forward) + 4·s²·h (attention scores and their product with V) at the cell's sequence length (natural lengths: the mean real length); embeddings, norms, softmax and pooling are left out. gflops_per_s = embeddings/s x that; mfu = gflops_per_s / the machine's matmul peak in the precision that ran (results/peak.json from `embench sysinfo --peak` on the same host: one 2048 x 2048 MatMul through OpenVINO, best of about 5 s).",
     "Memory per phase: RSS at the start and end of the load, warm-up and measured phases, and its peak sampled every 20 ms, are recorded (memory_phases); a phase peaking above input_config.memory_warn_mb (default 85 % of the memory budget) carries a warning.",
     "Degrade before failing: a cell on device cuda that fails out of memory is run again on the CPU with a quarter of the batch; its record carries fallback (from, to, the error) and a warning, and replaces the failure. Model loads happen one at a time (cells and replicas load in turn).",
-    "Peak RSS is sampled every 20 ms and CPU utilisation is process CPU time / wall time, both over the measured phase.",
+    "Peak RSS is sampled every 20 ms and CPU utilisation is process CPU time / wall time, both over the measured phase; the Python baselines' worker processes are counted with the process that drives them.",
+    "Process isolation: each model x backend group of cells runs in its own worker process (the embench binary in worker mode), so peak RSS is that framework's alone and a crash, abort or hang loses only the cell it happened in: the record says how the worker ended (exit status or signal, the tail of its stderr), and a fresh worker runs the group's remaining cells. A cell running longer than input_config.cell_timeout_s (default 1800 s) has its worker killed and is recorded as timed out.",
+    "Python baselines (python-ort, python-torch eager or TorchScript, python-openvino): the framework's Python API in worker processes of the venv's python; embench sends each request's token ids over a pipe and times the round trip like any backend's embed call, so a request's latency includes building the framework's tensors, the forward pass and pooling in Python. python-echo answers at once and measures the pipe protocol's own cost.",
 ];
 
-/// `embench run --config F [--out DIR]`.
+/// A run about to execute: where it writes, what it runs, what it already has.
+struct Prepared {
+    out: PathBuf,
+    plan: RunPlan,
+    manifest: Manifest,
+    /// Plan cells still to run.
+    selection: Vec<usize>,
+    /// Records already on disk (resume).
+    earlier: Vec<CellRecord>,
+}
+
+/// `embench run --config F [--out DIR]`, or `embench run --resume DIR`.
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let config = crate::commands::validate::load(&args.config)?;
-    let mut plan = RunPlan::new(config);
-    let host = HostFacts::probe();
-    plan.peaks = embench_runner::peak::Peaks::load_for(std::path::Path::new(embench_runner::peak::PEAK_FILE), &host);
+    let Prepared { out, plan, mut manifest, selection, earlier } = match &args.resume {
+        Some(dir) => resume(dir, args.config.as_deref())?,
+        None => start(&args)?,
+    };
     if plan.peaks.is_none() {
         eprintln!(
             "embench: no matrix-multiply peak for this machine in {} (model-FLOPs utilisation left out; fix: make peak)",
             embench_runner::peak::PEAK_FILE
         );
     }
-    let out = run_dir(args.out.as_deref(), &host.hostname)?;
-    let factory = Factory;
-
-    let mut manifest = Manifest {
-        schema_version: SCHEMA_VERSION,
-        embench_version: env!("CARGO_PKG_VERSION").into(),
-        git_commit: env!("EMBENCH_GIT_COMMIT").into(),
-        command: std::env::args().collect(),
-        started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        finished_at: None,
-        config_path: plan.config.config_path.display().to_string(),
-        models_path: plan.config.models_path.display().to_string(),
-        config: serde_json::to_value(&plan.config.benchmark)?,
-        models: serde_json::to_value(&plan.config.models)?,
-        recommendation: Some(embench_runner::tier::recommend(&host)),
-        host,
-        backends: factory.versions(),
-        methodology: METHODOLOGY.iter().map(|s| s.to_string()).collect(),
-    };
-    manifest.write(&out).with_context(|| format!("writing {}/manifest.json", out.display()))?;
     let results_path = out.join("results.jsonl");
     let mut writer =
         ResultsWriter::open(&results_path).with_context(|| format!("opening {}", results_path.display()))?;
-    eprintln!("embench: {} cells -> {}", plan.cells.len(), out.display());
+    eprintln!("embench: {} of {} cells to run -> {}", selection.len(), plan.cells.len(), out.display());
 
-    let stop = Arc::new(AtomicBool::new(false));
+    let flags = Arc::new(StopFlags::default());
+    let resume_hint = format!("embench run --resume {}", out.display());
     let watcher = {
-        let stop = stop.clone();
+        let (flags, hint) = (flags.clone(), resume_hint.clone());
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\nembench: Ctrl-C: finishing the current cell, then stopping (results so far are kept)");
-                stop.store(true, Ordering::Relaxed);
+            while tokio::signal::ctrl_c().await.is_ok() {
+                if flags.stop.swap(true, Ordering::Relaxed) {
+                    eprintln!("\nembench: Ctrl-C again: abandoning the current cell (results so far are kept; `{hint}` runs the rest)");
+                    flags.abandon.store(true, Ordering::Relaxed);
+                    return;
+                }
+                eprintln!("\nembench: Ctrl-C: finishing the current cell, then stopping (results so far are kept; Ctrl-C again abandons the cell)");
             }
         })
     };
     // Inference never runs on the async reactor: the whole run is blocking work.
-    let quiet = args.quiet;
+    let (quiet, in_process) = (args.quiet, args.in_process);
+    let exe = std::env::current_exe().context("finding this executable to start worker processes")?;
     let (outcome, plan) = tokio::task::spawn_blocking(move || {
-        let outcome = execute(&plan, &factory, &mut writer, &Bars::new(quiet), &stop);
+        let bars = Bars::new(quiet);
+        let outcome = if in_process {
+            execute_cells(&plan, &selection, &Factory, &mut writer, &bars, &flags.stop)
+        } else {
+            let command = |cells: &[usize]| worker_command(&exe, &plan, cells);
+            let iso =
+                Isolation { command: &command, cell_timeout: Duration::from_secs_f64(plan.config.cell_timeout_s) };
+            execute_isolated(&plan, &selection, &iso, &mut writer, &bars, &flags)
+        };
         (outcome, plan)
     })
     .await?;
     watcher.abort();
     let outcome = outcome?;
 
-    manifest.finished_at = Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    manifest.finished_at =
+        (outcome.skipped == 0).then(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     manifest.write(&out)?;
 
-    println!("{}", summary::table(&outcome.records));
+    let records: Vec<CellRecord> = earlier.into_iter().chain(outcome.records).collect();
+    println!("{}", summary::table(&records));
     println!("run directory: {}", out.display());
-    let invalid: Vec<_> = outcome.records.iter().filter(|r| !r.valid && r.skipped.is_none()).collect();
-    let skipped = outcome.records.iter().filter(|r| r.skipped.is_some()).count();
+    let invalid: Vec<_> = records.iter().filter(|r| !r.valid && r.skipped.is_none()).collect();
+    let skipped = records.iter().filter(|r| r.skipped.is_some()).count();
+    let crashed = records.iter().filter(|r| r.worker_failure.is_some()).count();
     if skipped > 0 {
         eprintln!("embench: {skipped} cells SKIPPED because they would not fit in memory (reasons in the table and results.jsonl)");
     }
+    if crashed > 0 {
+        eprintln!("embench: {crashed} cells LOST to a crashed or timed-out worker process (exit status and stderr in results.jsonl)");
+    }
     if outcome.skipped > 0 {
-        eprintln!("embench: stopped early; {} of {} cells not run", outcome.skipped, plan.cells.len());
+        eprintln!(
+            "embench: stopped early; {} of {} cells not run (to run them: {resume_hint})",
+            outcome.skipped,
+            plan.cells.len()
+        );
     }
     if !invalid.is_empty() {
         eprintln!(
             "embench: {} of {} cells are INVALID (see the table and results.jsonl)",
             invalid.len(),
-            outcome.records.len()
+            records.len()
         );
         return Ok(ExitCode::from(1));
     }
     Ok(if outcome.skipped > 0 { ExitCode::from(130) } else { ExitCode::SUCCESS })
+}
+
+/// The worker process for `cells` of `plan`.
+fn worker_command(exe: &Path, plan: &RunPlan, cells: &[usize]) -> Command {
+    let list: Vec<String> = cells.iter().map(|c| c.to_string()).collect();
+    let mut cmd = Command::new(exe);
+    cmd.arg("worker").arg("--config").arg(&plan.config.config_path);
+    cmd.args(["--plan-cells", &plan.cells.len().to_string(), "--cells", &list.join(",")]);
+    cmd
+}
+
+/// A new run: a fresh run directory and manifest, every cell to run.
+fn start(args: &RunArgs) -> anyhow::Result<Prepared> {
+    let config_path = args.config.as_deref().context("--config is required (or --resume DIR)")?;
+    let config = crate::commands::validate::load(config_path)?;
+    let mut plan = RunPlan::new(config);
+    let host = HostFacts::probe();
+    plan.peaks = embench_runner::peak::Peaks::load_for(Path::new(embench_runner::peak::PEAK_FILE), &host);
+    let out = run_dir(args.out.as_deref(), &host.hostname)?;
+    let manifest = Manifest {
+        schema_version: SCHEMA_VERSION,
+        embench_version: env!("CARGO_PKG_VERSION").into(),
+        git_commit: env!("EMBENCH_GIT_COMMIT").into(),
+        command: std::env::args().collect(),
+        started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        finished_at: None,
+        resumed_at: Vec::new(),
+        config_path: plan.config.config_path.display().to_string(),
+        models_path: plan.config.models_path.display().to_string(),
+        config: serde_json::to_value(&plan.config.benchmark)?,
+        models: serde_json::to_value(&plan.config.models)?,
+        recommendation: Some(embench_runner::tier::recommend(&host)),
+        host,
+        backends: Factory.versions(),
+        methodology: METHODOLOGY.iter().map(|s| s.to_string()).collect(),
+    };
+    manifest.write(&out).with_context(|| format!("writing {}/manifest.json", out.display()))?;
+    let selection = (0..plan.cells.len()).collect();
+    Ok(Prepared { out, plan, manifest, selection, earlier: Vec::new() })
+}
+
+/// An interrupted run picked up again: the same config on the same machine, only
+/// the cells without a complete result.
+fn resume(dir: &Path, config: Option<&Path>) -> anyhow::Result<Prepared> {
+    let mut manifest = Manifest::read(dir)
+        .map_err(|e| anyhow::anyhow!("{e} (fix: --resume takes a run directory that embench run created)"))?;
+    let config_path = config.map_or_else(|| PathBuf::from(&manifest.config_path), Path::to_path_buf);
+    let loaded = crate::commands::validate::load(&config_path)?;
+    let mut changes = Vec::new();
+    json_diff("config", &manifest.config, &serde_json::to_value(&loaded.benchmark)?, &mut changes);
+    json_diff("models", &manifest.models, &serde_json::to_value(&loaded.models)?, &mut changes);
+    if !changes.is_empty() {
+        bail!(
+            "{} differs from the config {} was started with, so resuming would mix two benchmarks:\n  {}\n(fix: restore the config, or start a new run)",
+            config_path.display(),
+            dir.display(),
+            changes.join("\n  ")
+        );
+    }
+    let host = HostFacts::probe();
+    if (host.hostname.as_str(), host.cpu_model.as_str())
+        != (manifest.host.hostname.as_str(), manifest.host.cpu_model.as_str())
+    {
+        bail!(
+            "{} was measured on {} ({}); this is {} ({}), and one run must not mix machines (fix: resume it there, or start a new run)",
+            dir.display(), manifest.host.hostname, manifest.host.cpu_model, host.hostname, host.cpu_model
+        );
+    }
+    let results = dir.join("results.jsonl");
+    let (earlier, dropped) =
+        if results.exists() { read_complete_cells(&results).map_err(|e| anyhow::anyhow!(e))? } else { (Vec::new(), 0) };
+    if earlier.iter().any(|r| r.cell.is_none()) {
+        bail!("{} was written by an embench without --resume support (its records do not name their cells; fix: start a new run)", results.display());
+    }
+    if dropped > 0 {
+        rewrite_results(&results, &earlier)?;
+        eprintln!("embench: dropped {dropped} records of cells that were cut short; those cells run again");
+    }
+    let done: BTreeSet<usize> = earlier.iter().filter_map(|r| r.cell).collect();
+    let mut plan = RunPlan::new(loaded);
+    plan.peaks = embench_runner::peak::Peaks::load_for(Path::new(embench_runner::peak::PEAK_FILE), &host);
+    let selection: Vec<usize> = (0..plan.cells.len()).filter(|c| !done.contains(c)).collect();
+    eprintln!("embench: resuming {}: {} cells done, {} to run", dir.display(), done.len(), selection.len());
+    manifest.resumed_at.push(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    manifest.finished_at = None;
+    manifest.write(dir)?;
+    Ok(Prepared { out: dir.to_path_buf(), plan, manifest, selection, earlier })
+}
+
+/// Replaces the results file with `records`, through a temporary file and a rename.
+fn rewrite_results(path: &Path, records: &[CellRecord]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("jsonl.tmp");
+    {
+        let mut w = ResultsWriter::open(&tmp)?;
+        for r in records {
+            w.append(r)?;
+        }
+    }
+    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))
+}
+
+/// Every leaf where `before` and `now` differ, as `path: before -> now`.
+fn json_diff(path: &str, before: &serde_json::Value, now: &serde_json::Value, out: &mut Vec<String>) {
+    use serde_json::Value;
+    match (before, now) {
+        (Value::Object(a), Value::Object(b)) => {
+            let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for k in keys {
+                let (x, y) = (a.get(k).unwrap_or(&Value::Null), b.get(k).unwrap_or(&Value::Null));
+                json_diff(&format!("{path}.{k}"), x, y, out);
+            }
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                json_diff(&format!("{path}[{i}]"), x, y, out);
+            }
+        }
+        (a, b) if a != b => out.push(format!("{path}: {a} -> {b}")),
+        _ => {}
+    }
 }
 
 /// Creates the run directory: `--out`, or `results/<UTC timestamp>-<host>/`. Never reuses a non-empty one.

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_saphyr::Spanned;
 
-use super::{DeviceKind, MockSettings, ResolvedBackend, Validator, MAX_CONCURRENCY, MAX_THREADS};
+use super::{DeviceKind, MockSettings, PythonOptions, ResolvedBackend, Validator, MAX_CONCURRENCY, MAX_THREADS};
 use crate::backend::BackendKind;
 use crate::config::backend_options::{OpenvinoOptions, OrtOptions};
 use crate::config::benchmark::{BackendSpec, BatchCost, ServiceTime, Stall};
@@ -68,6 +68,19 @@ impl Validator<'_> {
             let mock = self.mock_settings(i, kind, spec);
             let ort = (kind == BackendKind::Ort).then(|| self.ort_options(i, spec));
             let openvino = (kind == BackendKind::Openvino).then(|| self.openvino_options(i, spec));
+            let processes = self.positive(i, "processes", spec.processes.as_ref(), MAX_CONCURRENCY);
+            if let (Some(p), false) = (&spec.processes, kind.is_python()) {
+                let e = self.at(p, field("processes"), "'processes' is a setting of the python-* backends");
+                self.err(e.fix(format!("remove 'processes' from the '{kind}' backend")));
+            }
+            let python = kind.is_python().then(|| PythonOptions {
+                mode: spec.mode.as_ref().map_or_else(Default::default, |m| m.value),
+                processes: processes.unwrap_or(1),
+            });
+            if kind.is_python() && device == DeviceKind::Cuda {
+                let e = self.at(&spec.name, field("device"), format!("{kind} runs on the CPU in embench"));
+                self.err(e.fix("use device: cpu for the Python baselines"));
+            }
             out.push(ResolvedBackend {
                 kind,
                 label,
@@ -80,6 +93,7 @@ impl Validator<'_> {
                 }),
                 device,
                 mock,
+                python,
             });
         }
         out
@@ -88,7 +102,7 @@ impl Validator<'_> {
     /// Settings that belong to another backend are errors, not silently ignored.
     fn foreign_settings(&mut self, i: usize, kind: BackendKind, spec: &BackendSpec) {
         use BackendKind::{Mock, Openvino, Ort};
-        let owned: [(bool, &str, BackendKind); 13] = [
+        let owned: [(bool, &str, BackendKind); 15] = [
             (spec.inter_op_threads.is_some(), "inter_op_threads", Ort),
             (spec.graph_optimization.is_some(), "graph_optimization", Ort),
             (spec.execution_mode.is_some(), "execution_mode", Ort),
@@ -102,6 +116,8 @@ impl Validator<'_> {
             (spec.stall.is_some(), "stall", Mock),
             (spec.batch_cost.is_some(), "batch_cost", Mock),
             (spec.oom_above_batch.is_some(), "oom_above_batch", Mock),
+            (spec.crash.is_some(), "crash", Mock),
+            (spec.mode.is_some(), "mode", BackendKind::PythonTorch),
         ];
         for (present, name, owner) in owned {
             if present && owner != kind {
@@ -121,7 +137,7 @@ impl Validator<'_> {
         };
         let offered: &[Precision] = match kind {
             BackendKind::Openvino => &[Precision::Fp32, Precision::Bf16, Precision::Fp16],
-            BackendKind::Tch => &[Precision::Fp32, Precision::Bf16],
+            BackendKind::Tch | BackendKind::PythonOpenvino => &[Precision::Fp32, Precision::Bf16],
             BackendKind::Mock => &[Precision::Fp32, Precision::Fp16, Precision::Bf16, Precision::Int8],
             _ => &[Precision::Fp32],
         };
@@ -223,6 +239,7 @@ impl Validator<'_> {
             embedding_dim: spec.embedding_dim.unwrap_or(384),
             seed: spec.seed.unwrap_or(42),
             oom_above_batch: spec.oom_above_batch.as_ref().map(|n| n.value),
+            crash: spec.crash.as_ref().map(|c| c.value),
         })
     }
 }
