@@ -78,9 +78,9 @@ bench-batching: convert build
 	$(EMBENCH) run --config configs/dynamic_batching.yaml --out $(RUN_DIR)-batching
 	$(EMBENCH) report $(RUN_DIR)-batching
 
-## peak: this machine's dense matmul peak (fp32, bf16) through OpenVINO, for model-FLOPs utilisation
+## peak: this machine's dense matmul peak (fp32, bf16, int8) through OpenVINO, for model-FLOPs utilisation
 peak: venv build
-	test -f models/_peak/matmul_2048.onnx || .venv/bin/python scripts/python/make_matmul.py --n 2048
+	test -f models/_peak/matmul_2048_int8.json || .venv/bin/python scripts/python/make_matmul.py --n 2048
 	$(EMBENCH) sysinfo --peak
 
 ## validate: check the full benchmark config and model files

@@ -101,6 +101,7 @@ def load_torch(args):
     else:
         import transformers
 
+        transformers.utils.logging.disable_progress_bar()
         hf = transformers.AutoModel.from_pretrained(pathlib.Path(args.model).parent, dtype=torch.float32).eval()
 
         def forward(feed):

@@ -70,6 +70,12 @@ impl BackendKind {
         !matches!(self, BackendKind::Mock | BackendKind::PythonEcho)
     }
 
+    /// Whether `device: cuda` runs the model on the GPU in this backend itself
+    /// (ort reaches the GPU through its CUDA execution provider instead).
+    pub fn runs_on_cuda(self) -> bool {
+        matches!(self, BackendKind::Candle | BackendKind::Tch | BackendKind::Mock)
+    }
+
     /// Whether the backend runs in a Python worker process.
     pub fn is_python(self) -> bool {
         matches!(

@@ -443,4 +443,37 @@ fn python_and_isolation_settings_are_checked() {
     let e = f.one_error(&GOOD.replace("  warmup_requests:", "  cell_timeout_s: 0\n  warmup_requests:"));
     assert_eq!(e.field, "input_config.cell_timeout_s", "{e}");
     assert!(e.fix.as_deref().unwrap().contains("positive number of seconds"), "{e}");
+    let e = f.one_error(&GOOD.replace("  warmup_requests:", "  max_concurrent_loads: 0\n  warmup_requests:"));
+    assert_eq!(e.field, "input_config.max_concurrent_loads", "{e}");
+    let c = f.load(&GOOD.replace("  warmup_requests:", "  max_concurrent_loads: 2\n  warmup_requests:")).unwrap();
+    assert_eq!((c.max_concurrent_loads, f.load(GOOD).unwrap().max_concurrent_loads), (2, 1));
+}
+
+#[test]
+fn auto_batch_and_device_resolve_from_the_machine_and_keep_auto_in_the_config() {
+    use embench_core::config::{load_config_with, AutoSettings, DeviceKind};
+    let f = Fixture::new();
+    let config = GOOD
+        .replace("  - name: candle\n", "  - name: mock\n    device: auto\n  - name: candle\n    device: auto\n")
+        .replace("batch_size: 1", "batch_size: auto");
+    let p = f.path("bench.yaml");
+    std::fs::write(&p, &config).unwrap();
+    let gpu = AutoSettings { batch_size: 64, use_gpu: true, why: "a 24 GB GPU".into() };
+    let c = load_config_with(&p, &|_| None, &gpu).unwrap();
+    assert_eq!(c.scenarios[0].points[0].batch_size, 64);
+    assert!(c.scenarios[0].batch_auto);
+    assert_eq!((c.backends[0].device, c.backends[0].device_auto), (DeviceKind::Cuda, true));
+    assert_eq!(c.backends[1].device, DeviceKind::Cuda, "candle runs on CUDA itself");
+    assert_eq!(c.auto, gpu);
+    // What was asked stays in the config the manifest records.
+    assert_eq!(serde_json::to_value(&c.benchmark).unwrap()["test_scenarios"][0]["batch_size"], "auto");
+
+    let cpu = load_config(&p, &|_| None).unwrap();
+    assert_eq!(cpu.scenarios[0].points[0].batch_size, AutoSettings::default().batch_size);
+    assert_eq!(cpu.backends[0].device, DeviceKind::Cpu);
+
+    let e = f.one_error(&GOOD.replace("batch_size: 1", "batch_size: biggest"));
+    assert!(e.message.contains("\"auto\""), "{e}");
+    let e = f.one_error(&GOOD.replace("  - name: candle\n", "  - name: candle\n    device: gpu\n"));
+    assert!(e.fix.as_deref().unwrap().contains("'auto'"), "{e}");
 }

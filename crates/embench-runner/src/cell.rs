@@ -16,7 +16,7 @@ use crate::serve::{Server, ServingPlan};
 
 /// Loads a fresh model instance for a cell, with this many intra-op threads
 /// when given (replicas share the cores), else the backend's own setting.
-pub type Loader<'a> = dyn Fn(Option<usize>) -> Result<Box<dyn Embedder>, EmbedError> + 'a;
+pub type Loader<'a> = dyn Fn(Option<usize>) -> Result<Box<dyn Embedder>, EmbedError> + Sync + 'a;
 
 /// Lets a display follow a cell.
 pub trait CellProgress: Sync {
@@ -57,6 +57,8 @@ pub struct CellSetup<'a> {
     pub cost: &'a Cost,
     /// RSS (MiB) above which a phase of the cell carries a warning.
     pub memory_warn_mb: f64,
+    /// Model instances (replicas) that may load at the same time.
+    pub max_concurrent_loads: usize,
 }
 
 /// Runs one cell. Never fails: a failure becomes a record with `valid: false`
@@ -145,7 +147,7 @@ fn load_models(
     let t = Instant::now();
     let sampler = ResourceSampler::start();
     let (count, threads) = serving.map_or((1, None), |p| (p.replicas, Some(p.threads_per_replica)));
-    let models = (0..count).map(|_| load(threads)).collect::<Result<Vec<_>, _>>();
+    let models = load_replicas(load, count, threads, setup.max_concurrent_loads);
     note_memory(record, setup, "load", &sampler.stop());
     let models = models.map_err(|e| failed(record.clone(), &e))?;
     record.load_time_s = Some(t.elapsed().as_secs_f64());
@@ -158,6 +160,30 @@ fn load_models(
         return Err(failed(record.clone(), &EmbedError::new("first request", Phase::Warmup, e.to_string())));
     }
     record.first_request_ms = Some(t.elapsed().as_secs_f64() * 1e3);
+    Ok(models)
+}
+
+/// Loads `count` instances, at most `at_once` at a time (in order of their index).
+fn load_replicas(
+    load: &Loader,
+    count: usize,
+    threads: Option<usize>,
+    at_once: usize,
+) -> Result<Vec<Box<dyn Embedder>>, EmbedError> {
+    if count <= 1 || at_once <= 1 {
+        return (0..count).map(|_| load(threads)).collect();
+    }
+    let mut models = Vec::with_capacity(count);
+    let indices: Vec<usize> = (0..count).collect();
+    for chunk in indices.chunks(at_once) {
+        let loaded: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = chunk.iter().map(|_| s.spawn(|| load(threads))).collect();
+            handles.into_iter().map(|h| h.join().expect("a model load panicked")).collect()
+        });
+        for m in loaded {
+            models.push(m?);
+        }
+    }
     Ok(models)
 }
 
@@ -302,6 +328,7 @@ pub(crate) fn blank_record(setup: &CellSetup) -> CellRecord {
         cell: None,
         cell_parts: None,
         worker_failure: None,
+        auto_resolved: Default::default(),
         valid: true,
         invalid_reason: None,
         histogram: None,
@@ -326,4 +353,42 @@ pub(crate) fn failed(mut record: CellRecord, e: &EmbedError) -> Box<CellRecord> 
 
 pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use embench_core::config::{MockSettings, ServiceTime};
+
+    use super::*;
+
+    /// Loads `count` mocks `at_once` at a time; returns how many loads overlapped at most.
+    fn overlapping_loads(count: usize, at_once: usize) -> usize {
+        let (now, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let load = |_threads: Option<usize>| -> Result<Box<dyn Embedder>, EmbedError> {
+            most.fetch_max(now.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(50));
+            now.fetch_sub(1, Ordering::SeqCst);
+            Ok(Box::new(embench_mock::MockEmbedder::new(MockSettings {
+                service_time: ServiceTime::Constant { ms: 0.0 },
+                stall: None,
+                batch_cost: None,
+                embedding_dim: 4,
+                oom_above_batch: None,
+                crash: None,
+                seed: 1,
+            })))
+        };
+        let models = load_replicas(&load, count, None, at_once).unwrap();
+        assert_eq!(models.len(), count);
+        most.load(Ordering::SeqCst)
+    }
+
+    #[test]
+    fn replicas_load_one_at_a_time_unless_more_are_allowed() {
+        assert_eq!(overlapping_loads(4, 1), 1);
+        assert_eq!(overlapping_loads(5, 2), 2);
+        assert_eq!(overlapping_loads(3, 8), 3);
+    }
 }

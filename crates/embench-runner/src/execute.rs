@@ -99,6 +99,7 @@ fn base_setup<'a>(plan: &'a RunPlan, cell: &Cell, memory_estimate_mb: Option<f64
         threads: backend.threads,
         cost: &plan.config.cost,
         memory_warn_mb: plan.config.memory_warn_mb.unwrap_or(MEMORY_HEADROOM * budget_mb),
+        max_concurrent_loads: plan.config.max_concurrent_loads,
     }
 }
 
@@ -170,8 +171,9 @@ pub fn execute_cells(
                 cell.point.batch_size, cell.seq_len, scenario.concurrency, MEMORY_HEADROOM * 100.0
             );
             drop(progress);
-            let record = skipped_record(&setup, reason);
-            write(sink, observer, &mut records, index, vec![record])?;
+            let mut record = vec![skipped_record(&setup, reason)];
+            note_auto(&mut record, plan, cell);
+            write(sink, observer, &mut records, index, record)?;
             continue;
         }
         // A cell whose inputs cannot be made is recorded as failed at load, not skipped.
@@ -245,10 +247,35 @@ pub fn execute_cells(
         for r in &mut cell_records {
             add_flops(r, &shapes[cell.model], cell.seq_len, plan.peaks.as_ref());
         }
+        note_auto(&mut cell_records, plan, cell);
         drop(progress);
         write(sink, observer, &mut records, index, cell_records)?;
     }
     Ok(RunOutcome { records, skipped: 0 })
+}
+
+/// Records what the config's `auto` settings (and unset threads) resolved to.
+fn note_auto(records: &mut [CellRecord], plan: &RunPlan, cell: &Cell) {
+    let (backend, scenario, auto) = (plan.backend(cell), plan.scenario(cell), &plan.config.auto);
+    for r in records {
+        if scenario.batch_auto {
+            let v = format!("{} (the machine's recommendation: {})", cell.point.batch_size, auto.why);
+            r.auto_resolved.insert("batch_size".into(), v);
+        }
+        if backend.device_auto {
+            let device = if backend.device == DeviceKind::Cuda { "cuda" } else { "cpu" };
+            let why = if backend.kind.runs_on_cuda() {
+                auto.why.clone()
+            } else {
+                format!("{} runs on the CPU in embench", backend.kind)
+            };
+            r.auto_resolved.insert("device".into(), format!("{device} ({why})"));
+        }
+        // The mock and the echo worker have no intra-op threads to speak of.
+        if let (None, Some(t), true) = (backend.threads, r.threads, backend.kind.needs_model_files()) {
+            r.auto_resolved.insert("threads".into(), format!("{t} (usable physical cores)"));
+        }
+    }
 }
 
 /// Whether a failed record failed for lack of (GPU) memory, by the messages the

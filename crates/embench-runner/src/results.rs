@@ -151,6 +151,10 @@ pub struct CellRecord {
     /// The cell's worker process crashed, hung past the timeout, or could not start.
     #[serde(default)]
     pub worker_failure: Option<WorkerFailure>,
+    /// Settings the config left to `auto` (or unset, for threads), with the value
+    /// they resolved to on this machine and why.
+    #[serde(default)]
+    pub auto_resolved: std::collections::BTreeMap<String, String>,
     /// Whether the figures can be trusted (no failed requests, cell completed).
     pub valid: bool,
     /// Why not, when `valid` is false.

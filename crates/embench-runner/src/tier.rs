@@ -58,6 +58,18 @@ fn capable_gpu(host: &HostFacts) -> Option<&crate::host::GpuFacts> {
     host.gpus.iter().filter(|g| g.vram_total_mb >= GPU_MIN_VRAM_MB).max_by_key(|g| g.vram_free_mb)
 }
 
+/// The study's VRAM grading of a GPU batch size: under 4 GiB free an eighth of
+/// `default` (at least 4), under 6 GiB a quarter (at least 8), under 8 GiB a half
+/// (at least 16), else `default`.
+pub fn safe_batch_size(default: usize, vram_free_mb: u64) -> usize {
+    match vram_free_mb {
+        v if v < 4 * 1024 => (default / 8).max(4),
+        v if v < 6 * 1024 => (default / 4).max(8),
+        v if v < 8 * 1024 => (default / 2).max(16),
+        _ => default,
+    }
+}
+
 /// The settings the study's rules give for `host`.
 pub fn recommend(host: &HostFacts) -> Recommendation {
     let cores = host.effective_cores();
@@ -65,7 +77,7 @@ pub fn recommend(host: &HostFacts) -> Recommendation {
     let workers = (cores.saturating_sub(1).max(1)).min((available / 2048).max(1) as usize).min(8);
     let gpu = capable_gpu(host);
     let (batch_size, use_gpu) = match (gpu, host.gpus.is_empty()) {
-        (Some(_), _) => (64, true),
+        (Some(g), _) => (safe_batch_size(64, g.vram_free_mb), true),
         (None, false) => (32, false),
         (None, true) => (16, false),
     };
@@ -118,6 +130,17 @@ mod tests {
     }
 
     #[test]
+    fn gpu_batches_shrink_with_free_vram_as_the_study_grades_them() {
+        let gib = |g: u64| g * 1024;
+        let table = [(gib(2), 8), (gib(4), 16), (gib(5), 16), (gib(6), 32), (gib(7), 32), (gib(8), 64), (gib(40), 64)];
+        for (free, batch) in table {
+            assert_eq!(safe_batch_size(64, free), batch, "{free} MiB free");
+        }
+        // The floors: a small default never drops under them.
+        assert_eq!((safe_batch_size(16, gib(1)), safe_batch_size(16, gib(5)), safe_batch_size(16, gib(7))), (4, 8, 16));
+    }
+
+    #[test]
     fn tiers_follow_the_study_and_the_container_limits() {
         // (physical, usable CPUs, RAM GB, cgroup limit GB, VRAM GB) -> tier, threads, workers, batch, GPU
         let table = [
@@ -130,6 +153,8 @@ mod tests {
             (host(16, 2, 64, Some(4), Some(24)), Tier::Low, 2, 1, 64, true),
             // 8 CPUs allowed but only 4 physical cores: threads stay at 4.
             (host(4, 8, 32, Some(12), None), Tier::Medium, 4, 3, 16, false),
+            // A 12 GB GPU with 6 GB free: the batch halves.
+            (host(16, 32, 64, None, Some(12)), Tier::High, 16, 8, 32, true),
         ];
         for (h, tier, threads, workers, batch, gpu) in table {
             let r = recommend(&h);

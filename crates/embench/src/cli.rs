@@ -38,7 +38,7 @@ pub struct SysinfoArgs {
     /// Print JSON (`host` and `recommendation`, as written into every manifest).
     #[arg(long)]
     pub json: bool,
-    /// Also measure the dense matrix-multiply peak (fp32 and bf16, through OpenVINO)
+    /// Also measure the dense matrix-multiply peak (fp32, bf16 and int8, through OpenVINO)
     /// and store it in results/peak.json, where `embench run` finds it.
     #[arg(long)]
     pub peak: bool,
@@ -134,4 +134,7 @@ pub struct WorkerArgs {
     /// How many cells the parent's plan has (a config changed in between is refused).
     #[arg(long)]
     pub plan_cells: usize,
+    /// What `auto` settings resolved to in the parent (JSON), so every worker resolves the same.
+    #[arg(long)]
+    pub auto: String,
 }

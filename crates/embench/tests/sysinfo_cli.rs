@@ -1,5 +1,7 @@
 //! `embench sysinfo`: the machine, its tier and the settings it recommends.
 
+mod common;
+
 #[test]
 fn sysinfo_prints_the_machine_its_tier_and_recommendations() {
     let out = assert_cmd::Command::cargo_bin("embench").unwrap().args(["sysinfo", "--json"]).assert().success();
@@ -20,4 +22,27 @@ fn sysinfo_prints_the_machine_its_tier_and_recommendations() {
     for line in ["cores:", "ram:", "tier:", "intra-op threads:", "because"] {
         assert!(text.contains(line), "missing '{line}':\n{text}");
     }
+}
+
+/// `batch_size: auto`, `device: auto` and unset threads resolve from the machine's
+/// recommendation; each record says to what and why.
+#[test]
+fn auto_settings_resolve_from_the_recommendation_and_are_recorded() {
+    let out = assert_cmd::Command::cargo_bin("embench").unwrap().args(["sysinfo", "--json"]).assert().success();
+    let rec: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let rec = &rec["recommendation"];
+    let (records, _) = {
+        let (_dir, _out, records, stderr) = common::run_config(
+            "active_models: [minilm]\nbackends:\n  - name: mock\n    device: auto\n    service_time: {distribution: constant, ms: 0.1}\ntest_scenarios:\n  - name: auto\n    concurrency: 1\n    num_requests: 5\n    batch_size: auto\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n",
+        );
+        (records, stderr)
+    };
+    let r = &records[0];
+    assert_eq!(r["batch_size"], rec["batch_size"], "{r:#}");
+    let auto = &r["auto_resolved"];
+    let batch = auto["batch_size"].as_str().unwrap();
+    assert!(batch.starts_with(&format!("{} (the machine's recommendation: tier ", rec["batch_size"])), "{batch}");
+    let device = if rec["use_gpu"] == true { "cuda" } else { "cpu" };
+    assert!(auto["device"].as_str().unwrap().starts_with(device), "{auto:#}");
+    assert!(auto.get("threads").is_none(), "the mock has no intra-op threads: {auto:#}");
 }

@@ -264,6 +264,8 @@ pub enum BatchSpec {
     One(usize),
     /// One cell per size (a batch-size sweep).
     Sweep(Vec<usize>),
+    /// The size this machine's resource tier recommends (`embench sysinfo`), resolved when the run starts.
+    Auto,
 }
 
 impl Serialize for BatchSpec {
@@ -271,6 +273,7 @@ impl Serialize for BatchSpec {
         match self {
             BatchSpec::One(n) => s.serialize_u64(*n as u64),
             BatchSpec::Sweep(v) => v.serialize(s),
+            BatchSpec::Auto => s.serialize_str("auto"),
         }
     }
 }
@@ -281,7 +284,7 @@ impl<'de> Deserialize<'de> for BatchSpec {
         impl<'de> Visitor<'de> for V {
             type Value = BatchSpec;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a batch size (e.g. 32), a list of them (a sweep), or \"sweep\"")
+                f.write_str("a batch size (e.g. 32), a list of them (a sweep), \"sweep\" or \"auto\"")
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<BatchSpec, E> {
                 Ok(BatchSpec::One(v as usize))
@@ -294,8 +297,9 @@ impl<'de> Deserialize<'de> for BatchSpec {
             fn visit_str<E: de::Error>(self, v: &str) -> Result<BatchSpec, E> {
                 match v {
                     "sweep" => Ok(BatchSpec::Sweep(DEFAULT_SWEEP.to_vec())),
+                    "auto" => Ok(BatchSpec::Auto),
                     other => Err(E::custom(format!(
-                        "batch size '{other}' is neither a number, a list of numbers, nor \"sweep\""
+                        "batch size '{other}' is neither a number, a list of numbers, \"sweep\" nor \"auto\""
                     ))),
                 }
             }
@@ -401,6 +405,10 @@ pub struct InputConfig {
     /// recorded as timed out (default 1800).
     #[serde(default)]
     pub cell_timeout_s: Option<Spanned<f64>>,
+    /// Model instances that may load at the same time (default 1: loads are the
+    /// moment memory peaks, so they go one by one unless this says otherwise).
+    #[serde(default)]
+    pub max_concurrent_loads: Option<Spanned<usize>>,
 }
 
 /// Where texts come from.

@@ -26,6 +26,7 @@ pub use execution::{
 pub use models::{ModelConfig, ModelType, ModelsFile};
 pub use parse::{closest, parse_yaml_file, parse_yaml_str};
 pub use validate::{
-    load_config, Availability, BatchPoint, DeviceKind, LoadedConfig, MockSettings, Mode, PythonOptions,
-    ResolvedBackend, ResolvedCache, ResolvedDataset, ResolvedModel, ResolvedScenario, DEFAULT_CELL_TIMEOUT_S,
+    load_config, load_config_with, AutoSettings, Availability, BatchPoint, DeviceKind, LoadedConfig, MockSettings,
+    Mode, PythonOptions, ResolvedBackend, ResolvedCache, ResolvedDataset, ResolvedModel, ResolvedScenario,
+    DEFAULT_CELL_TIMEOUT_S,
 };

@@ -54,10 +54,14 @@ pub struct LoadedConfig {
     pub memory_warn_mb: Option<f64>,
     /// Seconds a cell may take in its worker process before it is killed.
     pub cell_timeout_s: f64,
+    /// Model instances that may load at the same time.
+    pub max_concurrent_loads: usize,
     /// Where texts come from.
     pub dataset: ResolvedDataset,
     /// The price cells are costed at.
     pub cost: super::Cost,
+    /// What `auto` settings resolved to.
+    pub auto: AutoSettings,
 }
 
 /// An active model with its folder and pooling resolved.
@@ -127,6 +131,28 @@ pub struct ResolvedBackend {
     pub mock: Option<MockSettings>,
     /// Python worker settings (python-* only).
     pub python: Option<PythonOptions>,
+    /// `device: auto`, resolved from [`AutoSettings`].
+    pub device_auto: bool,
+}
+
+/// What `auto` settings resolve to on this machine: its resource tier's
+/// recommendation (`embench sysinfo`), fixed when a run starts so that its worker
+/// processes and a later `--resume` resolve the same way.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct AutoSettings {
+    /// `batch_size: auto`.
+    pub batch_size: usize,
+    /// `device: auto` runs on the GPU (backends that can).
+    pub use_gpu: bool,
+    /// The facts behind them, for the record.
+    pub why: String,
+}
+
+impl Default for AutoSettings {
+    /// The LOW tier's: batch 16 on the CPU (no machine facts at hand).
+    fn default() -> Self {
+        Self { batch_size: 16, use_gpu: false, why: "no machine facts given: the LOW tier's defaults".into() }
+    }
 }
 
 /// Settings of a backend that runs in Python worker processes.
@@ -184,6 +210,15 @@ pub type Availability<'a> = &'a dyn Fn(BackendKind) -> Option<String>;
 ///
 /// `unavailable` tells which backends this binary lacks, and how to get them.
 pub fn load_config(config_path: &Path, unavailable: Availability) -> Result<LoadedConfig, ConfigErrors> {
+    load_config_with(config_path, unavailable, &AutoSettings::default())
+}
+
+/// [`load_config`], with `auto` settings resolved to `auto`.
+pub fn load_config_with(
+    config_path: &Path,
+    unavailable: Availability,
+    auto: &AutoSettings,
+) -> Result<LoadedConfig, ConfigErrors> {
     let benchmark: BenchmarkConfig = parse_yaml_file(config_path, "the benchmark config")?;
     let base = config_path.parent().unwrap_or(Path::new("."));
     let models_path = match &benchmark.models_file {
@@ -200,8 +235,15 @@ pub fn load_config(config_path: &Path, unavailable: Availability) -> Result<Load
         return Err(e.fix("set 'models_file' to the path of models.yaml, relative to this config").into());
     }
     let models_file: ModelsFile = parse_yaml_file(&models_path, "the models file")?;
-    Validator { config_path, models_path: &models_path, models_file: &models_file, unavailable, errors: Vec::new() }
-        .validate(benchmark)
+    Validator {
+        config_path,
+        models_path: &models_path,
+        models_file: &models_file,
+        unavailable,
+        auto,
+        errors: Vec::new(),
+    }
+    .validate(benchmark)
 }
 
 struct Validator<'a> {
@@ -209,6 +251,7 @@ struct Validator<'a> {
     models_path: &'a Path,
     models_file: &'a ModelsFile,
     unavailable: Availability<'a>,
+    auto: &'a AutoSettings,
     errors: Vec<ConfigError>,
 }
 
@@ -230,6 +273,13 @@ impl Validator<'_> {
         let memory_budget_mb = self.memory_budget(&benchmark);
         let memory_warn_mb = self.memory_warn(&benchmark);
         let cell_timeout_s = self.cell_timeout(&benchmark);
+        let max_concurrent_loads = match &benchmark.input_config.max_concurrent_loads {
+            Some(n) => {
+                self.range(n, "input_config.max_concurrent_loads".into(), 1, MAX_CONCURRENCY);
+                n.value
+            }
+            None => 1,
+        };
         let cost = self.cost(&benchmark);
         if !self.errors.is_empty() {
             return Err(ConfigErrors(self.errors));
@@ -241,7 +291,9 @@ impl Validator<'_> {
             memory_budget_mb,
             memory_warn_mb,
             cell_timeout_s,
+            max_concurrent_loads,
             cost,
+            auto: self.auto.clone(),
             benchmark,
             models,
             backends,

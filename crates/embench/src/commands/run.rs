@@ -16,6 +16,7 @@ use embench_runner::results::read_complete_cells;
 use embench_runner::{execute_cells, CellRecord, ResultsWriter, RunPlan, SCHEMA_VERSION};
 
 use crate::cli::RunArgs;
+use crate::commands::validate::auto_settings;
 use crate::factory::Factory;
 use crate::progress::Bars;
 use crate::summary;
@@ -45,8 +46,9 @@ const METHODOLOGY: &[&str] = &[
     "Cost: every cell reports USD per million requests and per million embeddings = hourly price / (throughput x 3600) x 1e6, at the price of the instance the config names (default AWS c7i.4xlarge on demand, $0.714/h), which need not be the machine measured.",
     "Model FLOPs per text (multiply-add = 2) are computed from the model's config.json: per layer 8·s·h² (Q, K, V, output projections) + 4·s·h·i (feed-forward) + 4·s²·h (attention scores and their product with V) at the cell's sequence length (natural lengths: the mean real length); embeddings, norms, softmax and pooling are left out. gflops_per_s = embeddings/s x that; mfu = gflops_per_s / the machine's matmul peak in the precision that ran (results/peak.json from `embench sysinfo --peak` on the same host: one 2048 x 2048 MatMul through OpenVINO, best of about 5 s).",
     "Memory per phase: RSS at the start and end of the load, warm-up and measured phases, and its peak sampled every 20 ms, are recorded (memory_phases); a phase peaking above input_config.memory_warn_mb (default 85 % of the memory budget) carries a warning.",
-    "Degrade before failing: a cell on device cuda that fails out of memory is run again on the CPU with a quarter of the batch; its record carries fallback (from, to, the error) and a warning, and replaces the failure. Model loads happen one at a time (cells and replicas load in turn).",
+    "Degrade before failing: a cell on device cuda that fails out of memory is run again on the CPU with a quarter of the batch; its record carries fallback (from, to, the error) and a warning, and replaces the failure. Model loads happen one at a time (cells in turn; a cell's replicas in turn too unless input_config.max_concurrent_loads allows more at once).",
     "Peak RSS is sampled every 20 ms and CPU utilisation is process CPU time / wall time, both over the measured phase; the Python baselines' worker processes are counted with the process that drives them.",
+    "auto settings: batch_size: auto and device: auto resolve from the machine's resource tier (embench sysinfo; the recommendation is in the manifest), fixed when the run starts so its worker processes and a later --resume resolve alike; unset threads resolve to the usable physical cores. Each record lists what resolved to what, and why (auto_resolved).",
     "Process isolation: each model x backend group of cells runs in its own worker process (the embench binary in worker mode), so peak RSS is that framework's alone and a crash, abort or hang loses only the cell it happened in: the record says how the worker ended (exit status or signal, the tail of its stderr), and a fresh worker runs the group's remaining cells. A cell running longer than input_config.cell_timeout_s (default 1800 s) has its worker killed and is recorded as timed out.",
     "Python baselines (python-ort, python-torch eager or TorchScript, python-openvino): the framework's Python API in worker processes of the venv's python; embench sends each request's token ids over a pipe and times the round trip like any backend's embed call, so a request's latency includes building the framework's tensors, the forward pass and pooling in Python. python-echo answers at once and measures the pipe protocol's own cost.",
 ];
@@ -152,6 +154,7 @@ fn worker_command(exe: &Path, plan: &RunPlan, cells: &[usize]) -> Command {
     let list: Vec<String> = cells.iter().map(|c| c.to_string()).collect();
     let mut cmd = Command::new(exe);
     cmd.arg("worker").arg("--config").arg(&plan.config.config_path);
+    cmd.arg("--auto").arg(serde_json::to_string(&plan.config.auto).expect("plain data"));
     cmd.args(["--plan-cells", &plan.cells.len().to_string(), "--cells", &list.join(",")]);
     cmd
 }
@@ -159,9 +162,10 @@ fn worker_command(exe: &Path, plan: &RunPlan, cells: &[usize]) -> Command {
 /// A new run: a fresh run directory and manifest, every cell to run.
 fn start(args: &RunArgs) -> anyhow::Result<Prepared> {
     let config_path = args.config.as_deref().context("--config is required (or --resume DIR)")?;
-    let config = crate::commands::validate::load(config_path)?;
-    let mut plan = RunPlan::new(config);
     let host = HostFacts::probe();
+    let recommendation = embench_runner::tier::recommend(&host);
+    let config = crate::commands::validate::load_with(config_path, &auto_settings(&recommendation))?;
+    let mut plan = RunPlan::new(config);
     plan.peaks = embench_runner::peak::Peaks::load_for(Path::new(embench_runner::peak::PEAK_FILE), &host);
     let out = run_dir(args.out.as_deref(), &host.hostname)?;
     let manifest = Manifest {
@@ -176,7 +180,7 @@ fn start(args: &RunArgs) -> anyhow::Result<Prepared> {
         models_path: plan.config.models_path.display().to_string(),
         config: serde_json::to_value(&plan.config.benchmark)?,
         models: serde_json::to_value(&plan.config.models)?,
-        recommendation: Some(embench_runner::tier::recommend(&host)),
+        recommendation: Some(recommendation),
         host,
         backends: Factory.versions(),
         methodology: METHODOLOGY.iter().map(|s| s.to_string()).collect(),
@@ -192,7 +196,9 @@ fn resume(dir: &Path, config: Option<&Path>) -> anyhow::Result<Prepared> {
     let mut manifest = Manifest::read(dir)
         .map_err(|e| anyhow::anyhow!("{e} (fix: --resume takes a run directory that embench run created)"))?;
     let config_path = config.map_or_else(|| PathBuf::from(&manifest.config_path), Path::to_path_buf);
-    let loaded = crate::commands::validate::load(&config_path)?;
+    // `auto` resolves as it did when the run started, whatever is free now.
+    let auto = manifest.recommendation.as_ref().map(auto_settings).unwrap_or_default();
+    let loaded = crate::commands::validate::load_with(&config_path, &auto)?;
     let mut changes = Vec::new();
     json_diff("config", &manifest.config, &serde_json::to_value(&loaded.benchmark)?, &mut changes);
     json_diff("models", &manifest.models, &serde_json::to_value(&loaded.models)?, &mut changes);

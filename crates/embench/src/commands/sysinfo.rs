@@ -72,12 +72,26 @@ fn measure_peaks(args: &SysinfoArgs, host: &HostFacts, threads: usize) -> anyhow
         );
     }
     let mut entries = Vec::new();
-    for precision in [Precision::Fp32, Precision::Bf16] {
-        let p = embench_openvino::peak::matmul_peak(&args.peak_model, precision, threads, args.peak_seconds)
+    // int8: the QDQ model beside the fp32 one, with what OpenVINO ran it in (make_matmul.py reads it back).
+    let int8_model = args.peak_model.with_file_name(format!(
+        "{}_int8.onnx",
+        args.peak_model.file_stem().and_then(|s| s.to_str()).unwrap_or("matmul")
+    ));
+    let int8_ran = int8_runtime_precision(&int8_model);
+    let mut runs =
+        vec![(Precision::Fp32, args.peak_model.clone(), None), (Precision::Bf16, args.peak_model.clone(), None)];
+    match &int8_ran {
+        Ok(ran) => runs.push((Precision::Int8, int8_model.clone(), Some(ran.clone()))),
+        Err(why) => eprintln!("embench: no int8 peak: {why}"),
+    }
+    for (requested, model, int8_ran) in runs {
+        // The int8 model's precision is in the model (QDQ); the hint stays fp32 for its other ops.
+        let hint = if requested == Precision::Int8 { Precision::Fp32 } else { requested };
+        let p = embench_openvino::peak::matmul_peak(&model, hint, threads, args.peak_seconds)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         entries.push(PeakEntry {
-            requested: p.requested.to_string(),
-            precision: p.precision.to_string(),
+            requested: requested.to_string(),
+            precision: int8_ran.unwrap_or_else(|| p.precision.to_string()),
             gflops: p.gflops,
             median_gflops: p.median_gflops,
             n: p.n,
@@ -99,6 +113,23 @@ fn measure_peaks(args: &SysinfoArgs, host: &HostFacts, threads: usize) -> anyhow
     std::fs::write(path, serde_json::to_vec_pretty(&peaks)?).with_context(|| format!("writing {PEAK_FILE}"))?;
     eprintln!("embench: matrix-multiply peaks stored in {PEAK_FILE}");
     Ok(peaks)
+}
+
+/// What OpenVINO ran the int8 model's MatMul in, from the sidecar make_matmul.py
+/// wrote: `int8` when its runtime precision is u8/i8, else that precision.
+#[cfg(feature = "openvino")]
+fn int8_runtime_precision(model: &std::path::Path) -> Result<String, String> {
+    let facts = model.with_extension("json");
+    let text = std::fs::read_to_string(&facts).map_err(|e| {
+        format!("{}: {e} (fix: .venv/bin/python scripts/python/make_matmul.py, or `make peak`)", facts.display())
+    })?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", facts.display()))?;
+    Ok(match v["runtime_precision"].as_str() {
+        Some("u8" | "i8") => "int8".into(),
+        Some("f32") => "fp32".into(),
+        Some(other) => other.into(),
+        None => "unknown".into(),
+    })
 }
 
 #[cfg(not(feature = "openvino"))]

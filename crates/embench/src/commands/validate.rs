@@ -2,14 +2,31 @@
 
 use std::process::ExitCode;
 
-use embench_core::config::{load_config, LoadedConfig};
+use embench_core::config::{load_config_with, AutoSettings, LoadedConfig};
+use embench_runner::tier::Recommendation;
 
 use crate::cli::ValidateArgs;
 use crate::factory::Factory;
 
-/// Loads and validates a config, naming every problem.
+/// Loads and validates a config, naming every problem; `auto` settings resolve
+/// from this machine's recommendation.
 pub fn load(config: &std::path::Path) -> anyhow::Result<LoadedConfig> {
-    load_config(config, &Factory::unavailable).map_err(|e| anyhow::anyhow!("{e}"))
+    let host = embench_runner::host::HostFacts::probe();
+    load_with(config, &auto_settings(&embench_runner::tier::recommend(&host)))
+}
+
+/// Loads and validates a config with `auto` settings resolved to `auto`.
+pub fn load_with(config: &std::path::Path, auto: &AutoSettings) -> anyhow::Result<LoadedConfig> {
+    load_config_with(config, &Factory::unavailable, auto).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// What `auto` settings resolve to under `rec`.
+pub fn auto_settings(rec: &Recommendation) -> AutoSettings {
+    AutoSettings {
+        batch_size: rec.batch_size,
+        use_gpu: rec.use_gpu,
+        why: format!("tier {:?}: {}", rec.tier, rec.reasons.join("; ")),
+    }
 }
 
 /// `embench validate --config F`.

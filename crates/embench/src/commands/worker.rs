@@ -19,7 +19,8 @@ use crate::factory::Factory;
 /// `embench worker --config F --cells I,J --plan-cells N`.
 pub async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     let pipe = protocol_pipe()?;
-    let config = crate::commands::validate::load(&args.config)?;
+    let auto = serde_json::from_str(&args.auto).context("--auto: the parent's resolved auto settings")?;
+    let config = crate::commands::validate::load_with(&args.config, &auto)?;
     let mut plan = RunPlan::new(config);
     if plan.cells.len() != args.plan_cells {
         bail!(

@@ -56,12 +56,16 @@ impl Validator<'_> {
                     }
                 }
             }
+            let device_auto = spec.device.as_ref().is_some_and(|d| d.value == "auto");
             let device = match spec.device.as_ref().map(|d| (d, d.value.as_str())) {
                 None | Some((_, "cpu")) => DeviceKind::Cpu,
                 Some((_, "cuda")) => DeviceKind::Cuda,
+                // The GPU where the tier recommends it and the backend runs there itself.
+                Some((_, "auto")) if self.auto.use_gpu && kind.runs_on_cuda() => DeviceKind::Cuda,
+                Some((_, "auto")) => DeviceKind::Cpu,
                 Some((d, other)) => {
                     let e = self.at(d, field("device"), format!("unknown device '{other}'"));
-                    self.err(e.fix("use 'cpu' or 'cuda'"));
+                    self.err(e.fix("use 'cpu', 'cuda' or 'auto'"));
                     DeviceKind::Cpu
                 }
             };
@@ -94,6 +98,7 @@ impl Validator<'_> {
                 device,
                 mock,
                 python,
+                device_auto,
             });
         }
         out

@@ -43,6 +43,8 @@ pub struct ResolvedScenario {
     pub measurement: Measurement,
     /// The latency-bounded throughput search (None: an ordinary scenario).
     pub slo: Option<Slo>,
+    /// `batch_size: auto`, resolved from [`super::AutoSettings`].
+    pub batch_auto: bool,
 }
 
 impl ResolvedScenario {
@@ -129,12 +131,13 @@ impl Validator<'_> {
                 execution,
                 measurement,
                 slo,
+                batch_auto: s.batch_size.value == BatchSpec::Auto,
             });
         }
         out
     }
 
-    fn range(&mut self, v: &Spanned<usize>, field: String, lo: usize, hi: usize) {
+    pub(super) fn range(&mut self, v: &Spanned<usize>, field: String, lo: usize, hi: usize) {
         if v.value < lo || v.value > hi {
             let range = if hi == usize::MAX { format!("at least {lo}") } else { format!("{lo}..={hi}") };
             let name = field.rsplit('.').next().unwrap_or_default().to_string();
@@ -147,7 +150,12 @@ impl Validator<'_> {
     fn points(&mut self, i: usize, s: &Scenario) -> (Vec<BatchPoint>, bool) {
         let field = |f: &str| format!("test_scenarios[{i}].{f}");
         let in_range = |b: usize| (1..=MAX_BATCH_SIZE).contains(&b);
-        match &s.batch_size.value {
+        let spec = match &s.batch_size.value {
+            BatchSpec::Auto => BatchSpec::One(self.auto.batch_size),
+            other => other.clone(),
+        };
+        match &spec {
+            BatchSpec::Auto => unreachable!("resolved above"),
             BatchSpec::One(b) => {
                 if !in_range(*b) {
                     let e = self.at(&s.batch_size, field("batch_size"), format!("batch_size {b} is impossible"));
