@@ -13,7 +13,6 @@
 //! backend's ([`embench_core::children`]).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Condvar, Mutex};
@@ -101,15 +100,11 @@ impl Worker {
         if let Some(m) = &s.model {
             cmd.arg("--model").arg(m);
         }
+        // When this process ends, however it ends, the worker reads EOF and exits; a
+        // worker stuck inside the framework goes with embench's worker process group,
+        // which `embench run` kills on a timeout. (No parent-death signal: it fires when
+        // the spawning *thread* exits, and replicas may load on short-lived threads.)
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
-        // The worker dies with this process, even when it is killed outright.
-        // SAFETY: prctl is async-signal-safe, as pre_exec requires.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
         let mut child = cmd.spawn().map_err(|e| format!("starting {}: {e}", python.display()))?;
         let stdin = child.stdin.take().expect("piped stdin");
         let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));

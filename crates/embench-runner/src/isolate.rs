@@ -358,14 +358,12 @@ fn run_worker(
                     iso.cell_timeout.as_secs_f64()
                 );
                 timed_out = true;
-                // SAFETY: kill(2) on our own child's pid.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+                kill_group(pid);
             }
         }
         if flags.abandon.load(Ordering::Relaxed) && !abandoned {
             abandoned = true;
-            // SAFETY: as above.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            kill_group(pid);
         } else if flags.stop.load(Ordering::Relaxed) && !forwarded {
             forwarded = true;
             if let Some((cell, _)) = current {
@@ -374,7 +372,7 @@ fn run_worker(
                     crate::execute::cell_label(plan, cell)
                 );
             }
-            // SAFETY: as above; the worker finishes its current cell on SIGINT.
+            // SAFETY: kill(2) on our own child's pid; it finishes its current cell on SIGINT.
             unsafe { libc::kill(pid, libc::SIGINT) };
         }
     }
@@ -404,6 +402,13 @@ fn run_worker(
         "crashed"
     };
     Ok(End::Lost { cell, failure: WorkerFailure { kind: kind.into(), status: describe_status(status), stderr_tail } })
+}
+
+/// Kills the worker and every process it started (its Python workers): they share
+/// the process group the worker leads.
+fn kill_group(pid: libc::pid_t) {
+    // SAFETY: kill(2) on the process group our own child leads.
+    unsafe { libc::kill(-pid, libc::SIGKILL) };
 }
 
 /// `exit code N` or `signal N (SIGNAME)`.
