@@ -213,6 +213,15 @@ pub fn execute_isolated(
                     let why = describe_loss(&failure);
                     lost(&[c], &failure, &why)
                 }
+                // It died between cells after finishing some (a crash while dropping a
+                // model, say): what it finished is kept, and a fresh worker goes on.
+                End::Lost { cell: None, failure } if remaining.len() < before => {
+                    eprintln!(
+                        "embench: a worker process ended with {} between cells; starting a fresh one for the rest",
+                        failure.status
+                    );
+                    continue;
+                }
                 // It died before starting any cell: every cell it was given would die the same way.
                 End::Lost { cell: None, failure } => {
                     let why = describe_loss(&failure);
