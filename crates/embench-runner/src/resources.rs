@@ -1,7 +1,9 @@
 //! Resource use of this process (and of the helper processes its backend runs):
-//! RSS and CPU time, sampled on a background thread.
+//! RSS and CPU time per phase. The peak is the kernel's high-water mark, reset
+//! when the phase starts, so nothing runs beside the measured work; where that
+//! cannot be used, RSS is sampled on a background thread instead.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -69,56 +71,106 @@ pub struct ResourceStats {
     pub peak_rss_mb: f64,
     /// CPU time over wall time, in percent of one core (200 = two cores busy).
     pub cpu_util_pct: f64,
-    /// RSS samples taken.
+    /// RSS samples taken (0: the peak is the kernel's high-water mark, not sampled).
     pub samples: u64,
 }
 
-/// Samples RSS every [`SAMPLE_INTERVAL`] until stopped.
+/// Samplers running now: the kernel's high-water mark is per process, so only a
+/// sampler that runs alone may reset and read it.
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// How a sampler finds the peak.
+enum Peak {
+    /// The kernel's own high-water mark (`VmHWM`), reset when the phase starts:
+    /// exact, and nothing runs during the phase.
+    HighWater(Vec<u32>),
+    /// RSS read every [`SAMPLE_INTERVAL`] on a thread (where the mark cannot be
+    /// reset, or another sampler is running).
+    Sampled { stop: Arc<AtomicBool>, handle: JoinHandle<(f64, u64)> },
+}
+
+/// Peak RSS, start and end RSS, and CPU time of a phase.
 pub struct ResourceSampler {
-    stop: Arc<AtomicBool>,
-    handle: JoinHandle<(f64, u64)>,
+    peak: Peak,
     start_rss: u64,
     start_cpu_ms: u64,
     start: Instant,
 }
 
+/// This process and the helpers its backend registered.
+fn tracked_pids() -> Vec<u32> {
+    std::iter::once(std::process::id()).chain(embench_core::children::registered()).collect()
+}
+
+/// Resets the high-water mark of every tracked process (`/proc/PID/clear_refs`,
+/// Linux 4.0+); false when any refuses.
+fn reset_high_water(pids: &[u32]) -> bool {
+    pids.iter().all(|pid| std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok())
+}
+
+/// The sum of the tracked processes' high-water marks, bytes (processes started
+/// since the reset count from their start).
+fn high_water(pids: &[u32]) -> Option<u64> {
+    let mut all = pids.to_vec();
+    all.extend(embench_core::children::registered().into_iter().filter(|p| !pids.contains(p)));
+    all.iter()
+        .map(|&pid| {
+            let status = procfs::process::Process::new(pid as i32).ok()?.status().ok()?;
+            status.vmhwm.map(|kb| kb * 1024)
+        })
+        .sum()
+}
+
 impl ResourceSampler {
-    /// Starts sampling.
+    /// Starts watching.
     pub fn start() -> Self {
         let mut probe = ProcessProbe::new();
         let (start_rss, start_cpu_ms) = probe.read();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let handle = std::thread::Builder::new()
-            .name("embench-sampler".into())
-            .spawn(move || {
-                let (mut peak, mut n) = (0u64, 0u64);
-                loop {
-                    peak = peak.max(probe.read().0);
-                    n += 1;
-                    if flag.load(Ordering::Relaxed) {
-                        break;
+        let alone = ACTIVE.fetch_add(1, Ordering::SeqCst) == 0;
+        let pids = tracked_pids();
+        let peak = if alone && reset_high_water(&pids) {
+            Peak::HighWater(pids)
+        } else {
+            let stop = Arc::new(AtomicBool::new(false));
+            let flag = stop.clone();
+            let handle = std::thread::Builder::new()
+                .name("embench-sampler".into())
+                .spawn(move || {
+                    let (mut peak, mut n) = (0u64, 0u64);
+                    loop {
+                        peak = peak.max(probe.read().0);
+                        n += 1;
+                        if flag.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        std::thread::sleep(SAMPLE_INTERVAL);
                     }
-                    std::thread::sleep(SAMPLE_INTERVAL);
-                }
-                (peak as f64 / (1024.0 * 1024.0), n)
-            })
-            .expect("spawning the sampler thread");
-        Self { stop, handle, start_rss, start_cpu_ms, start: Instant::now() }
+                    (peak as f64 / (1024.0 * 1024.0), n)
+                })
+                .expect("spawning the sampler thread");
+            Peak::Sampled { stop, handle }
+        };
+        Self { peak, start_rss, start_cpu_ms, start: Instant::now() }
     }
 
-    /// Stops sampling and returns what it saw.
+    /// Stops watching and returns what it saw.
     pub fn stop(self) -> ResourceStats {
         let wall = self.start.elapsed();
         let (end_rss, end_cpu_ms) = ProcessProbe::new().read();
-        self.stop.store(true, Ordering::Relaxed);
-        let (sampled_peak_mb, samples) = self.handle.join().expect("sampler thread panicked");
-        let cpu_ms = end_cpu_ms.saturating_sub(self.start_cpu_ms) as f64;
         let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
+        let (peak_mb, samples) = match self.peak {
+            Peak::HighWater(pids) => (high_water(&pids).map_or(0.0, mb), 0),
+            Peak::Sampled { stop, handle } => {
+                stop.store(true, Ordering::Relaxed);
+                handle.join().expect("sampler thread panicked")
+            }
+        };
+        ACTIVE.fetch_sub(1, Ordering::SeqCst);
+        let cpu_ms = end_cpu_ms.saturating_sub(self.start_cpu_ms) as f64;
         ResourceStats {
             start_rss_mb: mb(self.start_rss),
             end_rss_mb: mb(end_rss),
-            peak_rss_mb: sampled_peak_mb.max(mb(self.start_rss)).max(mb(end_rss)),
+            peak_rss_mb: peak_mb.max(mb(self.start_rss)).max(mb(end_rss)),
             cpu_util_pct: 100.0 * cpu_ms / (wall.as_secs_f64() * 1e3).max(1e-9),
             samples,
         }
