@@ -115,7 +115,7 @@ impl TchEmbedder {
                 settings: [
                     ("interop_threads".to_string(), tch::get_num_interop_threads().to_string()),
                     ("inputs".to_string(), inputs.to_string()),
-                    ("grad".to_string(), "off (no_grad)".to_string()),
+                    ("grad".to_string(), "off (inference mode)".to_string()),
                 ]
                 .into(),
                 notes: Vec::new(),
@@ -178,22 +178,48 @@ fn input_count(model: &Path) -> usize {
         .unwrap_or(3)
 }
 
+extern "C" {
+    fn embench_inference_mode_enter() -> *mut std::ffi::c_void;
+    fn embench_inference_mode_exit(guard: *mut std::ffi::c_void);
+}
+
+/// libtorch's `c10::InferenceMode` for as long as it lives (tch exposes only
+/// no_grad, which still keeps autograd's version counters and view tracking):
+/// what `torch.inference_mode()` is in Python. Thread-local, so not `Send`.
+struct InferenceMode(*mut std::ffi::c_void);
+
+impl InferenceMode {
+    fn enter() -> Self {
+        // SAFETY: the shim allocates a guard and returns it; nothing else owns it.
+        Self(unsafe { embench_inference_mode_enter() })
+    }
+}
+
+impl Drop for InferenceMode {
+    fn drop(&mut self) {
+        // SAFETY: `self.0` came from `embench_inference_mode_enter` on this thread
+        // (the type is not Send) and is freed exactly once.
+        unsafe { embench_inference_mode_exit(self.0) }
+    }
+}
+
 impl Embedder for TchEmbedder {
     fn info(&self) -> &BackendInfo {
         &self.info
     }
 
     fn embed(&self, batch: &TokenizedBatch) -> Result<Embeddings, EmbedError> {
+        let _inference = InferenceMode::enter();
         let shape = [batch.batch_size as i64, batch.seq_len as i64];
         let tensor = |data: &[i64]| Tensor::from_slice(data).view(shape).to_device(self.device);
         let mut inputs = vec![tensor(&batch.input_ids), tensor(&batch.attention_mask)];
         if self.inputs == 3 {
             inputs.push(tensor(&batch.token_type_ids));
         }
-        let hidden = tch::no_grad(|| {
+        let hidden = {
             let _span = tracing::trace_span!("forward").entered();
             self.module.forward_ts(&inputs)
-        })
+        }
         .in_phase(FRAMEWORK, Phase::Inference)?;
         let dim = *hidden.size().last().unwrap_or(&0) as usize;
         let flat = hidden.to_kind(Kind::Float).to_device(Device::Cpu).flatten(0, -1);
