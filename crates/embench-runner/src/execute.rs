@@ -157,6 +157,10 @@ pub fn execute_cells(
             return Ok(RunOutcome { records, skipped: selection.len() - done });
         }
         let cell = &plan.cells[index];
+        // Free heap the previous cell left behind goes back to the OS (the process keeps
+        // up to 128 MiB otherwise; see embench's main), so this cell's memory is its own.
+        // SAFETY: malloc_trim only releases free memory; it has no preconditions.
+        unsafe { libc::malloc_trim(0) };
         let (model, backend, scenario) = (plan.model(cell), plan.backend(cell), plan.scenario(cell));
         let ratio = plan.repeat_ratio(cell);
         let label = cell_label(plan, index);
