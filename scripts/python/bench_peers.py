@@ -9,7 +9,8 @@ The machine's speed drifts (shared cloud vCPUs), so the figures are taken in
 interleaved rounds (each embench figure right beside its peers', the order flipped
 every round) and the table shows each figure's median over the rounds with its
 range, and the median of the per-round ratios. Prints a table of sentences/s with
-embench/peer ratios and writes it to <out>/peers.md beside embench's run directories.
+embench/peer ratios and writes it to <out>/peers.md beside embench's run directories,
+with every round's figures in <out>/peers.json.
 """
 from __future__ import annotations
 
@@ -191,7 +192,10 @@ def main() -> None:
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "peers.md").write_text(table + "\n")
-    print(f"\nwritten to {args.out / 'peers.md'}")
+    # Every round's figures, for whoever wants more than the medians.
+    rounds = [{"figure": name, "batch": batch, "per_round": figures} for (name, batch), figures in samples.items()]
+    (args.out / "peers.json").write_text(json.dumps(rounds, indent=1) + "\n")
+    print(f"\nwritten to {args.out / 'peers.md'} (every round's figures: peers.json)")
 
 
 if __name__ == "__main__":

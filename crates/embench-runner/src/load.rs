@@ -75,8 +75,8 @@ pub fn run_requests(
 /// the schedule is made long enough for both).
 ///
 /// Requests are handed out in order through `issued` (which a progress display
-/// may read). Each worker keeps its own histogram; they are merged at the end.
-/// A panicking request counts as a failed request instead of tearing the run down.
+/// may read). Worker 0 is the calling thread; the others are spawned. Each
+/// worker keeps its own histogram; they are merged at the end. A panicking request counts as a failed request instead of tearing the run down.
 pub fn run_for(
     serve: &Serve,
     concurrency: usize,
@@ -96,60 +96,68 @@ pub fn run_for(
     };
     let due = schedule(mode, num_requests);
     let open = matches!(mode, Mode::OpenLoop { .. });
-    let barrier = Barrier::new(concurrency + 1);
+    let barrier = Barrier::new(concurrency);
     // Sleep natively to within 1 ms of a due time, then yield-spin: a native
     // wake-up on a busy box can be a millisecond late, which would count as latency.
     let sleeper = SpinSleeper::new(1_000_000).with_spin_strategy(SpinStrategy::YieldThread);
     // The schedule's origin is fixed before any worker is released, a little
     // ahead so that every worker is waiting when it comes.
     let origin = Instant::now() + Duration::from_millis(5) + Duration::from_micros(20 * concurrency as u64);
+    let client = || {
+        let mut hist = LatencyHistogram::new();
+        let mut errors = BTreeMap::new();
+        let mut late = LatencyHistogram::new();
+        let mut timeline = Vec::with_capacity((num_requests as usize / concurrency).min(1 << 20));
+        barrier.wait();
+        let started = Instant::now();
+        loop {
+            let i = issued.fetch_add(1, Ordering::Relaxed);
+            if i >= num_requests && (open || origin.elapsed() >= until) {
+                break;
+            }
+            // Offline past the count: more work that was there from the start.
+            let scheduled =
+                due.as_deref().map(|d| origin + Duration::from_secs_f64(d.get(i as usize).copied().unwrap_or(0.0)));
+            if let Some(at) = scheduled {
+                if at > Instant::now() {
+                    sleeper.sleep_until(at);
+                    late.record(Instant::now().saturating_duration_since(at));
+                }
+            }
+            let t0 = Instant::now();
+            let result = catch_unwind(AssertUnwindSafe(|| serve(i)));
+            let end = Instant::now();
+            match result {
+                Ok(Ok(_)) => {
+                    let latency = end.saturating_duration_since(scheduled.unwrap_or(t0));
+                    hist.record(latency);
+                    let at = end.saturating_duration_since(origin).as_secs_f64() as f32;
+                    timeline.push((at, (latency.as_secs_f64() * 1e3) as f32));
+                }
+                Ok(Err(e)) => *errors.entry(e.to_string()).or_insert(0) += 1,
+                Err(panic) => *errors.entry(panic_message(panic.as_ref())).or_insert(0) += 1,
+            }
+        }
+        (hist, errors, started, Instant::now(), timeline, late)
+    };
     std::thread::scope(|s| {
-        let workers: Vec<_> = (0..concurrency)
+        // Client 0 is this thread, the one that loaded the model and made the cell's
+        // first request: at concurrency 1 every request of the cell (first, warm-up,
+        // measured, gate) comes from one thread. A backend with per-thread state
+        // pays for each new calling thread: libgomp gives every thread that starts a
+        // parallel region its own team, which lives as long as that thread, and once
+        // the process holds more team threads than CPUs it stops spinning between
+        // regions (libtorch at batch 1 lost 7 % to one request made elsewhere).
+        let client = &client;
+        let others: Vec<_> = (1..concurrency)
             .map(|w| {
-                let (barrier, due) = (&barrier, due.as_deref());
                 std::thread::Builder::new()
                     .name(format!("embench-worker-{w}"))
-                    .spawn_scoped(s, move || {
-                        let mut hist = LatencyHistogram::new();
-                        let mut errors = BTreeMap::new();
-                        let mut late = LatencyHistogram::new();
-                        let mut timeline = Vec::with_capacity((num_requests as usize / concurrency).min(1 << 20));
-                        barrier.wait();
-                        let started = Instant::now();
-                        loop {
-                            let i = issued.fetch_add(1, Ordering::Relaxed);
-                            if i >= num_requests && (open || origin.elapsed() >= until) {
-                                break;
-                            }
-                            // Offline past the count: more work that was there from the start.
-                            let scheduled = due
-                                .map(|d| origin + Duration::from_secs_f64(d.get(i as usize).copied().unwrap_or(0.0)));
-                            if let Some(at) = scheduled {
-                                if at > Instant::now() {
-                                    sleeper.sleep_until(at);
-                                    late.record(Instant::now().saturating_duration_since(at));
-                                }
-                            }
-                            let t0 = Instant::now();
-                            let result = catch_unwind(AssertUnwindSafe(|| serve(i)));
-                            let end = Instant::now();
-                            match result {
-                                Ok(Ok(_)) => {
-                                    let latency = end.saturating_duration_since(scheduled.unwrap_or(t0));
-                                    hist.record(latency);
-                                    let at = end.saturating_duration_since(origin).as_secs_f64() as f32;
-                                    timeline.push((at, (latency.as_secs_f64() * 1e3) as f32));
-                                }
-                                Ok(Err(e)) => *errors.entry(e.to_string()).or_insert(0) += 1,
-                                Err(panic) => *errors.entry(panic_message(panic.as_ref())).or_insert(0) += 1,
-                            }
-                        }
-                        (hist, errors, started, Instant::now(), timeline, late)
-                    })
+                    .spawn_scoped(s, client)
                     .expect("spawning a worker thread")
             })
             .collect();
-        barrier.wait();
+        let mine = client();
         // Wall time uses the workers' own clocks: this thread may not run again until much later.
         let mut first_start: Option<Instant> = None;
         let mut last_end: Option<Instant> = None;
@@ -165,8 +173,8 @@ pub fn run_for(
             timeline: Vec::new(),
             lateness: LatencyHistogram::new(),
         };
-        for worker in workers {
-            let (hist, errors, start, end, timeline, late) = worker.join().expect("workers catch panics");
+        let rest = others.into_iter().map(|worker| worker.join().expect("workers catch panics"));
+        for (hist, errors, start, end, timeline, late) in std::iter::once(mine).chain(rest) {
             outcome.timeline.extend(timeline);
             outcome.lateness.merge(&late);
             first_start = Some(first_start.map_or(start, |s| s.min(start)));
