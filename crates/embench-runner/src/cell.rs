@@ -104,7 +104,11 @@ pub fn run_cell(setup: &CellSetup, load: &Loader, progress: &dyn CellProgress) -
         return *failed(record, &e);
     }
     progress.phase("correctness gate");
-    run_gate(&mut record, setup.gate.as_ref(), models[0].as_ref());
+    let (gate, model) = (setup.gate.as_ref(), models[0].as_ref());
+    match serving {
+        None => run_gate(&mut record, gate, model),
+        Some(_) => on_passing_thread(|| run_gate(&mut record, gate, model)),
+    }
     drop(models);
     record.finished_at = now();
     record
@@ -155,12 +159,38 @@ fn load_models(
     describe(record, models[0].info());
 
     progress.phase("warm-up");
-    let t = Instant::now();
-    if let Err(e) = models[0].embed(&setup.inputs.batches[0]) {
-        return Err(failed(record.clone(), &EmbedError::new("first request", Phase::Warmup, e.to_string())));
+    let first = || {
+        let t = Instant::now();
+        models[0].embed(&setup.inputs.batches[0]).map(|_| t.elapsed())
+    };
+    let first = match serving {
+        None => first(),
+        Some(_) => on_passing_thread(first),
+    };
+    match first {
+        Ok(took) => record.first_request_ms = Some(took.as_secs_f64() * 1e3),
+        Err(e) => return Err(failed(record.clone(), &EmbedError::new("first request", Phase::Warmup, e.to_string()))),
     }
-    record.first_request_ms = Some(t.elapsed().as_secs_f64() * 1e3);
     Ok(models)
+}
+
+/// Runs `f` on a thread of its own that ends with it, and returns its result (a
+/// panic carries on in this thread).
+///
+/// Backends keep per-thread state that outlives a call: libgomp (libtorch's
+/// OpenMP) gives every thread that starts a parallel region a team of threads
+/// for as long as that thread lives, and once the process holds more team threads
+/// than CPUs, every team stops spinning between regions (libtorch at batch 1 on 2
+/// cores lost 7 % to one request made on another thread). So each cell runs on a
+/// fresh thread, and nothing a cell did stays behind for the next one. A direct
+/// cell makes all its requests from that thread (client 0, see [`run_for`]); in a
+/// served cell the replicas' worker threads make them, so its first request and
+/// gate run on passing threads too.
+pub(crate) fn on_passing_thread<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    std::thread::scope(|s| {
+        let thread = std::thread::Builder::new().name("embench-cell".into()).spawn_scoped(s, f);
+        thread.expect("spawning a thread").join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 /// Loads `count` instances, at most `at_once` at a time (in order of their index).

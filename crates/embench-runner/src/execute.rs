@@ -10,7 +10,7 @@ use embench_core::{EmbedError, Embedder, Phase};
 use embench_core::memory::ModelShape;
 
 use crate::cache_cell::run_cache_cell;
-use crate::cell::{run_cell, skipped_record, CellProgress, CellSetup};
+use crate::cell::{on_passing_thread, run_cell, skipped_record, CellProgress, CellSetup};
 use crate::gate::Gate;
 use crate::inputs::{InputFactory, PreparedInputs};
 use crate::manifest::BackendVersion;
@@ -219,10 +219,11 @@ pub fn execute_cells(
             }
             None => factory.load(backend, model),
         };
-        let mut cell_records = match &cache_inputs {
+        // Each cell on a fresh thread: no backend's per-thread state carries over.
+        let mut cell_records = on_passing_thread(|| match &cache_inputs {
             Some((spec, r, c)) => run_cache_cell(&setup, model, spec, *r, c, &load, progress.as_ref()),
             None => vec![run_cell(&setup, &load, progress.as_ref())],
-        };
+        });
         // Degrade before failing: a GPU out of memory retries on the CPU with a quarter of the batch.
         if backend.device == DeviceKind::Cuda && cache_inputs.is_none() && is_out_of_memory(&cell_records[0]) {
             let point = BatchPoint { batch_size: (cell.point.batch_size / 4).max(1), ..cell.point };
@@ -232,7 +233,7 @@ pub fn execute_cells(
                     factory.load(&ResolvedBackend { threads: threads.or(cpu.threads), ..cpu.clone() }, model)
                 };
                 let retry = CellSetup { point, inputs: &fallback_inputs, ..setup.clone() };
-                let mut record = run_cell(&retry, &load_cpu, progress.as_ref());
+                let mut record = on_passing_thread(|| run_cell(&retry, &load_cpu, progress.as_ref()));
                 let reason = cell_records[0].invalid_reason.clone().unwrap_or_default();
                 record.warnings.push(format!(
                     "fell back to the CPU with batch {} (a quarter of {}): on the GPU, {reason}",
