@@ -70,7 +70,7 @@ def python_torch(batch: int, seconds: float, mode: str) -> float:
     else:
         from transformers import AutoModel
 
-        hf = AutoModel.from_pretrained(MODEL / "pytorch", torch_dtype=torch.float32).eval()
+        hf = AutoModel.from_pretrained(MODEL / "pytorch", dtype=torch.float32).eval()
         names = ["input_ids", "attention_mask", "token_type_ids"]
         run = lambda feed: hf(**feed).last_hidden_state  # noqa: E731
     feed = {n: torch.from_numpy(v) for n, v in inputs(batch, names).items()}

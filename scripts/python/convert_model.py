@@ -176,7 +176,7 @@ def main() -> None:
     torch.manual_seed(0)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     tokenizer = AutoTokenizer.from_pretrained(hf)
-    model = AutoModel.from_pretrained(hf, torch_dtype=torch.float32).eval()
+    model = AutoModel.from_pretrained(hf, dtype=torch.float32).eval()
     names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in tokenizer.model_input_names]
     wrapper = LastHiddenState(model, names).eval()
     inputs = check_inputs(tokenizer, names, args.max_length)

@@ -1,7 +1,7 @@
 //! Process isolation, timeouts and resume, end to end through the binary with the
 //! mock backend: a crash, segfault or hang loses only its own cell; a run killed
 //! outright resumes without running or keeping any cell twice; a changed config is
-//! refused.
+//! refused; Ctrl-C once finishes the cell under way, twice abandons it.
 
 mod common;
 
@@ -120,6 +120,30 @@ fn an_abort_a_segfault_and_a_hang_each_lose_only_their_own_cell() {
     }
 }
 
+/// `embench run --quiet [extra] --config CONFIG --out OUT` in the background.
+fn start_run(config: &Path, out: &Path, extra: &[&str], stderr: std::process::Stdio) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("embench"))
+        .args(["run", "--quiet"])
+        .args(extra)
+        .arg("--config")
+        .arg(config)
+        .arg("--out")
+        .arg(out)
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
+}
+
+/// Waits (a minute at most) until `results` has `n` lines.
+fn wait_for_lines(results: &Path, n: usize) {
+    let start = Instant::now();
+    while lines(results) < n {
+        assert!(start.elapsed() < Duration::from_secs(60), "the run wrote fewer than {n} results in a minute");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn lines(path: &Path) -> usize {
     std::fs::read_to_string(path).map(|s| s.lines().count()).unwrap_or(0)
 }
@@ -128,21 +152,9 @@ fn lines(path: &Path) -> usize {
 fn a_run_killed_outright_resumes_with_each_cell_once() {
     let (dir, config) = setup(SLOW);
     let out = dir.path().join("run");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("embench"))
-        .args(["run", "--quiet", "--config"])
-        .arg(&config)
-        .arg("--out")
-        .arg(&out)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = start_run(&config, &out, &[], std::process::Stdio::null());
     let results = out.join("results.jsonl");
-    let start = Instant::now();
-    while lines(&results) < 2 {
-        assert!(start.elapsed() < Duration::from_secs(60), "the run wrote no results");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_lines(&results, 2);
     child.kill().unwrap(); // SIGKILL: no handler runs
     child.wait().unwrap();
     let before = lines(&results);
@@ -196,4 +208,47 @@ fn resume_drops_a_torn_last_line_and_refuses_a_changed_config() {
         .code(2)
         .stderr(predicates::str::contains("resuming would mix two benchmarks"))
         .stderr(predicates::str::contains("config.test_scenarios[0].batch_size"));
+}
+
+/// Starts a run of ten 1.5 s cells, and once the first cell is written and the
+/// second is under way, sends SIGINT `times` times, 200 ms apart. Returns the
+/// records written before the first signal, all records, the exit code and stderr.
+fn interrupted_run(extra: &[&str], times: usize) -> (usize, Vec<serde_json::Value>, Option<i32>, String) {
+    let (dir, config) = setup(&SLOW.replace("num_requests: 40", "num_requests: 150"));
+    let out = dir.path().join("run");
+    let child = start_run(&config, &out, extra, std::process::Stdio::piped());
+    let results = out.join("results.jsonl");
+    wait_for_lines(&results, 1);
+    std::thread::sleep(Duration::from_millis(300));
+    let before = lines(&results);
+    for i in 0..times {
+        if i > 0 {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        // SAFETY: a signal to the child this test started and has not yet waited for.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    }
+    let output = child.wait_with_output().unwrap();
+    let records = validate_results(&out);
+    (before, records, output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[test]
+fn ctrl_c_once_finishes_the_cell_and_twice_abandons_it_in_both_modes() {
+    for mode in [&[][..], &["--in-process"][..]] {
+        let (before, records, code, stderr) = interrupted_run(mode, 1);
+        assert_eq!(code, Some(130), "{mode:?}: {stderr}");
+        assert!(stderr.contains("Ctrl-C: finishing the current cell"), "{mode:?}: {stderr}");
+        assert!(stderr.contains("embench run --resume"), "{mode:?}: {stderr}");
+        assert_eq!(records.len(), before + 1, "{mode:?}: the cell under way is finished and kept, no other starts");
+        assert!(records.iter().all(|r| r["valid"] == true && r["requests"] == 150), "{mode:?}");
+
+        let (before, records, code, stderr) = interrupted_run(mode, 2);
+        assert_eq!(code, Some(130), "{mode:?}: {stderr}");
+        let again =
+            if mode.is_empty() { "Ctrl-C again: abandoning the current cell" } else { "Ctrl-C again: exiting now" };
+        assert!(stderr.contains(again), "{mode:?}: {stderr}");
+        assert_eq!(records.len(), before, "{mode:?}: the cell under way is abandoned, not recorded");
+        assert!(records.iter().all(|r| r["valid"] == true && r["requests"] == 150), "{mode:?}");
+    }
 }

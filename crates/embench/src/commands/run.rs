@@ -85,10 +85,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let flags = Arc::new(StopFlags::default());
     let resume_hint = format!("embench run --resume {}", out.display());
     let watcher = {
-        let (flags, hint) = (flags.clone(), resume_hint.clone());
+        let (flags, hint, in_process) = (flags.clone(), resume_hint.clone(), args.in_process);
         tokio::spawn(async move {
             while tokio::signal::ctrl_c().await.is_ok() {
                 if flags.stop.swap(true, Ordering::Relaxed) {
+                    if in_process {
+                        // The cell runs on this process's own threads: only leaving stops it. Every
+                        // record written is on disk (fsynced), and resume drops a torn last line.
+                        eprintln!("\nembench: Ctrl-C again: exiting now, the current cell is not recorded (results so far are kept; `{hint}` runs the rest)");
+                        std::process::exit(130);
+                    }
                     eprintln!("\nembench: Ctrl-C again: abandoning the current cell (results so far are kept; `{hint}` runs the rest)");
                     flags.abandon.store(true, Ordering::Relaxed);
                     return;
