@@ -76,7 +76,8 @@ pub fn run_requests(
 ///
 /// Requests are handed out in order through `issued` (which a progress display
 /// may read). Worker 0 is the calling thread; the others are spawned. Each
-/// worker keeps its own histogram; they are merged at the end. A panicking request counts as a failed request instead of tearing the run down.
+/// worker keeps its own histogram; they are merged at the end. A panicking
+/// request counts as a failed request instead of tearing the run down.
 pub fn run_for(
     serve: &Serve,
     concurrency: usize,
@@ -141,9 +142,9 @@ pub fn run_for(
         (hist, errors, started, Instant::now(), timeline, late)
     };
     std::thread::scope(|s| {
-        // Client 0 is this thread, the one that loaded the model and made the cell's
-        // first request: at concurrency 1 every request of the cell (first, warm-up,
-        // measured, gate) comes from one thread. A backend with per-thread state
+        // Client 0 is this thread; in a direct cell, the one that loaded the model and
+        // made the first request, so at concurrency 1 every request of the cell (first,
+        // warm-up, measured, gate) comes from one thread. A backend with per-thread state
         // pays for each new calling thread: libgomp gives every thread that starts a
         // parallel region its own team, which lives as long as that thread, and once
         // the process holds more team threads than CPUs it stops spinning between
