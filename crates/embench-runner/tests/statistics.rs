@@ -63,10 +63,13 @@ fn check_mode(service_time: ServiceTime, concurrency: usize, requests: u64, mode
     // Open loop: the generator's own wake-up lateness is measured and reported
     // with every cell; at p99.9 of 400 requests (the largest) one late wake-up
     // on a busy box shows, so there the recorded value may exceed the served one by it.
+    // Any loop: p99.9 is one or two requests, and one preemption of the client
+    // between its clock read and the call shows there (35 µs seen once in a full
+    // `cargo test` run), so it gets 50 µs on top; p50 and p99 keep the bare 1 %.
     let late_ms = if outcome.lateness.is_empty() { 0.0 } else { outcome.lateness.summary().max };
     for &q in quantiles {
         let (got, want) = (outcome.histogram.quantile_ms(q), quantile(&served, q));
-        let slack = if q >= 0.999 { late_ms } else { 0.0 };
+        let slack = if q >= 0.999 { late_ms + 0.05 } else { 0.0 };
         let rel = ((got - want).abs() - slack).max(0.0) / want;
         assert!(
             rel < 0.01,
