@@ -77,6 +77,7 @@ version = int(re.search(r"^CONVERTER_VERSION = (\d+)", script.read_text(), re.M)
 weights = dest / "pytorch" / "model.safetensors"
 digest = hashlib.sha256(weights.read_bytes()).hexdigest() if weights.is_file() else None
 files = [dest / a["path"] for a in record["artifacts"].values()] + [dest / "reference.json"]
+files += [dest / f for f in record.get("reference", {}).get("files", [])]
 sys.exit(0 if record.get("converter_version") == version and record.get("source_sha256") == digest
          and all(f.is_file() for f in files) else 1)
 PY

@@ -8,6 +8,7 @@ every export against PyTorch, and writes the probe set's reference embeddings.
     <root>/openvino/model_fp16.xml|.bin   IR with fp16-compressed weights (ovc's default)
     <root>/torchscript/model.pt          traced TorchScript module
     <root>/reference.json     probe sentences and their PyTorch embeddings (the run's correctness gate)
+    <root>/references/seq_N.json  the same at fixed lengths (make_references.py)
     <root>/conversion.json    what made each file: exporter, versions, max abs diffs
 
 Called by scripts/convert_models.sh, which also fetches the folder; run that instead.
@@ -25,25 +26,13 @@ import time
 import numpy as np
 import torch
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from make_references import DEFAULT_SEQ_LENS, PROBES, usable_positions, write_references  # noqa: E402
+
 # Bump when the outputs change, so convert_models.sh redoes existing conversions.
-CONVERTER_VERSION = 2
+CONVERTER_VERSION = 3
 OPSET = 17
 FP32_TOLERANCE = 1e-4
-# The probe set: short, long, punctuation, a single character, non-ASCII.
-PROBES = [
-    "The quick brown fox jumps over the lazy dog.",
-    "Embedding models map text to dense vectors for semantic search.",
-    "How do I pick an inference runtime for production?",
-    "a",
-    "Rust and ONNX Runtime, OpenVINO, libtorch and candle are compared here on the same inputs, "
-    "with the same tokenizer, the same pooling and the same normalisation, so that only the "
-    "framework differs between the measured numbers.",
-    "Café prices in Zürich rose 3.5% in 2024 — see https://example.com/report?id=42.",
-    "What is the capital of France? Paris is the capital and most populous city of France.",
-    "def embed(texts): return model.encode(texts, normalize_embeddings=True)",
-]
-
-
 def fail(msg: str, fix: str) -> None:
     print(f"error: {msg}\nfix: {fix}", file=sys.stderr)
     sys.exit(1)
@@ -69,33 +58,6 @@ def sha256(path: pathlib.Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def pooling_of(folder: pathlib.Path) -> tuple[str, bool]:
-    kind = "mean"
-    pooling = folder / "1_Pooling" / "config.json"
-    if pooling.is_file():
-        cfg = json.loads(pooling.read_text())
-        if cfg.get("pooling_mode_cls_token"):
-            kind = "cls"
-        elif not cfg.get("pooling_mode_mean_tokens"):
-            fail(f"{pooling}: only mean and CLS pooling are supported", "set 'pooling' in configs/models.yaml")
-    normalize = False
-    modules = folder / "modules.json"
-    if modules.is_file():
-        normalize = any(m.get("type", "").endswith("models.Normalize") for m in json.loads(modules.read_text()))
-    return kind, normalize
-
-
-def pool(hidden: np.ndarray, mask: np.ndarray, kind: str, normalize: bool) -> np.ndarray:
-    if kind == "cls":
-        out = hidden[:, 0, :].astype(np.float64)
-    else:
-        m = mask[:, :, None].astype(np.float64)
-        out = (hidden.astype(np.float64) * m).sum(1) / np.clip(m.sum(1), 1e-9, None)
-    if normalize:
-        out = out / np.clip(np.linalg.norm(out, axis=1, keepdims=True), 1e-12, None)
-    return out.astype(np.float32)
 
 
 def check_inputs(tokenizer, names: list[str], max_len: int) -> list[dict[str, np.ndarray]]:
@@ -258,26 +220,15 @@ def main() -> None:
     if diff > FP32_TOLERANCE:
         fail(f"TorchScript export differs from PyTorch by {diff:.2e}", "check the torch version")
 
-    # Reference embeddings of the probe set: natural length, one batch, the model's pooling.
-    kind, normalize = pooling_of(hf)
-    enc = tokenizer(PROBES, padding=True, truncation=True, max_length=args.max_length, return_tensors="pt")
-    with torch.inference_mode():
-        hidden = wrapper(*(enc[n].to(torch.int64) for n in names)).numpy()
-    vectors = pool(hidden, enc["attention_mask"].numpy(), kind, normalize)
-    (root / "reference.json").write_text(json.dumps({
-        "model": str(root.name),
-        "made_with": {"torch": torch.__version__, "transformers": record["versions"]["transformers"],
-                      "script": "scripts/python/convert_model.py", "pooling": kind, "normalize": normalize},
-        "max_seq_length": args.max_length,
-        "sentences": PROBES,
-        "embeddings": [[round(float(x), 7) for x in v] for v in vectors],
-    }, indent=1) + "\n")
-    record["reference"] = {"path": "reference.json", "sentences": len(PROBES), "pooling": kind,
-                           "normalize": normalize}
+    # Reference embeddings of the probe set: natural length, and each usual fixed length the model holds.
+    positions = usable_positions(json.loads((hf / "config.json").read_text()))
+    lens = [n for n in DEFAULT_SEQ_LENS if positions is None or n <= positions]
+    written = write_references(root, model, tokenizer, args.max_length, lens, natural=True)
+    record["reference"] = {"path": "reference.json", "sentences": len(PROBES), "seq_lens": lens,
+                           "files": written}
     record["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     (root / "conversion.json").write_text(json.dumps(record, indent=1) + "\n")
-    print(f"reference embeddings: {root / 'reference.json'} ({len(PROBES)} probes, {kind} pooling, "
-          f"normalize={normalize})")
+    print(f"reference embeddings: {', '.join(written)} in {root}")
 
 
 if __name__ == "__main__":

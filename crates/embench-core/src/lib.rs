@@ -15,6 +15,8 @@ pub mod dataset;
 pub mod embedder;
 pub mod memory;
 pub mod model_files;
+pub mod model_limits;
+pub mod oversubscription;
 pub mod pool;
 pub mod pooling;
 pub mod reference;

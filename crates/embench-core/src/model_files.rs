@@ -8,6 +8,7 @@
 //! models/<key>/openvino/model_fp32.xml, model_fp16.xml
 //! models/<key>/torchscript/model.pt
 //! models/<key>/reference.json      the probe set's reference embeddings (the correctness gate)
+//! models/<key>/references/seq_N.json  the same at exactly N tokens
 //! ```
 //!
 //! A plain Hugging Face folder (no `pytorch/` inside) also works as `path`, for the
@@ -72,9 +73,15 @@ impl ModelFolder {
         self.root.join("torchscript/model.pt")
     }
 
-    /// Reference embeddings of the probe set, written by the conversion.
+    /// Reference embeddings of the probe set at natural length, written by the conversion.
     pub fn reference(&self) -> PathBuf {
         self.root.join("reference.json")
+    }
+
+    /// Reference embeddings of the probe set at exactly `seq_len` tokens
+    /// (`scripts/python/make_references.py`).
+    pub fn reference_at(&self, seq_len: usize) -> PathBuf {
+        self.root.join(format!("references/seq_{seq_len}.json"))
     }
 
     /// The file `backend` loads the network from.

@@ -43,9 +43,12 @@ impl Fixture {
         std::fs::write(dir.path().join("models.yaml"), MODELS).unwrap();
         let folder = dir.path().join("minilm");
         std::fs::create_dir(&folder).unwrap();
-        for f in ["config.json", "model.safetensors", "tokenizer.json"] {
+        for f in ["model.safetensors", "tokenizer.json"] {
             std::fs::write(folder.join(f), "x").unwrap();
         }
+        // What validation reads of the model: its position table and hidden size.
+        let config = r#"{"model_type": "bert", "max_position_embeddings": 512, "hidden_size": 384}"#;
+        std::fs::write(folder.join("config.json"), config).unwrap();
         Self { dir }
     }
 

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use embench_core::config::{CrashKind, MockSettings, ServiceTime};
+use embench_core::config::{CrashKind, MockSettings, ServiceTime, WrongValues};
 use embench_core::{BackendInfo, EmbedError, Embedder, Embeddings, Phase, Precision, TokenizedBatch};
 use spin_sleep::{SpinSleeper, SpinStrategy};
 
@@ -126,6 +126,21 @@ fn crash_now(how: CrashKind) -> ! {
     }
 }
 
+/// Makes `data`'s vectors wrong: non-finite, or turned away from the right direction.
+fn spoil(data: &mut [f32], dim: usize, values: WrongValues) {
+    for row in data.chunks_mut(dim.max(1)) {
+        match values {
+            WrongValues::Nan => row.fill(f32::NAN),
+            WrongValues::Inf => row.fill(f32::INFINITY),
+            // The right vector has its weight on component 0; this one has none there.
+            WrongValues::Noise => {
+                row[0] = 0.0;
+                row.iter_mut().enumerate().skip(1).for_each(|(k, v)| *v = 1.0 / (k as f32));
+            }
+        }
+    }
+}
+
 /// A uniform draw in [0, 1) that depends only on `seed` and `i` (SplitMix64).
 fn unit_interval(seed: u64, i: u64) -> f64 {
     let mut z = seed.wrapping_add(i.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
@@ -168,16 +183,20 @@ impl Embedder for MockEmbedder {
             log.lock().expect("log lock").push(served);
         }
         let dim = self.settings.embedding_dim;
-        // A unit vector that depends on the row's tokens, so equal texts get equal vectors and others do not.
+        // A unit vector that depends on the row's real tokens (padding left out, as a
+        // model's attention mask does), so equal texts get equal vectors at any padding.
         let mut data = vec![0f32; batch.batch_size * dim];
         for (r, row) in data.chunks_mut(dim.max(1)).enumerate() {
-            let ids = &batch.input_ids[r * batch.seq_len..(r + 1) * batch.seq_len];
-            let h =
-                ids.iter().fold(self.settings.seed, |h, &t| h.rotate_left(5) ^ (t as u64).wrapping_mul(0x9E37_79B9));
+            let span = r * batch.seq_len..(r + 1) * batch.seq_len;
+            let real = batch.input_ids[span.clone()].iter().zip(&batch.attention_mask[span]).filter(|(_, &m)| m != 0);
+            let h = real.fold(self.settings.seed, |h, (&t, _)| h.rotate_left(5) ^ (t as u64).wrapping_mul(0x9E37_79B9));
             row[0] = 1.0;
             if dim > 1 {
                 row[1 + (h % (dim as u64 - 1)) as usize] = (h >> 40) as f32 / (1u64 << 24) as f32;
             }
+        }
+        if let Some(wrong) = self.settings.wrong_output.filter(|w| w.applies(batch.batch_size, batch.seq_len)) {
+            spoil(&mut data, dim, wrong.values);
         }
         Ok(Embeddings { rows: batch.batch_size, dim, data })
     }
@@ -186,7 +205,7 @@ impl Embedder for MockEmbedder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use embench_core::config::Stall;
+    use embench_core::config::{Stall, WrongOutput};
 
     fn mock(service_time: ServiceTime, stall: Option<Stall>) -> MockEmbedder {
         MockEmbedder::new(MockSettings {
@@ -197,6 +216,7 @@ mod tests {
             seed: 1,
             oom_above_batch: None,
             crash: None,
+            wrong_output: None,
         })
     }
 
@@ -231,5 +251,40 @@ mod tests {
         let e = m.embed(&batch).unwrap();
         assert_eq!((e.rows, e.dim), (2, 4));
         assert_eq!(e.row(1), &[1.0, 0.0, 0.0, 0.0]);
+    }
+
+    fn rows(batch: usize, seq: usize) -> TokenizedBatch {
+        TokenizedBatch {
+            batch_size: batch,
+            seq_len: seq,
+            input_ids: (0..batch * seq).map(|i| i as i64).collect(),
+            attention_mask: vec![1; batch * seq],
+            token_type_ids: vec![0; batch * seq],
+        }
+    }
+
+    #[test]
+    fn padding_does_not_change_a_vector() {
+        let m = mock(ServiceTime::Constant { ms: 0.0 }, None);
+        let mut padded = rows(1, 6);
+        padded.attention_mask[4..].fill(0);
+        padded.input_ids[4..].fill(0);
+        assert_eq!(m.embed(&padded).unwrap().data, m.embed(&rows(1, 4)).unwrap().data);
+    }
+
+    #[test]
+    fn wrong_output_spoils_only_above_its_shape() {
+        let mut m = mock(ServiceTime::Constant { ms: 0.0 }, None);
+        let right = m.embed(&rows(4, 8)).unwrap();
+        m.settings.wrong_output =
+            Some(WrongOutput { values: WrongValues::Nan, above_batch: Some(2), above_seq: Some(4) });
+        assert_eq!(m.embed(&rows(4, 8)).unwrap().data.iter().filter(|v| v.is_nan()).count(), 16);
+        assert!(m.embed(&rows(2, 8)).unwrap().data.iter().all(|v| v.is_finite()), "batch 2 is not above 2");
+        assert!(m.embed(&rows(4, 4)).unwrap().data.iter().all(|v| v.is_finite()), "seq 4 is not above 4");
+        m.settings.wrong_output = Some(WrongOutput { values: WrongValues::Noise, above_batch: None, above_seq: None });
+        let wrong = m.embed(&rows(4, 8)).unwrap();
+        assert!(wrong.data.iter().all(|v| v.is_finite()));
+        assert_eq!(wrong.row(0)[0], 0.0);
+        assert_ne!(wrong.data, right.data);
     }
 }

@@ -30,6 +30,8 @@ struct Row<'a> {
     latency_p99_ms: Option<f64>,
     latency_p999_ms: Option<f64>,
     latency_max_ms: Option<f64>,
+    /// Percentiles above with fewer than 10 requests above them, space-separated.
+    latency_below_sample_floor: String,
     load_time_s: Option<f64>,
     first_request_ms: Option<f64>,
     tokenize_ms_per_request: Option<f64>,
@@ -81,7 +83,7 @@ pub fn cells_csv(runs: &Runs) -> Result<String, ReportError> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for e in runs.entries() {
         let r = e.record;
-        let l = r.latency_ms;
+        let l = r.latency_ms.as_ref();
         w.serialize(Row {
             host: e.host,
             model: &r.model,
@@ -107,6 +109,7 @@ pub fn cells_csv(runs: &Runs) -> Result<String, ReportError> {
             latency_p99_ms: l.map(|l| l.p99),
             latency_p999_ms: l.map(|l| l.p999),
             latency_max_ms: l.map(|l| l.max),
+            latency_below_sample_floor: l.map(|l| l.below_sample_floor.join(" ")).unwrap_or_default(),
             load_time_s: r.load_time_s,
             first_request_ms: r.first_request_ms,
             tokenize_ms_per_request: r.tokenize_ms_per_request,

@@ -1,5 +1,7 @@
 //! Number formatting shared by the terminal table, markdown and CSV.
 
+use embench_runner::histogram::LatencySummary;
+
 /// `v` with `digits` decimals, or `-` when not measured.
 pub fn num(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "-".to_string(), |x| format!("{x:.digits$}"))
@@ -13,6 +15,21 @@ pub fn ms(v: Option<f64>) -> String {
             format!("{x:.digits$}")
         }
         other => num(other, 2),
+    }
+}
+
+/// Shown for a percentile the cell has too few requests for.
+pub const THIN: &str = "—";
+
+/// What [`THIN`] means, for a note under a table.
+pub const THIN_NOTE: &str = "— : too few requests for that percentile to mean more than the largest few (it needs 10 above it: p95 200, p99 1000, p99.9 10 000 requests; raise num_requests or min_duration_s). The value is kept in results.jsonl (latency_ms.below_sample_floor).";
+
+/// Percentile `name` (`p50`, `p95`, `p99`, `p99.9`) of `l` in milliseconds, [`THIN`]
+/// when the sample is too small for it, `-` when not measured.
+pub fn pct(l: Option<&LatencySummary>, name: &str) -> String {
+    match l {
+        None => "-".into(),
+        Some(l) => l.supported(name).map_or_else(|| THIN.to_string(), |v| ms(Some(v))),
     }
 }
 

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use embench_runner::stability::Estimate;
 
-use crate::fmt::{ms, num};
+use crate::fmt::{num, pct};
 use crate::runs::Entry;
 
 fn with_ci(e: &Estimate, digits: usize) -> String {
@@ -35,7 +35,7 @@ pub fn serving_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
             (Some(b), Some(w)) => format!("≤{b} texts, ≤{w} µs"),
             _ => "off".into(),
         };
-        let l = r.latency_ms;
+        let l = r.latency_ms.clone();
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} × {} × {} | {} | {batching} | {} | {} | {} | {} | {} |",
@@ -49,8 +49,8 @@ pub fn serving_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
             num(x.mean_formed_batch, 2),
             if r.valid { num(r.qps, 1) } else { "INVALID".into() },
             num(r.embeddings_per_s, 1),
-            ms(l.map(|l| l.p50)),
-            ms(l.map(|l| l.p99)),
+            pct(l.as_ref(), "p50"),
+            pct(l.as_ref(), "p99"),
         );
     }
     md.push('\n');
@@ -116,7 +116,7 @@ pub fn trust_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
         let r = e.record;
         let (reps, qps, p99) = match &r.repetitions {
             Some(rep) => (rep.count.to_string(), with_ci(&rep.qps, 1), with_ci(&rep.p99_ms, 2)),
-            None => ("1".into(), num(r.qps, 1), ms(r.latency_ms.map(|l| l.p99))),
+            None => ("1".into(), num(r.qps, 1), pct(r.latency_ms.as_ref(), "p99")),
         };
         let steady = match &r.steady_state {
             None => "-".to_string(),

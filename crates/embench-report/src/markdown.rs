@@ -6,7 +6,7 @@ use std::fmt::Write;
 use embench_runner::CellRecord;
 
 use crate::charts::ChartFile;
-use crate::fmt::{ms, num};
+use crate::fmt::{ms, num, pct, THIN_NOTE};
 use crate::runs::{Entry, Runs};
 
 /// The report as markdown; `charts` are the files already written under `charts/`.
@@ -147,7 +147,7 @@ struct Question {
 const QUESTIONS: [Question; 4] = [
     Question {
         text: "Lowest latency at concurrency 1 (p50, batch 1)",
-        value: |r| r.latency_ms.map(|l| l.p50),
+        value: |r| r.latency_ms.as_ref().map(|l| l.p50),
         filter: |r| r.concurrency == 1 && r.batch_size == 1 && r.mode == "closed_loop",
         lower_is_better: true,
         unit: "ms",
@@ -235,7 +235,7 @@ fn cell_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
         };
         let head = format!("| {} | {scenario} | {} | {} ", e.series(many_hosts), r.concurrency, r.batch_size);
         if !r.valid {
-            let reason = r.invalid_reason.as_deref().unwrap_or("no reason recorded").replace('|', "\\|");
+            let reason = first_line(r.invalid_reason.as_deref().unwrap_or("no reason recorded")).replace('|', "\\|");
             let _ = writeln!(
                 md,
                 "{head}| - | - | - | - | - | - | - | - | - | - | - | {} | {} | {} | **INVALID**: {reason} |",
@@ -245,17 +245,17 @@ fn cell_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
             );
             continue;
         }
-        let l = r.latency_ms;
+        let l = r.latency_ms.clone();
         let _ = writeln!(
             md,
             "{head}| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | yes{} |",
             num(r.qps, 1),
             num(r.embeddings_per_s, 1),
-            ms(l.map(|l| l.mean)),
-            ms(l.map(|l| l.p50)),
-            ms(l.map(|l| l.p95)),
-            ms(l.map(|l| l.p99)),
-            ms(l.map(|l| l.p999)),
+            ms(l.as_ref().map(|l| l.mean)),
+            pct(l.as_ref(), "p50"),
+            pct(l.as_ref(), "p95"),
+            pct(l.as_ref(), "p99"),
+            pct(l.as_ref(), "p99.9"),
             num(r.load_time_s, 3),
             ms(r.first_request_ms),
             num(r.peak_rss_mb, 0),
@@ -266,7 +266,24 @@ fn cell_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
             r.warnings.iter().map(|w| format!(" (warning: {w})")).collect::<String>(),
         );
     }
+    if entries
+        .iter()
+        .any(|e| e.record.valid && e.record.latency_ms.as_ref().is_some_and(|l| !l.below_sample_floor.is_empty()))
+    {
+        let _ = writeln!(md, "\n{THIN_NOTE}");
+    }
     md.push('\n');
+}
+
+/// The first line of a message, marked when more follows (the whole text is in results.jsonl).
+pub fn first_line(text: &str) -> String {
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or_default().trim_end().to_string();
+    if lines.any(|l| !l.trim().is_empty()) {
+        format!("{first} […]")
+    } else {
+        first
+    }
 }
 
 fn methodology(md: &mut String, runs: &Runs) {

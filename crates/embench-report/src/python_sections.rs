@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use embench_runner::CellRecord;
 
-use crate::fmt::{ms, num};
+use crate::fmt::{num, pct};
 use crate::runs::Entry;
 
 /// The Rust framework a Python baseline is compared with.
@@ -76,8 +76,8 @@ pub fn rust_vs_python(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) 
             num(pr.embeddings_per_s, 1),
             num(rr.embeddings_per_s, 1),
             ratio(rr.embeddings_per_s, pr.embeddings_per_s),
-            ms(pr.latency_ms.map(|l| l.p50)),
-            ms(rr.latency_ms.map(|l| l.p50)),
+            pct(pr.latency_ms.as_ref(), "p50"),
+            pct(rr.latency_ms.as_ref(), "p50"),
             num(pr.peak_rss_mb, 0),
             num(rr.peak_rss_mb, 0),
         );
@@ -91,14 +91,14 @@ fn echo_overhead(md: &mut String, entries: &[Entry<'_>], python: &[&Entry<'_>], 
     let echoes = entries.iter().filter(|e| e.record.valid && e.record.framework == "python-echo");
     let mut lines = Vec::new();
     for echo in echoes {
-        let Some(e50) = echo.record.latency_ms.map(|l| l.p50) else { continue };
+        let Some(e50) = echo.record.latency_ms.as_ref().map(|l| l.p50) else { continue };
         for p in python.iter().filter(|p| {
             p.host == echo.host
                 && p.record.scenario == echo.record.scenario
                 && p.record.batch_size == echo.record.batch_size
                 && p.record.concurrency == echo.record.concurrency
         }) {
-            if let Some(p50) = p.record.latency_ms.map(|l| l.p50).filter(|&v| v > 0.0) {
+            if let Some(p50) = p.record.latency_ms.as_ref().map(|l| l.p50).filter(|&v| v > 0.0) {
                 lines.push(format!(
                     "- {}, batch {}: the protocol alone (python-echo) takes {e50:.3} ms at the median, {:.2} % of {}'s {p50:.2} ms.",
                     echo.record.scenario,

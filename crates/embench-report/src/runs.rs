@@ -51,6 +51,17 @@ impl Entry<'_> {
         seq_label(&self.record.seq_len)
     }
 
+    /// How requests reached the model, as a label suffix: empty when the clients
+    /// called it directly, ` (served)` through replicas × workers, ` (dynamic
+    /// batching)` through a batching queue. Curves join only cells with the same one.
+    pub fn serving(&self) -> &'static str {
+        match &self.record.execution {
+            None => "",
+            Some(e) if e.max_batch_size.is_some() => " (dynamic batching)",
+            Some(_) => " (served)",
+        }
+    }
+
     /// `backend` alone, or `backend @ host` when a report spans several hosts.
     pub fn series(&self, many_hosts: bool) -> String {
         if many_hosts {

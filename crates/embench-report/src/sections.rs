@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::fmt::{ms, num};
+use crate::fmt::{num, pct};
 use crate::runs::Entry;
 
 /// Share of the best throughput a smaller batch must reach to be the latency-friendly choice.
@@ -87,14 +87,14 @@ pub fn sweep_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
                 );
                 continue;
             }
-            let l = r.latency_ms;
+            let l = r.latency_ms.clone();
             let _ = writeln!(
                 md,
                 "| {name} | {} | {} | {} | {} | {} | {} | {mark} |",
                 r.batch_size,
                 num(r.embeddings_per_s, 1),
-                ms(l.map(|l| l.p50)),
-                ms(l.map(|l| l.p99)),
+                pct(l.as_ref(), "p50"),
+                pct(l.as_ref(), "p99"),
                 num(r.peak_rss_mb, 0),
                 num(r.memory_estimate_mb, 0),
             );
@@ -131,14 +131,14 @@ pub fn cache_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
             let _ = writeln!(md, "{head}| **INVALID**: {why} | | | | | | | |");
             continue;
         }
-        let l = r.latency_ms;
+        let l = r.latency_ms.clone();
         let _ = writeln!(
             md,
             "{head}| {:.1} % | {} | {} | {} | {} | {} | {} | {} |",
             c.hit_rate * 100.0,
             num(r.embeddings_per_s, 1),
-            ms(l.map(|l| l.p50)),
-            ms(l.map(|l| l.p99)),
+            pct(l.as_ref(), "p50"),
+            pct(l.as_ref(), "p99"),
             c.speedup.map_or("-".into(), |s| if s >= 100.0 { format!("{s:.0}x") } else { format!("{s:.2}x") }),
             if c.phase == "off" { "-".into() } else { format!("{:.2}", c.cache_mb) },
             c.entries,

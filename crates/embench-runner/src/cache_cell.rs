@@ -21,7 +21,7 @@ use embench_core::repeats::{repeat_stream, RepeatStream};
 use embench_core::tokenize::TextTokenizer;
 use embench_core::TokenizedBatch;
 
-use crate::cell::{blank_record, load_and_warm, now, run_gate, CellProgress, CellSetup, Loader};
+use crate::cell::{blank_record, judge_outputs, load_and_warm, now, run_gate, CellProgress, CellSetup, Loader};
 use crate::measure::measure;
 use crate::results::{CacheFigures, CellRecord};
 
@@ -111,7 +111,7 @@ pub fn run_cache_cell(
 ) -> Vec<CellRecord> {
     let mut base = blank_record(setup);
     base.tokenize_ms_per_request = inputs.tokenize_ms_per_text.map(|ms| ms * setup.point.batch_size as f64);
-    let model = match load_and_warm(&mut base, setup, load, progress) {
+    let (model, check) = match load_and_warm(&mut base, setup, load, progress) {
         Ok(m) => m,
         Err(failed) => return vec![*failed],
     };
@@ -138,6 +138,7 @@ pub fn run_cache_cell(
         };
         progress.phase(&format!("cache {phase}"));
         measure(&mut record, setup, &serve, progress);
+        judge_outputs(&mut record, check.take(), "measured phase");
         let stats = cache.stats();
         let emb_s = record.embeddings_per_s.filter(|_| record.valid);
         if phase == "off" {
@@ -168,7 +169,7 @@ pub fn run_cache_cell(
     // After every phase, as in every cell: the probes' shapes must not precede the measurement.
     progress.phase("correctness gate");
     let mut gated = base.clone();
-    run_gate(&mut gated, setup.gate.as_ref(), model.as_ref());
+    run_gate(&mut gated, setup, model.as_ref());
     for record in &mut records {
         record.min_cosine = gated.min_cosine;
         record.gate_threshold = gated.gate_threshold;

@@ -1,12 +1,14 @@
 //! One cell: load the model fresh, time the first request, warm up, measure.
 
 use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use embench_core::config::{BatchPoint, Cost, Mode, ResolvedScenario, SeqLen};
 use embench_core::{BackendInfo, EmbedError, Embedder, Phase, Precision};
 
-use crate::gate::Gate;
+use crate::gate::{Gate, GateError};
+use crate::guard::{Guarded, OutputCheck, OutputCount};
 use crate::inputs::PreparedInputs;
 use crate::load::{run_for, Serve};
 use crate::measure::{measure, run_slo};
@@ -17,6 +19,9 @@ use crate::serve::{Server, ServingPlan};
 /// Loads a fresh model instance for a cell, with this many intra-op threads
 /// when given (replicas share the cores), else the backend's own setting.
 pub type Loader<'a> = dyn Fn(Option<usize>) -> Result<Box<dyn Embedder>, EmbedError> + Sync + 'a;
+
+/// Model instances, and the check their outputs are counted in.
+pub(crate) type Checked<T> = (T, Arc<OutputCheck>);
 
 /// Lets a display follow a cell.
 pub trait CellProgress: Sync {
@@ -69,7 +74,7 @@ pub fn run_cell(setup: &CellSetup, load: &Loader, progress: &dyn CellProgress) -
         setup.scenario.execution.as_ref().map(|e| {
             ServingPlan::resolve(e, setup.scenario.concurrency, setup.threads, crate::host::effective_cores())
         });
-    let models = match load_models(&mut record, setup, load, serving.as_ref(), progress) {
+    let (models, check) = match load_models(&mut record, setup, load, serving.as_ref(), progress) {
         Ok(m) => m,
         Err(failed) => return *failed,
     };
@@ -77,11 +82,13 @@ pub fn run_cell(setup: &CellSetup, load: &Loader, progress: &dyn CellProgress) -
     let n = batches.len() as u64;
     let body = |serve: &Serve, record: &mut CellRecord| -> Result<(), EmbedError> {
         warm_up(record, setup, serve, progress)?;
+        judge_outputs(record, check.take(), "first request and warm-up");
         progress.phase("measuring");
         match &setup.scenario.slo {
             Some(slo) => run_slo(record, setup, slo, serve, progress),
             None => measure(record, setup, serve, progress),
         }
+        judge_outputs(record, check.take(), "measured phase");
         Ok(())
     };
     let outcome = match &serving {
@@ -104,10 +111,10 @@ pub fn run_cell(setup: &CellSetup, load: &Loader, progress: &dyn CellProgress) -
         return *failed(record, &e);
     }
     progress.phase("correctness gate");
-    let (gate, model) = (setup.gate.as_ref(), models[0].as_ref());
+    let model = models[0].as_ref();
     match serving {
-        None => run_gate(&mut record, gate, model),
-        Some(_) => on_passing_thread(|| run_gate(&mut record, gate, model)),
+        None => run_gate(&mut record, setup, model),
+        Some(_) => on_passing_thread(|| run_gate(&mut record, setup, model)),
     }
     drop(models);
     record.finished_at = now();
@@ -126,24 +133,26 @@ pub(crate) fn load_and_warm(
     setup: &CellSetup,
     load: &Loader,
     progress: &dyn CellProgress,
-) -> Result<Box<dyn Embedder>, Box<CellRecord>> {
-    let mut models = load_models(record, setup, load, None, progress)?;
+) -> Result<Checked<Box<dyn Embedder>>, Box<CellRecord>> {
+    let (mut models, check) = load_models(record, setup, load, None, progress)?;
     let model = models.pop().expect("one instance");
     let batches = &setup.inputs.batches;
     let serve = |i: u64| model.embed(&batches[(i % batches.len() as u64) as usize]).map(drop);
     warm_up(record, setup, &serve, progress).map_err(|e| failed(record.clone(), &e))?;
-    Ok(model)
+    judge_outputs(record, check.take(), "first request and warm-up");
+    Ok((model, check))
 }
 
 /// Loads the cell's instances (one, or the plan's replicas with its threads
-/// each), recording load time and memory, and times the first (cold) request on the first.
+/// each), recording load time and memory, and times the first (cold) request on
+/// the first. Every instance is [`Guarded`]: its outputs are counted in the check returned.
 fn load_models(
     record: &mut CellRecord,
     setup: &CellSetup,
     load: &Loader,
     serving: Option<&ServingPlan>,
     progress: &dyn CellProgress,
-) -> Result<Vec<Box<dyn Embedder>>, Box<CellRecord>> {
+) -> Result<Checked<Vec<Box<dyn Embedder>>>, Box<CellRecord>> {
     let mut probe = ProcessProbe::new();
     record.rss_before_load_mb = Some(probe.rss_mb());
 
@@ -153,7 +162,12 @@ fn load_models(
     let (count, threads) = serving.map_or((1, None), |p| (p.replicas, Some(p.threads_per_replica)));
     let models = load_replicas(load, count, threads, setup.max_concurrent_loads);
     note_memory(record, setup, "load", &sampler.stop());
-    let models = models.map_err(|e| failed(record.clone(), &e))?;
+    let check = Arc::new(OutputCheck::default());
+    let models: Vec<Box<dyn Embedder>> = models
+        .map_err(|e| failed(record.clone(), &e))?
+        .into_iter()
+        .map(|m| Box::new(Guarded::new(m, check.clone())) as Box<dyn Embedder>)
+        .collect();
     record.load_time_s = Some(t.elapsed().as_secs_f64());
     record.rss_after_load_mb = Some(probe.rss_mb());
     describe(record, models[0].info());
@@ -171,7 +185,7 @@ fn load_models(
         Ok(took) => record.first_request_ms = Some(took.as_secs_f64() * 1e3),
         Err(e) => return Err(failed(record.clone(), &EmbedError::new("first request", Phase::Warmup, e.to_string()))),
     }
-    Ok(models)
+    Ok((models, check))
 }
 
 /// Runs `f` on a thread of its own that ends with it, and returns its result (a
@@ -247,6 +261,8 @@ pub(crate) fn note_memory(record: &mut CellRecord, setup: &CellSetup, phase: &st
         start_mb: stats.start_rss_mb,
         end_mb: stats.end_rss_mb,
         peak_mb: stats.peak_rss_mb,
+        process_peaks_mb: stats.process_peaks_mb.clone(),
+        shared_overcount_mb: stats.shared_overcount_mb,
     });
     if stats.peak_rss_mb > setup.memory_warn_mb {
         record.warnings.push(format!(
@@ -273,27 +289,38 @@ pub(crate) fn invalidate(record: &mut CellRecord, reason: String) {
     });
 }
 
-/// Checks `model` against the reference embeddings, writing the result (and, on
-/// failure, the reason it is invalid) into `record`.
-pub(crate) fn run_gate(record: &mut CellRecord, gate: Option<&Result<&Gate, String>>, model: &dyn Embedder) {
-    match gate {
+/// Invalidates `record` when a phase's outputs held NaN or infinity, saying how many and the fix.
+pub(crate) fn judge_outputs(record: &mut CellRecord, count: OutputCount, phase: &str) {
+    if phase == "measured phase" {
+        record.non_finite_vectors = Some(count.non_finite);
+    }
+    if count.non_finite > 0 {
+        invalidate(
+            record,
+            format!(
+                "{phase}: {} of {} vectors the backend returned hold NaN or infinity (fix: the model's numbers are broken: check its config.json (e.g. layer_norm_eps), its conversion, or a precision that overflows)",
+                count.non_finite, count.vectors
+            ),
+        );
+    }
+}
+
+/// Checks `model` at the cell's shape against the reference embeddings, writing
+/// the result (and, on failure, the reason it is invalid) into `record`.
+pub(crate) fn run_gate(record: &mut CellRecord, setup: &CellSetup, model: &dyn Embedder) {
+    match setup.gate.as_ref() {
         None => {}
         Some(Err(why)) => record.warnings.push(format!("correctness not checked: {why}")),
-        Some(Ok(gate)) => match gate.check(model) {
+        Some(Ok(gate)) => match gate.check(model, setup.seq_len, setup.point.batch_size) {
             Ok(result) => {
-                record.min_cosine = Some(result.min_cosine);
+                record.min_cosine = result.min_cosine;
                 record.gate_threshold = Some(result.threshold);
                 if !result.passed() {
-                    invalidate(
-                        record,
-                        format!(
-                            "correctness gate failed: min cosine {:.6} against the reference < {} for {}",
-                            result.min_cosine, result.threshold, record.precision
-                        ),
-                    );
+                    invalidate(record, result.failure(&record.precision));
                 }
             }
-            Err(e) => invalidate(record, format!("correctness gate could not run: {e}")),
+            Err(GateError::NoReference(why)) => record.warnings.push(format!("correctness not checked: {why}")),
+            Err(GateError::Failed(e)) => invalidate(record, format!("correctness gate could not run: {e}")),
         },
     }
 }
@@ -338,6 +365,7 @@ pub(crate) fn blank_record(setup: &CellSetup) -> CellRecord {
         requested_precision: setup.requested_precision.to_string(),
         min_cosine: None,
         gate_threshold: None,
+        non_finite_vectors: None,
         backend_settings: Default::default(),
         threads: None,
         memory_estimate_mb: setup.memory_estimate_mb,
@@ -407,6 +435,7 @@ mod tests {
                 embedding_dim: 4,
                 oom_above_batch: None,
                 crash: None,
+                wrong_output: None,
                 seed: 1,
             })))
         };

@@ -8,6 +8,7 @@ use embench_core::dataset::TextSource;
 use embench_core::{EmbedError, Embedder, Phase};
 
 use embench_core::memory::ModelShape;
+use embench_core::oversubscription::oversubscription_warning;
 
 use crate::cache_cell::run_cache_cell;
 use crate::cell::{on_passing_thread, run_cell, skipped_record, CellProgress, CellSetup};
@@ -147,7 +148,9 @@ pub fn execute_cells(
         None => TextSource::Synthetic { seed: plan.config.dataset.seed },
     };
     let mut inputs = InputFactory::new(source);
-    // One gate per model, read once: the probe set and its reference embeddings.
+    // One gate per model, read once: the probe sets and their reference embeddings,
+    // made first at the fixed lengths the selected cells use where they are missing.
+    make_references(plan, selection);
     let gates: Vec<Result<Option<Gate>, String>> = plan.config.models.iter().map(Gate::for_model).collect();
     let shapes: Vec<ModelShape> = plan.config.models.iter().map(ModelShape::of).collect();
     let mut records = Vec::new();
@@ -249,14 +252,46 @@ pub fn execute_cells(
                 cell_records = vec![record];
             }
         }
+        // Served cells have their serving plan's warning; direct ones, the backend's own products.
+        let oversubscribed = scenario
+            .execution
+            .is_none()
+            .then(|| oversubscription_warning(backend, scenario.concurrency, crate::host::effective_cores()));
         for r in &mut cell_records {
             add_flops(r, &shapes[cell.model], cell.seq_len, plan.peaks.as_ref());
+            r.warnings.extend(oversubscribed.iter().flatten().cloned());
         }
         note_auto(&mut cell_records, plan, cell);
         drop(progress);
         write(sink, observer, &mut records, index, cell_records)?;
     }
     Ok(RunOutcome { records, skipped: 0 })
+}
+
+/// Makes the reference sets each model lacks at the fixed sequence lengths of the
+/// `selection`'s gated cells (see [`crate::gate::make_missing_references`]). One
+/// that cannot be made is said here, and each cell it concerns carries the gate's
+/// "correctness not checked" warning.
+fn make_references(plan: &RunPlan, selection: &[usize]) {
+    let python = std::env::var_os("EMBENCH_PYTHON")
+        .map(std::path::PathBuf::from)
+        .or_else(embench_core::runtime_lib::venv_python);
+    for (m, model) in plan.config.models.iter().enumerate() {
+        let mut lens: Vec<usize> = selection
+            .iter()
+            .map(|&i| &plan.cells[i])
+            .filter(|c| c.model == m && plan.backend(c).kind.needs_model_files())
+            .filter_map(|c| match c.seq_len {
+                SeqLen::Tokens(n) => Some(n),
+                SeqLen::Natural => None,
+            })
+            .collect();
+        lens.sort_unstable();
+        lens.dedup();
+        if let Err(why) = crate::gate::make_missing_references(model, &lens, python.as_deref()) {
+            eprintln!("warning: model {}: could not make reference embeddings at seq {lens:?}: {why}", model.key);
+        }
+    }
 }
 
 /// Records what the config's `auto` settings (and unset threads) resolved to.

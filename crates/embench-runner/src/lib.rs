@@ -9,6 +9,8 @@
 //! - [`serve`]: replicas × workers with optional dynamic batching;
 //! - [`isolate`]: worker processes per model × backend, crash and timeout records;
 //! - [`cell`]: one cell from model load to its result record;
+//! - [`guard`]: every backend call: panics become errors, outputs checked for NaN/Inf;
+//! - [`gate`]: the correctness gate at each cell's shape;
 //! - [`measure`]: repetitions, minimum durations, the SLO search;
 //! - [`stability`]: steady-state windows, confidence intervals, outliers;
 //! - [`slo`]: the latency-bounded throughput search;
@@ -20,6 +22,7 @@ pub mod cache_cell;
 pub mod cell;
 pub mod execute;
 pub mod gate;
+pub mod guard;
 pub mod histogram;
 pub mod host;
 pub mod inputs;

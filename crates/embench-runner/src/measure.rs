@@ -8,7 +8,7 @@ use std::time::Duration;
 use embench_core::config::{Mode, Slo};
 
 use crate::cell::{invalidate, note_memory, CellProgress, CellSetup};
-use crate::histogram::LatencyHistogram;
+use crate::histogram::{requests_needed, LatencyHistogram, LatencySummary};
 use crate::load::{run_for, LoopOutcome, Serve};
 use crate::resources::ResourceSampler;
 use crate::results::{CellRecord, CostFigures, Repetitions};
@@ -113,13 +113,38 @@ fn record_outcome(record: &mut CellRecord, setup: &CellSetup, runs: Vec<LoopOutc
         }
     }
     if !histogram.is_empty() {
-        record.latency_ms = Some(histogram.summary());
+        let summary = histogram.summary();
+        // A percentile the config asks for (the SLO's) warns when it is thin; the others
+        // carry their flag, and tables show them as '—' with a note of what they need.
+        let asked =
+            setup.scenario.slo.as_ref().and_then(|s| sample_floor_warning(&summary, s.percentile / 100.0, record.qps));
+        record.warnings.extend(asked);
+        record.latency_ms = Some(summary);
         record.histogram = Some(histogram.to_base64());
     }
     if failed_requests > 0 {
         let total = ok + failed_requests;
         invalidate(record, format!("{failed_requests} of {total} measured requests failed"));
     }
+}
+
+/// The warning of a cell whose asked-for percentile `q` (the SLO's) rests
+/// on too few requests, with what would give it enough: a request count, or a
+/// minimum duration at the throughput measured (`qps`).
+pub fn sample_floor_warning(summary: &LatencySummary, q: f64, qps: Option<f64>) -> Option<String> {
+    let needed = requests_needed(q);
+    if summary.count >= needed {
+        return None;
+    }
+    let name = format!("p{}", q * 100.0);
+    let duration = qps
+        .filter(|&r| r > 0.0)
+        .map(|r| format!(" or min_duration_s: {:.0} (at the {r:.1} requests/s measured)", (needed as f64 / r).ceil()))
+        .unwrap_or_default();
+    Some(format!(
+        "{name} rests on {} requests; it needs {needed} (10 above it) to mean more than the largest few, so tables show it as '—' (fix: num_requests: {needed}{duration})",
+        summary.count
+    ))
 }
 
 /// Requests completed per second while they were offered: n - 1 gaps over the span.
@@ -171,7 +196,8 @@ pub(crate) fn run_slo(
 }
 
 /// Measures the closed-loop capacity of `serve` at `concurrency`, then searches
-/// the open-loop rate (each probe `n` requests and at least `min`) for the
+/// the open-loop rate (each probe `n` requests, at least [`requests_needed`] for
+/// the SLO's percentile, and at least `min`) for the
 /// highest meeting `slo`. Returns the result and the run of the best passing
 /// probe (or, when none passed, of the last probe) with its rate.
 pub fn search_max_qps(
@@ -184,6 +210,8 @@ pub fn search_max_qps(
 ) -> (SloResult, Option<(f64, LoopOutcome)>) {
     let capacity_run = run_for(serve, concurrency, n, min, counter, &Mode::ClosedLoop);
     let capacity = capacity_run.histogram.len() as f64 / capacity_run.wall.as_secs_f64().max(1e-12);
+    // Each probe judges its percentile on enough requests for it (10 above it).
+    let n = n.max(requests_needed(slo.percentile / 100.0));
     if capacity_run.histogram.is_empty() {
         // Nothing succeeded: no rate to search; the capacity run's failures speak for the cell.
         return (search(slo, 0.0, |_| unreachable!("no probe without a capacity")), Some((0.0, capacity_run)));

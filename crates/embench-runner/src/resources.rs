@@ -1,7 +1,9 @@
 //! Resource use of this process (and of the helper processes its backend runs):
 //! RSS and CPU time per phase. The peak is the kernel's high-water mark, reset
 //! when the phase starts, so nothing runs beside the measured work; where that
-//! cannot be used, RSS is sampled on a background thread instead.
+//! cannot be used, RSS is sampled on a background thread instead. With helper
+//! processes (Python workers), pages they share (the interpreter, the framework's
+//! libraries) are counted once: the shared overcount from PSS comes off the sum.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -42,16 +44,21 @@ impl ProcessProbe {
         Self { system: System::new(), pid: Pid::from_u32(std::process::id()) }
     }
 
-    /// (RSS in bytes, CPU time in milliseconds, all threads), with those of the
-    /// helper processes a backend registered (its Python workers) added.
+    /// (memory in bytes, CPU time in milliseconds, all threads), with those of the
+    /// helper processes a backend registered (its Python workers) added. Memory is
+    /// RSS for this process alone; with helpers, pages they share are counted once
+    /// (RSS less the shared overcount, see [`shared_overcount`]).
     pub fn read(&mut self) -> (u64, u64) {
         let kind = ProcessRefreshKind::nothing().with_memory().with_cpu();
         let mut pids = vec![self.pid];
         pids.extend(embench_core::children::registered().into_iter().map(Pid::from_u32));
         self.system.refresh_processes_specifics(ProcessesToUpdate::Some(&pids), true, kind);
-        pids.iter()
+        let (rss, cpu) = pids
+            .iter()
             .filter_map(|pid| self.system.process(*pid))
-            .fold((0, 0), |(rss, cpu), p| (rss + p.memory(), cpu + p.accumulated_cpu_time()))
+            .fold((0, 0), |(rss, cpu), p| (rss + p.memory(), cpu + p.accumulated_cpu_time()));
+        let raw: Vec<u32> = pids.iter().map(|p| p.as_u32()).collect();
+        (rss.saturating_sub(shared_overcount(&raw)), cpu)
     }
 
     /// RSS in MiB.
@@ -61,7 +68,7 @@ impl ProcessProbe {
 }
 
 /// What a sampler saw between start and stop.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ResourceStats {
     /// RSS when sampling started, MiB.
     pub start_rss_mb: f64,
@@ -73,6 +80,11 @@ pub struct ResourceStats {
     pub cpu_util_pct: f64,
     /// RSS samples taken (0: the peak is the kernel's high-water mark, not sampled).
     pub samples: u64,
+    /// With helper processes: each process's own high-water mark, MiB, this process
+    /// first (their sum counts shared pages once per process; `peak_rss_mb` does not).
+    pub process_peaks_mb: Vec<f64>,
+    /// With helper processes: the shared pages their sum counts more than once, MiB.
+    pub shared_overcount_mb: Option<f64>,
 }
 
 /// Samplers running now: the kernel's high-water mark is per process, so only a
@@ -108,15 +120,33 @@ fn reset_high_water(pids: &[u32]) -> bool {
     pids.iter().all(|pid| std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok())
 }
 
-/// The sum of the tracked processes' high-water marks, bytes (processes started
-/// since the reset count from their start).
-fn high_water(pids: &[u32]) -> Option<u64> {
+/// Each tracked process's high-water mark, bytes (processes started since the
+/// reset count from their start), this process first.
+fn high_water(pids: &[u32]) -> Option<Vec<u64>> {
     let mut all = pids.to_vec();
     all.extend(embench_core::children::registered().into_iter().filter(|p| !pids.contains(p)));
     all.iter()
         .map(|&pid| {
             let status = procfs::process::Process::new(pid as i32).ok()?.status().ok()?;
             status.vmhwm.map(|kb| kb * 1024)
+        })
+        .collect()
+}
+
+/// Bytes that summing the RSS of several processes counts more than once: Σ (Rss −
+/// Pss) over `pids`, from `/proc/PID/smaps_rollup` (Linux 4.14+). PSS charges each
+/// resident page to the processes mapping it in equal shares, so Σ Pss counts every
+/// page once (pages shared with processes outside `pids` are counted by their share).
+/// Zero for a single process, whose RSS is the convention every other cell uses.
+pub fn shared_overcount(pids: &[u32]) -> u64 {
+    if pids.len() < 2 {
+        return 0;
+    }
+    pids.iter()
+        .filter_map(|&pid| {
+            let rollup = procfs::process::Process::new(pid as i32).ok()?.smaps_rollup().ok()?;
+            let map = &rollup.memory_map_rollup.0.first()?.extension.map;
+            Some(map.get("Rss")?.saturating_sub(*map.get("Pss")?))
         })
         .sum()
 }
@@ -158,11 +188,24 @@ impl ResourceSampler {
         let wall = self.start.elapsed();
         let (end_rss, end_cpu_ms) = ProcessProbe::new().read();
         let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
-        let (peak_mb, samples) = match self.peak {
-            Peak::HighWater(pids) => (high_water(&pids).map_or(0.0, mb), 0),
+        let (peak_mb, samples, process_peaks_mb, shared_overcount_mb) = match self.peak {
+            Peak::HighWater(pids) => {
+                let marks = high_water(&pids).unwrap_or_default();
+                let tracked = tracked_pids();
+                // Several processes: each mark counts the pages they share; the overcount
+                // at the phase's end (shared libraries and files, stable over a phase) comes off.
+                let (overcount, per_process) = if marks.len() > 1 {
+                    (shared_overcount(&tracked), marks.iter().map(|&b| mb(b)).collect())
+                } else {
+                    (0, Vec::new())
+                };
+                let shared = (marks.len() > 1).then(|| mb(overcount));
+                (mb(marks.iter().sum::<u64>().saturating_sub(overcount)), 0, per_process, shared)
+            }
             Peak::Sampled { stop, handle } => {
                 stop.store(true, Ordering::Relaxed);
-                handle.join().expect("sampler thread panicked")
+                let (peak, n) = handle.join().expect("sampler thread panicked");
+                (peak, n, Vec::new(), None)
             }
         };
         ACTIVE.fetch_sub(1, Ordering::SeqCst);
@@ -173,6 +216,8 @@ impl ResourceSampler {
             peak_rss_mb: peak_mb.max(mb(self.start_rss)).max(mb(end_rss)),
             cpu_util_pct: 100.0 * cpu_ms / (wall.as_secs_f64() * 1e3).max(1e-9),
             samples,
+            process_peaks_mb,
+            shared_overcount_mb,
         }
     }
 }

@@ -90,6 +90,9 @@ pub struct CellRecord {
     /// The bound `min_cosine` had to meet.
     #[serde(default)]
     pub gate_threshold: Option<f64>,
+    /// Vectors of the measured phase holding NaN or infinity (every returned vector is checked; None: not measured).
+    #[serde(default)]
+    pub non_finite_vectors: Option<u64>,
     /// Effective framework settings (providers, streams, hint, ...).
     #[serde(default)]
     pub backend_settings: std::collections::BTreeMap<String, String>,
@@ -244,8 +247,15 @@ pub struct PhaseMemory {
     pub start_mb: f64,
     /// RSS at its end.
     pub end_mb: f64,
-    /// Highest RSS sampled (every 20 ms) during it.
+    /// Highest RSS during it (the kernel's high-water mark; with helper processes,
+    /// their pages shared with each other counted once).
     pub peak_mb: f64,
+    /// With helper processes: each process's own high-water mark, this process first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub process_peaks_mb: Vec<f64>,
+    /// With helper processes: shared pages that the sum of `process_peaks_mb` counts more than once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_overcount_mb: Option<f64>,
 }
 
 /// How requests reached the model instances.
@@ -396,7 +406,13 @@ pub fn read_records(path: &Path) -> Result<Vec<CellRecord>, String> {
         .filter(|(_, l)| l.as_ref().map_or(true, |l| !l.trim().is_empty()))
         .map(|(i, line)| {
             let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
-            serde_json::from_str(&line).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))
+            let mut record: CellRecord =
+                serde_json::from_str(&line).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))?;
+            // Records written before summaries carried their count: the measured requests are it.
+            if let Some(l) = record.latency_ms.as_mut().filter(|l| l.count == 0) {
+                l.set_count(record.requests);
+            }
+            Ok(record)
         })
         .collect()
 }

@@ -35,6 +35,7 @@ fn mock(ms: f64, per_text_ms: f64) -> MockEmbedder {
         seed: 3,
         oom_above_batch: None,
         crash: None,
+        wrong_output: None,
     })
     .with_service_log()
 }

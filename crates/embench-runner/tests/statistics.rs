@@ -49,6 +49,7 @@ fn check_mode(service_time: ServiceTime, concurrency: usize, requests: u64, mode
         seed: 7,
         oom_above_batch: None,
         crash: None,
+        wrong_output: None,
     })
     .with_service_log();
     let mut drawn: Vec<Duration> = (0..requests).map(|i| mock.service_time(i)).collect();
@@ -150,6 +151,7 @@ fn open_loop_shows_stalls_that_closed_loop_hides() {
         seed: 1,
         oom_above_batch: None,
         crash: None,
+        wrong_output: None,
     };
     let requests = 600;
     let open = run_load(

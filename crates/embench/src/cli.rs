@@ -112,6 +112,11 @@ pub struct RunArgs {
     /// No progress bars (for logs and CI).
     #[arg(long)]
     pub quiet: bool,
+    /// The summary with every column (QPS, mean, p95, p99.9, load, first request,
+    /// CPU, threads, precision, min cosine) and whole error lines; the default fits
+    /// 120 columns. report.md and cells.csv always have every figure.
+    #[arg(long)]
+    pub wide: bool,
 }
 
 /// `embench validate`.

@@ -209,7 +209,7 @@ fn load_python(backend: &ResolvedBackend, model: &ResolvedModel) -> Result<Box<d
         precision: backend.precision,
         pooling: model.pooling,
         processes: options.processes,
-        dim: model.config.embedding_dim,
+        dim: model.config.embedding_dim.value,
     };
     Ok(Box::new(embench_python::PythonEmbedder::load(framework, &settings)?))
 }

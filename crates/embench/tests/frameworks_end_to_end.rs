@@ -72,18 +72,21 @@ fn a_wrong_reference_invalidates_the_cell_but_keeps_its_figures() {
     let dir = tempfile::tempdir().unwrap();
     // A model root whose reference embeddings are negated: no backend can match them.
     let (root, config) = linked_model_root(dir.path());
-    let reference: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(repo().join("models/all-minilm-l6-v2/reference.json"))
-            .expect("make test converts the model first (make convert)"),
-    )
-    .unwrap();
-    let mut wrong = reference.clone();
-    for v in wrong["embeddings"].as_array_mut().unwrap() {
-        for x in v.as_array_mut().unwrap() {
-            *x = (-x.as_f64().unwrap()).into();
+    std::fs::create_dir(root.join("references")).unwrap();
+    for file in ["reference.json", "references/seq_16.json"] {
+        let reference: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(repo().join("models/all-minilm-l6-v2").join(file))
+                .expect("make test converts the model first (make convert)"),
+        )
+        .unwrap();
+        let mut wrong = reference.clone();
+        for v in wrong["embeddings"].as_array_mut().unwrap() {
+            for x in v.as_array_mut().unwrap() {
+                *x = (-x.as_f64().unwrap()).into();
+            }
         }
+        std::fs::write(root.join(file), wrong.to_string()).unwrap();
     }
-    std::fs::write(root.join("reference.json"), wrong.to_string()).unwrap();
     let out = dir.path().join("run");
     run(&config, &out).code(1).stderr(predicates::str::contains("INVALID"));
     let records = validate_results(&out);

@@ -95,6 +95,11 @@ pub struct BackendSpec {
     /// (`{at_batch: 2, how: abort | segfault | hang}`), to exercise process isolation.
     #[serde(default)]
     pub crash: Option<Spanned<Crash>>,
+    /// Mock only: wrong vectors for requests above a batch size and/or a sequence
+    /// length (`{values: nan | inf | noise, above_batch: 32, above_seq: 64}`), to
+    /// exercise the finite-output check and the correctness gate at a cell's shape.
+    #[serde(default)]
+    pub wrong_output: Option<Spanned<WrongOutput>>,
     /// python-torch only: `eager` (default, the Hugging Face model) or `torchscript` (the export).
     #[serde(default)]
     pub mode: Option<Spanned<TorchMode>>,
@@ -129,6 +134,41 @@ pub struct Crash {
     pub at_batch: usize,
     /// How.
     pub how: CrashKind,
+}
+
+/// What the mock's wrong vectors hold (`wrong_output.values`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WrongValues {
+    /// Every value NaN.
+    Nan,
+    /// Every value +infinity.
+    Inf,
+    /// Finite, but pointing elsewhere than the right vector (cosine about 0 to it).
+    Noise,
+}
+
+/// The mock's wrong outputs: every request with more than `above_batch` texts
+/// and (when set) inputs of more than `above_seq` tokens gets wrong vectors; an
+/// unset bound holds for every request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WrongOutput {
+    /// What the wrong vectors hold.
+    pub values: WrongValues,
+    /// Only batches of more texts than this (unset: any batch).
+    #[serde(default)]
+    pub above_batch: Option<usize>,
+    /// Only inputs padded to more tokens than this (unset: any length).
+    #[serde(default)]
+    pub above_seq: Option<usize>,
+}
+
+impl WrongOutput {
+    /// Whether a request of `batch` texts padded to `seq` tokens gets wrong vectors.
+    pub fn applies(&self, batch: usize, seq: usize) -> bool {
+        self.above_batch.is_none_or(|n| batch > n) && self.above_seq.is_none_or(|n| seq > n)
+    }
 }
 
 /// How python-torch runs the model.

@@ -16,7 +16,8 @@ pub use backend_options::{
 };
 pub use benchmark::{
     Arrival, BackendSpec, BatchCost, BatchSpec, BenchmarkConfig, CacheSpec, Crash, CrashKind, DatasetConfig,
-    InputConfig, LoadMode, RepeatDistribution, Scenario, SeqLen, ServiceTime, Stall, TorchMode, DEFAULT_SWEEP,
+    InputConfig, LoadMode, RepeatDistribution, Scenario, SeqLen, ServiceTime, Stall, TorchMode, WrongOutput,
+    WrongValues, DEFAULT_SWEEP,
 };
 pub use error::{ConfigError, ConfigErrors};
 pub use execution::{

@@ -45,7 +45,7 @@ pub struct ModelConfig {
     /// Longest input the model accepts, in tokens.
     pub max_seq_length: Spanned<usize>,
     /// Size of one embedding.
-    pub embedding_dim: usize,
+    pub embedding_dim: Spanned<usize>,
     /// Parameter count as the model card states it, e.g. `22.7M`.
     pub params: String,
     /// Whether the model is multilingual.

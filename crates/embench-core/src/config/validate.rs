@@ -14,6 +14,7 @@ use super::parse::{closest, parse_yaml_file};
 use crate::backend::BackendKind;
 use crate::embedder::Precision;
 use crate::model_files::ModelFolder;
+use crate::model_limits::ModelLimits;
 use crate::pooling::{Pooling, PoolingKind};
 
 mod backends;
@@ -76,6 +77,9 @@ pub struct ResolvedModel {
     pub folder: Option<ModelFolder>,
     /// Pooling and normalisation.
     pub pooling: Pooling,
+    /// What the folder's `config.json` allows (None: no folder or no `config.json`).
+    #[serde(skip)]
+    pub limits: Option<ModelLimits>,
 }
 
 /// Device a backend runs on.
@@ -106,6 +110,8 @@ pub struct MockSettings {
     pub oom_above_batch: Option<usize>,
     /// Crash the process on the first request of this batch size.
     pub crash: Option<crate::config::benchmark::Crash>,
+    /// Wrong vectors for requests above a batch size or length.
+    pub wrong_output: Option<crate::config::benchmark::WrongOutput>,
     /// Seed of its draws.
     pub seed: u64,
 }
@@ -336,7 +342,8 @@ impl Validator<'_> {
                 .map(|p| ModelFolder::new(self.models_path.parent().unwrap_or(Path::new(".")).join(&p.value)));
             self.check_model_files(key, config, folder.as_ref(), backends);
             let pooling = self.pooling(&key.value, config, folder.as_ref());
-            out.push(ResolvedModel { key: key.value.clone(), config: config.clone(), folder, pooling });
+            let limits = folder.as_ref().and_then(|f| self.limits(&key.value, config, f));
+            out.push(ResolvedModel { key: key.value.clone(), config: config.clone(), folder, pooling, limits });
         }
         out
     }
@@ -390,6 +397,44 @@ impl Validator<'_> {
         }
     }
 
+    /// The folder's limits, with `max_seq_length` and `embedding_dim` checked against them.
+    fn limits(&mut self, key: &str, config: &ModelConfig, folder: &ModelFolder) -> Option<ModelLimits> {
+        let limits = match ModelLimits::read(folder) {
+            Ok(l) => l?,
+            Err(msg) => {
+                self.errors.push(ConfigError::file(self.models_path, format!("models.{key}.path"), msg));
+                return None;
+            }
+        };
+        let max = &config.max_seq_length;
+        if let Some(positions) = limits.max_positions.filter(|&p| max.value > p) {
+            let e = ConfigError::at(
+                self.models_path,
+                max,
+                format!("models.{key}.max_seq_length"),
+                format!(
+                    "max_seq_length {} is over the {positions} positions the model has ({})",
+                    max.value, limits.positions_source
+                ),
+            );
+            self.err(e.fix(format!("set max_seq_length to at most {positions}")));
+        }
+        let dim = &config.embedding_dim;
+        if let Some(out) = limits.output_dim.filter(|&d| d != dim.value) {
+            let e = ConfigError::at(
+                self.models_path,
+                dim,
+                format!("models.{key}.embedding_dim"),
+                format!(
+                    "embedding_dim {} differs from the {out} values the model puts out ({}); embench does not truncate (Matryoshka) embeddings",
+                    dim.value, limits.output_source
+                ),
+            );
+            self.err(e.fix(format!("set embedding_dim to {out}")));
+        }
+        Some(limits)
+    }
+
     fn pooling(&mut self, key: &str, config: &ModelConfig, folder: Option<&ModelFolder>) -> Pooling {
         let mut resolve = |set: Option<Result<Option<PoolingKind>, String>>| match set {
             Some(Ok(v)) => v,
@@ -419,12 +464,21 @@ impl Validator<'_> {
                 self.err(e.fix("use at least 2 tokens"));
             }
             for m in models {
-                let max = m.config.max_seq_length.value;
+                // The tighter of models.yaml's max_seq_length and the model's own position table.
+                let declared = (
+                    m.config.max_seq_length.value,
+                    format!("{}: models.{}.max_seq_length", self.models_path.display(), m.key),
+                );
+                let table = m.limits.as_ref().and_then(|l| l.max_positions.map(|p| (p, l.positions_source.clone())));
+                let (max, source) = match table {
+                    Some(t) if t.0 < declared.0 => t,
+                    _ => declared,
+                };
                 if n > max {
                     let e = self.at(
                         len,
                         field.clone(),
-                        format!("sequence length {n} is over model '{}''s maximum of {max}", m.key),
+                        format!("sequence length {n} is over model '{}''s maximum of {max} ({source})", m.key),
                     );
                     self.err(e.fix(format!("use at most {max}, or remove '{}' from active_models", m.key)));
                 }

@@ -6,7 +6,7 @@ use std::path::Path;
 /// Values keyed by the bit pattern of their x (f64 is not Ord).
 type PointsByX = BTreeMap<u64, Vec<f64>>;
 
-use embench_runner::histogram::LatencyHistogram;
+use embench_runner::histogram::{requests_needed, LatencyHistogram};
 
 use super::{backend_color, save, Axis, BarChart, ChartFile, LineChart, Mark, Series};
 use crate::runs::{Entry, ReportError, Runs};
@@ -32,12 +32,15 @@ pub fn render_all(runs: &Runs, dir: &Path) -> Result<Vec<ChartFile>, ReportError
         let latency = ctx.lines(
             &by_conc,
             |e| e.record.concurrency as f64,
-            &[("p50", |e| e.record.latency_ms.map(|l| l.p50)), ("p99", |e| e.record.latency_ms.map(|l| l.p99))],
+            &[
+                ("p50", |e| e.record.latency_ms.as_ref().and_then(|l| l.supported("p50"))),
+                ("p99", |e| e.record.latency_ms.as_ref().and_then(|l| l.supported("p99"))),
+            ],
         );
         ctx.emit_line(
             &mut files,
             "latency_vs_concurrency",
-            "p50 (solid) and p99 (dashed) latency vs concurrency",
+            "p50 (solid) and p99 (dashed, cells of 1000+ requests) latency vs concurrency",
             "concurrency (clients, log scale)",
             "latency (ms)",
             Axis::Log10,
@@ -79,7 +82,7 @@ pub fn render_all(runs: &Runs, dir: &Path) -> Result<Vec<ChartFile>, ReportError
                 ctx.lines(
                     &by_batch,
                     |e| e.record.batch_size as f64,
-                    &[("p50", |e| e.record.latency_ms.map(|l| l.p50))],
+                    &[("p50", |e| e.record.latency_ms.as_ref().map(|l| l.p50))],
                 ),
                 lat_marks,
             ),
@@ -132,7 +135,7 @@ fn sweep_marks(entries: &[Entry<'_>], many: bool) -> (Vec<Mark>, Vec<Mark>) {
                 if let Some(y) = r.embeddings_per_s {
                     tput.push(Mark { at: (x, y), color, best: is_best });
                 }
-                if let Some(l) = r.latency_ms {
+                if let Some(l) = &r.latency_ms {
                     lat.push(Mark { at: (x, l.p50), color, best: is_best });
                 }
             }
@@ -141,7 +144,7 @@ fn sweep_marks(entries: &[Entry<'_>], many: bool) -> (Vec<Mark>, Vec<Mark>) {
     (tput, lat)
 }
 
-struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     model: &'a str,
     seq: &'a str,
     dir: &'a Path,
@@ -165,7 +168,9 @@ impl Ctx<'_> {
         format!("{}_seq{}_{kind}", safe(self.model), safe(self.seq))
     }
 
-    /// One line per series (and per value, for p50/p99), x from `x`, sorted by x; repeated x values are averaged.
+    /// One line per series and serving mode (and per value, for p50/p99), x from
+    /// `x`, sorted by x; repeated x values are averaged. Cells of different serving
+    /// modes (direct, served, dynamic batching) are never joined into one curve.
     fn lines(&self, entries: &[Entry<'_>], x: fn(&Entry<'_>) -> f64, values: &[(&str, Value)]) -> Vec<Series> {
         let mut out = Vec::new();
         for (vi, (name, value)) in values.iter().enumerate() {
@@ -173,7 +178,7 @@ impl Ctx<'_> {
             let mut by_series: BTreeMap<String, (usize, &str, PointsByX)> = BTreeMap::new();
             for e in entries {
                 let Some(v) = value(e) else { continue };
-                let slot = by_series.entry(e.series(self.many)).or_insert((
+                let slot = by_series.entry(format!("{}{}", e.series(self.many), e.serving())).or_insert((
                     self.marker(e),
                     &e.record.backend,
                     BTreeMap::new(),
@@ -264,7 +269,7 @@ impl Ctx<'_> {
             let n = h.len() as f64;
             let points = QUANTILES
                 .iter()
-                .filter(|&&q| 1.0 / (1.0 - q) <= n.max(1.0))
+                .filter(|&&q| q == 0.0 || requests_needed(q) as f64 <= n)
                 .map(|&q| ((1.0 / (1.0 - q)).log10(), h.quantile_ms(q)))
                 .collect();
             let label = format!("{label} (c={}, b={})", e.record.concurrency, e.record.batch_size);
@@ -298,5 +303,41 @@ impl Ctx<'_> {
         draw(self.dir, &stem)?;
         files.push(ChartFile { model: self.model.into(), seq: self.seq.into(), title: title.into(), stem });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use embench_runner::CellRecord;
+
+    /// A fixture record at `concurrency`, direct or through a dynamic-batching queue.
+    fn cell(concurrency: usize, batching: bool) -> CellRecord {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/runs/host-a/results.jsonl");
+        let line = std::fs::read_to_string(path).unwrap().lines().next().unwrap().to_string();
+        let mut r: CellRecord = serde_json::from_str(&line).unwrap();
+        r.concurrency = concurrency;
+        r.execution = batching.then(|| {
+            serde_json::from_value(serde_json::json!({
+                "replicas": 1, "workers_per_model": 1, "threads_per_replica": 2, "requested": "auto",
+                "max_batch_size": 8, "max_wait_us": 5000, "mean_formed_batch": 4.0, "formed_batches": {}
+            }))
+            .unwrap()
+        });
+        r
+    }
+
+    #[test]
+    fn curves_join_only_cells_of_the_same_serving_mode() {
+        let records = [cell(1, false), cell(4, false), cell(8, true)];
+        let entries: Vec<Entry<'_>> = records.iter().map(|record| Entry { host: "h", record }).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Ctx { model: "m", seq: "32", dir: dir.path(), hosts: &["h"], many: false };
+        let series = ctx.lines(&entries, |e| e.record.concurrency as f64, &[("", |e| e.record.qps)]);
+        let shape: Vec<(&str, usize)> = series.iter().map(|s| (s.label.as_str(), s.points.len())).collect();
+        let backend = records[0].backend.as_str();
+        assert_eq!(shape.len(), 2, "{shape:?}");
+        assert!(shape.contains(&(backend, 2)), "{shape:?}");
+        assert!(shape.contains(&(format!("{backend} (dynamic batching)").as_str(), 1)), "{shape:?}");
     }
 }

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use embench_core::config::{load_config_with, AutoSettings, LoadedConfig};
+use embench_core::oversubscription::oversubscription_warning;
 use embench_runner::tier::Recommendation;
 
 use crate::cli::ValidateArgs;
@@ -29,6 +30,21 @@ pub fn auto_settings(rec: &Recommendation) -> AutoSettings {
     }
 }
 
+/// What the config will do that the reader should know before running it: every
+/// backend × scenario whose threads oversubscribe the usable cores.
+pub fn warnings(config: &LoadedConfig) -> Vec<String> {
+    let cores = embench_runner::host::effective_cores();
+    let mut out = Vec::new();
+    for s in config.scenarios.iter().filter(|s| s.execution.is_none()) {
+        for b in config.backends.iter().filter(|b| s.runs_on(&b.label)) {
+            if let Some(w) = oversubscription_warning(b, s.concurrency, cores) {
+                out.push(format!("backend '{}', scenario '{}': {w}", b.label, s.name));
+            }
+        }
+    }
+    out
+}
+
 /// `embench validate --config F`.
 pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     let plan = embench_runner::RunPlan::new(load(&args.config)?);
@@ -43,5 +59,8 @@ pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
         config.sequence_lengths.len(),
         plan.cells.len()
     );
+    for w in warnings(config) {
+        println!("warning: {w}");
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -107,7 +107,7 @@ impl Validator<'_> {
     /// Settings that belong to another backend are errors, not silently ignored.
     fn foreign_settings(&mut self, i: usize, kind: BackendKind, spec: &BackendSpec) {
         use BackendKind::{Mock, Openvino, Ort};
-        let owned: [(bool, &str, BackendKind); 15] = [
+        let owned: [(bool, &str, BackendKind); 16] = [
             (spec.inter_op_threads.is_some(), "inter_op_threads", Ort),
             (spec.graph_optimization.is_some(), "graph_optimization", Ort),
             (spec.execution_mode.is_some(), "execution_mode", Ort),
@@ -122,6 +122,7 @@ impl Validator<'_> {
             (spec.batch_cost.is_some(), "batch_cost", Mock),
             (spec.oom_above_batch.is_some(), "oom_above_batch", Mock),
             (spec.crash.is_some(), "crash", Mock),
+            (spec.wrong_output.is_some(), "wrong_output", Mock),
             (spec.mode.is_some(), "mode", BackendKind::PythonTorch),
         ];
         for (present, name, owner) in owned {
@@ -245,6 +246,7 @@ impl Validator<'_> {
             seed: spec.seed.unwrap_or(42),
             oom_above_batch: spec.oom_above_batch.as_ref().map(|n| n.value),
             crash: spec.crash.as_ref().map(|c| c.value),
+            wrong_output: spec.wrong_output.as_ref().map(|w| w.value),
         })
     }
 }

@@ -1,0 +1,118 @@
+//! How many threads a backend keeps busy at once, and the warning when that is
+//! more than the usable cores: threads that outnumber cores take turns, and the
+//! figures then measure the scheduler as much as the framework.
+//!
+//! Each framework multiplies threads its own way:
+//! - ort: each session has its own intra-op pool; concurrent requests run on
+//!   `min(sessions, requests in flight)` sessions at once;
+//! - openvino: `inference_num_threads` is shared out among the streams, but every
+//!   stream gets at least one thread (OpenVINO's CPU plugin documentation,
+//!   "Performance Hints and Thread Scheduling"), so streams above the cores oversubscribe;
+//! - tch: libgomp gives every calling thread its own team of intra-op threads;
+//! - python-*: each worker process has its own intra-op threads;
+//! - candle: one rayon pool for every caller, so concurrency adds no threads.
+//!
+//! Served cells (replicas × workers) are checked by the runner's serving plan.
+
+use crate::backend::BackendKind;
+use crate::config::ResolvedBackend;
+
+/// Threads a backend runs at once, and the product that gives them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadDemand {
+    /// Threads busy at once.
+    pub threads: usize,
+    /// How they multiply, e.g. `4 sessions x 2 intra-op threads`.
+    pub product: String,
+}
+
+/// The threads one instance of `backend` keeps busy with `in_flight` requests at
+/// once; unset thread counts resolve to `cores`, as the backends resolve them.
+/// None for backends without intra-op threads (mock, python-echo).
+pub fn thread_demand(backend: &ResolvedBackend, in_flight: usize, cores: usize) -> Option<ThreadDemand> {
+    let t = backend.threads.unwrap_or(cores).max(1);
+    let in_flight = in_flight.max(1);
+    let (threads, product) = match backend.kind {
+        BackendKind::Mock | BackendKind::PythonEcho => return None,
+        BackendKind::Candle => (t, format!("{t} threads in one pool shared by every client")),
+        BackendKind::Ort => {
+            let sessions = backend.ort.as_ref().map_or(1, |o| o.sessions).min(in_flight);
+            (sessions * t, format!("{sessions} sessions running at once x {t} intra-op threads"))
+        }
+        BackendKind::Openvino => {
+            let streams = backend.openvino.as_ref().and_then(|o| o.streams).unwrap_or(1);
+            let busy = streams.min(in_flight);
+            (
+                t.max(busy),
+                format!("{busy} streams running at once (at least 1 thread each) sharing {t} inference threads"),
+            )
+        }
+        BackendKind::Tch => (
+            in_flight * t,
+            format!("{in_flight} calling threads x {t} intra-op threads each (libgomp team per caller)"),
+        ),
+        BackendKind::PythonOrt | BackendKind::PythonTorch | BackendKind::PythonOpenvino => {
+            let processes = backend.python.as_ref().map_or(1, |p| p.processes).min(in_flight);
+            (processes * t, format!("{processes} worker processes running at once x {t} intra-op threads"))
+        }
+    };
+    Some(ThreadDemand { threads, product })
+}
+
+/// The warning for `backend` at `concurrency` clients on `cores` usable cores, or None when it fits.
+pub fn oversubscription_warning(backend: &ResolvedBackend, concurrency: usize, cores: usize) -> Option<String> {
+    let d = thread_demand(backend, concurrency, cores)?;
+    (d.threads > cores).then(|| {
+        format!(
+            "oversubscribed: {} = {} threads > {cores} usable cores at {concurrency} client(s); they take turns and the figures measure the scheduler too (fix: fewer threads, sessions, streams or processes)",
+            d.product, d.threads
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{OpenvinoOptions, OrtOptions, PythonOptions, TorchMode};
+
+    fn backend(kind: BackendKind, threads: Option<usize>) -> ResolvedBackend {
+        ResolvedBackend {
+            kind,
+            label: kind.to_string(),
+            precision: Default::default(),
+            ort: None,
+            openvino: None,
+            threads,
+            device: crate::config::DeviceKind::Cpu,
+            mock: None,
+            python: None,
+            device_auto: false,
+        }
+    }
+
+    #[test]
+    fn every_way_threads_multiply_is_named() {
+        let mut ort = backend(BackendKind::Ort, None);
+        ort.ort = Some(OrtOptions { sessions: 4, ..Default::default() });
+        let w = oversubscription_warning(&ort, 4, 2).unwrap();
+        assert!(w.contains("4 sessions running at once x 2 intra-op threads = 8 threads > 2 usable cores"), "{w}");
+        assert_eq!(oversubscription_warning(&ort, 1, 2), None, "one client uses one session");
+
+        let mut ov = backend(BackendKind::Openvino, Some(2));
+        ov.openvino = Some(OpenvinoOptions { streams: Some(4), ..Default::default() });
+        let w = oversubscription_warning(&ov, 8, 2).unwrap();
+        assert!(w.contains("4 streams running at once") && w.contains("= 4 threads > 2"), "{w}");
+
+        let mut py = backend(BackendKind::PythonTorch, Some(2));
+        py.python = Some(PythonOptions { mode: TorchMode::Eager, processes: 3 });
+        let w = oversubscription_warning(&py, 3, 2).unwrap();
+        assert!(w.contains("3 worker processes running at once x 2 intra-op threads = 6 threads"), "{w}");
+
+        let w = oversubscription_warning(&backend(BackendKind::Tch, Some(2)), 4, 2).unwrap();
+        assert!(w.contains("4 calling threads x 2 intra-op threads"), "{w}");
+        let w = oversubscription_warning(&backend(BackendKind::Candle, Some(8)), 4, 2).unwrap();
+        assert!(w.contains("= 8 threads > 2"), "{w}");
+        assert_eq!(oversubscription_warning(&backend(BackendKind::Candle, Some(2)), 4, 2), None);
+        assert_eq!(oversubscription_warning(&backend(BackendKind::Mock, Some(64)), 4, 2), None);
+    }
+}

@@ -1,0 +1,128 @@
+//! Every call the runner makes into a backend goes through [`Guarded`]: a panic
+//! inside the backend becomes that request's error (the worker process and the
+//! cell's other requests carry on), and every vector that comes back is checked
+//! for NaN and infinity, counted per phase by an [`OutputCheck`].
+//!
+//! A backend whose numbers are broken (a bad `config.json`, an overflowing
+//! reduced precision, a kernel bug at one shape) can be fast; its cell must not
+//! be reported valid. The check reads each value's exponent bits once (a scan the
+//! compiler vectorises): its cost is stated in the methodology.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use embench_core::{BackendInfo, EmbedError, Embedder, Embeddings, Phase, TokenizedBatch};
+
+use crate::load::panic_message;
+
+/// Vectors returned and vectors with a NaN or infinite value, since the last [`OutputCheck::take`].
+#[derive(Debug, Default)]
+pub struct OutputCheck {
+    vectors: AtomicU64,
+    non_finite: AtomicU64,
+}
+
+/// What one phase's outputs held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OutputCount {
+    /// Vectors the backend returned.
+    pub vectors: u64,
+    /// Of those, vectors with at least one NaN or infinite value.
+    pub non_finite: u64,
+}
+
+impl OutputCheck {
+    /// Counts `e`'s vectors and those that are not finite.
+    pub fn note(&self, e: &Embeddings) {
+        self.vectors.fetch_add(e.rows as u64, Ordering::Relaxed);
+        let bad = non_finite_rows(e);
+        if bad > 0 {
+            self.non_finite.fetch_add(bad as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// The counts so far, and starts again from zero (one phase ends, the next begins).
+    pub fn take(&self) -> OutputCount {
+        OutputCount {
+            vectors: self.vectors.swap(0, Ordering::Relaxed),
+            non_finite: self.non_finite.swap(0, Ordering::Relaxed),
+        }
+    }
+}
+
+/// Rows of `e` with at least one NaN or infinite value.
+///
+/// An f32 is NaN or infinite exactly when its 8 exponent bits are all ones
+/// (IEEE 754-2008, 3.4); OR-ing a test of each value keeps the loop branch-free.
+pub fn non_finite_rows(e: &Embeddings) -> usize {
+    const EXPONENT: u32 = 0x7f80_0000;
+    e.data
+        .chunks(e.dim.max(1))
+        .filter(|row| row.iter().fold(false, |bad, v| bad | (v.to_bits() & EXPONENT == EXPONENT)))
+        .count()
+}
+
+/// A backend seen through the runner: panics become errors, outputs are checked.
+pub struct Guarded {
+    inner: Box<dyn Embedder>,
+    check: Arc<OutputCheck>,
+}
+
+impl Guarded {
+    /// Wraps `inner`, counting its outputs in `check`.
+    pub fn new(inner: Box<dyn Embedder>, check: Arc<OutputCheck>) -> Self {
+        Self { inner, check }
+    }
+}
+
+impl Embedder for Guarded {
+    fn info(&self) -> &BackendInfo {
+        self.inner.info()
+    }
+
+    fn embed(&self, batch: &TokenizedBatch) -> Result<Embeddings, EmbedError> {
+        let out = catch_unwind(AssertUnwindSafe(|| self.inner.embed(batch)))
+            .unwrap_or_else(|panic| Err(EmbedError::new("backend", Phase::Inference, panic_message(panic.as_ref()))))?;
+        if out.rows != batch.batch_size || out.data.len() != out.rows * out.dim {
+            return Err(EmbedError::new(
+                "backend",
+                Phase::Inference,
+                format!(
+                    "returned {} vectors ({} values, dimension {}) for a batch of {} texts",
+                    out.rows,
+                    out.data.len(),
+                    out.dim,
+                    batch.batch_size
+                ),
+            ));
+        }
+        self.check.note(&out);
+        Ok(out)
+    }
+
+    fn max_batch_size(&self) -> Option<usize> {
+        self.inner.max_batch_size()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_rows_with_any_nan_or_infinity() {
+        let mut data = vec![0.5f32; 12];
+        data[1] = f32::NAN;
+        data[5] = f32::NEG_INFINITY;
+        data[7] = f32::INFINITY;
+        data[11] = f32::MAX; // finite
+        let e = Embeddings { rows: 4, dim: 3, data };
+        assert_eq!(non_finite_rows(&e), 3, "rows 0, 1 and 2; row 3 holds f32::MAX, which is finite");
+        let check = OutputCheck::default();
+        check.note(&e);
+        check.note(&e);
+        assert_eq!(check.take(), OutputCount { vectors: 8, non_finite: 6 });
+        assert_eq!(check.take(), OutputCount::default());
+    }
+}

@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Writes the correctness gate's reference embeddings of a converted model folder:
+the probe set embedded in PyTorch (transformers' model, the folder's pooling and
+normalisation), one file per sequence length.
+
+    <root>/reference.json           natural length: the probes, each truncated at max_seq_length
+    <root>/references/seq_<N>.json  exactly N tokens: the probes (padded to N by embench, truncated
+                                    at N) and as many long texts made of them (truncated at N)
+
+embench's gate tokenizes the stored texts with the same tokenizer.json at the
+cell's length and batch size, so a backend is compared with PyTorch on the
+texts, truncation and padding its cell used.
+
+    python make_references.py models/<key> --max-length 256 --seq-lens 16 128 512
+
+convert_model.py calls this for the usual lengths; `embench run` calls it (embedded
+in the binary) for a length a config uses that has no file yet. Writes each file
+through a temporary name and a rename, so concurrent runs never read half a file.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import sys
+
+import numpy as np
+import torch
+
+# The probe set: short, long, punctuation, a single character, non-ASCII.
+PROBES = [
+    "The quick brown fox jumps over the lazy dog.",
+    "Embedding models map text to dense vectors for semantic search.",
+    "How do I pick an inference runtime for production?",
+    "a",
+    "Rust and ONNX Runtime, OpenVINO, libtorch and candle are compared here on the same inputs, "
+    "with the same tokenizer, the same pooling and the same normalisation, so that only the "
+    "framework differs between the measured numbers.",
+    "Café prices in Zürich rose 3.5% in 2024 — see https://example.com/report?id=42.",
+    "What is the capital of France? Paris is the capital and most populous city of France.",
+    "def embed(texts): return model.encode(texts, normalize_embeddings=True)",
+]
+# Fixed lengths the converter writes up front (each at most the model's positions).
+DEFAULT_SEQ_LENS = [8, 16, 32, 64, 128, 256, 512]
+
+
+def fail(msg: str, fix: str) -> None:
+    print(f"error: {msg}\nfix: {fix}", file=sys.stderr)
+    sys.exit(1)
+
+
+def hf_dir(root: pathlib.Path) -> pathlib.Path:
+    nested = root / "pytorch"
+    return nested if (nested / "config.json").is_file() or not (root / "config.json").is_file() else root
+
+
+def pooling_of(folder: pathlib.Path) -> tuple[str, bool]:
+    """The folder's sentence-transformers pooling (mean or cls) and whether it normalises."""
+    kind = "mean"
+    pooling = folder / "1_Pooling" / "config.json"
+    if pooling.is_file():
+        cfg = json.loads(pooling.read_text())
+        if cfg.get("pooling_mode_cls_token"):
+            kind = "cls"
+        elif not cfg.get("pooling_mode_mean_tokens"):
+            fail(f"{pooling}: only mean and CLS pooling are supported", "set 'pooling' in configs/models.yaml")
+    normalize = False
+    modules = folder / "modules.json"
+    if modules.is_file():
+        normalize = any(m.get("type", "").endswith("models.Normalize") for m in json.loads(modules.read_text()))
+    return kind, normalize
+
+
+def pool(hidden: np.ndarray, mask: np.ndarray, kind: str, normalize: bool) -> np.ndarray:
+    if kind == "cls":
+        out = hidden[:, 0, :].astype(np.float64)
+    else:
+        m = mask[:, :, None].astype(np.float64)
+        out = (hidden.astype(np.float64) * m).sum(1) / np.clip(m.sum(1), 1e-9, None)
+    if normalize:
+        out = out / np.clip(np.linalg.norm(out, axis=1, keepdims=True), 1e-12, None)
+    return out.astype(np.float32)
+
+
+def long_texts(tokenizer, n: int) -> list[str]:
+    """One text per probe that runs past n tokens (special tokens included): the probes in turn from it."""
+    out = []
+    for i in range(len(PROBES)):
+        parts, k = [], i
+        while len(tokenizer(" ".join(parts), verbose=False)["input_ids"]) <= n:
+            parts.append(PROBES[k % len(PROBES)])
+            k += 1
+        out.append(" ".join(parts))
+    return out
+
+
+def embed(model, tokenizer, texts: list[str], max_length: int, kind: str, normalize: bool) -> np.ndarray:
+    names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in tokenizer.model_input_names]
+    out = []
+    for start in range(0, len(texts), 8):
+        enc = tokenizer(texts[start:start + 8], padding=True, truncation=True, max_length=max_length,
+                        return_tensors="pt")
+        with torch.inference_mode():
+            hidden = model(**{n: enc[n] for n in names}).last_hidden_state.numpy()
+        out.append(pool(hidden, enc["attention_mask"].numpy(), kind, normalize))
+    return np.concatenate(out)
+
+
+def write_set(path: pathlib.Path, root: pathlib.Path, texts: list[str], vectors: np.ndarray, seq_len: int | None,
+              kind: str, normalize: bool, max_length: int) -> None:
+    import transformers
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = {
+        "model": root.name,
+        "made_with": {"torch": torch.__version__, "transformers": transformers.__version__,
+                      "script": "scripts/python/make_references.py", "pooling": kind, "normalize": normalize},
+        "max_seq_length": max_length,
+        "seq_len": seq_len,
+        "sentences": texts,
+        "embeddings": [[round(float(x), 7) for x in v] for v in vectors],
+    }
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(body, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def usable_positions(config: dict) -> int | None:
+    """Rows of the position table a real token can use (RoBERTa's family skip pad_token_id + 1)."""
+    rows = config.get("max_position_embeddings")
+    if rows is None:
+        return None
+    if config.get("model_type") in ("roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "data2vec-text",
+                                    "longformer", "mpnet"):
+        return rows - (config.get("pad_token_id", 1) + 1)
+    return rows
+
+
+def write_references(root: pathlib.Path, model, tokenizer, max_length: int, seq_lens: list[int],
+                     natural: bool) -> list[str]:
+    """Writes reference.json (when `natural`) and references/seq_N.json for each N; returns the paths written."""
+    kind, normalize = pooling_of(hf_dir(root))
+    written = []
+    if natural:
+        vectors = embed(model, tokenizer, PROBES, max_length, kind, normalize)
+        write_set(root / "reference.json", root, PROBES, vectors, None, kind, normalize, max_length)
+        written.append("reference.json")
+    for n in seq_lens:
+        texts = PROBES + long_texts(tokenizer, n)
+        vectors = embed(model, tokenizer, texts, n, kind, normalize)
+        rel = f"references/seq_{n}.json"
+        write_set(root / rel, root, texts, vectors, n, kind, normalize, max_length)
+        written.append(rel)
+    return written
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("root", type=pathlib.Path, help="models/<key>: holds pytorch/ (the Hugging Face folder)")
+    ap.add_argument("--max-length", type=int, default=256, help="max_seq_length of the model (models.yaml)")
+    ap.add_argument("--seq-lens", type=int, nargs="*", default=[], help="fixed lengths to write")
+    ap.add_argument("--natural", action="store_true", help="also write reference.json")
+    args = ap.parse_args()
+    from transformers import AutoModel, AutoTokenizer
+
+    root = args.root.resolve()
+    hf = hf_dir(root)
+    if not (hf / "config.json").is_file():
+        fail(f"{hf}/config.json does not exist", "scripts/convert_models.sh <key> fetches and converts the model")
+    positions = usable_positions(json.loads((hf / "config.json").read_text()))
+    too_long = [n for n in args.seq_lens if positions is not None and n > positions]
+    if too_long:
+        fail(f"seq {too_long} is over the model's {positions} positions", f"use lengths of at most {positions}")
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(hf)
+    model = AutoModel.from_pretrained(hf, dtype=torch.float32).eval()
+    written = write_references(root, model, tokenizer, args.max_length, args.seq_lens, args.natural)
+    print(f"reference embeddings: {', '.join(written)} in {root}")
+
+
+if __name__ == "__main__":
+    main()
