@@ -121,7 +121,15 @@ impl Gate {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 let Some(n) = name.strip_prefix("seq_").and_then(|s| s.strip_suffix(".json")) else { continue };
                 let Ok(n) = n.parse::<usize>() else { continue };
-                fixed.insert(n, ReferenceSet::from_file(&entry.path())?);
+                let set = ReferenceSet::from_file(&entry.path())?;
+                if set.seq_len != Some(n) {
+                    return Err(format!(
+                        "{}: made for seq {:?}, not {n} (fix: remove it; embench run makes it again)",
+                        entry.path().display(),
+                        set.seq_len
+                    ));
+                }
+                fixed.insert(n, set);
             }
         }
         let tokenizer = TextTokenizer::from_file(&folder.tokenizer_json(), model.config.max_seq_length.value)?;

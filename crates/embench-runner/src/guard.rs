@@ -110,6 +110,43 @@ impl Embedder for Guarded {
 mod tests {
     use super::*;
 
+    /// A backend whose pooling asserts, as embench-core's does on a wrong-sized hidden state.
+    struct Panics(BackendInfo);
+
+    impl Embedder for Panics {
+        fn info(&self) -> &BackendInfo {
+            &self.0
+        }
+
+        fn embed(&self, _: &TokenizedBatch) -> Result<Embeddings, EmbedError> {
+            panic!("hidden state has the wrong size")
+        }
+    }
+
+    #[test]
+    fn a_panic_in_a_backend_is_that_requests_error() {
+        let info = BackendInfo {
+            framework: "openvino".into(),
+            framework_version: "x".into(),
+            device: "cpu".into(),
+            precision: Default::default(),
+            intra_op_threads: 1,
+            settings: Default::default(),
+            notes: Vec::new(),
+        };
+        let guarded = Guarded::new(Box::new(Panics(info)), Arc::default());
+        let batch = TokenizedBatch {
+            batch_size: 1,
+            seq_len: 2,
+            input_ids: vec![1, 2],
+            attention_mask: vec![1, 1],
+            token_type_ids: vec![0, 0],
+        };
+        let e = guarded.embed(&batch).unwrap_err().to_string();
+        assert_eq!(e, "backend failed during inference: backend panicked: hidden state has the wrong size");
+        assert!(guarded.embed(&batch).is_err(), "and the next request is served the same way");
+    }
+
     #[test]
     fn counts_rows_with_any_nan_or_infinity() {
         let mut data = vec![0.5f32; 12];

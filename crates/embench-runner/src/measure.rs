@@ -239,3 +239,21 @@ pub fn search_max_qps(
     });
     (result, best.or(last))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thin_asked_percentile_says_what_would_give_it_enough() {
+        let mut h = LatencyHistogram::new();
+        for ms in 1..=100u64 {
+            h.record(Duration::from_millis(ms));
+        }
+        let w = sample_floor_warning(&h.summary(), 0.99, Some(50.0)).unwrap();
+        assert!(w.starts_with("p99 rests on 100 requests; it needs 1000"), "{w}");
+        assert!(w.contains("(fix: num_requests: 1000 or min_duration_s: 20 (at the 50.0 requests/s measured))"), "{w}");
+        assert!(sample_floor_warning(&h.summary(), 0.95, None).unwrap().contains("it needs 200"));
+        assert_eq!(sample_floor_warning(&h.summary(), 0.5, None), None, "a median needs 20");
+    }
+}

@@ -48,9 +48,9 @@ const WIDE: [&str; 21] = [
 /// and `INVALID [k]`; note k under the table gives the first line of its reason
 /// (the whole text is in results.jsonl). Compact: no line passes [`COMPACT_WIDTH`].
 pub fn table(records: &[CellRecord], wide: bool) -> String {
-    let header: &[&str] = if wide { &WIDE } else { &COMPACT };
+    let mut header: Vec<&str> = if wide { WIDE.to_vec() } else { COMPACT.to_vec() };
     let mut reasons = Vec::new();
-    let rows: Vec<(Vec<String>, String, Color)> = records
+    let mut rows: Vec<(Vec<String>, String, Color)> = records
         .iter()
         .map(|r| {
             let (cells, verdict, color, reason) = row(r, wide);
@@ -69,6 +69,12 @@ pub fn table(records: &[CellRecord], wide: bool) -> String {
             }
         })
         .collect();
+    // Compact: one model for every cell goes above the table instead of in every row.
+    let one_model = records.first().map(|r| &r.model).filter(|m| !wide && records.iter().all(|r| &r.model == *m));
+    if one_model.is_some() {
+        header.remove(0);
+        rows.iter_mut().for_each(|(cells, ..)| drop(cells.remove(0)));
+    }
     // Column widths without the verdict; the verdict gets what is left of the line.
     let mut widths: Vec<usize> = (0..header.len() - 1)
         .map(|c| {
@@ -83,7 +89,8 @@ pub fn table(records: &[CellRecord], wide: bool) -> String {
     let line = |widths: &[usize], verdict: usize| 1 + widths.iter().map(|w| w + 3).sum::<usize>() + verdict + 3;
     if !wide {
         // Long names give way first (scenario, model, backend), down to a readable minimum.
-        for (c, floor) in [(2, 12), (0, 12), (1, 10)] {
+        for (name, floor) in [("scenario", 14), ("model", 12), ("backend", 10)] {
+            let Some(c) = header.iter().position(|h| *h == name) else { continue };
             let over = line(&widths, MIN_VERDICT).saturating_sub(COMPACT_WIDTH);
             widths[c] -= over.min(widths[c].saturating_sub(floor));
         }
@@ -91,13 +98,14 @@ pub fn table(records: &[CellRecord], wide: bool) -> String {
     let room = COMPACT_WIDTH.saturating_sub(line(&widths, 0)).max(MIN_VERDICT);
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
-    t.set_header(header.to_vec());
+    t.set_header(header);
     for (cells, verdict, color) in rows {
         let cells = cells.iter().zip(&widths).map(|(c, &w)| if wide { c.clone() } else { cut(c, w) });
         let verdict = if wide { verdict } else { cut(&verdict, room) };
         t.add_row(cells.map(Cell::new).chain([Cell::new(verdict).fg(color)]));
     }
-    let mut out = t.to_string();
+    let mut out = one_model.map(|m| format!("model {m}\n")).unwrap_or_default();
+    out.push_str(&t.to_string());
     for note in reasons.into_iter().chain(notes(records)) {
         out.push('\n');
         out.push_str(&if wide { note } else { cut(&note, COMPACT_WIDTH) });
@@ -109,10 +117,15 @@ pub fn table(records: &[CellRecord], wide: bool) -> String {
 /// for a cell without figures, the first line of why.
 fn row(r: &CellRecord, wide: bool) -> (Vec<String>, String, Color, Option<String>) {
     let lat = r.latency_ms.as_ref();
+    let scenario = match (&r.cache, wide) {
+        // `cache 20% cold` for `cache [repeats 20 %, cache cold]`.
+        (Some(c), false) => format!("{} {:.0}% {}", r.scenario, c.repeat_ratio * 100.0, c.phase),
+        _ => r.scenario_label(),
+    };
     let mut cells = vec![
         r.model.clone(),
         r.backend.clone(),
-        r.scenario_label(),
+        scenario,
         r.concurrency.to_string(),
         r.batch_size.to_string(),
         r.seq_len.to_string().trim_matches('"').to_string(),
@@ -212,6 +225,7 @@ mod tests {
         let records = [record(true, ""), record(false, &backtrace), record(false, &"x".repeat(400))];
         let compact = table(&records, false);
         assert!(widest(&compact) <= COMPACT_WIDTH, "{} columns:\n{compact}", widest(&compact));
+        assert!(compact.starts_with("model all-minilm-l6-v2\n"), "one model goes above the table:\n{compact}");
         assert!(compact.contains("INVALID [1]") && compact.contains("INVALID [2]"), "{compact}");
         let note = compact.lines().find(|l| l.starts_with("[1] ")).unwrap();
         assert!(note.contains(": candle failed during warm-up: index out of"), "{note}");
