@@ -1,10 +1,14 @@
 //! Finds the native runtime libraries that come with the project venv's wheels
 //! (`onnxruntime`, `openvino`), for the backends that load them at run time.
 //!
-//! Search order: the override environment variable (which must then be right),
-//! `$VIRTUAL_ENV`, `.venv/` in the working directory and its parents, `.venv/`
-//! beside the executable's ancestors (so `target/debug/embench` finds the
-//! repository's), and the repository this crate was built from.
+//! One rule picks the virtualenv for every backend, the native libraries of ort
+//! and openvino and the python of the python-* backends alike: the override
+//! environment variable (`ORT_DYLIB_PATH`, `OPENVINO_C_LIBRARY`, `EMBENCH_PYTHON`;
+//! each must then be right), else the first of: `.venv/` beside the executable's
+//! ancestors (the project the binary belongs to: `target/debug/embench` finds its
+//! checkout's), `.venv/` in the working directory and its parents, the repository
+//! this crate was built from, and last `$VIRTUAL_ENV` — so an unrelated virtualenv
+//! that happens to be active never replaces the project's.
 
 use std::path::{Path, PathBuf};
 
@@ -65,20 +69,23 @@ pub fn venv_python() -> Option<PathBuf> {
 fn candidate_venvs() -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = Vec::new();
     let mut push = |p: PathBuf| {
-        if p.is_dir() && !out.contains(&p) {
-            out.push(p);
+        // Canonical, so that one venv reached two ways is one entry and paths read plainly.
+        if let Ok(p) = p.canonicalize() {
+            if p.is_dir() && !out.contains(&p) {
+                out.push(p);
+            }
         }
     };
-    if let Some(v) = std::env::var_os("VIRTUAL_ENV") {
-        push(PathBuf::from(v));
+    if let Ok(exe) = std::env::current_exe() {
+        exe.ancestors().skip(1).for_each(|a| push(a.join(".venv")));
     }
     if let Ok(cwd) = std::env::current_dir() {
         cwd.ancestors().for_each(|a| push(a.join(".venv")));
     }
-    if let Ok(exe) = std::env::current_exe() {
-        exe.ancestors().skip(1).for_each(|a| push(a.join(".venv")));
-    }
     push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
+    if let Some(v) = std::env::var_os("VIRTUAL_ENV") {
+        push(PathBuf::from(v));
+    }
     out
 }
 

@@ -157,6 +157,30 @@ fn unknown_backend_suggests_a_name() {
 }
 
 #[test]
+fn names_are_case_sensitive_and_a_wrong_case_is_named() {
+    let f = Fixture::new();
+    let e = f.one_error(&GOOD.replace("name: candle", "name: CANDLE"));
+    assert_at(&e, &f.path("bench.yaml"), 3, 11, "backends[0].name");
+    assert!(e.message.contains("did you mean 'candle'?"), "{e}");
+}
+
+#[test]
+fn an_empty_file_says_so() {
+    let f = Fixture::new();
+    let e = f.one_error("# only a comment\n\n");
+    assert_eq!(e.message, "the file is empty (nothing but blank lines and comments)", "{e}");
+    assert!(e.to_string().contains("configs/quick.yaml is a complete example"), "{e}");
+}
+
+#[test]
+fn a_negative_count_names_its_real_bound() {
+    let f = Fixture::new();
+    let e = f.one_error(&GOOD.replace("num_requests: 10", "num_requests: -3"));
+    assert_at(&e, &f.path("bench.yaml"), 7, 19, "num_requests");
+    assert_eq!(e.message, "expected a whole number >= 1", "{e}");
+}
+
+#[test]
 fn backend_not_in_this_binary_says_how_to_get_it() {
     let f = Fixture::new();
     let p = f.path("bench.yaml");

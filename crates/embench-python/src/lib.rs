@@ -104,8 +104,9 @@ impl Worker {
         // worker stuck inside the framework goes with embench's worker process group,
         // which `embench run` kills on a timeout. (No parent-death signal: it fires when
         // the spawning *thread* exits, and replicas may load on short-lived threads.)
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().map_err(|e| format!("starting {}: {e}", python.display()))?;
+        let stderr = StderrTail::follow(child.stderr.take().expect("piped stderr"));
         let stdin = child.stdin.take().expect("piped stdin");
         let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
         let mut line = String::new();
@@ -118,11 +119,19 @@ impl Worker {
             }
             (_, Some(h)) => {
                 let _ = child.wait();
-                Err(format!("the Python worker could not load the model: {}", h.error.unwrap_or_default()))
+                Err(format!(
+                    "the Python worker ({}) could not load the model: {}",
+                    python.display(),
+                    h.error.unwrap_or_default()
+                ))
             }
             (_, None) => {
                 let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
-                Err(format!("the Python worker ended before it was ready ({status}; its stderr is above)"))
+                Err(format!(
+                    "the Python worker ({}) ended before it was ready ({status}); its stderr ended: {} (fix: the project venv has what it needs: make venv; or point EMBENCH_PYTHON at a python that has)",
+                    python.display(),
+                    stderr.finish()
+                ))
             }
         }
     }
@@ -173,6 +182,45 @@ impl Worker {
         self.stdout.read_exact(&mut bytes).map_err(RoundTrip::Pipe)?;
         let data = bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
         Ok(Embeddings { rows: out_rows, dim, data })
+    }
+}
+
+/// A worker's stderr, passed through to embench's and its last lines kept, so that
+/// a worker that dies before it is ready is recorded with its own last words.
+struct StderrTail {
+    lines: std::sync::Arc<Mutex<std::collections::VecDeque<String>>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl StderrTail {
+    /// Lines kept.
+    const KEEP: usize = 8;
+
+    fn follow(stderr: std::process::ChildStderr) -> Self {
+        let lines = std::sync::Arc::new(Mutex::new(std::collections::VecDeque::new()));
+        let kept = lines.clone();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                let mut kept = kept.lock().unwrap_or_else(|e| e.into_inner());
+                if kept.len() == Self::KEEP {
+                    kept.pop_front();
+                }
+                kept.push_back(line);
+            }
+        });
+        Self { lines, reader }
+    }
+
+    /// The last lines, one after another, once the worker has exited (its stderr closed).
+    fn finish(self) -> String {
+        let _ = self.reader.join();
+        let lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        if lines.is_empty() {
+            "nothing".into()
+        } else {
+            lines.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" | ")
+        }
     }
 }
 

@@ -69,12 +69,21 @@ fn versions(md: &mut String, runs: &Runs) {
     let _ = writeln!(md, "| host | embench | commit | backends (library versions) |");
     let _ = writeln!(md, "|---|---|---|---|");
     for r in &runs.runs {
+        // The backends the run used, each once, its version without its name again.
+        let used: Vec<&str> = r.manifest.config["backends"]
+            .as_array()
+            .map(|b| b.iter().filter_map(|b| b["name"].as_str()).collect())
+            .unwrap_or_default();
         let backends: Vec<String> = r
             .manifest
             .backends
             .iter()
-            .filter(|b| b.compiled)
-            .map(|b| format!("{} {}", b.backend, b.version.as_deref().unwrap_or("?")))
+            .filter(|b| b.compiled && used.contains(&b.backend.as_str()))
+            .map(|b| {
+                let version = b.version.as_deref().unwrap_or("?");
+                let version = version.strip_prefix(b.backend.as_str()).map_or(version, str::trim_start);
+                format!("{} {version}", b.backend)
+            })
             .collect();
         let _ = writeln!(
             md,

@@ -89,14 +89,17 @@ pub struct Runs {
 
 /// Loads run directories.
 pub fn load_runs(dirs: &[PathBuf]) -> Result<Runs, ReportError> {
-    let mut runs: Vec<Run> = Vec::new();
-    for dir in dirs {
-        let mut run = load_run(dir)?;
-        let same = runs.iter().filter(|r| r.manifest.host.hostname == run.host).count();
-        if same > 0 {
-            run.host = format!("{}#{}", run.host, same + 1);
+    let mut runs: Vec<Run> = dirs.iter().map(|d| load_run(d)).collect::<Result<_, _>>()?;
+    // Runs of one machine are told apart by their directories' names, not by a number.
+    for i in 0..runs.len() {
+        let name = &runs[i].manifest.host.hostname;
+        if runs.iter().filter(|r| &r.manifest.host.hostname == name).count() > 1 {
+            let dir = runs[i]
+                .dir
+                .file_name()
+                .map_or_else(|| runs[i].dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+            runs[i].host = format!("{name} ({dir})");
         }
-        runs.push(run);
     }
     if runs.is_empty() {
         return Err(ReportError::Input("no run directories given".into()));

@@ -21,7 +21,7 @@ use embench_core::repeats::{repeat_stream, RepeatStream};
 use embench_core::tokenize::TextTokenizer;
 use embench_core::TokenizedBatch;
 
-use crate::cell::{blank_record, judge_outputs, load_and_warm, now, run_gate, CellProgress, CellSetup, Loader};
+use crate::cell::{blank_record, judge_measured, load_and_warm, now, run_gate, CellProgress, CellSetup, Loader};
 use crate::measure::measure;
 use crate::results::{CacheFigures, CellRecord};
 
@@ -138,7 +138,7 @@ pub fn run_cache_cell(
         };
         progress.phase(&format!("cache {phase}"));
         measure(&mut record, setup, &serve, progress);
-        judge_outputs(&mut record, check.take(), "measured phase");
+        judge_measured(&mut record, check.take());
         let stats = cache.stats();
         let emb_s = record.embeddings_per_s.filter(|_| record.valid);
         if phase == "off" {

@@ -88,7 +88,7 @@ pub fn run_cell(setup: &CellSetup, load: &Loader, progress: &dyn CellProgress) -
             Some(slo) => run_slo(record, setup, slo, serve, progress),
             None => measure(record, setup, serve, progress),
         }
-        judge_outputs(record, check.take(), "measured phase");
+        judge_measured(record, check.take());
         Ok(())
     };
     let outcome = match &serving {
@@ -289,11 +289,14 @@ pub(crate) fn invalidate(record: &mut CellRecord, reason: String) {
     });
 }
 
+/// Records the measured phase's non-finite vectors, and judges them as [`judge_outputs`] does.
+pub(crate) fn judge_measured(record: &mut CellRecord, count: OutputCount) {
+    record.non_finite_vectors = Some(count.non_finite);
+    judge_outputs(record, count, "measured phase");
+}
+
 /// Invalidates `record` when a phase's outputs held NaN or infinity, saying how many and the fix.
 pub(crate) fn judge_outputs(record: &mut CellRecord, count: OutputCount, phase: &str) {
-    if phase == "measured phase" {
-        record.non_finite_vectors = Some(count.non_finite);
-    }
     if count.non_finite > 0 {
         invalidate(
             record,

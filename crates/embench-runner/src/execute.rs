@@ -256,10 +256,11 @@ pub fn execute_cells(
         let oversubscribed = scenario
             .execution
             .is_none()
-            .then(|| oversubscription_warning(backend, scenario.concurrency, crate::host::effective_cores()));
+            .then(|| oversubscription_warning(backend, scenario.concurrency, crate::host::effective_cores()))
+            .flatten();
         for r in &mut cell_records {
             add_flops(r, &shapes[cell.model], cell.seq_len, plan.peaks.as_ref());
-            r.warnings.extend(oversubscribed.iter().flatten().cloned());
+            r.warnings.extend(oversubscribed.clone());
         }
         note_auto(&mut cell_records, plan, cell);
         drop(progress);

@@ -1,14 +1,35 @@
 //! The stored matrix-multiply peak (`embench sysinfo --peak`), against which
 //! each cell's achieved model GFLOP/s becomes a utilisation.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 use crate::host::HostFacts;
 
-/// Where `embench sysinfo --peak` stores the peak and `embench run` reads it.
+/// Where `embench sysinfo --peak` stores the peak and `embench run` reads it, relative to the project.
 pub const PEAK_FILE: &str = "results/peak.json";
+
+/// Environment variable naming the peak file instead (for an installed binary, or several machines' files).
+pub const PEAK_FILE_ENV: &str = "EMBENCH_PEAK_FILE";
+
+/// The peak file, the same wherever embench runs: `$EMBENCH_PEAK_FILE`, else
+/// [`PEAK_FILE`] in the project the executable belongs to (the nearest ancestor of
+/// the executable holding `Cargo.toml` and `configs/`, as `target/debug/embench`
+/// sits in its checkout), else in the working directory.
+pub fn peak_file() -> PathBuf {
+    if let Some(p) = std::env::var_os(PEAK_FILE_ENV) {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().ok();
+    let project = exe
+        .as_deref()
+        .and_then(|e| e.ancestors().find(|a| a.join("Cargo.toml").is_file() && a.join("configs").is_dir()));
+    match project {
+        Some(root) => root.join(PEAK_FILE),
+        None => PathBuf::from(PEAK_FILE),
+    }
+}
 
 /// One precision's peak.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,10 +64,23 @@ pub struct Peaks {
 }
 
 impl Peaks {
-    /// The stored peaks at `path` when they were measured on `host` (same host name and CPU), else None.
-    pub fn load_for(path: &Path, host: &HostFacts) -> Option<Self> {
-        let peaks: Peaks = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-        (peaks.hostname == host.hostname && peaks.cpu_model == host.cpu_model).then_some(peaks)
+    /// This machine's stored peaks from [`peak_file`], or why there are none (naming where it looked).
+    pub fn find(host: &HostFacts) -> Result<Self, String> {
+        let path = peak_file();
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            format!("no matrix-multiply peak at {} ({e}; fix: `make peak`, or set {PEAK_FILE_ENV})", path.display())
+        })?;
+        let peaks: Peaks = serde_json::from_str(&text)
+            .map_err(|e| format!("{}: {e} (fix: `make peak` writes it again)", path.display()))?;
+        if (peaks.hostname.as_str(), peaks.cpu_model.as_str()) != (host.hostname.as_str(), host.cpu_model.as_str()) {
+            return Err(format!(
+                "{} was measured on {} ({}), not this machine (fix: `make peak` here)",
+                path.display(),
+                peaks.hostname,
+                peaks.cpu_model
+            ));
+        }
+        Ok(peaks)
     }
 
     /// The peak (best GFLOP/s) for computing in `precision` (as a result records it).

@@ -7,23 +7,48 @@ use clap::{Parser, Subcommand};
 /// Benchmark embedding-model inference across frameworks (candle, ONNX Runtime,
 /// OpenVINO, libtorch) with one methodology.
 #[derive(Debug, Parser)]
-#[command(name = "embench", version, about)]
+#[command(name = "embench", version, about, after_help = EXIT_CODES)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The exit statuses, shown under every `--help`.
+const EXIT_CODES: &str = "Exit status: 0 ok; 1 an invalid cell (run) or a regression (compare --fail-on-regression); \
+2 a usage, config or input error; 3 compare matched fewer cells than --min-matched; 130 interrupted.";
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a benchmark config and write a run directory (manifest.json, results.jsonl).
+    #[command(after_help = "Examples:
+  embench run configs/quick.yaml
+  embench run --config configs/benchmark_config.yaml --out results/c7i -q
+  embench run --resume results/20261129T144238Z-vm
+
+Exit status: 0 every cell valid; 1 an invalid cell; 2 a config or input error; 130 interrupted (resume it).")]
     Run(RunArgs),
     /// Check a config, its models file and the model files, without running anything.
+    #[command(after_help = "Examples:
+  embench validate configs/benchmark_config.yaml
+
+Exit status: 0 valid (warnings printed); 2 every error found, each with file:line:col, field and fix.")]
     Validate(ValidateArgs),
     /// Write report.md and charts (PNG and SVG) from one or more run directories.
+    #[command(after_help = "Examples:
+  embench report results/20261129T144238Z-vm
+  embench report results/c7i results/graviton --out results/c7i-vs-graviton
+  embench report results/c7i --format csv
+
+Exit status: 0 written; 2 a missing or malformed run directory, or several runs without --out.")]
     Report(ReportArgs),
     /// Compare a candidate run with a baseline run, cell by cell.
+    #[command(after_help = "Examples:
+  embench compare results/before results/after
+  embench compare results/before results/after --fail-on-regression 5 --min-matched 10
+
+Exit status: 0 no regression; 1 a regression beyond the gate; 2 an input error; 3 fewer matched cells than --min-matched.")]
     Compare(CompareArgs),
     /// (Internal) run some cells of a config in this process and report them on stdout; `embench run` starts these.
     #[command(hide = true)]
@@ -65,7 +90,8 @@ pub struct ReportArgs {
     /// Run directories (several merge into one report, with the host as a dimension).
     #[arg(required = true)]
     pub runs: Vec<PathBuf>,
-    /// Where to write (default: the first run directory).
+    /// Where to write (default: the run directory, when there is one; required for
+    /// several, so that a merged report never lands in a run it was not made from).
     #[arg(long, short)]
     pub out: Option<PathBuf>,
     /// What to write.
@@ -83,10 +109,17 @@ pub struct CompareArgs {
     /// Changes within this many percent are noise.
     #[arg(long, default_value_t = 5.0)]
     pub threshold: f64,
-    /// Exit with status 1 when a matched cell lost more than PCT percent QPS, gained more than PCT percent p99, or broke.
+    /// Exit with status 1 when a matched cell lost more than PCT percent QPS, gained
+    /// more than PCT percent p99, or broke; and with status 3 when fewer cells than
+    /// --min-matched (default 1) matched, since a gate over no cells passes nothing.
     #[arg(long, value_name = "PCT")]
     pub fail_on_regression: Option<f64>,
-    /// Where to write the markdown (default: compare.md in the candidate run directory).
+    /// Fewest cells that must match between the runs (exit status 3 below it; default
+    /// 1 with --fail-on-regression, else not checked).
+    #[arg(long, value_name = "N")]
+    pub min_matched: Option<usize>,
+    /// The markdown file to write (default: compare.md in the candidate run directory;
+    /// `-`: none, the comparison goes to stdout only).
     #[arg(long, short)]
     pub out: Option<PathBuf>,
 }
@@ -94,9 +127,12 @@ pub struct CompareArgs {
 /// `embench run`.
 #[derive(Debug, Parser)]
 pub struct RunArgs {
+    /// The benchmark config (e.g. configs/benchmark_config.yaml), as --config.
+    #[arg(value_name = "CONFIG", conflicts_with = "config")]
+    pub config_file: Option<PathBuf>,
     /// The benchmark config (e.g. configs/benchmark_config.yaml); with --resume, the
     /// config the run was started with is used unless this names it elsewhere.
-    #[arg(long, short, required_unless_present = "resume")]
+    #[arg(long, short, required_unless_present_any = ["resume", "config_file"])]
     pub config: Option<PathBuf>,
     /// The run directory to create (default: results/<timestamp>-<host>/).
     #[arg(long, short, conflicts_with = "resume")]
@@ -109,8 +145,10 @@ pub struct RunArgs {
     /// backend (a crash then ends the run; for debugging).
     #[arg(long)]
     pub in_process: bool,
-    /// No progress bars (for logs and CI).
-    #[arg(long)]
+    /// Nothing on stderr but invalid and skipped cells and errors (the summary table
+    /// and the run directory still go to stdout). Without it: progress bars on a
+    /// terminal, and a line per cell elsewhere (CI logs, pipes).
+    #[arg(long, short)]
     pub quiet: bool,
     /// The summary with every column (QPS, mean, p95, p99.9, load, first request,
     /// CPU, threads, precision, min cosine) and whole error lines; the default fits
@@ -122,9 +160,19 @@ pub struct RunArgs {
 /// `embench validate`.
 #[derive(Debug, Parser)]
 pub struct ValidateArgs {
+    /// The benchmark config to check, as --config.
+    #[arg(value_name = "CONFIG", conflicts_with = "config", required_unless_present = "config")]
+    pub config_file: Option<PathBuf>,
     /// The benchmark config to check.
     #[arg(long, short)]
-    pub config: PathBuf,
+    pub config: Option<PathBuf>,
+}
+
+impl ValidateArgs {
+    /// The config, given positionally or with --config.
+    pub fn config(&self) -> &std::path::Path {
+        self.config.as_deref().or(self.config_file.as_deref()).expect("clap requires one")
+    }
 }
 
 /// `embench worker` (internal).

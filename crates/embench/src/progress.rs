@@ -1,22 +1,58 @@
-//! Progress bars (indicatif), one per cell, fed by polling the request counter
-//! so the measured loop never touches the display.
+//! Progress on stderr, three ways:
+//! - a terminal: a bar per cell (indicatif), fed by polling the request counter so
+//!   the measured loop never touches the display, under an overall bar with the run's ETA;
+//! - no terminal (CI logs, `| tee`): one line as each cell starts and one as it ends;
+//! - `--quiet`: nothing but invalid and skipped cells.
 
+use std::io::IsTerminal;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use embench_runner::ticker::CounterTicker;
 use embench_runner::{CellProgress, CellRecord, RunObserver};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// Shows a bar per cell on stderr (hidden with `--quiet` or when stderr is not a terminal).
+/// How much progress to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Display {
+    /// Bars (stderr is a terminal).
+    Bars,
+    /// A line per cell start and end.
+    Lines,
+    /// Only invalid and skipped cells.
+    Quiet,
+}
+
+impl Display {
+    /// Bars on a terminal, lines elsewhere, nothing with `quiet`.
+    pub fn choose(quiet: bool) -> Self {
+        match (quiet, std::io::stderr().is_terminal()) {
+            (true, _) => Display::Quiet,
+            (false, true) => Display::Bars,
+            (false, false) => Display::Lines,
+        }
+    }
+}
+
+/// Follows a run on stderr.
 pub struct Bars {
-    quiet: bool,
+    display: Display,
+    bars: MultiProgress,
+    /// Cells finished, with the run's ETA (terminal only).
+    overall: ProgressBar,
 }
 
 impl Bars {
-    /// A display; `quiet` hides the bars but keeps a one-line log per cell.
-    pub fn new(quiet: bool) -> Self {
-        Self { quiet }
+    /// A display of the chosen kind.
+    pub fn new(display: Display) -> Self {
+        let target = if display == Display::Bars { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+        let bars = MultiProgress::with_draw_target(target);
+        let overall = bars.add(ProgressBar::new(0));
+        overall.set_style(
+            ProgressStyle::with_template("run: {pos}/{len} cells, {elapsed} so far, eta {eta}")
+                .expect("static template"),
+        );
+        Self { display, bars, overall }
     }
 }
 
@@ -44,8 +80,9 @@ impl Drop for CellBar {
 
 impl RunObserver for Bars {
     fn cell_started(&self, index: usize, total: usize, label: &str, requests: u64) -> Box<dyn CellProgress + '_> {
-        let target = if self.quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
-        let bar = ProgressBar::with_draw_target(Some(requests), target);
+        self.overall.set_length(total as u64);
+        self.overall.set_position(index as u64);
+        let bar = self.bars.insert_before(&self.overall, ProgressBar::new(requests));
         bar.set_style(
             ProgressStyle::with_template(
                 "[{prefix}] {wide_msg}\n  {bar:40} {pos}/{len} requests ({per_sec}, eta {eta})",
@@ -57,27 +94,30 @@ impl RunObserver for Bars {
             let bar = bar.clone();
             CounterTicker::start(Duration::from_millis(100), move |n| bar.set_position(n.min(requests)))
         };
-        if self.quiet {
+        if self.display == Display::Lines {
             eprintln!("cell {}/{}: {label}", index + 1, total);
         }
         Box::new(CellBar { bar, ticker: Some(ticker) })
     }
 
     fn cell_finished(&self, record: &CellRecord) {
-        for w in &record.warnings {
-            eprintln!("!! warning, cell {} / {} / {}: {w}", record.model, record.backend, record.scenario);
+        let (m, b, s) = (&record.model, &record.backend, &record.scenario);
+        if self.display != Display::Quiet {
+            for w in &record.warnings {
+                self.bars.suspend(|| eprintln!("!! warning, cell {m} / {b} / {s}: {w}"));
+            }
         }
         if let Some(why) = &record.skipped {
-            let (m, b, s) = (&record.model, &record.backend, &record.scenario);
-            eprintln!("!! SKIPPED cell {m} / {b} / {s} at batch {}: {why}", record.batch_size);
+            self.bars.suspend(|| eprintln!("!! SKIPPED cell {m} / {b} / {s} at batch {}: {why}", record.batch_size));
         } else if !record.valid {
-            eprintln!(
-                "!! INVALID cell {} / {} / {}: {}",
-                record.model,
-                record.backend,
-                record.scenario,
-                record.invalid_reason.as_deref().unwrap_or("no reason recorded")
-            );
+            let why = record.invalid_reason.as_deref().unwrap_or("no reason recorded");
+            self.bars.suspend(|| eprintln!("!! INVALID cell {m} / {b} / {s}: {why}"));
+        } else if self.display == Display::Lines {
+            let rate = record.embeddings_per_s.map_or("-".into(), |e| format!("{e:.1} emb/s"));
+            eprintln!("  done: {rate}, valid");
+        }
+        if let Some(cell) = record.cell {
+            self.overall.set_position(cell as u64 + 1);
         }
     }
 }

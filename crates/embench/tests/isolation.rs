@@ -176,9 +176,15 @@ fn a_run_killed_outright_resumes_with_each_cell_once() {
     assert_eq!(manifest["resumed_at"].as_array().unwrap().len(), 1);
     assert!(manifest["finished_at"].is_string());
 
-    // Nothing left: resuming again runs nothing and keeps everything.
+    // Nothing left: resuming again runs nothing and keeps everything, the manifest too.
+    let finished = std::fs::read_to_string(out.join("manifest.json")).unwrap();
     embench().args(["run", "--quiet", "--resume"]).arg(&out).assert().success();
     assert_eq!(lines(&results), 10);
+    assert_eq!(
+        std::fs::read_to_string(out.join("manifest.json")).unwrap(),
+        finished,
+        "a finished run is left as it was"
+    );
 }
 
 #[test]
@@ -208,6 +214,29 @@ fn resume_drops_a_torn_last_line_and_refuses_a_changed_config() {
         .code(2)
         .stderr(predicates::str::contains("resuming would mix two benchmarks"))
         .stderr(predicates::str::contains("config.test_scenarios[0].batch_size"));
+}
+
+#[test]
+fn a_run_started_with_relative_paths_resumes_from_any_directory() {
+    let (dir, _) = setup(&SLOW.replace("batch_size: [1, 2, 4, 8, 16]", "batch_size: [1, 2]"));
+    embench()
+        .current_dir(dir.path())
+        .args(["run", "--quiet", "--config", "bench.yaml", "--out", "run"])
+        .assert()
+        .success();
+    let out = dir.path().join("run");
+    let results = out.join("results.jsonl");
+    let first = std::fs::read_to_string(&results).unwrap().lines().next().unwrap().to_string();
+    std::fs::write(&results, first + "\n").unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let assert =
+        embench().current_dir(elsewhere.path()).args(["run", "--quiet", "--resume"]).arg(&out).assert().success();
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(stderr.contains("1 cells done, 3 to run"), "{stderr}");
+    assert_eq!(by_cell(&validate_results(&out)).len(), 4);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert!(Path::new(manifest["config_path"].as_str().unwrap()).is_absolute(), "{manifest:#}");
 }
 
 /// Starts a run of ten 1.5 s cells, and once the first cell is written and the

@@ -86,3 +86,90 @@ fn compare_exit_codes_follow_the_regression_gate() {
         .success()
         .stdout(predicates::str::contains("Only in the baseline").and(predicates::str::contains("batch_8")));
 }
+
+/// A copy of fixture `host` in `dir` whose scenarios are renamed (`single` -> `renamed_single`).
+fn renamed_copy(dir: &std::path::Path, host: &str) -> std::path::PathBuf {
+    let copy = dir.join(format!("{host}-renamed"));
+    std::fs::create_dir_all(&copy).unwrap();
+    std::fs::copy(fixture(host).join("manifest.json"), copy.join("manifest.json")).unwrap();
+    let body = std::fs::read_to_string(fixture(host).join("results.jsonl")).unwrap();
+    let renamed: Vec<String> = body
+        .lines()
+        .map(|l| {
+            let mut r: serde_json::Value = serde_json::from_str(l).unwrap();
+            r["scenario"] = format!("renamed_{}", r["scenario"].as_str().unwrap()).into();
+            r.to_string()
+        })
+        .collect();
+    std::fs::write(copy.join("results.jsonl"), renamed.join("\n") + "\n").unwrap();
+    copy
+}
+
+#[test]
+fn a_regression_gate_over_no_matched_cells_fails_with_its_own_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let renamed = renamed_copy(dir.path(), "host-a");
+    let md = dir.path().join("compare.md");
+    embench()
+        .arg("compare")
+        .arg(fixture("host-a"))
+        .arg(&renamed)
+        .args(["--fail-on-regression", "5", "--out"])
+        .arg(&md)
+        .assert()
+        .code(3)
+        .stderr(predicates::str::contains("0 cell(s) matched, fewer than the 1 required"));
+    // --out is one file: a directory is refused with the fix, and '-' writes none.
+    embench()
+        .arg("compare")
+        .arg(fixture("host-a"))
+        .arg(fixture("host-a"))
+        .arg("--out")
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("is a directory; compare writes one file"));
+    embench()
+        .arg("compare")
+        .arg(fixture("host-a"))
+        .arg(fixture("host-a"))
+        .args(["--out", "-"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("| cell |"))
+        .stderr(predicates::str::contains("wrote").not());
+    // Without a gate a report of no matches is still a report.
+    embench().arg("compare").arg(fixture("host-a")).arg(&renamed).arg("--out").arg(&md).assert().success();
+    // --min-matched raises the bar: host-a and host-b share 4 cells.
+    embench()
+        .arg("compare")
+        .arg(fixture("host-a"))
+        .arg(fixture("host-b"))
+        .args(["--min-matched", "5", "--out"])
+        .arg(&md)
+        .assert()
+        .code(3)
+        .stderr(predicates::str::contains("4 cell(s) matched, fewer than the 5 required"));
+}
+
+#[test]
+fn a_merged_report_never_overwrites_a_run_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (renamed_copy(dir.path(), "host-a"), renamed_copy(dir.path(), "host-b"));
+    embench()
+        .arg("report")
+        .arg(&a)
+        .arg(&b)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("2 runs make one merged report").and(predicates::str::contains("--out DIR")));
+    assert!(!a.join("report.md").exists() && !b.join("report.md").exists());
+    // One run reports into its own directory.
+    embench().arg("report").arg(&a).assert().success();
+    assert!(a.join("report.md").is_file());
+    // Two runs of one machine are told apart by their directories.
+    let merged = dir.path().join("merged");
+    embench().arg("report").arg(fixture("host-a")).arg(&a).arg("--out").arg(&merged).assert().success();
+    let md = std::fs::read_to_string(merged.join("report.md")).unwrap();
+    assert!(md.contains("| host-a (host-a) |") && md.contains("| host-a (host-a-renamed) |"), "{md}");
+}

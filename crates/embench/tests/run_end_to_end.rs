@@ -154,3 +154,75 @@ fn a_phase_above_the_memory_threshold_is_warned_about() {
     }
     assert_eq!(records[0]["valid"], true, "a warning, not a failure");
 }
+
+#[test]
+fn without_a_terminal_each_cell_gets_a_line_and_quiet_prints_only_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    models_yaml(dir.path());
+    let config = write(
+        dir.path(),
+        "bench.yaml",
+        "active_models: [minilm]\nbackends:\n  - name: mock\n  - name: mock\n    label: nan\n    wrong_output: {values: nan}\ntest_scenarios:\n  - {name: one, concurrency: 1, num_requests: 5, batch_size: 1}\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n",
+    );
+    let embench = || {
+        let mut cmd = assert_cmd::Command::cargo_bin("embench").unwrap();
+        cmd.args(["run", "--config"]).arg(&config);
+        cmd
+    };
+    // assert_cmd gives the child no terminal, as CI does.
+    let lines = embench().arg("--out").arg(dir.path().join("a")).assert().code(1);
+    let stderr = String::from_utf8_lossy(&lines.get_output().stderr).into_owned();
+    assert!(stderr.contains("2 of 2 cells to run"), "{stderr}");
+    assert!(
+        stderr.contains("cell 1/2: minilm / mock / one") && stderr.contains("cell 2/2: minilm / nan / one"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("  done: ") && stderr.contains("!! INVALID cell minilm / nan / one"), "{stderr}");
+    let quiet = embench().arg("--out").arg(dir.path().join("b")).arg("-q").assert().code(1);
+    let stderr = String::from_utf8_lossy(&quiet.get_output().stderr).into_owned();
+    assert!(!stderr.contains("cell 1/2") && !stderr.contains("cells to run"), "{stderr}");
+    assert!(stderr.contains("!! INVALID cell minilm / nan / one"), "failures still show: {stderr}");
+    let stdout = String::from_utf8_lossy(&quiet.get_output().stdout).into_owned();
+    assert!(stdout.contains("run directory:"), "{stdout}");
+}
+
+#[test]
+fn run_takes_its_config_positionally_and_never_writes_over_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    models_yaml(dir.path());
+    let config = write(
+        dir.path(),
+        "bench.yaml",
+        "active_models: [minilm]\nbackends:\n  - name: mock\ntest_scenarios:\n  - {name: one, concurrency: 1, num_requests: 3, batch_size: 1}\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n",
+    );
+    let out = dir.path().join("run");
+    let embench = || assert_cmd::Command::cargo_bin("embench").unwrap();
+    embench().arg("validate").arg(&config).assert().success();
+    embench()
+        .arg("run")
+        .arg(&config)
+        .arg("--out")
+        .arg(&out)
+        .arg("-q")
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(format!("next: embench report {}", out.display())));
+    embench()
+        .args(["run", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(format!("is an earlier run (fix: `embench run --resume {}`", out.display())));
+    let file = write(dir.path(), "a-file", "");
+    embench()
+        .arg("run")
+        .arg(&config)
+        .arg("--out")
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("is a file; a run writes a directory"));
+    embench().args(["run", "--help"]).assert().success().stdout(predicates::str::contains("Examples:"));
+}

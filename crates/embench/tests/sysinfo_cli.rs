@@ -46,3 +46,45 @@ fn auto_settings_resolve_from_the_recommendation_and_are_recorded() {
     assert!(auto["device"].as_str().unwrap().starts_with(device), "{auto:#}");
     assert!(auto.get("threads").is_none(), "the mock has no intra-op threads: {auto:#}");
 }
+
+/// The stored matmul peak is found wherever embench runs, and a run says where it looked when there is none.
+#[test]
+fn the_peak_is_found_from_any_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let embench = |peak: &std::path::Path| {
+        let mut cmd = assert_cmd::Command::cargo_bin("embench").unwrap();
+        cmd.current_dir(dir.path()).env("EMBENCH_PEAK_FILE", peak);
+        cmd
+    };
+    let missing = dir.path().join("no-such-peak.json");
+    let out = embench(&missing).args(["sysinfo", "--json"]).assert().success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["peaks"], serde_json::Value::Null);
+    let peak = dir.path().join("peak.json");
+    let stored = serde_json::json!({
+        "hostname": v["host"]["hostname"], "cpu_model": v["host"]["cpu_model"], "measured_at": "2026-11-29T00:00:00Z",
+        "entries": [{"requested": "fp32", "precision": "fp32", "gflops": 1000.0, "median_gflops": 990.0,
+                     "n": 2048, "threads": 2, "library": "test"}]
+    });
+    std::fs::write(&peak, stored.to_string()).unwrap();
+    let out = embench(&peak).args(["sysinfo", "--json"]).assert().success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["peaks"]["entries"][0]["gflops"], 1000.0, "{v:#}");
+
+    common::models_yaml(dir.path());
+    let config = common::write(
+        dir.path(),
+        "bench.yaml",
+        "active_models: [minilm]\nbackends:\n  - name: mock\ntest_scenarios:\n  - {name: one, concurrency: 1, num_requests: 5, batch_size: 1}\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n",
+    );
+    embench(&peak).args(["run", "--quiet", "--config"]).arg(&config).args(["--out", "with"]).assert().success();
+    let records = common::validate_results(&dir.path().join("with"));
+    assert_eq!(records[0]["peak_gflops"], 1000.0, "{:#}", records[0]);
+    embench(&missing)
+        .args(["run", "--config"])
+        .arg(&config)
+        .args(["--out", "without"])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains(format!("no matrix-multiply peak at {}", missing.display())));
+}

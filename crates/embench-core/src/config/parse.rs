@@ -19,8 +19,29 @@ pub fn parse_yaml_file<T: DeserializeOwned>(path: &Path, what: &str) -> Result<T
 /// Parses YAML text that came from `path` (used for messages only).
 #[allow(clippy::result_large_err)] // the error path runs once, before anything is measured
 pub fn parse_yaml_str<T: DeserializeOwned>(text: &str, path: &Path) -> Result<T, ConfigError> {
+    if text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+        return Err(ConfigError::file(path, "", "the file is empty (nothing but blank lines and comments)")
+            .fix("write the config into it; configs/quick.yaml is a complete example"));
+    }
     serde_saphyr::from_str::<T>(text).map_err(|e| from_saphyr(path, text, &e))
 }
+
+/// Keys whose numbers start at 1: a negative or zero one is refused with this bound.
+const AT_LEAST_ONE: [&str; 13] = [
+    "num_requests",
+    "concurrency",
+    "batch_size",
+    "threads",
+    "sessions",
+    "streams",
+    "infer_requests",
+    "processes",
+    "repeat",
+    "num_texts",
+    "max_batch_size",
+    "replicas",
+    "workers_per_model",
+];
 
 fn from_saphyr(path: &Path, text: &str, e: &serde_saphyr::Error) -> ConfigError {
     let (line, column) = match e.location() {
@@ -36,6 +57,14 @@ fn from_saphyr(path: &Path, text: &str, e: &serde_saphyr::Error) -> ConfigError 
             field = key_before(text, l, c).unwrap_or_default();
         }
     }
+    let (message, fix) = if message == NON_NEGATIVE && AT_LEAST_ONE.contains(&field.as_str()) {
+        (
+            "expected a whole number >= 1".to_string(),
+            Some("write a plain number without quotes or sign, e.g. 4".to_string()),
+        )
+    } else {
+        (message, fix)
+    };
     ConfigError { file: path.to_path_buf(), line, column, field, message, fix }
 }
 
@@ -60,6 +89,9 @@ fn key_before(text: &str, line: u64, column: u64) -> Option<String> {
     let key = &key[start..];
     (!key.is_empty()).then(|| key.to_string())
 }
+
+/// What a number field that took something else says (unless the key starts at 1).
+const NON_NEGATIVE: &str = "expected a whole number >= 0";
 
 /// Turns serde's wording into ours: `unknown key 'x' (did you mean 'y'?)`.
 fn explain(msg: &str) -> (String, String, Option<String>) {
@@ -89,10 +121,9 @@ fn explain(msg: &str) -> (String, String, Option<String>) {
         return (String::new(), message, fix);
     }
     let (message, fix) = match msg {
-        "invalid u64" | "invalid usize" | "invalid u32" => (
-            "expected a whole number >= 0".to_string(),
-            Some("write a plain number without quotes, e.g. 4".to_string()),
-        ),
+        "invalid u64" | "invalid usize" | "invalid u32" => {
+            (NON_NEGATIVE.to_string(), Some("write a plain number without quotes, e.g. 4".to_string()))
+        }
         "expected string scalar" => (
             "expected a single value, found a list or mapping".to_string(),
             Some("write one value after the colon, or check the indentation".to_string()),
@@ -111,8 +142,12 @@ fn expected_names(rest: &str) -> Vec<String> {
     list.split(',').map(|n| n.trim().trim_matches('`').to_string()).filter(|n| !n.is_empty()).collect()
 }
 
-/// The most similar candidate, if similar enough to be a typo.
+/// The most similar candidate, if similar enough to be a typo; one that differs only
+/// in case comes first (names are case-sensitive: `ORT` is `ort`).
 pub fn closest<'a>(word: &str, candidates: &'a [String]) -> Option<&'a str> {
+    if let Some(c) = candidates.iter().find(|c| c.eq_ignore_ascii_case(word)) {
+        return Some(c.as_str());
+    }
     candidates
         .iter()
         .map(|c| (strsim::damerau_levenshtein(word, c), c))
@@ -131,6 +166,8 @@ mod tests {
         assert_eq!(closest("concurency", &c), Some("concurrency"));
         assert_eq!(closest("bach_size", &c), Some("batch_size"));
         assert_eq!(closest("zzz", &c), None);
+        let names = vec!["ort".to_string(), "tch".to_string(), "candle".to_string()];
+        assert_eq!(closest("ORT", &names), Some("ort"), "case alone is a typo");
     }
 
     #[test]

@@ -77,8 +77,8 @@ pub fn render_all(runs: &Runs, dir: &Path) -> Result<Vec<ChartFile>, ReportError
             ),
             (
                 "latency_vs_batch",
-                format!("p50 latency per request vs batch size ({source})"),
-                "latency per batch (ms)",
+                format!("p50 latency of one request (a whole batch) vs batch size ({source})"),
+                "latency per request of one batch (ms)",
                 ctx.lines(
                     &by_batch,
                     |e| e.record.batch_size as f64,
@@ -96,7 +96,7 @@ pub fn render_all(runs: &Runs, dir: &Path) -> Result<Vec<ChartFile>, ReportError
             &mut files,
             &valid,
             "load_time",
-            "model load time",
+            "model load time (mean over the cells)",
             "load time (s)",
             |v| v.iter().sum::<f64>() / v.len() as f64,
             |e| e.record.load_time_s,
@@ -105,7 +105,7 @@ pub fn render_all(runs: &Runs, dir: &Path) -> Result<Vec<ChartFile>, ReportError
             &mut files,
             &valid,
             "peak_rss",
-            "peak RSS during measurement",
+            "peak RSS during measurement (highest cell)",
             "peak RSS (MiB)",
             |v| v.iter().copied().fold(0.0, f64::max),
             |e| e.record.peak_rss_mb,

@@ -8,7 +8,10 @@ use embench_report::load_runs;
 
 use crate::cli::CompareArgs;
 
-/// `embench compare BASELINE CANDIDATE [--threshold PCT] [--fail-on-regression PCT]`.
+/// Exit status when fewer cells matched than required: a gate that compared nothing.
+pub const NO_MATCH: u8 = 3;
+
+/// `embench compare BASELINE CANDIDATE [--threshold PCT] [--fail-on-regression PCT] [--min-matched N]`.
 pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     ensure!(args.threshold >= 0.0, "--threshold must be >= 0 (got {})", args.threshold);
     let runs = load_runs(&[args.baseline.clone(), args.candidate.clone()])?;
@@ -17,10 +20,28 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     let md = cmp.markdown(&base.dir.display().to_string(), &cand.dir.display().to_string());
     print!("{md}");
     let path = args.out.clone().unwrap_or_else(|| args.candidate.join("compare.md"));
-    std::fs::write(&path, &md).with_context(|| format!("writing {}", path.display()))?;
-    eprintln!("embench: wrote {}", path.display());
+    if path.as_os_str() != "-" {
+        ensure!(
+            !path.is_dir(),
+            "--out {} is a directory; compare writes one file (fix: --out {}, or --out - for stdout only)",
+            path.display(),
+            path.join("compare.md").display()
+        );
+        std::fs::write(&path, &md).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("embench: wrote {}", path.display());
+    }
+    let needed = args.min_matched.or(args.fail_on_regression.map(|_| 1));
     if cmp.matched.is_empty() {
         eprintln!("embench: no cells matched between the two runs");
+    }
+    if let Some(needed) = needed.filter(|&n| cmp.matched.len() < n) {
+        eprintln!(
+            "embench: {} cell(s) matched, fewer than the {needed} required (--min-matched): a regression gate over them proves nothing (fix: compare runs of the same config; cells match by model, backend, scenario, concurrency, batch size and sequence length, and {} + {} cells were left unmatched)",
+            cmp.matched.len(),
+            cmp.only_baseline.len(),
+            cmp.only_candidate.len()
+        );
+        return Ok(ExitCode::from(NO_MATCH));
     }
     if let Some(pct) = args.fail_on_regression {
         let regressed: Vec<_> = cmp.matched.iter().filter(|d| d.regressed_beyond(pct)).collect();

@@ -14,7 +14,10 @@ use crate::cli::{Cli, Command};
 /// Runs the chosen subcommand.
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Run(args) => run::run(args).await,
+        Command::Run(mut args) => {
+            args.config = args.config.take().or(args.config_file.take());
+            run::run(args).await
+        }
         Command::Validate(args) => validate::validate(&args),
         Command::Report(args) => report::report(&args),
         Command::Compare(args) => compare::compare(&args),

@@ -9,8 +9,15 @@ use crate::cli::{ReportArgs, ReportFormat};
 
 /// `embench report RUN... [--out DIR] [--format md|csv]`.
 pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
+    let out = match (&args.out, args.runs.as_slice()) {
+        (Some(out), _) => out.clone(),
+        (None, [one]) => one.clone(),
+        (None, _) => anyhow::bail!(
+            "{} runs make one merged report, which belongs in none of them (fix: --out DIR, e.g. --out results/merged)",
+            args.runs.len()
+        ),
+    };
     let runs = load_runs(&args.runs)?;
-    let out = args.out.clone().unwrap_or_else(|| args.runs[0].clone());
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     match args.format {
         ReportFormat::Csv => {

@@ -18,8 +18,9 @@ use embench_runner::{execute_cells, CellRecord, ResultsWriter, RunPlan, SCHEMA_V
 use crate::cli::RunArgs;
 use crate::commands::validate::auto_settings;
 use crate::factory::Factory;
-use crate::progress::Bars;
+use crate::progress::{Bars, Display};
 use crate::summary;
+use embench_runner::peak::Peaks;
 
 /// How the numbers are taken, written into every manifest.
 const METHODOLOGY: &[&str] = &[
@@ -76,18 +77,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Some(dir) => resume(dir, args.config.as_deref())?,
         None => start(&args)?,
     };
-    if plan.peaks.is_none() {
-        eprintln!(
-            "embench: no matrix-multiply peak for this machine in {} (model-FLOPs utilisation left out; fix: make peak)",
-            embench_runner::peak::PEAK_FILE
-        );
-    }
+    let ran_nothing = selection.is_empty();
     let results_path = out.join("results.jsonl");
     let mut writer =
         ResultsWriter::open(&results_path).with_context(|| format!("opening {}", results_path.display()))?;
-    eprintln!("embench: {} of {} cells to run -> {}", selection.len(), plan.cells.len(), out.display());
-    for w in crate::commands::validate::warnings(&plan.config) {
-        eprintln!("embench: warning: {w}");
+    if !args.quiet {
+        if plan.peaks.is_none() {
+            let why = Peaks::find(&manifest.host).err().unwrap_or_default();
+            eprintln!("embench: model-FLOPs utilisation left out: {why}");
+        }
+        eprintln!("embench: {} of {} cells to run -> {}", selection.len(), plan.cells.len(), out.display());
+        for w in crate::commands::validate::warnings(&plan.config) {
+            eprintln!("embench: warning: {w}");
+        }
     }
 
     let flags = Arc::new(StopFlags::default());
@@ -115,7 +117,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let (quiet, in_process) = (args.quiet, args.in_process);
     let exe = std::env::current_exe().context("finding this executable to start worker processes")?;
     let (outcome, plan) = tokio::task::spawn_blocking(move || {
-        let bars = Bars::new(quiet);
+        let bars = Bars::new(Display::choose(quiet));
         let outcome = if in_process {
             execute_cells(&plan, &selection, &Factory, &mut writer, &bars, &flags.stop)
         } else {
@@ -130,13 +132,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     watcher.abort();
     let outcome = outcome?;
 
-    manifest.finished_at =
-        (outcome.skipped == 0).then(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    manifest.write(&out)?;
+    if !ran_nothing {
+        manifest.finished_at =
+            (outcome.skipped == 0).then(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        manifest.write(&out)?;
+    }
 
     let records: Vec<CellRecord> = earlier.into_iter().chain(outcome.records).collect();
     println!("{}", summary::table(&records, args.wide));
     println!("run directory: {}", out.display());
+    println!("next: embench report {}", out.display());
     let invalid: Vec<_> = records.iter().filter(|r| !r.valid && r.skipped.is_none()).collect();
     let skipped = records.iter().filter(|r| r.skipped.is_some()).count();
     let crashed = records.iter().filter(|r| r.worker_failure.is_some()).count();
@@ -177,11 +182,13 @@ fn worker_command(exe: &Path, plan: &RunPlan, cells: &[usize]) -> Command {
 /// A new run: a fresh run directory and manifest, every cell to run.
 fn start(args: &RunArgs) -> anyhow::Result<Prepared> {
     let config_path = args.config.as_deref().context("--config is required (or --resume DIR)")?;
+    // Absolute in the manifest, so that `--resume` works from any directory.
+    let config_path = &std::fs::canonicalize(config_path).unwrap_or_else(|_| config_path.to_path_buf());
     let host = HostFacts::probe();
     let recommendation = embench_runner::tier::recommend(&host);
     let config = crate::commands::validate::load_with(config_path, &auto_settings(&recommendation))?;
     let mut plan = RunPlan::new(config);
-    plan.peaks = embench_runner::peak::Peaks::load_for(Path::new(embench_runner::peak::PEAK_FILE), &host);
+    plan.peaks = Peaks::find(&host).ok();
     let out = run_dir(args.out.as_deref(), &host.hostname)?;
     let manifest = Manifest {
         schema_version: SCHEMA_VERSION,
@@ -246,12 +253,15 @@ fn resume(dir: &Path, config: Option<&Path>) -> anyhow::Result<Prepared> {
     }
     let done: BTreeSet<usize> = earlier.iter().filter_map(|r| r.cell).collect();
     let mut plan = RunPlan::new(loaded);
-    plan.peaks = embench_runner::peak::Peaks::load_for(Path::new(embench_runner::peak::PEAK_FILE), &host);
+    plan.peaks = Peaks::find(&host).ok();
     let selection: Vec<usize> = (0..plan.cells.len()).filter(|c| !done.contains(c)).collect();
     eprintln!("embench: resuming {}: {} cells done, {} to run", dir.display(), done.len(), selection.len());
-    manifest.resumed_at.push(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    manifest.finished_at = None;
-    manifest.write(dir)?;
+    // A finished run stays as it was: resuming it only prints its summary.
+    if !selection.is_empty() {
+        manifest.resumed_at.push(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        manifest.finished_at = None;
+        manifest.write(dir)?;
+    }
     Ok(Prepared { out: dir.to_path_buf(), plan, manifest, selection, earlier })
 }
 
@@ -299,6 +309,16 @@ fn run_dir(out: Option<&Path>, host: &str) -> anyhow::Result<PathBuf> {
             PathBuf::from("results").join(format!("{stamp}-{host}"))
         }
     };
+    if dir.is_file() {
+        bail!("--out {} is a file; a run writes a directory (fix: name a new directory)", dir.display());
+    }
+    if dir.join("manifest.json").is_file() {
+        bail!(
+            "{} is an earlier run (fix: `embench run --resume {}` to finish it, or another --out for a new one)",
+            dir.display(),
+            dir.display()
+        );
+    }
     if dir.exists() && std::fs::read_dir(&dir)?.next().is_some() {
         bail!("{} already exists and is not empty (fix: choose another --out, or remove it)", dir.display());
     }

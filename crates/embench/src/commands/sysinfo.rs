@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use embench_runner::host::HostFacts;
-use embench_runner::peak::{PeakEntry, Peaks, PEAK_FILE};
+use embench_runner::peak::{peak_file, PeakEntry, Peaks};
 use embench_runner::tier::recommend;
 
 use crate::cli::SysinfoArgs;
@@ -13,7 +13,9 @@ use crate::cli::SysinfoArgs;
 pub fn sysinfo(args: &SysinfoArgs) -> anyhow::Result<ExitCode> {
     let host = HostFacts::probe();
     let rec = recommend(&host);
-    let peaks = if args.peak { Some(measure_peaks(args, &host, rec.intra_op_threads)?) } else { None };
+    // Measured now, or this machine's stored ones (from wherever embench runs).
+    let peaks =
+        if args.peak { Some(measure_peaks(args, &host, rec.intra_op_threads)?) } else { Peaks::find(&host).ok() };
     if args.json {
         let body = serde_json::json!({ "host": host, "recommendation": rec, "peaks": peaks });
         println!("{}", serde_json::to_string_pretty(&body)?);
@@ -60,7 +62,7 @@ pub fn sysinfo(args: &SysinfoArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Times the MatMul model in fp32 and bf16 and stores the result in [`PEAK_FILE`].
+/// Times the MatMul model in fp32 and bf16 and stores the result in the peak file ([`peak_file`]).
 #[cfg(feature = "openvino")]
 fn measure_peaks(args: &SysinfoArgs, host: &HostFacts, threads: usize) -> anyhow::Result<Peaks> {
     use anyhow::Context;
@@ -108,10 +110,12 @@ fn measure_peaks(args: &SysinfoArgs, host: &HostFacts, threads: usize) -> anyhow
         measured_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         entries,
     };
-    let path = std::path::Path::new(PEAK_FILE);
-    std::fs::create_dir_all(path.parent().expect("results/")).context("creating results/")?;
-    std::fs::write(path, serde_json::to_vec_pretty(&peaks)?).with_context(|| format!("writing {PEAK_FILE}"))?;
-    eprintln!("embench: matrix-multiply peaks stored in {PEAK_FILE}");
+    let path = peak_file();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(&path, serde_json::to_vec_pretty(&peaks)?).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("embench: matrix-multiply peaks stored in {}", path.display());
     Ok(peaks)
 }
 

@@ -47,12 +47,12 @@ pub fn warnings(config: &LoadedConfig) -> Vec<String> {
 
 /// `embench validate --config F`.
 pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
-    let plan = embench_runner::RunPlan::new(load(&args.config)?);
+    let plan = embench_runner::RunPlan::new(load(args.config())?);
     let config = &plan.config;
     // Sweeps add a cell per batch size, cache scenarios one per repeat ratio.
     println!(
         "{}: OK ({} model(s), {} backend(s), {} scenario(s), {} sequence length(s): {} cells)",
-        args.config.display(),
+        args.config().display(),
         config.models.len(),
         config.backends.len(),
         config.scenarios.len(),

@@ -34,7 +34,7 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         bail!("cell {bad} is not in the plan of {} cells", plan.cells.len());
     }
     let host = HostFacts::probe();
-    plan.peaks = embench_runner::peak::Peaks::load_for(std::path::Path::new(embench_runner::peak::PEAK_FILE), &host);
+    plan.peaks = embench_runner::peak::Peaks::find(&host).ok();
     // SIGINT from the parent: finish the current cell, then stop.
     let stop = Arc::new(AtomicBool::new(false));
     {

@@ -45,13 +45,14 @@ pub fn validate_results(run_dir: &Path) -> Vec<serde_json::Value> {
     records
 }
 
-/// `embench run --quiet --config CONFIG --out OUT`, without LD_LIBRARY_PATH: the
-/// binary must find its native libraries itself (rpath, venv search), as a user's would.
+/// `embench run --config CONFIG --out OUT`, without LD_LIBRARY_PATH: the binary must
+/// find its native libraries itself (rpath, venv search), as a user's would. No
+/// terminal: progress comes as a line per cell, warnings included, as in a CI log.
 pub fn run(config: &Path, out: &Path) -> assert_cmd::assert::Assert {
     assert_cmd::Command::cargo_bin("embench")
         .unwrap()
         .env_remove("LD_LIBRARY_PATH")
-        .args(["run", "--quiet", "--config"])
+        .args(["run", "--config"])
         .arg(config)
         .arg("--out")
         .arg(out)
