@@ -12,7 +12,7 @@ CARGO_ENV := LIBTORCH_USE_PYTORCH=1 PATH="$(CURDIR)/.venv/bin:$$PATH"
 FEATURES := --features embench/tch
 MODEL_DIR := models/all-minilm-l6-v2/pytorch
 
-.PHONY: all model venv convert build test test-rust test-infra tools bench bench-peers bench-python bench-overhead bench-batching peak validate fmt lint clean
+.PHONY: all install model venv convert build test test-rust test-infra tools bench bench-peers bench-python bench-overhead bench-batching peak validate fmt lint clean
 
 all: build
 
@@ -33,6 +33,11 @@ convert: venv model
 ## build: the embench binary with every backend (candle, ort, openvino, tch, mock)
 build: venv
 	$(CARGO_ENV) $(CARGO) build --locked --workspace $(FEATURES)
+
+## install: embench on PATH (cargo's bin directory), every backend; it keeps finding this
+## checkout's .venv (native runtimes, libtorch through its rpath) and results/peak.json
+install: venv
+	$(CARGO_ENV) $(CARGO) install --locked --path crates/embench --features tch
 
 ## test: everything the project checks, from a fresh clone
 test: test-rust test-infra

@@ -42,5 +42,5 @@ pub mod tier;
 
 pub use cell::{run_cell, CellProgress, CellSetup, Loader};
 pub use execute::{execute, execute_cells, BackendFactory, RunError, RunObserver, RunOutcome};
-pub use plan::{Cell, RunPlan};
+pub use plan::{Cell, CellFilter, RunPlan};
 pub use results::{CellRecord, RecordSink, ResultsWriter, SCHEMA_VERSION};

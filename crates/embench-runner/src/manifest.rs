@@ -52,6 +52,9 @@ pub struct Manifest {
     pub backends: Vec<BackendVersion>,
     /// How measurements were taken, in words a reader can check.
     pub methodology: Vec<String>,
+    /// The cells chosen on the command line (`--model`, `--backend`, `--scenario`); `--resume` keeps to them.
+    #[serde(default, skip_serializing_if = "crate::plan::CellFilter::is_empty")]
+    pub filter: crate::plan::CellFilter,
 }
 
 impl Manifest {

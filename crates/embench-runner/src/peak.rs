@@ -16,7 +16,8 @@ pub const PEAK_FILE_ENV: &str = "EMBENCH_PEAK_FILE";
 /// The peak file, the same wherever embench runs: `$EMBENCH_PEAK_FILE`, else
 /// [`PEAK_FILE`] in the project the executable belongs to (the nearest ancestor of
 /// the executable holding `Cargo.toml` and `configs/`, as `target/debug/embench`
-/// sits in its checkout), else in the working directory.
+/// sits in its checkout; for an installed binary, the checkout it was built from),
+/// else in the working directory.
 pub fn peak_file() -> PathBuf {
     if let Some(p) = std::env::var_os(PEAK_FILE_ENV) {
         return PathBuf::from(p);

@@ -79,3 +79,58 @@ impl RunPlan {
         &self.config.scenarios[cell.scenario]
     }
 }
+
+/// Cells chosen on the command line (`--model`, `--backend`, `--scenario`): an
+/// empty list takes every one. Kept in the manifest, so `--resume` runs the same cells.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CellFilter {
+    /// Model keys.
+    #[serde(default)]
+    pub models: Vec<String>,
+    /// Backend labels.
+    #[serde(default)]
+    pub backends: Vec<String>,
+    /// Scenario names.
+    #[serde(default)]
+    pub scenarios: Vec<String>,
+}
+
+impl CellFilter {
+    /// Whether nothing is filtered.
+    pub fn is_empty(&self) -> bool {
+        self.models.is_empty() && self.backends.is_empty() && self.scenarios.is_empty()
+    }
+
+    /// Every name that is not in `plan`'s config, with the names there are (and a
+    /// near miss); names are case-sensitive.
+    pub fn check(&self, plan: &RunPlan) -> Result<(), String> {
+        let c = &plan.config;
+        let lists: [(&str, &[String], Vec<String>); 3] = [
+            ("--model", &self.models, c.models.iter().map(|m| m.key.clone()).collect()),
+            ("--backend", &self.backends, c.backends.iter().map(|b| b.label.clone()).collect()),
+            ("--scenario", &self.scenarios, c.scenarios.iter().map(|s| s.name.clone()).collect()),
+        ];
+        let mut problems = Vec::new();
+        for (flag, asked, known) in lists {
+            for name in asked.iter().filter(|n| !known.contains(n)) {
+                let hint = embench_core::config::closest(name, &known)
+                    .map(|s| format!(" (did you mean '{s}'?)"))
+                    .unwrap_or_default();
+                problems.push(format!("{flag} {name}: not in the config{hint}; it has {}", known.join(", ")));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("\n"))
+        }
+    }
+
+    /// Whether `cell` of `plan` is chosen.
+    pub fn selects(&self, plan: &RunPlan, cell: &Cell) -> bool {
+        let pick = |list: &[String], name: &str| list.is_empty() || list.iter().any(|n| n == name);
+        pick(&self.models, &plan.model(cell).key)
+            && pick(&self.backends, &plan.backend(cell).label)
+            && pick(&self.scenarios, &plan.scenario(cell).name)
+    }
+}

@@ -26,6 +26,8 @@ pub enum Command {
   embench run configs/quick.yaml
   embench run --config configs/benchmark_config.yaml --out results/c7i -q
   embench run --resume results/20261129T144238Z-vm
+  embench run configs/quick.yaml --backend ort --backend tch --scenario single_query
+  embench run configs/benchmark_config.yaml --dry-run
 
 Exit status: 0 every cell valid; 1 an invalid cell; 2 a config or input error; 130 interrupted (resume it).")]
     Run(RunArgs),
@@ -53,8 +55,18 @@ Exit status: 0 no regression; 1 a regression beyond the gate; 2 an input error; 
     /// (Internal) run some cells of a config in this process and report them on stdout; `embench run` starts these.
     #[command(hide = true)]
     Worker(WorkerArgs),
+    /// Print a shell completion script (e.g. `embench completions bash > ~/.local/share/bash-completion/completions/embench`).
+    Completions(CompletionsArgs),
     /// Show this machine as a run records it (cores, ISA, RAM, container limits, GPUs), its tier and the settings it recommends.
     Sysinfo(SysinfoArgs),
+}
+
+/// `embench completions`.
+#[derive(Debug, Parser)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// `embench sysinfo`.
@@ -150,11 +162,34 @@ pub struct RunArgs {
     /// terminal, and a line per cell elsewhere (CI logs, pipes).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Only this model (repeatable; a key of active_models).
+    #[arg(long = "model", value_name = "KEY", conflicts_with = "resume")]
+    pub models: Vec<String>,
+    /// Only this backend (repeatable; its label).
+    #[arg(long = "backend", value_name = "LABEL", conflicts_with = "resume")]
+    pub backends: Vec<String>,
+    /// Only this scenario (repeatable; its name).
+    #[arg(long = "scenario", value_name = "NAME", conflicts_with = "resume")]
+    pub scenarios: Vec<String>,
+    /// List the cells that would run, with their requests, and run nothing.
+    #[arg(long, conflicts_with = "resume")]
+    pub dry_run: bool,
     /// The summary with every column (QPS, mean, p95, p99.9, load, first request,
     /// CPU, threads, precision, min cosine) and whole error lines; the default fits
     /// 120 columns. report.md and cells.csv always have every figure.
     #[arg(long)]
     pub wide: bool,
+}
+
+impl RunArgs {
+    /// The cells `--model`, `--backend` and `--scenario` choose.
+    pub fn filter(&self) -> embench_runner::CellFilter {
+        embench_runner::CellFilter {
+            models: self.models.clone(),
+            backends: self.backends.clone(),
+            scenarios: self.scenarios.clone(),
+        }
+    }
 }
 
 /// `embench validate`.

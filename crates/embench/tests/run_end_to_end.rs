@@ -226,3 +226,64 @@ fn run_takes_its_config_positionally_and_never_writes_over_a_run() {
         .stderr(predicates::str::contains("is a file; a run writes a directory"));
     embench().args(["run", "--help"]).assert().success().stdout(predicates::str::contains("Examples:"));
 }
+
+#[test]
+fn filters_choose_cells_for_the_run_and_its_resume_and_dry_run_runs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    models_yaml(dir.path());
+    let config = write(
+        dir.path(),
+        "bench.yaml",
+        "active_models: [minilm]\nbackends:\n  - name: mock\n    label: a\n  - name: mock\n    label: b\ntest_scenarios:\n  - {name: one, concurrency: 1, num_requests: 3, batch_size: [1, 2]}\n  - {name: two, concurrency: 1, num_requests: 3, batch_size: 1}\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n",
+    );
+    let embench = || assert_cmd::Command::cargo_bin("embench").unwrap();
+    let out = dir.path().join("run");
+    embench()
+        .arg("run")
+        .arg(&config)
+        .args(["--backend", "b", "--dry-run", "--out"])
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("cell 4: minilm / b / one / c=1 b=1 seq=16 (3 requests)"))
+        .stdout(predicates::str::contains("3 of 6 cells would run"));
+    assert!(!out.exists(), "a dry run writes nothing");
+    embench()
+        .arg("run")
+        .arg(&config)
+        .args(["--backend", "B"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--backend B: not in the config (did you mean 'b'?); it has a, b"));
+    embench()
+        .arg("run")
+        .arg(&config)
+        .args(["--backend", "b", "--scenario", "one", "-q", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let records = validate_results(&out);
+    let cells: Vec<(String, String, u64)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["backend"].as_str().unwrap().into(),
+                r["scenario"].as_str().unwrap().into(),
+                r["batch_size"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(cells, [("b".into(), "one".into(), 1), ("b".into(), "one".into(), 2)]);
+    // The filter is in the manifest: resuming runs the chosen cells that lack a result, not the others.
+    let results = out.join("results.jsonl");
+    let first = std::fs::read_to_string(&results).unwrap().lines().next().unwrap().to_string();
+    std::fs::write(&results, first + "\n").unwrap();
+    embench()
+        .args(["run", "-q", "--resume"])
+        .arg(&out)
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("1 cells done, 1 to run"));
+    assert_eq!(validate_results(&out).len(), 2);
+    embench().args(["completions", "bash"]).assert().success().stdout(predicates::str::contains("_embench()"));
+}

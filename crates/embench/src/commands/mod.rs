@@ -22,6 +22,11 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => report::report(&args),
         Command::Compare(args) => compare::compare(&args),
         Command::Sysinfo(args) => sysinfo::sysinfo(&args),
+        Command::Completions(args) => {
+            use clap::CommandFactory;
+            clap_complete::generate(args.shell, &mut Cli::command(), "embench", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Worker(args) => worker::worker(args).await,
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use embench_runner::execute::BackendFactory;
+use embench_runner::execute::{cell_label, BackendFactory};
 use embench_runner::host::HostFacts;
 use embench_runner::isolate::{execute_isolated, Isolation, StopFlags};
 use embench_runner::manifest::Manifest;
@@ -75,7 +75,10 @@ struct Prepared {
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let Prepared { out, plan, mut manifest, selection, earlier } = match &args.resume {
         Some(dir) => resume(dir, args.config.as_deref())?,
-        None => start(&args)?,
+        None => match start(&args)? {
+            Some(prepared) => prepared,
+            None => return Ok(ExitCode::SUCCESS),
+        },
     };
     let ran_nothing = selection.is_empty();
     let results_path = out.join("results.jsonl");
@@ -179,8 +182,8 @@ fn worker_command(exe: &Path, plan: &RunPlan, cells: &[usize]) -> Command {
     cmd
 }
 
-/// A new run: a fresh run directory and manifest, every cell to run.
-fn start(args: &RunArgs) -> anyhow::Result<Prepared> {
+/// A new run: a fresh run directory and manifest, every chosen cell to run (None: `--dry-run`).
+fn start(args: &RunArgs) -> anyhow::Result<Option<Prepared>> {
     let config_path = args.config.as_deref().context("--config is required (or --resume DIR)")?;
     // Absolute in the manifest, so that `--resume` works from any directory.
     let config_path = &std::fs::canonicalize(config_path).unwrap_or_else(|_| config_path.to_path_buf());
@@ -189,6 +192,17 @@ fn start(args: &RunArgs) -> anyhow::Result<Prepared> {
     let config = crate::commands::validate::load_with(config_path, &auto_settings(&recommendation))?;
     let mut plan = RunPlan::new(config);
     plan.peaks = Peaks::find(&host).ok();
+    let filter = args.filter();
+    filter.check(&plan).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let selection: Vec<usize> = (0..plan.cells.len()).filter(|&c| filter.selects(&plan, &plan.cells[c])).collect();
+    anyhow::ensure!(
+        !selection.is_empty(),
+        "--model, --backend and --scenario together choose no cell (fix: widen them)"
+    );
+    if args.dry_run {
+        dry_run(&plan, &selection);
+        return Ok(None);
+    }
     let out = run_dir(args.out.as_deref(), &host.hostname)?;
     let manifest = Manifest {
         schema_version: SCHEMA_VERSION,
@@ -206,10 +220,30 @@ fn start(args: &RunArgs) -> anyhow::Result<Prepared> {
         host,
         backends: Factory.versions(),
         methodology: METHODOLOGY.iter().map(|s| s.to_string()).collect(),
+        filter,
     };
     manifest.write(&out).with_context(|| format!("writing {}/manifest.json", out.display()))?;
-    let selection = (0..plan.cells.len()).collect();
-    Ok(Prepared { out, plan, manifest, selection, earlier: Vec::new() })
+    Ok(Some(Prepared { out, plan, manifest, selection, earlier: Vec::new() }))
+}
+
+/// `--dry-run`: the cells that would run, with their requests and the least time
+/// their durations take (how long each request takes is what the run measures).
+fn dry_run(plan: &RunPlan, selection: &[usize]) {
+    let mut least_s = 0.0;
+    for &i in selection {
+        let (cell, scenario) = (&plan.cells[i], plan.scenario(&plan.cells[i]));
+        let m = &scenario.measurement;
+        let requests = cell.point.num_requests * m.repeat;
+        let seconds = m.warmup_duration_s + m.min_duration_s * m.repeat as f64;
+        least_s += seconds;
+        let at_least = if seconds > 0.0 { format!(", at least {seconds:.0} s") } else { String::new() };
+        println!("cell {}: {} ({requests} requests{at_least})", i + 1, cell_label(plan, i));
+    }
+    println!(
+        "{} of {} cells would run; their durations take at least {least_s:.0} s, and each request as long as the backend needs (nothing was run)",
+        selection.len(),
+        plan.cells.len()
+    );
 }
 
 /// An interrupted run picked up again: the same config on the same machine, only
@@ -254,7 +288,9 @@ fn resume(dir: &Path, config: Option<&Path>) -> anyhow::Result<Prepared> {
     let done: BTreeSet<usize> = earlier.iter().filter_map(|r| r.cell).collect();
     let mut plan = RunPlan::new(loaded);
     plan.peaks = Peaks::find(&host).ok();
-    let selection: Vec<usize> = (0..plan.cells.len()).filter(|c| !done.contains(c)).collect();
+    let filter = &manifest.filter;
+    let selection: Vec<usize> =
+        (0..plan.cells.len()).filter(|&c| !done.contains(&c) && filter.selects(&plan, &plan.cells[c])).collect();
     eprintln!("embench: resuming {}: {} cells done, {} to run", dir.display(), done.len(), selection.len());
     // A finished run stays as it was: resuming it only prints its summary.
     if !selection.is_empty() {
