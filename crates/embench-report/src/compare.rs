@@ -9,7 +9,7 @@ use crate::fmt::ms;
 use crate::runs::{seq_label, Run};
 
 /// What identifies a cell across runs.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct CellKey {
     /// Model key.
     pub model: String,
@@ -49,7 +49,8 @@ impl std::fmt::Display for CellKey {
 }
 
 /// How a matched cell moved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Beyond the threshold, for the better (and nothing worse).
     Better,
@@ -62,7 +63,7 @@ pub enum Verdict {
 }
 
 /// One matched cell.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct CellDelta {
     /// The cell.
     pub key: CellKey,
@@ -91,7 +92,7 @@ impl CellDelta {
 }
 
 /// The comparison of two runs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Comparison {
     /// Noise threshold, percent.
     pub threshold_pct: f64,

@@ -55,10 +55,32 @@ Exit status: 0 no regression; 1 a regression beyond the gate; 2 an input error; 
     /// (Internal) run some cells of a config in this process and report them on stdout; `embench run` starts these.
     #[command(hide = true)]
     Worker(WorkerArgs),
+    /// List the backends (compiled in, usable on this machine, or why not) or the models of a models file.
+    List(ListArgs),
     /// Print a shell completion script (e.g. `embench completions bash > ~/.local/share/bash-completion/completions/embench`).
     Completions(CompletionsArgs),
     /// Show this machine as a run records it (cores, ISA, RAM, container limits, GPUs), its tier and the settings it recommends.
     Sysinfo(SysinfoArgs),
+}
+
+/// What `embench list` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListWhat {
+    /// Every backend: usable here, or why not.
+    Backends,
+    /// The models of a models file, and which of their files are there.
+    Models,
+}
+
+/// `embench list`.
+#[derive(Debug, Parser)]
+pub struct ListArgs {
+    /// What to list.
+    #[arg(value_enum)]
+    pub what: ListWhat,
+    /// The models file (for `models`).
+    #[arg(long, default_value = "configs/models.yaml")]
+    pub models: PathBuf,
 }
 
 /// `embench completions`.
@@ -94,6 +116,17 @@ pub enum ReportFormat {
     Md,
     /// One flat cells.csv of every cell.
     Csv,
+    /// cells.json: every cell's record with its host, for scripts.
+    Json,
+}
+
+/// Output format of `embench compare`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompareFormat {
+    /// A markdown table (compare.md).
+    Md,
+    /// The comparison as JSON on stdout (and in --out when given), for scripts.
+    Json,
 }
 
 /// `embench report`.
@@ -104,6 +137,7 @@ pub struct ReportArgs {
     pub runs: Vec<PathBuf>,
     /// Where to write (default: the run directory, when there is one; required for
     /// several, so that a merged report never lands in a run it was not made from).
+    /// With --format csv or json, `-` writes the one file to stdout.
     #[arg(long, short)]
     pub out: Option<PathBuf>,
     /// What to write.
@@ -134,6 +168,9 @@ pub struct CompareArgs {
     /// `-`: none, the comparison goes to stdout only).
     #[arg(long, short)]
     pub out: Option<PathBuf>,
+    /// Markdown (default) or JSON.
+    #[arg(long, value_enum, default_value = "md")]
+    pub format: CompareFormat,
 }
 
 /// `embench run`.
@@ -162,6 +199,9 @@ pub struct RunArgs {
     /// terminal, and a line per cell elsewhere (CI logs, pipes).
     #[arg(long, short)]
     pub quiet: bool,
+    /// The summary as JSON on stdout (every record written, as in results.jsonl) instead of the table.
+    #[arg(long)]
+    pub json: bool,
     /// Only this model (repeatable; a key of active_models).
     #[arg(long = "model", value_name = "KEY", conflicts_with = "resume")]
     pub models: Vec<String>,

@@ -6,6 +6,30 @@ use embench_core::{BackendKind, EmbedError, Embedder, Phase};
 use embench_runner::execute::BackendFactory;
 use embench_runner::manifest::BackendVersion;
 
+/// Whether the shared library at `path` loads (its dependencies found, the right
+/// architecture): dlopen, then dlclose; the error is dlerror's, with the path.
+#[allow(dead_code)] // unused in a build without ort and openvino
+fn loads(path: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    // SAFETY: dlopen/dlerror/dlclose are called with a valid NUL-terminated path and
+    // the handle dlopen returned; the library's constructors run as they would at load.
+    unsafe {
+        let handle = libc::dlopen(c.as_ptr(), libc::RTLD_LAZY | libc::RTLD_LOCAL);
+        if handle.is_null() {
+            let err = libc::dlerror();
+            let msg = if err.is_null() {
+                "unknown error".into()
+            } else {
+                std::ffi::CStr::from_ptr(err).to_string_lossy().into_owned()
+            };
+            return Err(format!("{} does not load: {msg}", path.display()));
+        }
+        libc::dlclose(handle);
+    }
+    Ok(())
+}
+
 /// Builds backends by kind, one `cfg` arm each.
 pub struct Factory;
 
@@ -33,6 +57,47 @@ impl Factory {
         };
         let feature = if kind.is_python() { "python".to_string() } else { kind.to_string() };
         (!built).then(|| format!("built without it (fix: cargo build -p embench --features {feature})"))
+    }
+
+    /// Why `kind` cannot run on this machine, or None when it can: not compiled in, or
+    /// its runtime missing. ort and openvino: the library is found and loads (dlopen);
+    /// the python-* backends: the interpreter runs and imports numpy. Checked when a
+    /// config is validated, so a bad `ORT_DYLIB_PATH` fails before anything runs.
+    pub fn usable(kind: BackendKind) -> Option<String> {
+        Self::unavailable(kind).or_else(|| Self::runtime_problem(kind))
+    }
+
+    fn runtime_problem(kind: BackendKind) -> Option<String> {
+        let library = match kind {
+            #[cfg(feature = "ort")]
+            BackendKind::Ort => Some(embench_ort::runtime_library()),
+            #[cfg(feature = "openvino")]
+            BackendKind::Openvino => Some(embench_openvino::runtime_library()),
+            #[cfg(feature = "python")]
+            k if k.is_python() => {
+                return match embench_python::interpreter() {
+                    Err(why) => Some(why),
+                    Ok(python) => {
+                        let ran = std::process::Command::new(&python).args(["-c", "import numpy"]).output();
+                        match ran {
+                            Ok(out) if out.status.success() => None,
+                            Ok(out) => Some(format!(
+                                "{} cannot import numpy: {} (fix: make venv; or point EMBENCH_PYTHON at the project venv's python)",
+                                python.display(),
+                                String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("no message")
+                            )),
+                            Err(e) => Some(format!("{}: {e}", python.display())),
+                        }
+                    }
+                };
+            }
+            #[allow(unreachable_patterns)]
+            _ => None,
+        };
+        match library? {
+            Err(why) => Some(why),
+            Ok(path) => loads(&path).err(),
+        }
     }
 
     /// The library version of a compiled-in backend (for native runtimes, the

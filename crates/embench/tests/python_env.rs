@@ -11,12 +11,15 @@ use common::{models_yaml, repo, validate_results, write};
 
 const ECHO: &str = "active_models: [minilm]\nbackends:\n  - name: python-echo\n    threads: 1\ntest_scenarios:\n  - {name: one, concurrency: 1, num_requests: 4, batch_size: 1}\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n";
 
-/// An executable `python` at `path` that says what a python without numpy says, and fails.
-fn broken_python(path: &Path) {
+/// An executable `python` at `path` that says what a python without numpy says, and
+/// fails; with `passes_the_check`, `-c "import numpy"` (validation's check) succeeds
+/// and only the worker dies.
+fn broken_python(path: &Path, passes_the_check: bool) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let check = if passes_the_check { "[ \"$2\" = 'import numpy' ] && exit 0\n" } else { "" };
     std::fs::write(
         path,
-        "#!/bin/sh\necho 'Traceback (most recent call last):' >&2\necho \"ModuleNotFoundError: No module named 'numpy'\" >&2\nexit 1\n",
+        format!("#!/bin/sh\n{check}echo 'Traceback (most recent call last):' >&2\necho \"ModuleNotFoundError: No module named 'numpy'\" >&2\nexit 1\n"),
     )
     .unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -43,7 +46,7 @@ fn run(dir: &Path, env: (&str, &Path)) -> serde_json::Value {
 fn an_active_virtualenv_does_not_replace_the_projects() {
     let dir = tempfile::tempdir().unwrap();
     let other = dir.path().join("other-venv");
-    broken_python(&other.join("bin/python"));
+    broken_python(&other.join("bin/python"), false);
     let r = run(dir.path(), ("VIRTUAL_ENV", &other));
     assert_eq!(r["valid"], true, "{r:#}");
     let used = r["backend_settings"]["interpreter"].as_str().unwrap();
@@ -54,7 +57,7 @@ fn an_active_virtualenv_does_not_replace_the_projects() {
 fn a_worker_that_dies_before_it_is_ready_is_recorded_with_its_stderr() {
     let dir = tempfile::tempdir().unwrap();
     let python = dir.path().join("bin/python");
-    broken_python(&python);
+    broken_python(&python, true);
     let r = run(dir.path(), ("EMBENCH_PYTHON", &python));
     assert_eq!(r["valid"], false);
     let reason = r["invalid_reason"].as_str().unwrap();
@@ -65,4 +68,24 @@ fn a_worker_that_dies_before_it_is_ready_is_recorded_with_its_stderr() {
         ),
         "{reason}"
     );
+}
+
+#[test]
+fn a_python_without_numpy_is_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let python = dir.path().join("bin/python");
+    broken_python(&python, false);
+    models_yaml(dir.path());
+    let config = write(dir.path(), "bench.yaml", ECHO);
+    assert_cmd::Command::cargo_bin("embench")
+        .unwrap()
+        .env("EMBENCH_PYTHON", &python)
+        .args(["validate", "--config"])
+        .arg(&config)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(format!(
+            "backend 'python-echo' cannot run here: {} cannot import numpy: ModuleNotFoundError: No module named 'numpy'",
+            python.display()
+        )));
 }

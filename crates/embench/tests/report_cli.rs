@@ -173,3 +173,28 @@ fn a_merged_report_never_overwrites_a_run_directory() {
     let md = std::fs::read_to_string(merged.join("report.md")).unwrap();
     assert!(md.contains("| host-a (host-a) |") && md.contains("| host-a (host-a-renamed) |"), "{md}");
 }
+
+#[test]
+fn json_for_scripts_from_report_compare_and_run() {
+    let out = embench()
+        .arg("report")
+        .arg(fixture("host-a"))
+        .arg(fixture("host-b"))
+        .args(["--format", "json", "--out", "-"])
+        .assert()
+        .success();
+    let cells: Vec<serde_json::Value> = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(cells.len(), 6 + 8);
+    assert_eq!((cells[0]["host"].as_str(), cells[0]["backend"].as_str()), (Some("host-a"), Some("mock")));
+    let out = embench()
+        .arg("compare")
+        .arg(fixture("host-a"))
+        .arg(fixture("host-b"))
+        .args(["--format", "json"])
+        .assert()
+        .success();
+    let cmp: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(cmp["matched"].as_array().unwrap().len(), 4, "{cmp:#}");
+    assert!(cmp["matched"][0]["verdict"].is_string() && cmp["only_baseline"][0]["scenario"] == "batch_8", "{cmp:#}");
+    embench().arg("report").arg(fixture("host-a")).args(["--out", "-"]).assert().code(2);
+}

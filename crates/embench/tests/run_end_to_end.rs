@@ -3,6 +3,7 @@
 mod common;
 
 use common::{models_yaml, repo, run, validate_results, write};
+use predicates::prelude::PredicateBooleanExt;
 
 #[test]
 fn run_writes_a_schema_valid_run_directory() {
@@ -246,7 +247,7 @@ fn filters_choose_cells_for_the_run_and_its_resume_and_dry_run_runs_nothing() {
         .assert()
         .success()
         .stdout(predicates::str::contains("cell 4: minilm / b / one / c=1 b=1 seq=16 (3 requests)"))
-        .stdout(predicates::str::contains("3 of 6 cells would run"));
+        .stdout(predicates::str::contains("3 of 6 cells, 9 measured requests (how long"));
     assert!(!out.exists(), "a dry run writes nothing");
     embench()
         .arg("run")
@@ -286,4 +287,49 @@ fn filters_choose_cells_for_the_run_and_its_resume_and_dry_run_runs_nothing() {
         .stderr(predicates::str::contains("1 cells done, 1 to run"));
     assert_eq!(validate_results(&out).len(), 2);
     embench().args(["completions", "bash"]).assert().success().stdout(predicates::str::contains("_embench()"));
+}
+
+#[test]
+fn run_json_prints_the_records_for_scripts() {
+    let dir = tempfile::tempdir().unwrap();
+    models_yaml(dir.path());
+    let config = write(
+        dir.path(),
+        "bench.yaml",
+        "active_models: [minilm]\nbackends:\n  - name: mock\ntest_scenarios:\n  - {name: one, concurrency: 1, num_requests: 3, batch_size: [1, 2]}\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n",
+    );
+    let out = assert_cmd::Command::cargo_bin("embench")
+        .unwrap()
+        .arg("run")
+        .arg(&config)
+        .args(["--json", "-q", "--out"])
+        .arg(dir.path().join("run"))
+        .assert()
+        .success();
+    let records: Vec<serde_json::Value> = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(records.iter().map(|r| r["batch_size"].as_u64().unwrap()).collect::<Vec<_>>(), [1, 2]);
+    assert!(records.iter().all(|r| r["valid"] == true && r["requests"] == 3));
+}
+
+#[test]
+fn list_says_what_runs_here_and_why_not() {
+    let embench = || assert_cmd::Command::cargo_bin("embench").unwrap();
+    embench()
+        .args(["list", "backends"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("mock             usable"));
+    let dir = tempfile::tempdir().unwrap();
+    let bogus = write(dir.path(), "libonnxruntime.so", "not a library");
+    embench()
+        .env("ORT_DYLIB_PATH", &bogus)
+        .args(["list", "backends"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("ort              compiled in, not usable here:"));
+    let models = models_yaml(dir.path());
+    embench().args(["list", "models", "--models"]).arg(&models).assert().success().stdout(
+        predicates::str::contains("minilm")
+            .and(predicates::str::contains("pytorch, onnx, openvino, torchscript, reference")),
+    );
 }

@@ -175,3 +175,31 @@ fn two_python_workers_count_their_shared_pages_once() {
     assert!((peak - (sum - shared)).abs() < 0.01, "peak = sum of marks - overcount: {measure}");
     assert_eq!(records[0]["peak_rss_mb"].as_f64().unwrap(), peak);
 }
+
+#[test]
+fn validate_loads_each_backends_runtime_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    models_yaml(dir.path());
+    let config = write(
+        dir.path(),
+        "bench.yaml",
+        "active_models: [minilm]\nbackends:\n  - name: ort\ntest_scenarios:\n  - {name: one, concurrency: 1, num_requests: 4, batch_size: 1}\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n",
+    );
+    // A file that is no shared library: found, but it does not load.
+    let bogus = write(dir.path(), "libonnxruntime.so", "not a library");
+    embench()
+        .env("ORT_DYLIB_PATH", &bogus)
+        .args(["validate", "--config"])
+        .arg(&config)
+        .assert()
+        .code(2)
+        .stderr(contains("backend 'ort' cannot run here:"))
+        .stderr(contains(format!("{} does not load", bogus.display())));
+    embench()
+        .env("ORT_DYLIB_PATH", dir.path().join("missing.so"))
+        .args(["validate", "--config"])
+        .arg(&config)
+        .assert()
+        .code(2)
+        .stderr(contains("ORT_DYLIB_PATH=").and(contains("does not exist")));
+}

@@ -209,7 +209,7 @@ pub struct ResolvedDataset {
     pub seed: u64,
 }
 
-/// Says why a backend cannot run in this binary (None: it can).
+/// Says why a backend cannot run here: not in this binary, or its runtime missing (None: it can).
 pub type Availability<'a> = &'a dyn Fn(BackendKind) -> Option<String>;
 
 /// Reads, parses and validates a benchmark config and the models file it names.

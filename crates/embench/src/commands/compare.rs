@@ -6,7 +6,7 @@ use anyhow::{ensure, Context};
 use embench_report::compare::compare as compare_runs;
 use embench_report::load_runs;
 
-use crate::cli::CompareArgs;
+use crate::cli::{CompareArgs, CompareFormat};
 
 /// Exit status when fewer cells matched than required: a gate that compared nothing.
 pub const NO_MATCH: u8 = 3;
@@ -17,9 +17,15 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     let runs = load_runs(&[args.baseline.clone(), args.candidate.clone()])?;
     let (base, cand) = (&runs.runs[0], &runs.runs[1]);
     let cmp = compare_runs(base, cand, args.threshold);
-    let md = cmp.markdown(&base.dir.display().to_string(), &cand.dir.display().to_string());
-    print!("{md}");
-    let path = args.out.clone().unwrap_or_else(|| args.candidate.join("compare.md"));
+    let (body, default) = match args.format {
+        CompareFormat::Md => {
+            (cmp.markdown(&base.dir.display().to_string(), &cand.dir.display().to_string()), Some("compare.md"))
+        }
+        CompareFormat::Json => (serde_json::to_string_pretty(&cmp)? + "\n", None),
+    };
+    print!("{body}");
+    let md = body;
+    let path = args.out.clone().or_else(|| default.map(|d| args.candidate.join(d))).unwrap_or_else(|| "-".into());
     if path.as_os_str() != "-" {
         ensure!(
             !path.is_dir(),

@@ -1,6 +1,7 @@
 //! Subcommands.
 
 mod compare;
+mod list;
 mod report;
 mod run;
 mod sysinfo;
@@ -22,6 +23,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => report::report(&args),
         Command::Compare(args) => compare::compare(&args),
         Command::Sysinfo(args) => sysinfo::sysinfo(&args),
+        Command::List(args) => list::list(&args),
         Command::Completions(args) => {
             use clap::CommandFactory;
             clap_complete::generate(args.shell, &mut Cli::command(), "embench", &mut std::io::stdout());

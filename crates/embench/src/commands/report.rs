@@ -7,8 +7,35 @@ use embench_report::{charts, csv_export, load_runs, markdown};
 
 use crate::cli::{ReportArgs, ReportFormat};
 
-/// `embench report RUN... [--out DIR] [--format md|csv]`.
+/// The CSV, or the JSON array of every cell's record with its `host`.
+fn one_file(runs: &embench_report::Runs, format: ReportFormat) -> anyhow::Result<String> {
+    Ok(match format {
+        ReportFormat::Csv => csv_export::cells_csv(runs)?,
+        _ => {
+            let cells: Vec<serde_json::Value> = runs
+                .entries()
+                .map(|e| {
+                    let mut v = serde_json::to_value(e.record).expect("records serialize");
+                    v["host"] = e.host.into();
+                    v
+                })
+                .collect();
+            serde_json::to_string_pretty(&cells)? + "\n"
+        }
+    })
+}
+
+/// `embench report RUN... [--out DIR] [--format md|csv|json]`.
 pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
+    if args.out.as_deref() == Some(std::path::Path::new("-")) {
+        anyhow::ensure!(
+            args.format != ReportFormat::Md,
+            "--out - writes one file to stdout; report.md comes with charts (fix: --format csv or json, or --out DIR)"
+        );
+        let runs = load_runs(&args.runs)?;
+        print!("{}", one_file(&runs, args.format)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let out = match (&args.out, args.runs.as_slice()) {
         (Some(out), _) => out.clone(),
         (None, [one]) => one.clone(),
@@ -20,9 +47,9 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let runs = load_runs(&args.runs)?;
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     match args.format {
-        ReportFormat::Csv => {
-            let path = out.join("cells.csv");
-            std::fs::write(&path, csv_export::cells_csv(&runs)?)
+        ReportFormat::Csv | ReportFormat::Json => {
+            let path = out.join(if args.format == ReportFormat::Csv { "cells.csv" } else { "cells.json" });
+            std::fs::write(&path, one_file(&runs, args.format)?)
                 .with_context(|| format!("writing {}", path.display()))?;
             println!("{}", path.display());
         }

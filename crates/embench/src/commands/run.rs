@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use embench_runner::execute::{cell_label, BackendFactory};
+use embench_runner::execute::BackendFactory;
 use embench_runner::host::HostFacts;
 use embench_runner::isolate::{execute_isolated, Isolation, StopFlags};
 use embench_runner::manifest::Manifest;
@@ -142,9 +142,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
 
     let records: Vec<CellRecord> = earlier.into_iter().chain(outcome.records).collect();
-    println!("{}", summary::table(&records, args.wide));
-    println!("run directory: {}", out.display());
-    println!("next: embench report {}", out.display());
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&records)?);
+        eprintln!("run directory: {}", out.display());
+    } else {
+        println!("{}", summary::table(&records, args.wide));
+        println!("run directory: {}", out.display());
+        println!("next: embench report {}", out.display());
+    }
     let invalid: Vec<_> = records.iter().filter(|r| !r.valid && r.skipped.is_none()).collect();
     let skipped = records.iter().filter(|r| r.skipped.is_some()).count();
     let crashed = records.iter().filter(|r| r.worker_failure.is_some()).count();
@@ -200,7 +205,7 @@ fn start(args: &RunArgs) -> anyhow::Result<Option<Prepared>> {
         "--model, --backend and --scenario together choose no cell (fix: widen them)"
     );
     if args.dry_run {
-        dry_run(&plan, &selection);
+        crate::commands::validate::print_cells(&plan, &selection);
         return Ok(None);
     }
     let out = run_dir(args.out.as_deref(), &host.hostname)?;
@@ -224,26 +229,6 @@ fn start(args: &RunArgs) -> anyhow::Result<Option<Prepared>> {
     };
     manifest.write(&out).with_context(|| format!("writing {}/manifest.json", out.display()))?;
     Ok(Some(Prepared { out, plan, manifest, selection, earlier: Vec::new() }))
-}
-
-/// `--dry-run`: the cells that would run, with their requests and the least time
-/// their durations take (how long each request takes is what the run measures).
-fn dry_run(plan: &RunPlan, selection: &[usize]) {
-    let mut least_s = 0.0;
-    for &i in selection {
-        let (cell, scenario) = (&plan.cells[i], plan.scenario(&plan.cells[i]));
-        let m = &scenario.measurement;
-        let requests = cell.point.num_requests * m.repeat;
-        let seconds = m.warmup_duration_s + m.min_duration_s * m.repeat as f64;
-        least_s += seconds;
-        let at_least = if seconds > 0.0 { format!(", at least {seconds:.0} s") } else { String::new() };
-        println!("cell {}: {} ({requests} requests{at_least})", i + 1, cell_label(plan, i));
-    }
-    println!(
-        "{} of {} cells would run; their durations take at least {least_s:.0} s, and each request as long as the backend needs (nothing was run)",
-        selection.len(),
-        plan.cells.len()
-    );
 }
 
 /// An interrupted run picked up again: the same config on the same machine, only

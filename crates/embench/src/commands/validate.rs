@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use embench_core::config::{load_config_with, AutoSettings, LoadedConfig};
 use embench_core::oversubscription::oversubscription_warning;
+use embench_runner::execute::cell_label;
 use embench_runner::tier::Recommendation;
+use embench_runner::RunPlan;
 
 use crate::cli::ValidateArgs;
 use crate::factory::Factory;
@@ -18,7 +20,7 @@ pub fn load(config: &std::path::Path) -> anyhow::Result<LoadedConfig> {
 
 /// Loads and validates a config with `auto` settings resolved to `auto`.
 pub fn load_with(config: &std::path::Path, auto: &AutoSettings) -> anyhow::Result<LoadedConfig> {
-    load_config_with(config, &Factory::unavailable, auto).map_err(|e| anyhow::anyhow!("{e}"))
+    load_config_with(config, &Factory::usable, auto).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// What `auto` settings resolve to under `rec`.
@@ -45,6 +47,29 @@ pub fn warnings(config: &LoadedConfig) -> Vec<String> {
     out
 }
 
+/// The cells that would run (`validate`, `run --dry-run`), with their requests and
+/// the least time their durations take (how long each request takes is what the run measures).
+pub fn print_cells(plan: &RunPlan, selection: &[usize]) {
+    let (mut least_s, mut all_requests) = (0.0, 0);
+    for &i in selection {
+        let (cell, scenario) = (&plan.cells[i], plan.scenario(&plan.cells[i]));
+        let m = &scenario.measurement;
+        let requests = cell.point.num_requests * m.repeat;
+        let seconds = m.warmup_duration_s + m.min_duration_s * m.repeat as f64;
+        least_s += seconds;
+        all_requests += requests;
+        let at_least = if seconds > 0.0 { format!(", at least {seconds:.0} s") } else { String::new() };
+        println!("cell {}: {} ({requests} requests{at_least})", i + 1, cell_label(plan, i));
+    }
+    let durations =
+        if least_s > 0.0 { format!("; their minimum durations add up to {least_s:.0} s") } else { String::new() };
+    println!(
+        "{} of {} cells, {all_requests} measured requests{durations} (how long each request takes is what a run measures; nothing was run)",
+        selection.len(),
+        plan.cells.len()
+    );
+}
+
 /// `embench validate --config F`.
 pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     let plan = embench_runner::RunPlan::new(load(args.config())?);
@@ -62,5 +87,6 @@ pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     for w in warnings(config) {
         println!("warning: {w}");
     }
+    print_cells(&plan, &(0..plan.cells.len()).collect::<Vec<_>>());
     Ok(ExitCode::SUCCESS)
 }

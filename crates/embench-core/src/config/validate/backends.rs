@@ -34,9 +34,10 @@ impl Validator<'_> {
                 continue;
             };
             if let Some(why) = (self.unavailable)(kind) {
-                let e =
-                    self.at(&spec.name, field("name"), format!("backend '{kind}' cannot run in this binary: {why}"));
-                self.err(e.fix(format!("rebuild with the '{kind}' feature, or remove this backend")));
+                let e = self.at(&spec.name, field("name"), format!("backend '{kind}' cannot run here: {why}"));
+                self.err(e.fix(format!(
+                    "do what the message says (a backend left out of the build needs its '{kind}' feature), or remove this backend"
+                )));
             }
             let label = spec.label.as_ref().map_or_else(|| kind.name().to_string(), |l| l.value.clone());
             if !seen.insert(label.clone()) {

@@ -1,0 +1,60 @@
+//! `embench list backends|models`: what this binary and machine can run, and which
+//! models a models file names, with what is missing and why.
+
+use std::process::ExitCode;
+
+use embench_core::config::{parse_yaml_file, ModelsFile};
+use embench_core::model_files::ModelFolder;
+use embench_core::BackendKind;
+
+use crate::cli::{ListArgs, ListWhat};
+use crate::factory::Factory;
+
+/// Prints the list; exit status 0.
+pub fn list(args: &ListArgs) -> anyhow::Result<ExitCode> {
+    match args.what {
+        ListWhat::Backends => {
+            for kind in BackendKind::ALL {
+                let state = match Factory::usable(kind) {
+                    None => "usable".to_string(),
+                    Some(why) if Factory::unavailable(kind).is_some() => format!("not compiled in: {why}"),
+                    Some(why) => format!("compiled in, not usable here: {why}"),
+                };
+                println!("{:<16} {state}", kind.name());
+            }
+        }
+        ListWhat::Models => {
+            let file: ModelsFile =
+                parse_yaml_file(&args.models, "the models file").map_err(|e| anyhow::anyhow!("{e}"))?;
+            let base = args.models.parent().unwrap_or(std::path::Path::new("."));
+            for (key, m) in &file.models {
+                let state = match &m.path {
+                    None => {
+                        format!("no local path (fix: scripts/convert_models.sh {key} fetches {})", m.huggingface_id)
+                    }
+                    Some(p) => {
+                        let folder = ModelFolder::new(base.join(&p.value));
+                        let present: Vec<&str> = [
+                            ("pytorch", folder.config_json()),
+                            ("onnx", folder.onnx_model()),
+                            ("openvino", folder.openvino_ir(false)),
+                            ("torchscript", folder.torchscript()),
+                            ("reference", folder.reference()),
+                        ]
+                        .into_iter()
+                        .filter(|(_, f)| f.is_file())
+                        .map(|(name, _)| name)
+                        .collect();
+                        if present.is_empty() {
+                            format!("{} is empty (fix: scripts/convert_models.sh {key})", folder.root.display())
+                        } else {
+                            format!("{}: {}", folder.root.display(), present.join(", "))
+                        }
+                    }
+                };
+                println!("{key:<28} {state}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
