@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::embedder::Embeddings;
 
 /// How token vectors become one sentence vector.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PoolingKind {
     /// Mean of the real (unmasked) tokens.

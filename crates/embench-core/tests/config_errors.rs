@@ -157,6 +157,27 @@ fn unknown_backend_suggests_a_name() {
 }
 
 #[test]
+fn every_parse_error_of_a_file_comes_at_once() {
+    let f = Fixture::new();
+    // Two misspelt keys and a wrong type, in three places: one run names all three.
+    let config = GOOD
+        .replace("    concurrency: 2", "    concurency: 2")
+        .replace("  warmup_requests: 1", "  warmup_request: 1")
+        .replace("    num_requests: 10", "    num_requests: ten");
+    let errors = f.load(&config).expect_err("three mistakes");
+    let shown: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    assert_eq!(errors.len(), 3, "{shown:#?}");
+    let bench = f.path("bench.yaml");
+    assert_at(&errors[0], &bench, 6, 5, "concurency");
+    assert!(errors[0].message.contains("unknown key 'concurency' (did you mean 'concurrency'?)"), "{}", errors[0]);
+    assert_eq!((errors[1].line, errors[1].column), (Some(7), Some(19)), "{}", errors[1]);
+    assert!(errors[1].field.ends_with("num_requests"), "{}", errors[1]);
+    assert_at(&errors[2], &bench, 11, 3, "input_config.warmup_request");
+    assert!(errors[2].message.contains("did you mean 'warmup_requests'?"), "{}", errors[2]);
+    assert!(errors[2].fix.as_deref().unwrap().contains("valid keys here:"), "{}", errors[2]);
+}
+
+#[test]
 fn names_are_case_sensitive_and_a_wrong_case_is_named() {
     let f = Fixture::new();
     let e = f.one_error(&GOOD.replace("name: candle", "name: CANDLE"));

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// ONNX Runtime graph optimisation level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GraphOptimization {
     /// No rewrites.
@@ -19,7 +19,7 @@ pub enum GraphOptimization {
 }
 
 /// ONNX Runtime execution mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ExecutionMode {
     /// Operators one after another (intra-op parallelism only).
@@ -30,7 +30,7 @@ pub enum ExecutionMode {
 }
 
 /// An ONNX Runtime execution provider.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ExecutionProvider {
     /// The default CPU provider.
@@ -53,7 +53,7 @@ impl ExecutionProvider {
 }
 
 /// Which file the OpenVINO backend reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelFormat {
     /// The IR with fp32 weights (`openvino/model_fp32.xml`), exact.
@@ -66,7 +66,7 @@ pub enum ModelFormat {
 }
 
 /// OpenVINO's performance hint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PerformanceHint {
     /// Few streams, lowest latency per request.

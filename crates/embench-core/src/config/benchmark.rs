@@ -11,13 +11,15 @@ use super::execution::{CostSpec, Count, DynamicBatchingSpec, SloSpec, SteadyStat
 use crate::embedder::Precision;
 
 /// The whole benchmark config file.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BenchmarkConfig {
     /// The models file, relative to this file's directory (default `models.yaml`).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub models_file: Option<Spanned<String>>,
     /// Keys of `models.yaml` to benchmark.
+    #[schemars(with = "Vec<String>")]
     pub active_models: Vec<Spanned<String>>,
     /// Backends to benchmark, each with its settings.
     pub backends: Vec<BackendSpec>,
@@ -34,77 +36,99 @@ pub struct BenchmarkConfig {
 }
 
 /// One backend and its settings.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BackendSpec {
     /// `candle`, `ort`, `openvino`, `tch` or `mock`.
+    #[schemars(with = "String")]
     pub name: Spanned<String>,
     /// Name in results and reports (default: `name`); needed when a backend is listed twice.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub label: Option<Spanned<String>>,
     /// Precision: `fp32` (default), or `bf16`/`fp16` where the framework offers it.
     #[serde(default)]
+    #[schemars(with = "Option<Precision>")]
     pub precision: Option<Spanned<Precision>>,
     /// Intra-op threads, a number or `auto` (default, the same: the physical cores this process may use).
     #[serde(default)]
+    #[schemars(with = "Option<Count>")]
     pub threads: Option<Spanned<Count>>,
     /// `cpu` (default) or `cuda`.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub device: Option<Spanned<String>>,
     /// ort only: inter-op threads (parallel execution mode).
     #[serde(default)]
+    #[schemars(with = "Option<usize>")]
     pub inter_op_threads: Option<Spanned<usize>>,
     /// ort only: `disable`, `basic`, `extended` or `all` (default).
     #[serde(default)]
+    #[schemars(with = "Option<GraphOptimization>")]
     pub graph_optimization: Option<Spanned<GraphOptimization>>,
     /// ort only: `sequential` (default) or `parallel`.
     #[serde(default)]
+    #[schemars(with = "Option<ExecutionMode>")]
     pub execution_mode: Option<Spanned<ExecutionMode>>,
     /// ort only: providers in priority order, from `cpu`, `cuda`, `openvino` (default `[cpu]`).
     #[serde(default)]
+    #[schemars(with = "Option<Vec<ExecutionProvider>>")]
     pub execution_providers: Option<Spanned<Vec<ExecutionProvider>>>,
     /// ort only: sessions in the pool concurrent requests draw from (default 1).
     #[serde(default)]
+    #[schemars(with = "Option<usize>")]
     pub sessions: Option<Spanned<usize>>,
     /// openvino only: `ir_fp32` (default), `ir_fp16` or `onnx`.
     #[serde(default)]
+    #[schemars(with = "Option<ModelFormat>")]
     pub model_format: Option<Spanned<ModelFormat>>,
     /// openvino only: `latency` (default) or `throughput`.
     #[serde(default)]
+    #[schemars(with = "Option<PerformanceHint>")]
     pub performance_hint: Option<Spanned<PerformanceHint>>,
     /// openvino only: number of streams (default: the hint's choice).
     #[serde(default)]
+    #[schemars(with = "Option<usize>")]
     pub streams: Option<Spanned<usize>>,
     /// openvino only: infer requests in the pool (default: the compiled model's optimal number).
     #[serde(default)]
+    #[schemars(with = "Option<usize>")]
     pub infer_requests: Option<Spanned<usize>>,
     /// Mock only: the service time of one request.
     #[serde(default)]
+    #[schemars(with = "Option<ServiceTime>")]
     pub service_time: Option<Spanned<ServiceTime>>,
     /// Mock only: periodic stalls on top of the service time.
     #[serde(default)]
+    #[schemars(with = "Option<Stall>")]
     pub stall: Option<Spanned<Stall>>,
     /// Mock only: extra service time per text of the batch.
     #[serde(default)]
+    #[schemars(with = "Option<BatchCost>")]
     pub batch_cost: Option<Spanned<BatchCost>>,
     /// Mock only: with `device: cuda` (simulated), requests of more texts than
     /// this fail with a CUDA out-of-memory error (to exercise the CPU fallback).
     #[serde(default)]
+    #[schemars(with = "Option<usize>")]
     pub oom_above_batch: Option<Spanned<usize>>,
     /// Mock only: crash the process on the first request of a chosen batch size
     /// (`{at_batch: 2, how: abort | segfault | hang}`), to exercise process isolation.
     #[serde(default)]
+    #[schemars(with = "Option<Crash>")]
     pub crash: Option<Spanned<Crash>>,
     /// Mock only: wrong vectors for requests above a batch size and/or a sequence
     /// length (`{values: nan | inf | noise, above_batch: 32, above_seq: 64}`), to
     /// exercise the finite-output check and the correctness gate at a cell's shape.
     #[serde(default)]
+    #[schemars(with = "Option<WrongOutput>")]
     pub wrong_output: Option<Spanned<WrongOutput>>,
     /// python-torch only: `eager` (default, the Hugging Face model) or `torchscript` (the export).
     #[serde(default)]
+    #[schemars(with = "Option<TorchMode>")]
     pub mode: Option<Spanned<TorchMode>>,
     /// Python backends only: worker processes concurrent requests draw from (default 1).
     #[serde(default)]
+    #[schemars(with = "Option<usize>")]
     pub processes: Option<Spanned<usize>>,
     /// Mock only: embedding dimension it returns (default 384).
     #[serde(default)]
@@ -115,7 +139,7 @@ pub struct BackendSpec {
 }
 
 /// How the mock crashes (`crash.how`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CrashKind {
     /// `abort()`: SIGABRT, as a failed C++ assertion does.
@@ -127,7 +151,7 @@ pub enum CrashKind {
 }
 
 /// The mock's chosen crash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Crash {
     /// The batch size whose first request crashes.
@@ -137,7 +161,7 @@ pub struct Crash {
 }
 
 /// What the mock's wrong vectors hold (`wrong_output.values`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WrongValues {
     /// Every value NaN.
@@ -151,7 +175,7 @@ pub enum WrongValues {
 /// The mock's wrong outputs: every request with more than `above_batch` texts
 /// and (when set) inputs of more than `above_seq` tokens gets wrong vectors; an
 /// unset bound holds for every request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WrongOutput {
     /// What the wrong vectors hold.
@@ -172,7 +196,7 @@ impl WrongOutput {
 }
 
 /// How python-torch runs the model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TorchMode {
     /// The Hugging Face model, eager (`transformers.AutoModel`).
@@ -183,7 +207,7 @@ pub enum TorchMode {
 }
 
 /// A mock service-time distribution (milliseconds).
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(tag = "distribution", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ServiceTime {
     /// Always `ms`.
@@ -207,7 +231,7 @@ pub enum ServiceTime {
 
 /// Periodic stalls: every `every_ms` of wall time the mock freezes for `duration_ms`,
 /// like a GC pause; requests arriving during a stall wait for its end.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Stall {
     /// Period of the stalls.
@@ -218,7 +242,7 @@ pub struct Stall {
 
 /// Mock only: service time that grows with the batch, `per_text_ms·b + per_text_squared_ms·b²`
 /// on top of `service_time`, so a batch sweep has a known optimum.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchCost {
     /// Milliseconds per text.
@@ -230,37 +254,46 @@ pub struct BatchCost {
 }
 
 /// One load scenario.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Name shown in results.
+    #[schemars(with = "String")]
     pub name: Spanned<String>,
     /// Clients issuing requests back to back (1–1024).
+    #[schemars(with = "usize")]
     pub concurrency: Spanned<usize>,
     /// Measured requests, over all clients (per batch size in a sweep).
     #[serde(default)]
+    #[schemars(with = "Option<usize>")]
     pub num_requests: Option<Spanned<usize>>,
     /// Batch sweeps only: texts per batch size instead of a request count
     /// (requests = texts / batch size, at least 3), so every point costs about the same.
     #[serde(default)]
+    #[schemars(with = "Option<usize>")]
     pub num_texts: Option<Spanned<usize>>,
     /// Texts per request: a number, a list of numbers (a batch-size sweep), or
     /// `sweep` (the sweep over 1, 4, 8, 16, 32, 64, 128, 256).
+    #[schemars(with = "BatchSpec")]
     pub batch_size: Spanned<BatchSpec>,
     /// Unrecorded warm-up requests of this scenario's cells (default: `input_config.warmup_requests`).
     #[serde(default)]
     pub warmup_requests: Option<usize>,
     /// Only these backends (labels) run this scenario (default: all).
     #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
     pub backends: Option<Vec<Spanned<String>>>,
     /// The embedding-cache scenario: each request goes through an LRU cache in front of the backend.
     #[serde(default)]
+    #[schemars(with = "Option<CacheSpec>")]
     pub cache: Option<Spanned<CacheSpec>>,
     /// How load is generated: `closed_loop` (default), `open_loop` or `offline`.
     #[serde(default)]
+    #[schemars(with = "Option<LoadMode>")]
     pub mode: Option<Spanned<LoadMode>>,
     /// Open loop only: arrival rate, requests per second.
     #[serde(default)]
+    #[schemars(with = "Option<f64>")]
     pub rate_qps: Option<Spanned<f64>>,
     /// Open loop only: `poisson` (default) or `fixed` inter-arrival times.
     #[serde(default)]
@@ -270,27 +303,35 @@ pub struct Scenario {
     pub seed: Option<u64>,
     /// Model instances serving the requests, a number or `auto` (default: clients call one instance directly).
     #[serde(default)]
+    #[schemars(with = "Option<Count>")]
     pub replicas: Option<Spanned<Count>>,
     /// Threads feeding each instance, a number or `auto`.
     #[serde(default)]
+    #[schemars(with = "Option<Count>")]
     pub workers_per_model: Option<Spanned<Count>>,
     /// Each replica forms batches from the requests waiting for it.
     #[serde(default)]
+    #[schemars(with = "Option<DynamicBatchingSpec>")]
     pub dynamic_batching: Option<Spanned<DynamicBatchingSpec>>,
     /// Warm-up also lasts at least this many seconds.
     #[serde(default)]
+    #[schemars(with = "Option<f64>")]
     pub warmup_duration_s: Option<Spanned<f64>>,
     /// The measured phase also lasts at least this many seconds.
     #[serde(default)]
+    #[schemars(with = "Option<f64>")]
     pub min_duration_s: Option<Spanned<f64>>,
     /// Measured repetitions (default 1): QPS and p99 get a mean and a 95 % confidence interval.
     #[serde(default)]
+    #[schemars(with = "Option<usize>")]
     pub repeat: Option<Spanned<usize>>,
     /// The steady-state check's windows and thresholds.
     #[serde(default)]
+    #[schemars(with = "Option<SteadyStateSpec>")]
     pub steady_state: Option<Spanned<SteadyStateSpec>>,
     /// Search the open-loop rate for the highest one meeting a latency bound.
     #[serde(default)]
+    #[schemars(with = "Option<SloSpec>")]
     pub max_qps_under_slo: Option<Spanned<SloSpec>>,
 }
 
@@ -306,6 +347,23 @@ pub enum BatchSpec {
     Sweep(Vec<usize>),
     /// The size this machine's resource tier recommends (`embench sysinfo`), resolved when the run starts.
     Auto,
+}
+
+impl schemars::JsonSchema for BatchSpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "BatchSpec".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "a batch size, a list of them (a sweep), \"sweep\" or \"auto\"",
+            "anyOf": [
+                {"type": "integer", "minimum": 1},
+                {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1},
+                {"enum": ["sweep", "auto"]}
+            ]
+        })
+    }
 }
 
 impl Serialize for BatchSpec {
@@ -356,7 +414,7 @@ impl<'de> Deserialize<'de> for BatchSpec {
 }
 
 /// The embedding-cache scenario's settings.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CacheSpec {
     /// Fractions of texts that repeat an earlier text, each a cell (default 0, 0.2, 0.8).
@@ -380,7 +438,7 @@ pub struct CacheSpec {
 }
 
 /// How a repeated text is chosen among those seen before.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RepeatDistribution {
     /// Every earlier text equally likely.
@@ -403,7 +461,7 @@ fn default_cache_seed() -> u64 {
 }
 
 /// How a scenario generates load.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LoadMode {
     /// `concurrency` clients, each sending its next request when the last returns.
@@ -415,7 +473,7 @@ pub enum LoadMode {
 }
 
 /// Open-loop inter-arrival times.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Arrival {
     /// Exponential gaps (a Poisson process), seeded.
@@ -426,37 +484,43 @@ pub enum Arrival {
 }
 
 /// Input settings shared by all scenarios.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InputConfig {
     /// Token lengths to test (each scenario runs at each), or `natural`.
+    #[schemars(with = "Vec<SeqLen>")]
     pub sequence_lengths: Vec<Spanned<SeqLen>>,
     /// Unrecorded requests after the first (cold) one.
     pub warmup_requests: usize,
     /// Memory a cell may plan to use, MiB (default: the machine's available memory);
     /// cells whose estimate exceeds 85 % of it are skipped with the reason.
     #[serde(default)]
+    #[schemars(with = "Option<f64>")]
     pub memory_budget_mb: Option<Spanned<f64>>,
     /// A cell whose RSS peaks above this many MiB in any phase (load, warm-up,
     /// measure) carries a warning (default: 85 % of the memory budget).
     #[serde(default)]
+    #[schemars(with = "Option<f64>")]
     pub memory_warn_mb: Option<Spanned<f64>>,
     /// Seconds a cell may take before its worker process is killed and the cell
     /// recorded as timed out (default 1800).
     #[serde(default)]
+    #[schemars(with = "Option<f64>")]
     pub cell_timeout_s: Option<Spanned<f64>>,
     /// Model instances that may load at the same time (default 1: loads are the
     /// moment memory peaks, so they go one by one unless this says otherwise).
     #[serde(default)]
+    #[schemars(with = "Option<usize>")]
     pub max_concurrent_loads: Option<Spanned<usize>>,
 }
 
 /// Where texts come from.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetConfig {
     /// A text file (one text per line) or JSONL (`{"text": ...}` per line); synthetic when absent.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub path: Option<Spanned<String>>,
     /// Seed of the synthetic texts and of their order.
     #[serde(default = "default_seed")]
@@ -488,6 +552,19 @@ impl fmt::Display for SeqLen {
             SeqLen::Tokens(n) => write!(f, "{n}"),
             SeqLen::Natural => f.write_str("natural"),
         }
+    }
+}
+
+impl schemars::JsonSchema for SeqLen {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SeqLen".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "a token count (e.g. 128) or \"natural\"",
+            "anyOf": [{"type": "integer", "minimum": 2}, {"const": "natural"}]
+        })
     }
 }
 

@@ -18,6 +18,19 @@ pub enum Count {
     N(usize),
 }
 
+impl schemars::JsonSchema for Count {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Count".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "a positive number or \"auto\"",
+            "anyOf": [{"type": "integer", "minimum": 1}, {"const": "auto"}]
+        })
+    }
+}
+
 impl Serialize for Count {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
@@ -53,7 +66,7 @@ impl<'de> Deserialize<'de> for Count {
 }
 
 /// `dynamic_batching`: each replica's queue forms batches from waiting requests.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DynamicBatchingSpec {
     /// Most texts in a formed batch.
@@ -69,7 +82,7 @@ fn default_max_wait_us() -> u64 {
 
 /// `steady_state`: the measured phase is split into windows of equal time; when
 /// the last three disagree by more than these spreads ((max - min) / mean) the cell is flagged unstable.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SteadyStateSpec {
     /// Windows (default 5, at least 3).
@@ -101,7 +114,7 @@ impl Default for SteadyStateSpec {
 
 /// `max_qps_under_slo`: search the open-loop arrival rate for the highest one
 /// whose latency percentile stays under the bound.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SloSpec {
     /// The percentile, e.g. 99 or 99.9.
@@ -124,12 +137,14 @@ fn default_max_probes() -> usize {
 }
 
 /// `cost`: the instance the figures are priced for.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CostSpec {
     /// Instance type, e.g. `c7i.4xlarge`.
+    #[schemars(with = "String")]
     pub instance_type: Spanned<String>,
     /// Price per hour, US dollars.
+    #[schemars(with = "f64")]
     pub hourly_usd: Spanned<f64>,
 }
 

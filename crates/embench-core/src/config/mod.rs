@@ -3,6 +3,7 @@
 //! Parsing is strict (unknown keys are errors) and validation reports every
 //! problem it finds, each naming the file, line, column, field and fix.
 
+mod all_errors;
 mod backend_options;
 mod benchmark;
 mod error;
@@ -25,7 +26,18 @@ pub use execution::{
     DEFAULT_INSTANCE,
 };
 pub use models::{ModelConfig, ModelType, ModelsFile};
-pub use parse::{closest, parse_yaml_file, parse_yaml_str};
+pub use parse::{closest, parse_config_file, parse_yaml_file, parse_yaml_str};
+/// The JSON Schemas of the config files, generated from the types that parse them:
+/// (file name in `schema/`, schema). Editors pick them up from the first line of
+/// each shipped YAML file (`# yaml-language-server: $schema=...`).
+pub fn json_schemas() -> [(&'static str, serde_json::Value); 2] {
+    let value = |s: schemars::Schema| serde_json::to_value(s).expect("a schema is JSON");
+    [
+        ("benchmark-config.schema.json", value(schemars::schema_for!(BenchmarkConfig))),
+        ("models.schema.json", value(schemars::schema_for!(ModelsFile))),
+    ]
+}
+
 pub use validate::{
     load_config, load_config_with, AutoSettings, Availability, BatchPoint, DeviceKind, LoadedConfig, MockSettings,
     Mode, PythonOptions, ResolvedBackend, ResolvedCache, ResolvedDataset, ResolvedModel, ResolvedScenario,

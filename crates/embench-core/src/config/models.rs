@@ -8,7 +8,7 @@ use serde_saphyr::Spanned;
 use crate::pooling::PoolingKind;
 
 /// The whole `models.yaml` file.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelsFile {
     /// Models by key (the key is what `active_models` names).
@@ -16,7 +16,7 @@ pub struct ModelsFile {
 }
 
 /// What kind of model it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelType {
     /// Text in, one vector out.
@@ -26,7 +26,7 @@ pub enum ModelType {
 }
 
 /// One model's entry.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
     /// Display name.
@@ -38,13 +38,17 @@ pub struct ModelConfig {
     pub huggingface_id: String,
     /// Local Hugging Face folder, relative to this file's directory.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub path: Option<Spanned<String>>,
     /// Network family (`bert`, `xlm-roberta`, `gemma3`, `qwen3`, `siglip`, `clip`).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub architecture: Option<Spanned<String>>,
     /// Longest input the model accepts, in tokens.
+    #[schemars(with = "usize")]
     pub max_seq_length: Spanned<usize>,
     /// Size of one embedding.
+    #[schemars(with = "usize")]
     pub embedding_dim: Spanned<usize>,
     /// Parameter count as the model card states it, e.g. `22.7M`.
     pub params: String,

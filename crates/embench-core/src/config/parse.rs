@@ -16,6 +16,33 @@ pub fn parse_yaml_file<T: DeserializeOwned>(path: &Path, what: &str) -> Result<T
     parse_yaml_str(&text, path)
 }
 
+/// Reads and parses a config file of type `T`, reporting every parse-level error
+/// at once: the parser's first, and all that the JSON Schema `T` generates finds
+/// (see [`super::all_errors`]), in file order.
+pub fn parse_config_file<T: DeserializeOwned + schemars::JsonSchema>(
+    path: &Path,
+    what: &str,
+) -> Result<T, super::ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::file(path, "", format!("cannot read {what}: {e}"))
+            .fix(format!("check the path, or pass another file with --config (looked for {})", path.display()))
+    })?;
+    let first = match parse_yaml_str(&text, path) {
+        Ok(v) => return Ok(v),
+        Err(first) => first,
+    };
+    if first.line.is_none() {
+        return Err(first.into());
+    }
+    // The parser's own error speaks for its line (its wording is ours); the schema adds the others.
+    let schema = serde_json::to_value(schemars::schema_for!(T)).expect("a schema is JSON");
+    let mut all: Vec<ConfigError> =
+        super::all_errors::schema_errors(&text, path, &schema).into_iter().filter(|e| e.line != first.line).collect();
+    all.push(first);
+    all.sort_by_key(|e| (e.line.unwrap_or(0), e.column.unwrap_or(0)));
+    Err(super::ConfigErrors(all))
+}
+
 /// Parses YAML text that came from `path` (used for messages only).
 #[allow(clippy::result_large_err)] // the error path runs once, before anything is measured
 pub fn parse_yaml_str<T: DeserializeOwned>(text: &str, path: &Path) -> Result<T, ConfigError> {

@@ -10,7 +10,7 @@ use super::backend_options::{OpenvinoOptions, OrtOptions};
 use super::benchmark::{Arrival, BatchCost, BenchmarkConfig, SeqLen, ServiceTime, Stall};
 use super::error::{ConfigError, ConfigErrors};
 use super::models::{ModelConfig, ModelsFile};
-use super::parse::{closest, parse_yaml_file};
+use super::parse::{closest, parse_config_file};
 use crate::backend::BackendKind;
 use crate::embedder::Precision;
 use crate::model_files::ModelFolder;
@@ -225,7 +225,7 @@ pub fn load_config_with(
     unavailable: Availability,
     auto: &AutoSettings,
 ) -> Result<LoadedConfig, ConfigErrors> {
-    let benchmark: BenchmarkConfig = parse_yaml_file(config_path, "the benchmark config")?;
+    let benchmark: BenchmarkConfig = parse_config_file(config_path, "the benchmark config")?;
     let base = config_path.parent().unwrap_or(Path::new("."));
     let models_path = match &benchmark.models_file {
         Some(p) => base.join(&p.value),
@@ -240,7 +240,7 @@ pub fn load_config_with(
         };
         return Err(e.fix("set 'models_file' to the path of models.yaml, relative to this config").into());
     }
-    let models_file: ModelsFile = parse_yaml_file(&models_path, "the models file")?;
+    let models_file: ModelsFile = parse_config_file(&models_path, "the models file")?;
     Validator {
         config_path,
         models_path: &models_path,
