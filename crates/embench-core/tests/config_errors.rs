@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use embench_core::config::{load_config, ConfigError, LoadedConfig};
+use embench_core::config::{load_config, ConfigError, LoadedConfig, SeqLen};
 use embench_core::BackendKind;
 
 const MODELS: &str = "\
@@ -183,6 +183,25 @@ fn names_are_case_sensitive_and_a_wrong_case_is_named() {
     let e = f.one_error(&GOOD.replace("name: candle", "name: CANDLE"));
     assert_at(&e, &f.path("bench.yaml"), 3, 11, "backends[0].name");
     assert!(e.message.contains("did you mean 'candle'?"), "{e}");
+}
+
+#[test]
+fn one_sequence_length_may_stand_alone() {
+    let f = Fixture::new();
+    let c = f.load(&GOOD.replace("sequence_lengths: [32, natural]", "sequence_lengths: 64")).unwrap();
+    assert_eq!(c.sequence_lengths, [SeqLen::Tokens(64)]);
+    // It keeps its place for errors: 600 is over the model's 256.
+    let e = f.one_error(&GOOD.replace("sequence_lengths: [32, natural]", "sequence_lengths: 600"));
+    assert_at(&e, &f.path("bench.yaml"), 10, 21, "input_config.sequence_lengths[0]");
+}
+
+#[test]
+fn a_list_where_one_value_goes_says_so() {
+    let f = Fixture::new();
+    let e = f.one_error(&GOOD.replace("  - name: candle", "  - name: candle\n    threads: [1, 2]"));
+    assert_eq!(e.field, "threads", "{e}");
+    assert!(e.message.contains("expected a positive number or \"auto\", found a list"), "{e}");
+    assert!(e.to_string().contains("list the backend or scenario again with its own label"), "{e}");
 }
 
 #[test]

@@ -82,7 +82,12 @@ fn versions(md: &mut String, runs: &Runs) {
             .map(|b| {
                 let version = b.version.as_deref().unwrap_or("?");
                 let version = version.strip_prefix(b.backend.as_str()).map_or(version, str::trim_start);
-                format!("{} {version}", b.backend)
+                // A library path shows as its file name, which carries the version.
+                let version: Vec<&str> = version
+                    .split(' ')
+                    .map(|w| if w.contains('/') { w.rsplit('/').next().unwrap_or(w) } else { w })
+                    .collect();
+                format!("{} {}", b.backend, version.join(" "))
             })
             .collect();
         let _ = writeln!(

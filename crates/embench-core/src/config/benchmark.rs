@@ -483,12 +483,67 @@ pub enum Arrival {
     Fixed,
 }
 
+/// The JSON Schema of a value written alone or as a list.
+#[derive(schemars::JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // only its schema is used
+enum OneOrMany<T> {
+    /// One value.
+    One(T),
+    /// A list.
+    Many(Vec<T>),
+}
+
+/// A list, or one value standing for a list of it (each item keeps its place in the file).
+fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Spanned<SeqLen>>, D::Error> {
+    /// Either shape, before the single value gets the place of the whole.
+    enum Shape {
+        One(SeqLen),
+        Many(Vec<Spanned<SeqLen>>),
+    }
+    impl<'de> Deserialize<'de> for Shape {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Shape;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a sequence length (e.g. 128 or \"natural\") or a list of them")
+                }
+                fn visit_u64<E: de::Error>(self, v: u64) -> Result<Shape, E> {
+                    SeqLen::deserialize(de::value::U64Deserializer::new(v)).map(Shape::One)
+                }
+                fn visit_i64<E: de::Error>(self, v: i64) -> Result<Shape, E> {
+                    SeqLen::deserialize(de::value::I64Deserializer::new(v)).map(Shape::One)
+                }
+                fn visit_str<E: de::Error>(self, v: &str) -> Result<Shape, E> {
+                    SeqLen::deserialize(de::value::StrDeserializer::new(v)).map(Shape::One)
+                }
+                fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
+                    let mut items = Vec::new();
+                    while let Some(item) = seq.next_element()? {
+                        items.push(item);
+                    }
+                    Ok(Shape::Many(items))
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+    let whole = Spanned::<Shape>::deserialize(d)?;
+    Ok(match whole.value {
+        Shape::One(v) => vec![Spanned::new(v, whole.referenced, whole.defined)],
+        Shape::Many(items) => items,
+    })
+}
+
 /// Input settings shared by all scenarios.
 #[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InputConfig {
-    /// Token lengths to test (each scenario runs at each), or `natural`.
-    #[schemars(with = "Vec<SeqLen>")]
+    /// Token lengths to test (each scenario runs at each), or `natural`; one length
+    /// may be written alone (`64` is `[64]`), as `batch_size` may.
+    #[schemars(with = "OneOrMany<SeqLen>")]
+    #[serde(deserialize_with = "one_or_many")]
     pub sequence_lengths: Vec<Spanned<SeqLen>>,
     /// Unrecorded requests after the first (cold) one.
     pub warmup_requests: usize,

@@ -81,7 +81,7 @@ fn from_saphyr(path: &Path, text: &str, e: &serde_saphyr::Error) -> ConfigError 
     let (mut field, message, fix) = explain(first);
     if field.is_empty() {
         if let (Some(l), Some(c)) = (line, column) {
-            field = key_before(text, l, c).unwrap_or_default();
+            field = key_before(text, l, c).or_else(|| key_at(text, l, c)).unwrap_or_default();
         }
     }
     let (message, fix) = if message == NON_NEGATIVE && AT_LEAST_ONE.contains(&field.as_str()) {
@@ -120,6 +120,15 @@ fn key_before(text: &str, line: u64, column: u64) -> Option<String> {
 /// What a number field that took something else says (unless the key starts at 1).
 const NON_NEGATIVE: &str = "expected a whole number >= 0";
 
+/// The mapping key that starts at `line:column` (1-based), e.g. `threads` in `    threads: [1, 2]`.
+fn key_at(text: &str, line: u64, column: u64) -> Option<String> {
+    let src = text.lines().nth(line.checked_sub(1)? as usize)?;
+    let rest: String = src.chars().skip(column.saturating_sub(1) as usize).collect();
+    let (key, _) = rest.split_once(':')?;
+    let key = key.trim();
+    (!key.is_empty() && key.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-')).then(|| key.to_string())
+}
+
 /// Turns serde's wording into ours: `unknown key 'x' (did you mean 'y'?)`.
 fn explain(msg: &str) -> (String, String, Option<String>) {
     if let Some(rest) = msg.strip_prefix("unknown field `") {
@@ -146,6 +155,13 @@ fn explain(msg: &str) -> (String, String, Option<String>) {
         };
         let fix = (!expected.is_empty()).then(|| format!("use one of: {}", expected.join(", ")));
         return (String::new(), message, fix);
+    }
+    if let Some(expected) = msg.strip_prefix("invalid type: sequence, expected ") {
+        return (
+            String::new(),
+            format!("expected {expected}, found a list"),
+            Some("write one value after the colon; to compare several, list the backend or scenario again with its own label".into()),
+        );
     }
     let (message, fix) = match msg {
         "invalid u64" | "invalid usize" | "invalid u32" => {

@@ -173,6 +173,9 @@ impl Ctx<'_> {
     /// modes (direct, served, dynamic batching) are never joined into one curve.
     fn lines(&self, entries: &[Entry<'_>], x: fn(&Entry<'_>) -> f64, values: &[(&str, Value)]) -> Vec<Series> {
         let mut out = Vec::new();
+        // Each series keeps its backend's colour unless another series of the chart
+        // has it already (the same backend served another way): then a darker shade.
+        let mut shades: Vec<(String, String, plotters::style::RGBColor)> = Vec::new();
         for (vi, (name, value)) in values.iter().enumerate() {
             // series -> (marker, backend, x bits -> values at that x)
             let mut by_series: BTreeMap<String, (usize, &str, PointsByX)> = BTreeMap::new();
@@ -191,8 +194,19 @@ impl Ctx<'_> {
                     .map(|(k, v)| (f64::from_bits(k).log10(), v.iter().sum::<f64>() / v.len() as f64))
                     .collect();
                 pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                let color = match shades.iter().find(|(l, ..)| *l == label) {
+                    Some((.., c)) => *c,
+                    None => {
+                        let base = backend_color(backend);
+                        let taken = shades.iter().filter(|(_, b, _)| b == backend).count() as i32;
+                        let shade = |v: u8| (v as f64 * 0.6f64.powi(taken)) as u8;
+                        let color = plotters::style::RGBColor(shade(base.0), shade(base.1), shade(base.2));
+                        shades.push((label.clone(), backend.to_string(), color));
+                        color
+                    }
+                };
                 let label = if name.is_empty() { label } else { format!("{label} {name}") };
-                out.push(Series { label, color: backend_color(backend), dashed: vi == 1, marker, points: pts });
+                out.push(Series { label, color, dashed: vi == 1, marker, points: pts });
             }
         }
         out
@@ -339,5 +353,6 @@ mod tests {
         assert_eq!(shape.len(), 2, "{shape:?}");
         assert!(shape.contains(&(backend, 2)), "{shape:?}");
         assert!(shape.contains(&(format!("{backend} (dynamic batching)").as_str(), 1)), "{shape:?}");
+        assert_ne!(series[0].color, series[1].color, "two series of one chart never share a colour");
     }
 }
