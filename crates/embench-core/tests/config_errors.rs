@@ -178,6 +178,23 @@ fn every_parse_error_of_a_file_comes_at_once() {
 }
 
 #[test]
+fn errors_on_one_line_and_inside_optional_blocks_are_each_named() {
+    let f = Fixture::new();
+    // Flow style: two mistakes on one line; and a typo inside an optional block.
+    let config = GOOD.replace(
+        "  - name: single\n    concurrency: 2\n    num_requests: 10\n    batch_size: 1\n",
+        "  - {name: single, concurency: 2, num_requests: ten, batch_size: 1}\n  - name: slo\n    concurrency: 1\n    num_requests: 10\n    batch_size: 1\n    max_qps_under_slo: {percentile: 99, bound_ms: 5, max_probe: 8}\n",
+    );
+    let errors = f.load(&config).expect_err("three mistakes");
+    let shown: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    assert_eq!(errors.len(), 3, "{shown:#?}");
+    assert!(shown[0].contains("unknown key 'concurency'"), "{shown:#?}");
+    assert!(errors[1].field.ends_with("num_requests") && errors[1].line == errors[0].line, "{shown:#?}");
+    assert!(shown[2].contains("unknown key 'max_probe' (did you mean 'max_probes'?)"), "{shown:#?}");
+    assert!(errors[2].field.ends_with("max_qps_under_slo.max_probe"), "{shown:#?}");
+}
+
+#[test]
 fn names_are_case_sensitive_and_a_wrong_case_is_named() {
     let f = Fixture::new();
     let e = f.one_error(&GOOD.replace("name: candle", "name: CANDLE"));

@@ -121,7 +121,11 @@ pub fn compare(baseline: &Run, candidate: &Run, threshold_pct: f64) -> Compariso
     for (key, b) in &base {
         let Some(c) = cand.get(key) else { continue };
         let qps = (b.qps, c.qps);
-        let p99 = (b.latency_ms.as_ref().map(|l| l.p99), c.latency_ms.as_ref().map(|l| l.p99));
+        // A p99 from too few requests is one of the largest few: not a figure to gate on.
+        let p99 = (
+            b.latency_ms.as_ref().and_then(|l| l.supported("p99")),
+            c.latency_ms.as_ref().and_then(|l| l.supported("p99")),
+        );
         let (qps_change_pct, p99_change_pct) = (change(qps.0, qps.1), change(p99.0, p99.1));
         let verdict = if !(b.valid && c.valid) {
             Verdict::Invalid

@@ -168,7 +168,9 @@ pub fn run_cache_cell(
     }
     // After every phase, as in every cell: the probes' shapes must not precede the measurement.
     progress.phase("correctness gate");
+    // On a clean copy: the warm-up's verdict is in every phase record already.
     let mut gated = base.clone();
+    (gated.valid, gated.invalid_reason) = (true, None);
     run_gate(&mut gated, setup, model.as_ref());
     for record in &mut records {
         record.min_cosine = gated.min_cosine;

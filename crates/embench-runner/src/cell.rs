@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use embench_core::config::{BatchPoint, Cost, Mode, ResolvedScenario, SeqLen};
 use embench_core::{BackendInfo, EmbedError, Embedder, Phase, Precision};
 
-use crate::gate::{Gate, GateError};
+use crate::gate::Gate;
 use crate::guard::{Guarded, OutputCheck, OutputCount};
 use crate::inputs::PreparedInputs;
 use crate::load::{run_for, Serve};
@@ -318,12 +318,12 @@ pub(crate) fn run_gate(record: &mut CellRecord, setup: &CellSetup, model: &dyn E
             Ok(result) => {
                 record.min_cosine = result.min_cosine;
                 record.gate_threshold = Some(result.threshold);
+                record.warnings.extend(result.fallback.clone());
                 if !result.passed() {
                     invalidate(record, result.failure(&record.precision));
                 }
             }
-            Err(GateError::NoReference(why)) => record.warnings.push(format!("correctness not checked: {why}")),
-            Err(GateError::Failed(e)) => invalidate(record, format!("correctness gate could not run: {e}")),
+            Err(e) => invalidate(record, format!("correctness gate could not run: {e}")),
         },
     }
 }

@@ -2,7 +2,9 @@
 //! embeds the model's probe set at the cell's own shape (its batch size, its
 //! sequence length, padded and truncated exactly as the cell's inputs are), and
 //! every vector is compared with its reference, made in PyTorch from the same
-//! texts at the same truncation (`scripts/python/make_references.py`). A cell
+//! texts at the same truncation (`scripts/python/make_references.py`). Where no
+//! reference at the cell's length exists (nor can be made), the natural-length
+//! probes run at the cell's batch size instead and the cell says so. A cell
 //! below the bound, or with a NaN among the probes, keeps its figures but is
 //! recorded `valid: false` with the reason.
 //!
@@ -64,6 +66,9 @@ pub struct GateResult {
     pub batch_size: usize,
     /// The sequence length it ran at.
     pub seq_len: SeqLen,
+    /// Set when it could not run at the cell's own length (no reference there) and
+    /// checked the natural-length probes at the cell's batch size instead: for the record's warnings.
+    pub fallback: Option<String>,
 }
 
 impl GateResult {
@@ -88,15 +93,6 @@ impl GateResult {
             )
         }
     }
-}
-
-/// Why the gate could not judge a cell.
-#[derive(Debug, Clone, PartialEq)]
-pub enum GateError {
-    /// No reference at the cell's length: the cell carries a warning, never a silent pass.
-    NoReference(String),
-    /// The backend failed on the probes: the cell is invalid.
-    Failed(String),
 }
 
 impl Gate {
@@ -136,19 +132,30 @@ impl Gate {
         Ok(Some(Gate { natural, fixed, tokenizer, folder: Some(folder.clone()), key: model.key.clone() }))
     }
 
-    /// Embeds the probe set with `embedder` at a cell's shape and compares every row with its reference.
-    pub fn check(&self, embedder: &dyn Embedder, seq: SeqLen, batch_size: usize) -> Result<GateResult, GateError> {
-        let reference = match seq {
-            SeqLen::Natural => &self.natural,
-            SeqLen::Tokens(n) => self.fixed.get(&n).ok_or_else(|| {
-                let path = self.folder.as_ref().map_or_else(|| format!("seq_{n}.json"), |f| f.reference_at(n).display().to_string());
-                GateError::NoReference(format!(
-                    "no reference embeddings at seq {n}: {path} does not exist (fix: scripts/python/make_references.py {} --seq-lens {n}, with the project venv's python; embench run makes it itself when the venv is there)",
-                    self.folder.as_ref().map_or_else(|| self.key.clone(), |f| f.root.display().to_string())
-                ))
-            })?,
+    /// Embeds the probe set with `embedder` at a cell's shape and compares every row
+    /// with its reference. Without a reference at the cell's length, the natural-length
+    /// probes run at the cell's batch size instead, and the result says so (`fallback`).
+    ///
+    /// Errors: the backend's own, on the probes.
+    pub fn check(&self, embedder: &dyn Embedder, seq: SeqLen, batch_size: usize) -> Result<GateResult, String> {
+        let (reference, at, fallback) = match seq {
+            SeqLen::Natural => (&self.natural, seq, None),
+            SeqLen::Tokens(n) => match self.fixed.get(&n) {
+                Some(r) => (r, seq, None),
+                None => {
+                    let path = self
+                        .folder
+                        .as_ref()
+                        .map_or_else(|| format!("seq_{n}.json"), |f| f.reference_at(n).display().to_string());
+                    let root = self.folder.as_ref().map_or_else(|| self.key.clone(), |f| f.root.display().to_string());
+                    let why = format!(
+                        "correctness checked at natural length, not at seq {n}: {path} does not exist (fix: scripts/python/make_references.py {root} --seq-lens {n}, with the project venv's python; embench run makes it itself when the venv has torch)"
+                    );
+                    (&self.natural, SeqLen::Natural, Some(why))
+                }
+            },
         };
-        let cosines = reference.cosines_at(embedder, &self.tokenizer, seq, batch_size).map_err(GateError::Failed)?;
+        let cosines = reference.cosines_at(embedder, &self.tokenizer, at, batch_size)?;
         // Clamped: rounding can put a cosine of parallel vectors a hair past ±1.
         let finite: Vec<f64> = cosines.iter().filter(|c| !c.is_nan()).map(|&c| (c as f64).clamp(-1.0, 1.0)).collect();
         Ok(GateResult {
@@ -157,7 +164,8 @@ impl Gate {
             probes: cosines.len(),
             threshold: threshold(embedder.info().precision),
             batch_size,
-            seq_len: seq,
+            seq_len: at,
+            fallback,
         })
     }
 }
@@ -171,7 +179,9 @@ pub fn make_missing_references(model: &ResolvedModel, lens: &[usize], python: Op
     if missing.is_empty() || !folder.reference().is_file() {
         return Ok(());
     }
-    let python = python.ok_or("no python to make them with (fix: make venv, or set EMBENCH_PYTHON)")?;
+    let python = python.ok_or_else(|| {
+        format!("at seq {missing:?}: no python to make them with (fix: make venv, or set EMBENCH_PYTHON)")
+    })?;
     let script = std::env::temp_dir().join(format!("embench-make-references-{}.py", std::process::id()));
     std::fs::write(&script, REFERENCE_SCRIPT).map_err(|e| format!("{}: {e}", script.display()))?;
     eprintln!(
@@ -192,7 +202,7 @@ pub fn make_missing_references(model: &ResolvedModel, lens: &[usize], python: Op
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
-        return Err(format!("{} exited with {}: {last}", python.display(), output.status));
+        return Err(format!("at seq {missing:?}: {} exited with {}: {last}", python.display(), output.status));
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use embench_core::config::{Mode, Slo};
 
 use crate::cell::{invalidate, note_memory, CellProgress, CellSetup};
-use crate::histogram::{requests_needed, LatencyHistogram, LatencySummary};
+use crate::histogram::{requests_needed, LatencyHistogram};
 use crate::load::{run_for, LoopOutcome, Serve};
 use crate::resources::ResourceSampler;
 use crate::results::{CellRecord, CostFigures, Repetitions};
@@ -113,38 +113,15 @@ fn record_outcome(record: &mut CellRecord, setup: &CellSetup, runs: Vec<LoopOutc
         }
     }
     if !histogram.is_empty() {
-        let summary = histogram.summary();
-        // A percentile the config asks for (the SLO's) warns when it is thin; the others
-        // carry their flag, and tables show them as '—' with a note of what they need.
-        let asked =
-            setup.scenario.slo.as_ref().and_then(|s| sample_floor_warning(&summary, s.percentile / 100.0, record.qps));
-        record.warnings.extend(asked);
-        record.latency_ms = Some(summary);
+        // Percentiles too thin for their sample carry their flag (tables show '—' with a
+        // note of what they need); the SLO's own percentile always has enough (search_max_qps).
+        record.latency_ms = Some(histogram.summary());
         record.histogram = Some(histogram.to_base64());
     }
     if failed_requests > 0 {
         let total = ok + failed_requests;
         invalidate(record, format!("{failed_requests} of {total} measured requests failed"));
     }
-}
-
-/// The warning of a cell whose asked-for percentile `q` (the SLO's) rests
-/// on too few requests, with what would give it enough: a request count, or a
-/// minimum duration at the throughput measured (`qps`).
-pub fn sample_floor_warning(summary: &LatencySummary, q: f64, qps: Option<f64>) -> Option<String> {
-    let needed = requests_needed(q);
-    if summary.count >= needed {
-        return None;
-    }
-    let name = format!("p{}", q * 100.0);
-    let duration = qps
-        .filter(|&r| r > 0.0)
-        .map(|r| format!(" or min_duration_s: {:.0} (at the {r:.1} requests/s measured)", (needed as f64 / r).ceil()))
-        .unwrap_or_default();
-    Some(format!(
-        "{name} rests on {} requests; it needs {needed} (10 above it) to mean more than the largest few, so tables show it as '—' (fix: num_requests: {needed}{duration})",
-        summary.count
-    ))
 }
 
 /// Requests completed per second while they were offered: n - 1 gaps over the span.
@@ -238,22 +215,4 @@ pub fn search_max_qps(
         probe
     });
     (result, best.or(last))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_thin_asked_percentile_says_what_would_give_it_enough() {
-        let mut h = LatencyHistogram::new();
-        for ms in 1..=100u64 {
-            h.record(Duration::from_millis(ms));
-        }
-        let w = sample_floor_warning(&h.summary(), 0.99, Some(50.0)).unwrap();
-        assert!(w.starts_with("p99 rests on 100 requests; it needs 1000"), "{w}");
-        assert!(w.contains("(fix: num_requests: 1000 or min_duration_s: 20 (at the 50.0 requests/s measured))"), "{w}");
-        assert!(sample_floor_warning(&h.summary(), 0.95, None).unwrap().contains("it needs 200"));
-        assert_eq!(sample_floor_warning(&h.summary(), 0.5, None), None, "a median needs 20");
-    }
 }

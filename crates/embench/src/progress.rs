@@ -38,21 +38,24 @@ impl Display {
 pub struct Bars {
     display: Display,
     bars: MultiProgress,
-    /// Cells finished, with the run's ETA (terminal only).
+    /// Cells finished of those this run runs, with the run's ETA (terminal only).
     overall: ProgressBar,
+    /// The plan cell whose records came last (a cache cell writes several).
+    last: std::sync::Mutex<Option<usize>>,
 }
 
 impl Bars {
-    /// A display of the chosen kind.
-    pub fn new(display: Display) -> Self {
+    /// A display of the chosen kind for a run of `to_run` cells (a resumed or
+    /// filtered run counts only its own, so the ETA is from this run's pace).
+    pub fn new(display: Display, to_run: usize) -> Self {
         let target = if display == Display::Bars { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
         let bars = MultiProgress::with_draw_target(target);
-        let overall = bars.add(ProgressBar::new(0));
+        let overall = bars.add(ProgressBar::new(to_run as u64));
         overall.set_style(
             ProgressStyle::with_template("run: {pos}/{len} cells, {elapsed} so far, eta {eta}")
                 .expect("static template"),
         );
-        Self { display, bars, overall }
+        Self { display, bars, overall, last: std::sync::Mutex::new(None) }
     }
 }
 
@@ -80,8 +83,6 @@ impl Drop for CellBar {
 
 impl RunObserver for Bars {
     fn cell_started(&self, index: usize, total: usize, label: &str, requests: u64) -> Box<dyn CellProgress + '_> {
-        self.overall.set_length(total as u64);
-        self.overall.set_position(index as u64);
         let bar = self.bars.insert_before(&self.overall, ProgressBar::new(requests));
         bar.set_style(
             ProgressStyle::with_template(
@@ -116,8 +117,10 @@ impl RunObserver for Bars {
             let rate = record.embeddings_per_s.map_or("-".into(), |e| format!("{e:.1} emb/s"));
             eprintln!("  done: {rate}, valid");
         }
-        if let Some(cell) = record.cell {
-            self.overall.set_position(cell as u64 + 1);
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if record.cell.is_none() || *last != record.cell {
+            self.overall.inc(1);
+            *last = record.cell;
         }
     }
 }

@@ -106,7 +106,7 @@ pub fn table(records: &[CellRecord], wide: bool) -> String {
     }
     let mut out = one_model.map(|m| format!("model {m}\n")).unwrap_or_default();
     out.push_str(&t.to_string());
-    for note in reasons.into_iter().chain(notes(records)) {
+    for note in reasons.into_iter().chain(notes(records, wide)) {
         out.push('\n');
         out.push_str(&if wide { note } else { cut(&note, COMPACT_WIDTH) });
     }
@@ -172,7 +172,7 @@ fn row(r: &CellRecord, wide: bool) -> (Vec<String>, String, Color, Option<String
 }
 
 /// Lines under the table: the latency-bounded throughput answers, and what '—' means.
-fn notes(records: &[CellRecord]) -> Vec<String> {
+fn notes(records: &[CellRecord], wide: bool) -> Vec<String> {
     let mut out: Vec<String> = records
         .iter()
         .filter_map(|r| {
@@ -184,7 +184,9 @@ fn notes(records: &[CellRecord]) -> Vec<String> {
             ))
         })
         .collect();
-    if records.iter().any(|r| r.valid && r.latency_ms.as_ref().is_some_and(|l| !l.below_sample_floor.is_empty())) {
+    let shown: &[&str] = if wide { &["p50", "p95", "p99", "p99.9"] } else { &["p50", "p99"] };
+    let thin = |r: &CellRecord| r.latency_ms.as_ref().is_some_and(|l| shown.iter().any(|p| l.supported(p).is_none()));
+    if records.iter().any(|r| r.valid && thin(r)) {
         out.push("— : too few requests for that percentile (10 above it: p99 needs 1000, p99.9 10 000); values in results.jsonl".into());
     }
     out

@@ -164,6 +164,16 @@ fn a_merged_report_never_overwrites_a_run_directory() {
         .code(2)
         .stderr(predicates::str::contains("2 runs make one merged report").and(predicates::str::contains("--out DIR")));
     assert!(!a.join("report.md").exists() && !b.join("report.md").exists());
+    embench()
+        .arg("report")
+        .arg(&a)
+        .arg(&b)
+        .arg("--out")
+        .arg(&a)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("is a run directory; a merged report belongs in none of the runs"));
+    assert!(!a.join("report.md").exists());
     // One run reports into its own directory.
     embench().arg("report").arg(&a).assert().success();
     assert!(a.join("report.md").is_file());

@@ -36,6 +36,25 @@ fn a_mock_returning_nan_is_invalid_with_the_phase_and_count() {
     assert_eq!(records[0]["non_finite_vectors"], 20);
 }
 
+#[test]
+fn a_cache_cell_of_nan_outputs_says_each_reason_once() {
+    let dir = tempfile::tempdir().unwrap();
+    models_yaml(dir.path());
+    let config = write(
+        dir.path(),
+        "bench.yaml",
+        "active_models: [minilm]\nbackends:\n  - name: mock\n    wrong_output: {values: nan}\ntest_scenarios:\n  - name: cache\n    concurrency: 1\n    num_requests: 4\n    batch_size: 2\n    cache: {repeat_ratios: [0.5]}\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n",
+    );
+    let out = dir.path().join("run");
+    run(&config, &out).code(1);
+    let records = validate_results(&out);
+    assert_eq!(records.len(), 4, "off, cold, hot, warm");
+    for r in &records {
+        let reason = r["invalid_reason"].as_str().unwrap();
+        assert_eq!(reason.matches("first request and warm-up:").count(), 1, "{reason}");
+    }
+}
+
 /// A copy of the MiniLM folder (weights linked) whose config.json sets `key` to `value`.
 fn broken_minilm(dir: &Path, key: &str, value: serde_json::Value) -> std::path::PathBuf {
     let real = repo().join("models/all-minilm-l6-v2");
@@ -172,7 +191,10 @@ fn two_python_workers_count_their_shared_pages_once() {
     // Two interpreters share python's binary, its libraries and numpy's: megabytes, counted once.
     assert!(shared > 2.0, "{measure}");
     let sum: f64 = marks.iter().sum();
-    assert!((peak - (sum - shared)).abs() < 0.01, "peak = sum of marks - overcount: {measure}");
+    // The peak is the marks' sum less the overcount, or the phase's start or end reading
+    // (taken the same way) when that is higher by a page or two.
+    assert!(peak < sum - 2.0, "shared pages are not counted once per process: {measure}");
+    assert!((peak - (sum - shared)).abs() < 2.0, "peak = sum of marks - overcount: {measure}");
     assert_eq!(records[0]["peak_rss_mb"].as_f64().unwrap(), peak);
 }
 

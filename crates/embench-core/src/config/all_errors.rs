@@ -109,11 +109,15 @@ fn resolve<'a>(schema: &'a serde_json::Value, path: &str) -> Option<&'a serde_js
     Some(node)
 }
 
-/// Whether `e` is an unknown key in the object at `pointer` that is a near miss of `key`.
+/// Whether `e` is an unknown key in the object at `pointer` that is a near miss of
+/// `key`: a typo, or the key cut short or run on (`max_batch` for `max_batch_size`).
 fn misspelt(e: &jsonschema::ValidationError, pointer: &str, key: &str) -> bool {
     match &e.kind {
         jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
-            e.instance_path.as_str() == pointer && unexpected.iter().any(|u| closest(u, &[key.to_string()]).is_some())
+            e.instance_path.as_str() == pointer
+                && unexpected.iter().any(|u| {
+                    closest(u, &[key.to_string()]).is_some() || key.starts_with(u.as_str()) || u.starts_with(key)
+                })
         }
         _ => false,
     }
@@ -144,22 +148,33 @@ pub(super) fn schema_errors(text: &str, path: &Path, schema: &serde_json::Value)
     else {
         return Vec::new();
     };
-    let Ok(validator) = jsonschema::validator_for(schema) else { return Vec::new() };
-    let errors: Vec<_> = validator.iter_errors(&value).collect();
-    // A misspelt key is one error, not also a missing one: what the unknown keys suggest, by object.
     let mut out = Vec::new();
+    collect(schema, &value, "", &tree, path, &mut out);
+    out
+}
+
+/// The errors of `value` (at `base` in the file) against `schema`, into `out`.
+fn collect(
+    schema: &serde_json::Value,
+    value: &serde_json::Value,
+    base: &str,
+    tree: &Spanned<Node>,
+    path: &Path,
+    out: &mut Vec<ConfigError>,
+) {
+    let Ok(validator) = jsonschema::validator_for(schema) else { return };
+    let errors: Vec<_> = validator.iter_errors(value).collect();
     for e in &errors {
-        let pointer = e.instance_path.as_str().to_string();
-        let at = |key: Option<&str>| place(&tree, &pointer, key);
-        let mut push = |loc: Option<(u64, u64)>, field: String, message: String, fix: Option<String>| {
-            out.push(ConfigError {
-                file: path.to_path_buf(),
-                line: loc.map(|l| l.0),
-                column: loc.map(|l| l.1),
-                field,
-                message,
-                fix,
-            })
+        let local = e.instance_path.as_str().to_string();
+        let pointer = format!("{base}{local}");
+        let at = |key: Option<&str>| place(tree, &pointer, key);
+        let error = |loc: Option<(u64, u64)>, field: String, message: String, fix: Option<String>| ConfigError {
+            file: path.to_path_buf(),
+            line: loc.map(|l| l.0),
+            column: loc.map(|l| l.1),
+            field,
+            message,
+            fix,
         };
         match &e.kind {
             jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
@@ -176,19 +191,48 @@ pub(super) fn schema_errors(text: &str, path: &Path, schema: &serde_json::Value)
                     let hint = near.map(|s| format!(" (did you mean '{s}'?)")).unwrap_or_default();
                     let name = if pointer.is_empty() { key.clone() } else { format!("{}.{key}", field(&pointer)) };
                     let fix = (!allowed.is_empty()).then(|| format!("valid keys here: {}", allowed.join(", ")));
-                    push(at(Some(key)), name, format!("unknown key '{key}'{hint}"), fix);
+                    out.push(error(at(Some(key)), name, format!("unknown key '{key}'{hint}"), fix));
                 }
             }
             jsonschema::error::ValidationErrorKind::Required { property } => {
                 let key = property.as_str().unwrap_or_default().to_string();
-                if errors.iter().any(|other| misspelt(other, &pointer, &key)) {
+                // A misspelt key is one error, not also a missing one.
+                if errors.iter().any(|other| misspelt(other, &local, &key)) {
                     continue;
                 }
                 let name = if pointer.is_empty() { key.clone() } else { format!("{}.{key}", field(&pointer)) };
-                push(at(None), name, format!("required key '{key}' is missing"), Some(format!("add '{key}:'")));
+                out.push(error(
+                    at(None),
+                    name,
+                    format!("required key '{key}' is missing"),
+                    Some(format!("add '{key}:'")),
+                ));
             }
-            _ => push(at(None), field(&pointer), e.to_string(), None),
+            // An optional block (`anyOf: [the block, null]`) that is there: its own errors, not "no branch matched".
+            jsonschema::error::ValidationErrorKind::AnyOf { .. } if !e.instance.is_null() => {
+                match non_null_branch(schema, e.schema_path.as_str()) {
+                    Some(branch) => collect(&branch, &e.instance, &pointer, tree, path, out),
+                    None => out.push(error(at(None), field(&pointer), e.to_string(), None)),
+                }
+            }
+            _ => out.push(error(at(None), field(&pointer), e.to_string(), None)),
         }
     }
-    out
+}
+
+/// The one branch other than `null` of the `anyOf` at `schema_path` (an optional
+/// block), as a schema of its own carrying the root's definitions; None when the
+/// `anyOf` is a real choice.
+fn non_null_branch(schema: &serde_json::Value, schema_path: &str) -> Option<serde_json::Value> {
+    let branches = resolve(schema, schema_path)?.as_array()?;
+    let others: Vec<&serde_json::Value> =
+        branches.iter().filter(|b| b.get("type").and_then(|t| t.as_str()) != Some("null")).collect();
+    if others.len() != 1 || others.len() == branches.len() {
+        return None;
+    }
+    let mut branch = others[0].clone();
+    if let (Some(obj), Some(defs)) = (branch.as_object_mut(), schema.get("$defs")) {
+        obj.insert("$defs".into(), defs.clone());
+    }
+    Some(branch)
 }

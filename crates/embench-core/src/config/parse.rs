@@ -34,10 +34,13 @@ pub fn parse_config_file<T: DeserializeOwned + schemars::JsonSchema>(
     if first.line.is_none() {
         return Err(first.into());
     }
-    // The parser's own error speaks for its line (its wording is ours); the schema adds the others.
+    // The parser's own error speaks for its field (its wording is ours); the schema adds
+    // the others, on other lines or (flow style) other fields of the same line.
     let schema = serde_json::to_value(schemars::schema_for!(T)).expect("a schema is JSON");
-    let mut all: Vec<ConfigError> =
-        super::all_errors::schema_errors(&text, path, &schema).into_iter().filter(|e| e.line != first.line).collect();
+    let mut all: Vec<ConfigError> = super::all_errors::schema_errors(&text, path, &schema)
+        .into_iter()
+        .filter(|e| e.line != first.line || !(first.field.is_empty() || e.field.ends_with(first.field.as_str())))
+        .collect();
     all.push(first);
     all.sort_by_key(|e| (e.line.unwrap_or(0), e.column.unwrap_or(0)));
     Err(super::ConfigErrors(all))

@@ -44,6 +44,11 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
             args.runs.len()
         ),
     };
+    anyhow::ensure!(
+        args.runs.len() < 2 || !out.join("manifest.json").is_file(),
+        "{} is a run directory; a merged report belongs in none of the runs (fix: --out a new directory, e.g. results/merged)",
+        out.display()
+    );
     let runs = load_runs(&args.runs)?;
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     match args.format {

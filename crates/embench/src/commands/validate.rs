@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use embench_core::config::{load_config_with, AutoSettings, LoadedConfig};
 use embench_core::oversubscription::oversubscription_warning;
 use embench_runner::execute::cell_label;
+use embench_runner::histogram::requests_needed;
 use embench_runner::tier::Recommendation;
 use embench_runner::RunPlan;
 
@@ -18,9 +19,16 @@ pub fn load(config: &std::path::Path) -> anyhow::Result<LoadedConfig> {
     load_with(config, &auto_settings(&embench_runner::tier::recommend(&host)))
 }
 
-/// Loads and validates a config with `auto` settings resolved to `auto`.
+/// Loads and validates a config with `auto` settings resolved to `auto`, each
+/// backend's runtime checked (its library loads, its python runs).
 pub fn load_with(config: &std::path::Path, auto: &AutoSettings) -> anyhow::Result<LoadedConfig> {
     load_config_with(config, &Factory::usable, auto).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// [`load_with`] in a worker process: the parent checked the runtimes, and loading
+/// other frameworks' libraries here would count in this worker's memory.
+pub fn load_in_worker(config: &std::path::Path, auto: &AutoSettings) -> anyhow::Result<LoadedConfig> {
+    load_config_with(config, &Factory::unavailable, auto).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// What `auto` settings resolve to under `rec`.
@@ -54,12 +62,21 @@ pub fn print_cells(plan: &RunPlan, selection: &[usize]) {
     for &i in selection {
         let (cell, scenario) = (&plan.cells[i], plan.scenario(&plan.cells[i]));
         let m = &scenario.measurement;
-        let requests = cell.point.num_requests * m.repeat;
+        // The latency-bounded search: a capacity run, then up to max_probes probes, each
+        // with at least the requests its percentile needs.
+        let requests = match &scenario.slo {
+            Some(slo) => {
+                let per_probe = cell.point.num_requests.max(requests_needed(slo.percentile / 100.0) as usize);
+                cell.point.num_requests + slo.max_probes * per_probe
+            }
+            None => cell.point.num_requests * m.repeat,
+        };
         let seconds = m.warmup_duration_s + m.min_duration_s * m.repeat as f64;
         least_s += seconds;
         all_requests += requests;
         let at_least = if seconds > 0.0 { format!(", at least {seconds:.0} s") } else { String::new() };
-        println!("cell {}: {} ({requests} requests{at_least})", i + 1, cell_label(plan, i));
+        let upto = if scenario.slo.is_some() { "up to " } else { "" };
+        println!("cell {}: {} ({upto}{requests} requests{at_least})", i + 1, cell_label(plan, i));
     }
     let durations =
         if least_s > 0.0 { format!("; their minimum durations add up to {least_s:.0} s") } else { String::new() };

@@ -20,7 +20,7 @@ use crate::factory::Factory;
 pub async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     let pipe = protocol_pipe()?;
     let auto = serde_json::from_str(&args.auto).context("--auto: the parent's resolved auto settings")?;
-    let config = crate::commands::validate::load_with(&args.config, &auto)?;
+    let config = crate::commands::validate::load_in_worker(&args.config, &auto)?;
     let mut plan = RunPlan::new(config);
     if plan.cells.len() != args.plan_cells {
         bail!(
