@@ -10,15 +10,15 @@ mod error;
 mod execution;
 mod models;
 mod parse;
+mod sizes;
 mod validate;
 
 pub use backend_options::{
     ExecutionMode, ExecutionProvider, GraphOptimization, ModelFormat, OpenvinoOptions, OrtOptions, PerformanceHint,
 };
 pub use benchmark::{
-    Arrival, BackendSpec, BatchCost, BatchSpec, BenchmarkConfig, CacheSpec, Crash, CrashKind, DatasetConfig,
-    InputConfig, LoadMode, RepeatDistribution, Scenario, SeqLen, ServiceTime, Stall, TorchMode, WrongOutput,
-    WrongValues, DEFAULT_SWEEP,
+    Arrival, BackendSpec, BatchCost, BenchmarkConfig, CacheSpec, Crash, CrashKind, DatasetConfig, InputConfig,
+    LoadMode, RepeatDistribution, Scenario, ServiceTime, Stall, TorchMode, WrongOutput, WrongValues,
 };
 pub use error::{ConfigError, ConfigErrors};
 pub use execution::{
@@ -27,6 +27,7 @@ pub use execution::{
 };
 pub use models::{ModelConfig, ModelType, ModelsFile};
 pub use parse::{closest, parse_config_file, parse_yaml_file, parse_yaml_str};
+pub use sizes::{BatchSpec, SeqLen, DEFAULT_SWEEP};
 /// The JSON Schemas of the config files, generated from the types that parse them:
 /// (file name in `schema/`, schema). Editors pick them up from the first line of
 /// each shipped YAML file (`# yaml-language-server: $schema=...`).

@@ -7,10 +7,11 @@ use serde::Serialize;
 use serde_saphyr::Spanned;
 
 use super::backend_options::{OpenvinoOptions, OrtOptions};
-use super::benchmark::{Arrival, BatchCost, BenchmarkConfig, SeqLen, ServiceTime, Stall};
+use super::benchmark::{Arrival, BatchCost, BenchmarkConfig, ServiceTime, Stall};
 use super::error::{ConfigError, ConfigErrors};
 use super::models::{ModelConfig, ModelsFile};
 use super::parse::{closest, parse_config_file};
+use super::sizes::SeqLen;
 use crate::backend::BackendKind;
 use crate::embedder::Precision;
 use crate::model_files::ModelFolder;
