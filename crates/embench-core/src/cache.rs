@@ -22,15 +22,7 @@ use crate::embedder::{EmbedError, Embedder, Phase, TokenizedBatch};
 /// reference-count header.
 pub const ENTRY_OVERHEAD_BYTES: usize = 96;
 
-/// How the cache is bounded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CacheLimit {
-    /// At most this many entries.
-    Entries(usize),
-    /// At most this many accounted bytes.
-    Bytes(usize),
-}
+pub use embench_schema::CacheLimit;
 
 /// Counters of a cache, read at any time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -73,32 +73,7 @@ impl Embeddings {
     }
 }
 
-/// Numeric precision a backend computes in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Precision {
-    /// 32-bit float.
-    #[default]
-    Fp32,
-    /// 16-bit float.
-    Fp16,
-    /// bfloat16.
-    Bf16,
-    /// 8-bit integer quantisation.
-    Int8,
-}
-
-impl std::fmt::Display for Precision {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let s = match self {
-            Precision::Fp32 => "fp32",
-            Precision::Fp16 => "fp16",
-            Precision::Bf16 => "bf16",
-            Precision::Int8 => "int8",
-        };
-        f.write_str(s)
-    }
-}
+pub use embench_schema::Precision;
 
 /// What actually ran: recorded in every result so numbers can be reproduced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

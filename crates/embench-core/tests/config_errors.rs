@@ -394,7 +394,7 @@ fn cache_scenario_settings_are_checked() {
     let c = f.load(&with("    cache: {repeat_ratios: [0.2], capacity_entries: 50}\n")).unwrap();
     let cache = c.scenarios[0].cache.as_ref().unwrap();
     assert_eq!(cache.limit, embench_core::cache::CacheLimit::Entries(50));
-    assert_eq!(c.scenarios[0].kind(), "cache");
+    assert_eq!(c.scenarios[0].kind().as_str(), "cache");
 
     let e = f.one_error(&with("    cache: {repeat_ratios: [0.2, 1.5]}\n"));
     assert_at(&e, &f.path("bench.yaml"), 9, 12, "test_scenarios[0].cache");
@@ -469,7 +469,7 @@ fn the_slo_search_and_the_price_are_checked() {
     let with = |extra: &str| GOOD.replace("    batch_size: 1\n", &format!("    batch_size: 1\n{extra}"));
     let c = f.load(&with("    max_qps_under_slo: {percentile: 99, bound_ms: 50}\n")).unwrap();
     let s = &c.scenarios[0];
-    assert_eq!(s.kind(), "slo_search");
+    assert_eq!(s.kind().as_str(), "slo_search");
     let slo = s.slo.unwrap();
     assert_eq!((slo.percentile, slo.bound_ms, slo.tolerance, slo.max_probes), (99.0, 50.0, 0.02, 12));
 

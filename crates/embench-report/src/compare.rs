@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use embench_runner::CellRecord;
+use embench_schema::CellRecord;
 
 use crate::fmt::ms;
 use crate::runs::{seq_label, Run};

@@ -72,8 +72,8 @@ struct Row<'a> {
 
 /// The 95 % interval of a repeated figure.
 fn rep_ci(
-    r: &embench_runner::CellRecord,
-    pick: impl Fn(&embench_runner::results::Repetitions) -> &embench_runner::stability::Estimate,
+    r: &embench_schema::CellRecord,
+    pick: impl Fn(&embench_schema::record::Repetitions) -> &embench_schema::stats::Estimate,
 ) -> Option<(f64, f64)> {
     r.repetitions.as_ref().and_then(|x| pick(x).ci95)
 }
@@ -89,12 +89,12 @@ pub fn cells_csv(runs: &Runs) -> Result<String, ReportError> {
             model: &r.model,
             backend: &r.backend,
             scenario: &r.scenario,
-            scenario_kind: &r.scenario_kind,
+            scenario_kind: r.scenario_kind.as_str(),
             cache_phase: r.cache.as_ref().map(|c| c.phase.as_str()),
             repeat_ratio: r.cache.as_ref().map(|c| c.repeat_ratio),
             cache_hit_rate: r.cache.as_ref().map(|c| c.hit_rate),
             cache_speedup: r.cache.as_ref().and_then(|c| c.speedup),
-            mode: &r.mode,
+            mode: r.mode.as_str(),
             concurrency: r.concurrency,
             batch_size: r.batch_size,
             seq_len: e.seq(),
@@ -120,7 +120,7 @@ pub fn cells_csv(runs: &Runs) -> Result<String, ReportError> {
             framework: &r.framework,
             framework_version: &r.framework_version,
             device: &r.device,
-            precision: &r.precision,
+            precision: r.precision_name(),
             threads: r.threads,
             memory_estimate_mb: r.memory_estimate_mb,
             skipped: r.skipped.as_deref(),

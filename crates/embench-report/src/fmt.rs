@@ -1,6 +1,6 @@
 //! Number formatting shared by the terminal table, markdown and CSV.
 
-use embench_runner::histogram::LatencySummary;
+use embench_schema::histogram::LatencySummary;
 
 /// `v` with `digits` decimals, or `-` when not measured.
 pub fn num(v: Option<f64>, digits: usize) -> String {

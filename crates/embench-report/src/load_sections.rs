@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use embench_runner::stability::Estimate;
+use embench_schema::stats::Estimate;
 
 use crate::fmt::{num, pct};
 use crate::runs::Entry;

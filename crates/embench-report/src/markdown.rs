@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use embench_runner::CellRecord;
+use embench_schema::CellRecord;
 
 use crate::charts::ChartFile;
 use crate::fmt::{ms, num, pct, THIN_NOTE};
@@ -162,7 +162,7 @@ const QUESTIONS: [Question; 4] = [
     Question {
         text: "Lowest latency at concurrency 1 (p50, batch 1)",
         value: |r| r.latency_ms.as_ref().map(|l| l.p50),
-        filter: |r| r.concurrency == 1 && r.batch_size == 1 && r.mode == "closed_loop",
+        filter: |r| r.concurrency == 1 && r.batch_size == 1 && r.mode == embench_schema::LoadMode::ClosedLoop,
         lower_is_better: true,
         unit: "ms",
     },

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use embench_runner::CellRecord;
+use embench_schema::CellRecord;
 
 use crate::fmt::{num, pct};
 use crate::runs::Entry;

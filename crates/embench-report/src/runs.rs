@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use embench_runner::manifest::Manifest;
-use embench_runner::results::read_records;
-use embench_runner::CellRecord;
+use embench_schema::read_records;
+use embench_schema::CellRecord;
+use embench_schema::Manifest;
 
 /// Why a report could not be made.
 #[derive(Debug, thiserror::Error)]

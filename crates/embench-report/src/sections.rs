@@ -23,7 +23,7 @@ pub fn sweep_markers(points: &[(usize, f64)]) -> Option<(usize, usize)> {
 /// Valid sweep records grouped by series (backend, or backend @ host), each sorted by batch size.
 pub fn sweep_series<'a>(entries: &[Entry<'a>], many_hosts: bool) -> BTreeMap<String, Vec<Entry<'a>>> {
     let mut by: BTreeMap<String, Vec<Entry<'a>>> = BTreeMap::new();
-    for e in entries.iter().filter(|e| e.record.scenario_kind == "batch_sweep") {
+    for e in entries.iter().filter(|e| e.record.scenario_kind == embench_schema::ScenarioKind::BatchSweep) {
         by.entry(format!("{} / {}", e.series(many_hosts), e.record.scenario)).or_default().push(*e);
     }
     for v in by.values_mut() {

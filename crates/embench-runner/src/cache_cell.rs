@@ -122,7 +122,7 @@ pub fn run_cache_cell(
     let halves: [Vec<&str>; 2] = [0, 1].map(|h| {
         inputs.stream.ids[h * per_phase..(h + 1) * per_phase].iter().map(|&k| inputs.texts[k].as_str()).collect()
     });
-    let namespace = format!("{}/{}/{}", model_cfg.key, base.backend, base.precision);
+    let namespace = format!("{}/{}/{}", model_cfg.key, base.backend, base.precision_name());
     let cache = EmbeddingCache::new(&namespace, spec.limit);
     let mut records = Vec::new();
     let mut baseline: Option<f64> = None;

@@ -320,7 +320,7 @@ pub(crate) fn run_gate(record: &mut CellRecord, setup: &CellSetup, model: &dyn E
                 record.gate_threshold = Some(result.threshold);
                 record.warnings.extend(result.fallback.clone());
                 if !result.passed() {
-                    invalidate(record, result.failure(&record.precision));
+                    invalidate(record, result.failure(record.precision_name()));
                 }
             }
             Err(e) => invalidate(record, format!("correctness gate could not run: {e}")),
@@ -335,8 +335,8 @@ pub(crate) fn blank_record(setup: &CellSetup) -> CellRecord {
         model: setup.model.to_string(),
         backend: setup.backend.to_string(),
         scenario: setup.scenario.name.clone(),
-        scenario_kind: setup.scenario.kind().into(),
-        mode: setup.scenario.mode.name().into(),
+        scenario_kind: setup.scenario.kind(),
+        mode: setup.scenario.mode.kind(),
         requested_rate_qps: match setup.scenario.mode {
             Mode::OpenLoop { rate_qps, .. } => Some(rate_qps),
             _ => None,
@@ -364,8 +364,8 @@ pub(crate) fn blank_record(setup: &CellSetup) -> CellRecord {
         framework: setup.framework.to_string(),
         framework_version: "unknown".into(),
         device: "unknown".into(),
-        precision: "unknown".into(),
-        requested_precision: setup.requested_precision.to_string(),
+        precision: None,
+        requested_precision: setup.requested_precision,
         min_cosine: None,
         gate_threshold: None,
         non_finite_vectors: None,
@@ -400,7 +400,7 @@ fn describe(record: &mut CellRecord, info: &BackendInfo) {
     record.framework = info.framework.clone();
     record.framework_version = info.framework_version.clone();
     record.device = info.device.clone();
-    record.precision = info.precision.to_string();
+    record.precision = Some(info.precision);
     record.threads = Some(info.intra_op_threads);
     record.backend_settings = info.settings.clone();
     record.warnings.extend(info.notes.iter().cloned());

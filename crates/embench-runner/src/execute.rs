@@ -367,7 +367,8 @@ fn add_flops(record: &mut CellRecord, shape: &ModelShape, seq_len: SeqLen, peaks
     let gflop = shape.flops_per_sequence(seq) / 1e9;
     record.gflop_per_text = Some(gflop);
     record.gflops_per_s = record.embeddings_per_s.map(|e| e * gflop);
-    if let (Some(achieved), Some(peak)) = (record.gflops_per_s, peaks.and_then(|p| p.for_precision(&record.precision)))
+    if let (Some(achieved), Some(peak)) =
+        (record.gflops_per_s, peaks.and_then(|p| p.for_precision(record.precision_name())))
     {
         record.peak_gflops = Some(peak.gflops);
         record.mfu = Some(achieved / peak.gflops);

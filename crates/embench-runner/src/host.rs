@@ -1,89 +1,29 @@
 //! Facts about the machine a run happened on.
 
-use serde::{Deserialize, Serialize};
+pub use embench_schema::manifest::{GpuFacts, HostFacts};
 use sysinfo::System;
 
-/// The machine: what a reader needs to reproduce or compare a result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HostFacts {
-    /// Host name.
-    pub hostname: String,
-    /// CPU brand string.
-    pub cpu_model: String,
-    /// CPU architecture (`x86_64`, `aarch64`).
-    pub arch: String,
-    /// Physical cores.
-    pub physical_cores: Option<usize>,
-    /// Logical CPUs.
-    pub logical_cpus: usize,
-    /// Instruction-set extensions that matter for inference, as detected at run time.
-    pub isa_flags: Vec<String>,
-    /// Total RAM, MiB.
-    pub ram_total_mb: u64,
-    /// Available RAM at start, MiB.
-    pub ram_available_mb: u64,
-    /// OS name and version.
-    pub os: String,
-    /// Kernel version.
-    pub kernel: String,
-    /// CPUs this process may use: CPU affinity and the container's cgroup CPU
-    /// quota applied (what `nproc` and the core counts do not tell).
-    #[serde(default)]
-    pub usable_cpus: Option<usize>,
-    /// The container's cgroup memory limit, MiB (None: no limit below the host's).
-    #[serde(default)]
-    pub cgroup_memory_limit_mb: Option<u64>,
-    /// NVIDIA GPUs seen through NVML (empty without a driver).
-    #[serde(default)]
-    pub gpus: Vec<GpuFacts>,
-}
-
-/// One GPU.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GpuFacts {
-    /// Device name.
-    pub name: String,
-    /// Total memory, MiB.
-    pub vram_total_mb: u64,
-    /// Free memory when probed, MiB.
-    pub vram_free_mb: u64,
-}
-
-impl HostFacts {
-    /// Probes this machine.
-    pub fn probe() -> Self {
-        let mut sys = System::new();
-        sys.refresh_memory();
-        let limit = sys.cgroup_limits().map(|c| c.total_memory).filter(|&l| l > 0 && l < sys.total_memory());
-        sys.refresh_cpu_list(sysinfo::CpuRefreshKind::nothing());
-        let mb = |b: u64| b / (1024 * 1024);
-        Self {
-            hostname: System::host_name().unwrap_or_else(|| "unknown".into()),
-            cpu_model: sys.cpus().first().map(|c| c.brand().trim().to_string()).unwrap_or_default(),
-            arch: System::cpu_arch(),
-            physical_cores: System::physical_core_count(),
-            logical_cpus: sys.cpus().len(),
-            isa_flags: isa_flags(),
-            ram_total_mb: mb(sys.total_memory()),
-            ram_available_mb: mb(sys.available_memory()),
-            os: System::long_os_version().unwrap_or_else(|| std::env::consts::OS.into()),
-            kernel: System::kernel_version().unwrap_or_default(),
-            usable_cpus: std::thread::available_parallelism().ok().map(|n| n.get()),
-            cgroup_memory_limit_mb: limit.map(mb),
-            gpus: gpus(),
-        }
-    }
-
-    /// Physical cores this process can use: the physical count, capped by the
-    /// CPUs the container and affinity allow.
-    pub fn effective_cores(&self) -> usize {
-        let physical = self.physical_cores.unwrap_or(self.logical_cpus).max(1);
-        self.usable_cpus.map_or(physical, |u| physical.min(u.max(1)))
-    }
-
-    /// RAM this process can use, MiB: the host's, capped by the cgroup limit.
-    pub fn effective_ram_mb(&self) -> u64 {
-        self.cgroup_memory_limit_mb.map_or(self.ram_total_mb, |l| l.min(self.ram_total_mb))
+/// Probes this machine.
+pub fn probe() -> HostFacts {
+    let mut sys = System::new();
+    sys.refresh_memory();
+    let limit = sys.cgroup_limits().map(|c| c.total_memory).filter(|&l| l > 0 && l < sys.total_memory());
+    sys.refresh_cpu_list(sysinfo::CpuRefreshKind::nothing());
+    let mb = |b: u64| b / (1024 * 1024);
+    HostFacts {
+        hostname: System::host_name().unwrap_or_else(|| "unknown".into()),
+        cpu_model: sys.cpus().first().map(|c| c.brand().trim().to_string()).unwrap_or_default(),
+        arch: System::cpu_arch(),
+        physical_cores: System::physical_core_count(),
+        logical_cpus: sys.cpus().len(),
+        isa_flags: isa_flags(),
+        ram_total_mb: mb(sys.total_memory()),
+        ram_available_mb: mb(sys.available_memory()),
+        os: System::long_os_version().unwrap_or_else(|| std::env::consts::OS.into()),
+        kernel: System::kernel_version().unwrap_or_default(),
+        usable_cpus: std::thread::available_parallelism().ok().map(|n| n.get()),
+        cgroup_memory_limit_mb: limit.map(mb),
+        gpus: gpus(),
     }
 }
 

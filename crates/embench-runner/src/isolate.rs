@@ -18,6 +18,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use embench_schema::WorkerFailureKind;
 use serde::{Deserialize, Serialize};
 
 use crate::cell::CellProgress;
@@ -196,8 +197,11 @@ pub fn execute_isolated(
             let failed = match end {
                 End::Clean if remaining.is_empty() || flags.stop.load(Ordering::Relaxed) => continue,
                 End::Clean => {
-                    let f =
-                        WorkerFailure { kind: "crashed".into(), status: "exit code 0".into(), stderr_tail: Vec::new() };
+                    let f = WorkerFailure {
+                        kind: WorkerFailureKind::Crashed,
+                        status: "exit code 0".into(),
+                        stderr_tail: Vec::new(),
+                    };
                     lost(&remaining, &f, "the worker process exited without running this cell")
                 }
                 End::Abandoned { cell } => {
@@ -242,10 +246,12 @@ pub fn execute_isolated(
 }
 
 fn describe_loss(f: &WorkerFailure) -> String {
-    let what = match f.kind.as_str() {
-        "timed_out" => "the cell ran past input_config.cell_timeout_s and its worker process was killed".to_string(),
-        "failed_to_start" => "the worker process could not start".to_string(),
-        _ => format!("the worker process died ({}) while running this cell", f.status),
+    let what = match f.kind {
+        WorkerFailureKind::TimedOut => {
+            "the cell ran past input_config.cell_timeout_s and its worker process was killed".to_string()
+        }
+        WorkerFailureKind::FailedToStart => "the worker process could not start".to_string(),
+        WorkerFailureKind::Crashed => format!("the worker process died ({}) while running this cell", f.status),
     };
     match f.stderr_tail.iter().rev().find(|l| !l.trim().is_empty()) {
         Some(last) => format!("{what}; its last stderr line: {last}"),
@@ -278,7 +284,8 @@ fn run_worker(
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
-            let failure = WorkerFailure { kind: "failed_to_start".into(), status: e.to_string(), stderr_tail: vec![] };
+            let failure =
+                WorkerFailure { kind: WorkerFailureKind::FailedToStart, status: e.to_string(), stderr_tail: vec![] };
             return Ok(End::Lost { cell: None, failure });
         }
     };
@@ -340,7 +347,7 @@ fn run_worker(
                 drop(progress.take());
                 if pending.is_empty() {
                     let failure = WorkerFailure {
-                        kind: "crashed".into(),
+                        kind: WorkerFailureKind::Crashed,
                         status: "protocol error".into(),
                         stderr_tail: Vec::new(),
                     };
@@ -396,7 +403,7 @@ fn run_worker(
         return Ok(End::Abandoned { cell });
     }
     if timed_out {
-        let failure = WorkerFailure { kind: "timed_out".into(), status: describe_status(status), stderr_tail };
+        let failure = WorkerFailure { kind: WorkerFailureKind::TimedOut, status: describe_status(status), stderr_tail };
         return Ok(End::Lost { cell, failure });
     }
     if status.success() || (cell.is_none() && remaining.is_empty()) {
@@ -406,11 +413,11 @@ fn run_worker(
         return Ok(End::Clean);
     }
     let kind = if cell.is_none() && stderr_tail.iter().any(|l| l.starts_with("Error:")) {
-        "failed_to_start"
+        WorkerFailureKind::FailedToStart
     } else {
-        "crashed"
+        WorkerFailureKind::Crashed
     };
-    Ok(End::Lost { cell, failure: WorkerFailure { kind: kind.into(), status: describe_status(status), stderr_tail } })
+    Ok(End::Lost { cell, failure: WorkerFailure { kind, status: describe_status(status), stderr_tail } })
 }
 
 /// Kills the worker and every process it started (its Python workers): they share

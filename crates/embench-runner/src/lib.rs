@@ -23,17 +23,14 @@ pub mod cell;
 pub mod execute;
 pub mod gate;
 pub mod guard;
-pub mod histogram;
 pub mod host;
 pub mod inputs;
 pub mod isolate;
 pub mod load;
-pub mod manifest;
 pub mod measure;
 pub mod peak;
 pub mod plan;
 pub mod resources;
-pub mod results;
 pub mod serve;
 pub mod slo;
 pub mod stability;
@@ -41,6 +38,12 @@ pub mod ticker;
 pub mod tier;
 
 pub use cell::{run_cell, CellProgress, CellSetup, Loader};
+pub use embench_schema::{histogram, manifest, CellRecord, RecordSink, ResultsWriter, SCHEMA_VERSION};
 pub use execute::{execute, execute_cells, BackendFactory, RunError, RunObserver, RunOutcome};
 pub use plan::{Cell, CellFilter, RunPlan};
-pub use results::{CellRecord, RecordSink, ResultsWriter, SCHEMA_VERSION};
+
+/// The record types and the jsonl writer, from `embench-schema`.
+pub mod results {
+    pub use embench_schema::jsonl::*;
+    pub use embench_schema::record::*;
+}

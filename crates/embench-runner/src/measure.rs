@@ -6,6 +6,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use embench_core::config::{Mode, Slo};
+use embench_schema::LoadMode;
 
 use crate::cell::{invalidate, note_memory, CellProgress, CellSetup};
 use crate::histogram::{requests_needed, LatencyHistogram};
@@ -13,7 +14,7 @@ use crate::load::{run_for, LoopOutcome, Serve};
 use crate::resources::ResourceSampler;
 use crate::results::{CellRecord, CostFigures, Repetitions};
 use crate::slo::{search, Probe, SloResult, KEEP_UP};
-use crate::stability::{steady_state, Estimate, SteadyState};
+use crate::stability::{estimate, steady_state, SteadyState};
 
 /// Generator lateness under this (ms) is not worth a warning, whatever the latency.
 pub const LATE_WARN_FLOOR_MS: f64 = 0.05;
@@ -62,7 +63,7 @@ pub(crate) fn measure(record: &mut CellRecord, setup: &CellSetup, serve: &Serve,
     if runs.len() > 1 {
         let qps: Vec<f64> = runs.iter().map(|r| r.histogram.len() as f64 / r.wall.as_secs_f64().max(1e-12)).collect();
         let p99: Vec<f64> = runs.iter().map(|r| r.histogram.quantile_ms(0.99)).collect();
-        let (qps, p99_ms) = (Estimate::of(&qps), Estimate::of(&p99));
+        let (qps, p99_ms) = (estimate(&qps), estimate(&p99));
         for (name, e) in [("QPS", &qps), ("p99", &p99_ms)] {
             if !e.outliers.is_empty() {
                 let list: Vec<String> = e.outliers.iter().map(|i| (i + 1).to_string()).collect();
@@ -103,7 +104,7 @@ fn record_outcome(record: &mut CellRecord, setup: &CellSetup, runs: Vec<LoopOutc
         per_1m_requests: record.qps.and_then(|q| setup.cost.per_million(q)),
         per_1m_embeddings: record.embeddings_per_s.and_then(|q| setup.cost.per_million(q)),
     });
-    if !late.is_empty() && record.mode == "open_loop" {
+    if !late.is_empty() && record.mode == LoadMode::OpenLoop {
         let (p99, max) = (late.quantile_ms(0.99), late.summary().max);
         record.dispatch_lateness_ms = Some((p99, max));
         if p99 > LATE_WARN_FLOOR_MS && p99 > 0.05 * histogram.quantile_ms(0.5) {
@@ -160,7 +161,7 @@ pub(crate) fn run_slo(
     record.peak_rss_mb = Some(resources.peak_rss_mb);
     record.cpu_util_pct = Some(resources.cpu_util_pct);
     note_memory(record, setup, "measure", &resources);
-    record.mode = "open_loop".into();
+    record.mode = LoadMode::OpenLoop;
     if let Some((rate, run)) = shown {
         record.requested_rate_qps = Some(rate);
         record.steady_state = Some(steady_state(&run.timeline, &setup.scenario.measurement.steady_state, true));

@@ -1,6 +1,8 @@
 //! The cells of a run: every model × backend × scenario × sequence length,
 //! and within a scenario every batch size of a sweep or repeat ratio of a cache scenario.
 
+pub use embench_schema::CellFilter;
+
 use embench_core::config::{BatchPoint, LoadedConfig, ResolvedBackend, ResolvedModel, ResolvedScenario, SeqLen};
 
 /// One measured combination, by index into the config's lists.
@@ -80,30 +82,17 @@ impl RunPlan {
     }
 }
 
-/// Cells chosen on the command line (`--model`, `--backend`, `--scenario`): an
-/// empty list takes every one. Kept in the manifest, so `--resume` runs the same cells.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct CellFilter {
-    /// Model keys.
-    #[serde(default)]
-    pub models: Vec<String>,
-    /// Backend labels.
-    #[serde(default)]
-    pub backends: Vec<String>,
-    /// Scenario names.
-    #[serde(default)]
-    pub scenarios: Vec<String>,
-}
-
-impl CellFilter {
-    /// Whether nothing is filtered.
-    pub fn is_empty(&self) -> bool {
-        self.models.is_empty() && self.backends.is_empty() && self.scenarios.is_empty()
-    }
-
+/// Checks a [`CellFilter`] against a plan.
+pub trait PlanFilter {
     /// Every name that is not in `plan`'s config, with the names there are (and a
     /// near miss); names are case-sensitive.
-    pub fn check(&self, plan: &RunPlan) -> Result<(), String> {
+    fn check(&self, plan: &RunPlan) -> Result<(), String>;
+    /// Whether `cell` of `plan` is chosen.
+    fn selects(&self, plan: &RunPlan, cell: &Cell) -> bool;
+}
+
+impl PlanFilter for CellFilter {
+    fn check(&self, plan: &RunPlan) -> Result<(), String> {
         let c = &plan.config;
         let lists: [(&str, &[String], Vec<String>); 3] = [
             ("--model", &self.models, c.models.iter().map(|m| m.key.clone()).collect()),
@@ -126,8 +115,7 @@ impl CellFilter {
         }
     }
 
-    /// Whether `cell` of `plan` is chosen.
-    pub fn selects(&self, plan: &RunPlan, cell: &Cell) -> bool {
+    fn selects(&self, plan: &RunPlan, cell: &Cell) -> bool {
         let pick = |list: &[String], name: &str| list.is_empty() || list.iter().any(|n| n == name);
         pick(&self.models, &plan.model(cell).key)
             && pick(&self.backends, &plan.backend(cell).label)

@@ -8,40 +8,10 @@
 //! the percentile is at or under the bound.
 
 use embench_core::config::Slo;
-use serde::{Deserialize, Serialize};
+pub use embench_schema::stats::{Probe, SloResult};
 
 /// Share of the offered rate a probe must serve to count as keeping up.
 pub const KEEP_UP: f64 = 0.95;
-
-/// One open-loop probe.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Probe {
-    /// Arrival rate asked for, requests/s.
-    pub rate_qps: f64,
-    /// Requests/s completed.
-    pub achieved_qps: f64,
-    /// The percentile's latency, ms.
-    pub percentile_ms: f64,
-    /// Whether it met the bound (and kept up, without errors).
-    pub passed: bool,
-}
-
-/// The search's answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SloResult {
-    /// The percentile.
-    pub percentile: f64,
-    /// The bound, ms.
-    pub bound_ms: f64,
-    /// Closed-loop throughput at the scenario's concurrency, requests/s.
-    pub capacity_qps: f64,
-    /// The highest passing rate, None when even the lowest probe missed the bound.
-    pub max_qps: Option<f64>,
-    /// Every probe, in order.
-    pub probes: Vec<Probe>,
-    /// How the search ended.
-    pub note: String,
-}
 
 /// Searches with `probe(rate)` (which runs the open loop at `rate` and reports
 /// it) for the highest passing rate at or under `capacity`.

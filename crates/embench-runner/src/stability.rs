@@ -2,7 +2,7 @@
 //! measured phase, and mean ± 95 % confidence interval over repetitions.
 
 use embench_core::config::SteadyStateSpec;
-use serde::{Deserialize, Serialize};
+pub use embench_schema::stats::{Estimate, SteadyState, Window};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
 /// Fewest requests a window needs for its throughput to be compared.
@@ -18,34 +18,6 @@ pub const P99_FLOOR_MS: f64 = 0.05;
 
 /// Modified z-score (Iglewicz and Hoaglin) above which a repetition is an outlier.
 pub const OUTLIER_Z: f64 = 3.5;
-
-/// One window of the measured phase.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Window {
-    /// Requests that ended in it.
-    pub requests: usize,
-    /// Requests per second.
-    pub qps: f64,
-    /// p99 latency of those requests, ms.
-    pub p99_ms: f64,
-}
-
-/// The steady-state check of one measured phase.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SteadyState {
-    /// Equal-time windows from the first to the last request's end.
-    pub windows: Vec<Window>,
-    /// (max - min) / mean of the last three windows' throughput.
-    pub qps_spread: f64,
-    /// (max - min) / mean of the last three windows' p99.
-    pub p99_spread: f64,
-    /// Whether a spread is over its threshold.
-    pub unstable: bool,
-    /// Whether the p99s were compared (offline runs and windows of under 100 requests are judged on throughput alone).
-    pub p99_judged: bool,
-    /// Why the windows were not compared (too few requests), if so.
-    pub not_checked: Option<String>,
-}
 
 /// Cuts `timeline` (end time s, latency ms) into `spec.windows` windows of equal
 /// time and compares the last three. Offline runs (`judge_p99` false) are judged
@@ -111,32 +83,17 @@ fn spread(values: impl Iterator<Item = f64> + Clone) -> f64 {
     }
 }
 
-/// A figure over repetitions.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Estimate {
-    /// Mean over repetitions.
-    pub mean: f64,
-    /// 95 % confidence interval of the mean (Student's t), None with one repetition.
-    pub ci95: Option<(f64, f64)>,
-    /// Each repetition's value.
-    pub values: Vec<f64>,
-    /// Repetitions whose modified z-score (from the median and MAD) is over 3.5.
-    pub outliers: Vec<usize>,
-}
-
-impl Estimate {
-    /// Mean, interval and outliers of `values`.
-    pub fn of(values: &[f64]) -> Self {
-        let n = values.len();
-        let mean = values.iter().sum::<f64>() / n.max(1) as f64;
-        let ci95 = (n >= 2).then(|| {
-            let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-            let t = StudentsT::new(0.0, 1.0, (n - 1) as f64).expect("degrees of freedom > 0").inverse_cdf(0.975);
-            let half = t * (var / n as f64).sqrt();
-            (mean - half, mean + half)
-        });
-        Self { mean, ci95, values: values.to_vec(), outliers: outliers(values) }
-    }
+/// Mean, interval and outliers of `values`.
+pub fn estimate(values: &[f64]) -> Estimate {
+    let n = values.len();
+    let mean = values.iter().sum::<f64>() / n.max(1) as f64;
+    let ci95 = (n >= 2).then(|| {
+        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+        let t = StudentsT::new(0.0, 1.0, (n - 1) as f64).expect("degrees of freedom > 0").inverse_cdf(0.975);
+        let half = t * (var / n as f64).sqrt();
+        (mean - half, mean + half)
+    });
+    Estimate { mean, ci95, values: values.to_vec(), outliers: outliers(values) }
 }
 
 fn median(sorted: &[f64]) -> f64 {
@@ -206,12 +163,12 @@ mod tests {
     fn confidence_interval_matches_students_t() {
         // n = 5, mean 10, sample variance 3 / 4: half-width t(0.975, 4) * sqrt(0.75 / 5).
         let v = [9.0, 10.0, 11.0, 10.0 + 0.5f64.sqrt(), 10.0 - 0.5f64.sqrt()];
-        let e = Estimate::of(&v);
+        let e = estimate(&v);
         let (lo, hi) = e.ci95.unwrap();
         let half = 2.776_445 * (0.75f64 / 5.0).sqrt();
         assert!((e.mean - 10.0).abs() < 1e-12);
         assert!((hi - 10.0 - half).abs() < 1e-4 && (10.0 - lo - half).abs() < 1e-4, "{lo} {hi}");
-        assert!(Estimate::of(&[3.0]).ci95.is_none());
+        assert!(estimate(&[3.0]).ci95.is_none());
     }
 
     #[test]

@@ -5,41 +5,12 @@
 //! Every figure uses what this process may actually use: physical cores capped
 //! by the container's CPU quota and affinity, RAM capped by its cgroup limit.
 
-use serde::{Deserialize, Serialize};
+pub use embench_schema::manifest::{Recommendation, Tier};
 
 use crate::host::HostFacts;
 
 /// VRAM from which a GPU counts as able to run embeddings (the study's 6 GB).
 pub const GPU_MIN_VRAM_MB: u64 = 6 * 1024;
-
-/// How capable the machine is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Tier {
-    /// Under 4 physical cores or 8 GiB of RAM.
-    Low,
-    /// At least 4 physical cores and 8 GiB.
-    Medium,
-    /// At least 8 physical cores, 16 GiB and a GPU with 6 GiB of VRAM.
-    High,
-}
-
-/// Settings for this machine, and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Recommendation {
-    /// The tier.
-    pub tier: Tier,
-    /// Intra-op threads per model instance: the usable physical cores (no hyper-thread oversubscription).
-    pub intra_op_threads: usize,
-    /// Concurrent workers: min(cores - 1, available RAM / 2 GiB, 8), at least 1.
-    pub workers: usize,
-    /// Texts per batch: 64 on a GPU with 6 GiB or more, 32 with a smaller GPU, 16 on the CPU.
-    pub batch_size: usize,
-    /// Whether to run on the GPU.
-    pub use_gpu: bool,
-    /// The facts each figure came from.
-    pub reasons: Vec<String>,
-}
 
 /// The tier of `host`.
 pub fn classify(host: &HostFacts) -> Tier {

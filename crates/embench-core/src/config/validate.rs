@@ -193,10 +193,15 @@ pub enum Mode {
 impl Mode {
     /// The name recorded in results.
     pub fn name(&self) -> &'static str {
+        self.kind().as_str()
+    }
+
+    /// The mode without its settings, as results record it.
+    pub fn kind(&self) -> embench_schema::LoadMode {
         match self {
-            Mode::ClosedLoop => "closed_loop",
-            Mode::OpenLoop { .. } => "open_loop",
-            Mode::Offline => "offline",
+            Mode::ClosedLoop => embench_schema::LoadMode::ClosedLoop,
+            Mode::OpenLoop { .. } => embench_schema::LoadMode::OpenLoop,
+            Mode::Offline => embench_schema::LoadMode::Offline,
         }
     }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 /// Values keyed by the bit pattern of their x (f64 is not Ord).
 type PointsByX = BTreeMap<u64, Vec<f64>>;
 
-use embench_runner::histogram::{requests_needed, LatencyHistogram};
+use embench_schema::histogram::{requests_needed, LatencyHistogram};
 
 use super::{backend_color, save, Axis, BarChart, ChartFile, LineChart, Mark, Series};
 use crate::runs::{Entry, ReportError, Runs};
@@ -27,8 +27,11 @@ pub fn render_all(runs: &Runs, dir: &Path) -> Result<Vec<ChartFile>, ReportError
         let valid: Vec<Entry<'_>> =
             entries.into_iter().filter(|e| e.record.valid && e.record.cache.is_none()).collect();
         let ctx = Ctx { model: &model, seq: &seq, dir, hosts: &hosts, many };
-        let by_conc: Vec<Entry<'_>> =
-            valid.iter().copied().filter(|e| e.record.batch_size == 1 && e.record.mode == "closed_loop").collect();
+        let by_conc: Vec<Entry<'_>> = valid
+            .iter()
+            .copied()
+            .filter(|e| e.record.batch_size == 1 && e.record.mode == embench_schema::LoadMode::ClosedLoop)
+            .collect();
         let latency = ctx.lines(
             &by_conc,
             |e| e.record.concurrency as f64,
@@ -57,11 +60,18 @@ pub fn render_all(runs: &Runs, dir: &Path) -> Result<Vec<ChartFile>, ReportError
             qps,
         )?;
         // Batch curves: from sweeps when there are any, else from every concurrency-1 closed-loop cell.
-        let sweeps: Vec<Entry<'_>> =
-            valid.iter().copied().filter(|e| e.record.scenario_kind == "batch_sweep").collect();
+        let sweeps: Vec<Entry<'_>> = valid
+            .iter()
+            .copied()
+            .filter(|e| e.record.scenario_kind == embench_schema::ScenarioKind::BatchSweep)
+            .collect();
         let sweeps_only = !sweeps.is_empty();
         let by_batch: Vec<Entry<'_>> = if sweeps.is_empty() {
-            valid.iter().copied().filter(|e| e.record.concurrency == 1 && e.record.mode == "closed_loop").collect()
+            valid
+                .iter()
+                .copied()
+                .filter(|e| e.record.concurrency == 1 && e.record.mode == embench_schema::LoadMode::ClosedLoop)
+                .collect()
         } else {
             sweeps
         };
@@ -323,7 +333,7 @@ impl Ctx<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use embench_runner::CellRecord;
+    use embench_schema::CellRecord;
 
     /// A fixture record at `concurrency`, direct or through a dynamic-batching queue.
     fn cell(concurrency: usize, batching: bool) -> CellRecord {

@@ -1,5 +1,6 @@
 //! `embench run`: every cell of a config, into a run directory.
 
+use embench_runner::plan::PlanFilter;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -9,7 +10,6 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use embench_runner::execute::BackendFactory;
-use embench_runner::host::HostFacts;
 use embench_runner::isolate::{execute_isolated, Isolation, StopFlags};
 use embench_runner::manifest::Manifest;
 use embench_runner::results::read_complete_cells;
@@ -192,7 +192,7 @@ fn start(args: &RunArgs) -> anyhow::Result<Option<Prepared>> {
     let config_path = args.config.as_deref().context("--config is required (or --resume DIR)")?;
     // Absolute in the manifest, so that `--resume` works from any directory.
     let config_path = &std::fs::canonicalize(config_path).unwrap_or_else(|_| config_path.to_path_buf());
-    let host = HostFacts::probe();
+    let host = embench_runner::host::probe();
     let recommendation = embench_runner::tier::recommend(&host);
     let config = crate::commands::validate::load_with(config_path, &auto_settings(&recommendation))?;
     let mut plan = RunPlan::new(config);
@@ -251,7 +251,7 @@ fn resume(dir: &Path, config: Option<&Path>) -> anyhow::Result<Prepared> {
             changes.join("\n  ")
         );
     }
-    let host = HostFacts::probe();
+    let host = embench_runner::host::probe();
     if (host.hostname.as_str(), host.cpu_model.as_str())
         != (manifest.host.hostname.as_str(), manifest.host.cpu_model.as_str())
     {

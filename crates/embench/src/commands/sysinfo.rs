@@ -11,7 +11,7 @@ use crate::cli::SysinfoArgs;
 
 /// Prints the probe; exit status 0.
 pub fn sysinfo(args: &SysinfoArgs) -> anyhow::Result<ExitCode> {
-    let host = HostFacts::probe();
+    let host = embench_runner::host::probe();
     let rec = recommend(&host);
     // Measured now, or this machine's stored ones (from wherever embench runs).
     let peaks =

@@ -15,7 +15,7 @@ use crate::factory::Factory;
 /// Loads and validates a config, naming every problem; `auto` settings resolve
 /// from this machine's recommendation.
 pub fn load(config: &std::path::Path) -> anyhow::Result<LoadedConfig> {
-    let host = embench_runner::host::HostFacts::probe();
+    let host = embench_runner::host::probe();
     load_with(config, &auto_settings(&embench_runner::tier::recommend(&host)))
 }
 

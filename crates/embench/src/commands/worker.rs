@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use embench_runner::host::HostFacts;
 use embench_runner::isolate::WorkerPipe;
 use embench_runner::{execute_cells, RunPlan};
 
@@ -33,7 +32,7 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     if let Some(bad) = args.cells.iter().find(|&&c| c >= plan.cells.len()) {
         bail!("cell {bad} is not in the plan of {} cells", plan.cells.len());
     }
-    let host = HostFacts::probe();
+    let host = embench_runner::host::probe();
     plan.peaks = embench_runner::peak::Peaks::find(&host).ok();
     // SIGINT from the parent: finish the current cell, then stop.
     let stop = Arc::new(AtomicBool::new(false));

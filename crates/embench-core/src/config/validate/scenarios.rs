@@ -55,12 +55,13 @@ impl ResolvedScenario {
     }
 
     /// What kind of scenario it is, as results record it.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> embench_schema::ScenarioKind {
+        use embench_schema::ScenarioKind;
         match (&self.cache, &self.slo, self.sweep) {
-            (Some(_), _, _) => "cache",
-            (None, Some(_), _) => "slo_search",
-            (None, None, true) => "batch_sweep",
-            (None, None, false) => "fixed",
+            (Some(_), _, _) => ScenarioKind::Cache,
+            (None, Some(_), _) => ScenarioKind::SloSearch,
+            (None, None, true) => ScenarioKind::BatchSweep,
+            (None, None, false) => ScenarioKind::Fixed,
         }
     }
 }

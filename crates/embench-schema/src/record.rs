@@ -1,12 +1,12 @@
-//! The per-cell result record and the writer that makes each one durable the moment it exists.
+//! The per-cell result record: one line of `results.jsonl`.
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::histogram::LatencySummary;
+use crate::kinds::{CacheLimit, LoadMode, Precision, ScenarioKind, WorkerFailureKind};
+use crate::stats::{Estimate, SloResult, SteadyState};
 
 /// Version of the record layout; bump on any incompatible change, and update `schema/result.schema.json`.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -25,10 +25,10 @@ pub struct CellRecord {
     /// Scenario name.
     pub scenario: String,
     /// `fixed`, `batch_sweep` (one record per batch size) or `cache` (one record per repeat ratio and phase).
-    #[serde(default = "fixed")]
-    pub scenario_kind: String,
+    #[serde(default)]
+    pub scenario_kind: ScenarioKind,
     /// Load-generation mode (`closed_loop`, `open_loop`, `offline`).
-    pub mode: String,
+    pub mode: LoadMode,
     /// Open loop: the arrival rate asked for, requests per second (achieved is `qps`).
     #[serde(default)]
     pub requested_rate_qps: Option<f64>,
@@ -48,7 +48,7 @@ pub struct CellRecord {
     /// Measured requests that failed.
     pub errors: u64,
     /// Failures by message.
-    pub error_messages: std::collections::BTreeMap<String, u64>,
+    pub error_messages: BTreeMap<String, u64>,
     /// Requests per second over the measured phase.
     pub qps: Option<f64>,
     /// Embeddings per second (qps × batch size).
@@ -79,11 +79,13 @@ pub struct CellRecord {
     pub framework_version: String,
     /// Device that ran the model.
     pub device: String,
-    /// Precision it computed in (as the framework reports it).
-    pub precision: String,
+    /// Precision it computed in (as the framework reports it); None (`unknown`
+    /// in the file) when the cell failed before the framework said.
+    #[serde(with = "unknown_precision")]
+    pub precision: Option<Precision>,
     /// Precision the config asked for.
-    #[serde(default = "fp32")]
-    pub requested_precision: String,
+    #[serde(default)]
+    pub requested_precision: Precision,
     /// Correctness gate: smallest probe-set cosine against the reference (None: not checked).
     #[serde(default)]
     pub min_cosine: Option<f64>,
@@ -95,7 +97,7 @@ pub struct CellRecord {
     pub non_finite_vectors: Option<u64>,
     /// Effective framework settings (providers, streams, hint, ...).
     #[serde(default)]
-    pub backend_settings: std::collections::BTreeMap<String, String>,
+    pub backend_settings: BTreeMap<String, String>,
     /// Intra-op threads it used.
     pub threads: Option<usize>,
     /// Pre-flight estimate of the memory the cell needs, MiB.
@@ -112,7 +114,7 @@ pub struct CellRecord {
     pub execution: Option<ExecutionFigures>,
     /// The steady-state check of the measured phase (with repetitions: the least stable one).
     #[serde(default)]
-    pub steady_state: Option<crate::stability::SteadyState>,
+    pub steady_state: Option<SteadyState>,
     /// `repeat` > 1: QPS and p99 over repetitions, with 95 % confidence intervals and outliers.
     #[serde(default)]
     pub repetitions: Option<Repetitions>,
@@ -122,7 +124,7 @@ pub struct CellRecord {
     pub dispatch_lateness_ms: Option<(f64, f64)>,
     /// Latency-bounded throughput search: the answer and every probe.
     #[serde(default)]
-    pub slo: Option<crate::slo::SloResult>,
+    pub slo: Option<SloResult>,
     /// Model FLOPs of one text at the cell's sequence length (natural lengths: the mean), GFLOP.
     #[serde(default)]
     pub gflop_per_text: Option<f64>,
@@ -157,7 +159,7 @@ pub struct CellRecord {
     /// Settings the config left to `auto` (or unset, for threads), with the value
     /// they resolved to on this machine and why.
     #[serde(default)]
-    pub auto_resolved: std::collections::BTreeMap<String, String>,
+    pub auto_resolved: BTreeMap<String, String>,
     /// Whether the figures can be trusted (no failed requests, cell completed).
     pub valid: bool,
     /// Why not, when `valid` is false.
@@ -177,20 +179,36 @@ impl CellRecord {
 
     /// The precision that ran, and what was asked when that differs (e.g. `fp32 (asked bf16)`).
     pub fn precision_label(&self) -> String {
-        if self.precision == self.requested_precision || self.precision == "unknown" {
-            self.precision.clone()
-        } else {
-            format!("{} (asked {})", self.precision, self.requested_precision)
+        match self.precision {
+            None => "unknown".into(),
+            Some(p) if p == self.requested_precision => p.to_string(),
+            Some(p) => format!("{p} (asked {})", self.requested_precision),
         }
+    }
+
+    /// The precision that ran, as written in the file (`unknown` when not known).
+    pub fn precision_name(&self) -> &'static str {
+        self.precision.map_or("unknown", Precision::as_str)
     }
 }
 
-fn fp32() -> String {
-    "fp32".into()
-}
+/// `precision` is written as its name, or `unknown` when the framework never said.
+mod unknown_precision {
+    use serde::{Deserialize, Deserializer, Serializer};
 
-fn fixed() -> String {
-    "fixed".into()
+    use crate::kinds::Precision;
+
+    pub fn serialize<S: Serializer>(p: &Option<Precision>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(p.map_or("unknown", Precision::as_str))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Precision>, D::Error> {
+        let text = String::deserialize(d)?;
+        if text == "unknown" {
+            return Ok(None);
+        }
+        Precision::deserialize(serde::de::value::StrDeserializer::<D::Error>::new(&text)).map(Some)
+    }
 }
 
 /// One phase of a cache-scenario cell.
@@ -204,7 +222,7 @@ pub struct CacheFigures {
     /// How repeats pick earlier texts (`uniform`, `zipf`).
     pub distribution: String,
     /// The cache's bound (`{"entries": n}` or `{"bytes": n}`); None for the baseline.
-    pub limit: Option<embench_core::cache::CacheLimit>,
+    pub limit: Option<CacheLimit>,
     /// Texts requested in the phase.
     pub texts: u64,
     /// Texts the backend computed.
@@ -274,7 +292,7 @@ pub struct ExecutionFigures {
     /// Dynamic batching: longest wait, microseconds.
     pub max_wait_us: Option<u64>,
     /// Batches the workers ran, by size in texts (warm-up included).
-    pub formed_batches: std::collections::BTreeMap<usize, u64>,
+    pub formed_batches: BTreeMap<usize, u64>,
     /// Mean texts per formed batch.
     pub mean_formed_batch: Option<f64>,
 }
@@ -285,9 +303,9 @@ pub struct Repetitions {
     /// Repetitions.
     pub count: usize,
     /// Requests per second.
-    pub qps: crate::stability::Estimate,
+    pub qps: Estimate,
     /// p99 latency, ms.
-    pub p99_ms: crate::stability::Estimate,
+    pub p99_ms: Estimate,
 }
 
 /// Cost of the measured throughput on the priced instance.
@@ -307,112 +325,31 @@ pub struct CostFigures {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkerFailure {
     /// `crashed`, `timed_out` or `failed_to_start`.
-    pub kind: String,
+    pub kind: WorkerFailureKind,
     /// The exit status or signal, e.g. `signal 11 (SIGSEGV)`.
     pub status: String,
     /// The last lines the worker wrote to stderr.
     pub stderr_tail: Vec<String>,
 }
 
-/// Where finished records go: the results file, or (in a worker process) the pipe to the parent.
-pub trait RecordSink {
-    /// Keeps `record` (durably, for the file).
-    fn append(&mut self, record: &CellRecord) -> std::io::Result<()>;
-    /// Every record of plan cell `cell` has been appended.
-    fn cell_done(&mut self, _cell: usize) -> std::io::Result<()> {
-        Ok(())
-    }
-    /// Where records go, for messages.
-    fn describe(&self) -> String;
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl RecordSink for ResultsWriter {
-    fn append(&mut self, record: &CellRecord) -> std::io::Result<()> {
-        ResultsWriter::append(self, record)
+    #[derive(Serialize, Deserialize, PartialEq, Debug)]
+    struct Ran {
+        #[serde(with = "unknown_precision")]
+        precision: Option<Precision>,
     }
 
-    fn describe(&self) -> String {
-        self.path.display().to_string()
-    }
-}
-
-/// The records of a results file that belong to complete cells, for `--resume`:
-/// a torn last line (the process was killed while writing it) and the records of a
-/// cell cut short (fewer than its `cell_parts`) are dropped. Returns the kept
-/// records and how many lines were dropped.
-pub fn read_complete_cells(path: &Path) -> Result<(Vec<CellRecord>, usize), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let mut records = Vec::new();
-    let mut dropped = 0;
-    for (i, line) in lines.iter().enumerate() {
-        match serde_json::from_str::<CellRecord>(line) {
-            Ok(r) => records.push(r),
-            // Only the last line can be torn by a kill; damage elsewhere is not ours to guess about.
-            Err(_) if i + 1 == lines.len() => dropped += 1,
-            Err(e) => return Err(format!("{}:{}: {e} (fix: repair or remove that line)", path.display(), i + 1)),
+    /// A cell that failed before the framework said what it ran in is written `unknown`, and read back as None.
+    #[test]
+    fn unknown_precision_round_trips() {
+        for (value, text) in [(None, r#"{"precision":"unknown"}"#), (Some(Precision::Int8), r#"{"precision":"int8"}"#)]
+        {
+            assert_eq!(serde_json::to_string(&Ran { precision: value }).unwrap(), text);
+            assert_eq!(serde_json::from_str::<Ran>(text).unwrap(), Ran { precision: value });
         }
+        assert!(serde_json::from_str::<Ran>(r#"{"precision":"fp64"}"#).is_err());
     }
-    let mut parts: std::collections::BTreeMap<usize, usize> = Default::default();
-    for r in &records {
-        if let Some(c) = r.cell {
-            *parts.entry(c).or_default() += 1;
-        }
-    }
-    let before = records.len();
-    records.retain(|r| match (r.cell, r.cell_parts) {
-        (Some(c), Some(n)) => parts[&c] >= n,
-        _ => true,
-    });
-    let dropped = dropped + before - records.len();
-    Ok((records, dropped))
-}
-
-/// Appends records to `results.jsonl`, flushed and fsynced per record, so a
-/// later crash loses nothing already measured.
-pub struct ResultsWriter {
-    path: PathBuf,
-    file: File,
-}
-
-impl ResultsWriter {
-    /// Opens (creating or appending to) `path`.
-    pub fn open(path: &Path) -> std::io::Result<Self> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(Self { path: path.to_path_buf(), file })
-    }
-
-    /// Writes one record as one line and makes it durable.
-    pub fn append(&mut self, record: &CellRecord) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
-        line.push(b'\n');
-        self.file.write_all(&line)?;
-        self.file.flush()?;
-        self.file.sync_data()
-    }
-
-    /// The file written to.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-/// Reads every record of a `results.jsonl`.
-pub fn read_records(path: &Path) -> Result<Vec<CellRecord>, String> {
-    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    BufReader::new(file)
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| l.as_ref().map_or(true, |l| !l.trim().is_empty()))
-        .map(|(i, line)| {
-            let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
-            let mut record: CellRecord =
-                serde_json::from_str(&line).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))?;
-            // Records written before summaries carried their count: the measured requests are it.
-            if let Some(l) = record.latency_ms.as_mut().filter(|l| l.count == 0) {
-                l.set_count(record.requests);
-            }
-            Ok(record)
-        })
-        .collect()
 }
