@@ -8,20 +8,17 @@
 //! - [`dataset`]: seeded synthetic texts or a user's text/JSONL file.
 
 pub mod backend;
-pub mod cache;
 pub mod children;
 pub mod config;
 pub mod dataset;
 pub mod embedder;
-pub mod memory;
 pub mod model_files;
 pub mod model_limits;
 pub mod oversubscription;
-pub mod pool;
 pub mod pooling;
 pub mod reference;
-pub mod repeats;
 pub mod runtime_lib;
+pub mod session_pool;
 pub mod tokenize;
 
 pub use backend::BackendKind;

@@ -393,7 +393,7 @@ fn cache_scenario_settings_are_checked() {
     let with = |extra: &str| GOOD.replace("    batch_size: 1\n", &format!("    batch_size: 1\n{extra}"));
     let c = f.load(&with("    cache: {repeat_ratios: [0.2], capacity_entries: 50}\n")).unwrap();
     let cache = c.scenarios[0].cache.as_ref().unwrap();
-    assert_eq!(cache.limit, embench_core::cache::CacheLimit::Entries(50));
+    assert_eq!(cache.limit, embench_schema::CacheLimit::Entries(50));
     assert_eq!(c.scenarios[0].kind().as_str(), "cache");
 
     let e = f.one_error(&with("    cache: {repeat_ratios: [0.2, 1.5]}\n"));

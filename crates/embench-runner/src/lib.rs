@@ -1,49 +1,22 @@
 //! embench runner: turns a validated config into measured cells.
 //!
-//! - [`plan`]: the cells of a run (model × backend × scenario × sequence length);
-//! - [`inputs`]: tokenized request batches, prepared before anything is timed;
-//! - [`load`]: the load generator (closed loop, open loop, offline) on dedicated threads;
-//! - [`arrivals`]: open-loop arrival schedules (fixed, Poisson);
-//! - [`histogram`]: per-client HdrHistograms, merged at the end;
-//! - [`resources`]: RSS and CPU sampling of this process;
-//! - [`serve`]: replicas × workers with optional dynamic batching;
-//! - [`isolate`]: worker processes per model × backend, crash and timeout records;
-//! - [`cell`]: one cell from model load to its result record;
-//! - [`guard`]: every backend call: panics become errors, outputs checked for NaN/Inf;
-//! - [`gate`]: the correctness gate at each cell's shape;
-//! - [`measure`]: repetitions, minimum durations, the SLO search;
-//! - [`stability`]: steady-state windows, confidence intervals, outliers;
-//! - [`slo`]: the latency-bounded throughput search;
-//! - [`results`], [`manifest`], [`host`]: what lands in the run directory;
-//! - [`tier`]: resource tiers and recommended settings from the host's facts.
+//! - [`run`]: the plan (model × backend × scenario × sequence length), its execution
+//!   cell after cell, worker-process isolation, the pre-flight estimate;
+//! - [`cell`]: one cell from model loading to its record: inputs, the load and
+//!   warm-up, direct or served requests, the measured phase, the SLO search, the
+//!   cache scenario, the correctness gate, and the record assembled once at the end;
+//! - [`loadgen`]: the load generator: one worker loop for closed loop, open loop and
+//!   offline, and open-loop arrival schedules;
+//! - [`machine`]: the host's facts, its tier, resource sampling and the matmul peak.
+//!
+//! What is written (records, manifest, histograms) is `embench-schema`'s.
 
-pub mod arrivals;
-pub mod cache_cell;
 pub mod cell;
-pub mod execute;
-pub mod gate;
-pub mod guard;
-pub mod host;
-pub mod inputs;
-pub mod isolate;
-pub mod load;
-pub mod measure;
-pub mod peak;
-pub mod plan;
-pub mod resources;
-pub mod serve;
-pub mod slo;
-pub mod stability;
-pub mod ticker;
-pub mod tier;
+pub mod loadgen;
+pub mod machine;
+pub mod run;
 
-pub use cell::{run_cell, CellProgress, CellSetup, Loader};
-pub use embench_schema::{histogram, manifest, CellRecord, RecordSink, ResultsWriter, SCHEMA_VERSION};
-pub use execute::{execute, execute_cells, BackendFactory, RunError, RunObserver, RunOutcome};
-pub use plan::{Cell, CellFilter, RunPlan};
-
-/// The record types and the jsonl writer, from `embench-schema`.
-pub mod results {
-    pub use embench_schema::jsonl::*;
-    pub use embench_schema::record::*;
-}
+pub use cell::{run_cell, CellProgress, CellSetup, ModelLoader};
+pub use embench_schema::{CellRecord, RecordSink, ResultsWriter, SCHEMA_VERSION};
+pub use run::execute::{execute, execute_cells, BackendFactory, RunError, RunObserver, RunOutcome};
+pub use run::plan::{Cell, CellFilter, RunPlan};

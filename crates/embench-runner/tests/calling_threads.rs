@@ -14,8 +14,8 @@ use std::thread::ThreadId;
 use embench_core::config::{load_config, ResolvedBackend, ResolvedModel};
 use embench_core::{BackendInfo, EmbedError, Embedder, Embeddings, TokenizedBatch};
 use embench_mock::MockEmbedder;
-use embench_runner::manifest::BackendVersion;
 use embench_runner::{execute, BackendFactory, CellProgress, CellRecord, RecordSink, RunObserver, RunPlan};
+use embench_schema::manifest::BackendVersion;
 
 type Calls = Arc<Mutex<HashMap<ThreadId, u64>>>;
 

@@ -13,8 +13,8 @@ use embench_core::reference::ReferenceSet;
 use embench_core::tokenize::TextTokenizer;
 use embench_core::{EmbedError, Embedder};
 use embench_mock::MockEmbedder;
-use embench_runner::gate::Gate;
-use embench_runner::inputs::InputFactory;
+use embench_runner::cell::gate::Gate;
+use embench_runner::cell::inputs::InputFactory;
 use embench_runner::{run_cell, CellProgress, CellRecord, CellSetup, RunPlan};
 
 struct Quiet(AtomicU64);
@@ -107,6 +107,7 @@ fn run(wrong: Option<WrongOutput>) -> Vec<CellRecord> {
                 cost: &plan.config.cost,
                 memory_warn_mb: f64::INFINITY,
                 max_concurrent_loads: 1,
+                context: Default::default(),
             };
             let load = |_: Option<usize>| -> Result<Box<dyn Embedder>, EmbedError> {
                 Ok(Box::new(MockEmbedder::new(settings.clone())))

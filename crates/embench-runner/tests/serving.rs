@@ -9,9 +9,9 @@ use std::time::Duration;
 use embench_core::config::{Arrival, BatchCost, DynamicBatching, MockSettings, Mode, ServiceTime, Slo};
 use embench_core::{Embedder, TokenizedBatch};
 use embench_mock::MockEmbedder;
-use embench_runner::load::{run_for, LoopOutcome};
-use embench_runner::measure::search_max_qps;
-use embench_runner::serve::{mean_formed, Server};
+use embench_runner::cell::measure::search_max_qps;
+use embench_runner::cell::served::{mean_formed, Server};
+use embench_runner::loadgen::worker_loop::{run_for, LoopOutcome};
 
 /// Timing tests must not share the two cores with each other.
 static SERIAL: Mutex<()> = Mutex::new(());

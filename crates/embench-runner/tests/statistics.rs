@@ -14,7 +14,7 @@ use std::time::Duration;
 use embench_core::config::{Arrival, MockSettings, Mode, ServiceTime, Stall};
 use embench_core::TokenizedBatch;
 use embench_mock::MockEmbedder;
-use embench_runner::load::run_load;
+use embench_runner::loadgen::worker_loop::run_load;
 
 /// Timing tests must not share the two cores with each other.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -86,7 +86,8 @@ fn check_mode(service_time: ServiceTime, concurrency: usize, requests: u64, mode
     let expected = match mode {
         // The schedule's own span: a Poisson sample's rate differs from the asked one by chance.
         Mode::OpenLoop { .. } => {
-            let last_due = embench_runner::arrivals::schedule(&mode, requests).unwrap().last().copied().unwrap();
+            let last_due =
+                embench_runner::loadgen::arrivals::schedule(&mode, requests).unwrap().last().copied().unwrap();
             requests as f64 / (last_due + mean_s)
         }
         _ => concurrency as f64 / mean_s,
@@ -133,7 +134,7 @@ fn open_loop_poisson_records_served_times_at_low_utilisation() {
 }
 
 /// Fraction of recorded latencies at or above `ms`.
-fn share_above(h: &embench_runner::histogram::LatencyHistogram, ms: f64) -> f64 {
+fn share_above(h: &embench_schema::histogram::LatencyHistogram, ms: f64) -> f64 {
     let n = 1000;
     (0..n).filter(|k| h.quantile_ms(*k as f64 / n as f64) >= ms).count() as f64 / n as f64
 }

@@ -3,8 +3,8 @@
 use embench_core::config::{DeviceKind, ResolvedBackend, ResolvedModel};
 use embench_core::model_files::ModelFolder;
 use embench_core::{BackendKind, EmbedError, Embedder, Phase};
-use embench_runner::execute::BackendFactory;
-use embench_runner::manifest::BackendVersion;
+use embench_runner::run::execute::BackendFactory;
+use embench_schema::manifest::BackendVersion;
 
 /// Whether the shared library at `path` loads (its dependencies found, the right
 /// architecture): dlopen, then dlclose; the error is dlerror's, with the path.
@@ -142,7 +142,7 @@ fn not_available(kind: BackendKind) -> EmbedError {
 /// Intra-op threads: as configured, else (unset or `auto`) the physical cores this
 /// process may use, container quota applied (recorded either way).
 fn threads(backend: &ResolvedBackend) -> usize {
-    backend.threads.unwrap_or_else(embench_runner::host::effective_cores)
+    backend.threads.unwrap_or_else(embench_runner::machine::host::effective_cores)
 }
 
 fn folder<'a>(framework: &'static str, model: &'a ResolvedModel) -> Result<&'a ModelFolder, EmbedError> {

@@ -8,7 +8,7 @@ use std::io::IsTerminal;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use embench_runner::ticker::CounterTicker;
+use embench_runner::run::ticker::CounterTicker;
 use embench_runner::{CellProgress, CellRecord, RunObserver};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 

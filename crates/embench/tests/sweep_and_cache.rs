@@ -4,7 +4,7 @@ mod common;
 
 use common::{report, run_config};
 use embench_core::config::RepeatDistribution;
-use embench_core::repeats::repeat_stream;
+use embench_runner::cell::repeats::repeat_stream;
 
 /// Mock service time of a batch of `b`: 20 ms + 0.5 ms·b + 0.02 ms·b² (see the config below).
 fn batch_ms(b: f64) -> f64 {

@@ -1,6 +1,6 @@
 //! `embench run`: every cell of a config, into a run directory.
 
-use embench_runner::plan::PlanFilter;
+use embench_runner::run::plan::PlanFilter;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -9,18 +9,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use embench_runner::execute::BackendFactory;
-use embench_runner::isolate::{execute_isolated, Isolation, StopFlags};
-use embench_runner::manifest::Manifest;
-use embench_runner::results::read_complete_cells;
+use embench_runner::run::execute::BackendFactory;
+use embench_runner::run::isolate::{execute_isolated, Isolation, StopFlags};
 use embench_runner::{execute_cells, CellRecord, ResultsWriter, RunPlan, SCHEMA_VERSION};
+use embench_schema::manifest::Manifest;
+use embench_schema::read_complete_cells;
 
 use crate::cli::RunArgs;
 use crate::commands::validate::auto_settings;
 use crate::factory::Factory;
 use crate::progress::{Bars, Display};
 use crate::summary;
-use embench_runner::peak::Peaks;
+use embench_runner::machine::peak::Peaks;
 
 /// How the numbers are taken, written into every manifest.
 const METHODOLOGY: &[&str] = &[
@@ -192,8 +192,8 @@ fn start(args: &RunArgs) -> anyhow::Result<Option<Prepared>> {
     let config_path = args.config.as_deref().context("--config is required (or --resume DIR)")?;
     // Absolute in the manifest, so that `--resume` works from any directory.
     let config_path = &std::fs::canonicalize(config_path).unwrap_or_else(|_| config_path.to_path_buf());
-    let host = embench_runner::host::probe();
-    let recommendation = embench_runner::tier::recommend(&host);
+    let host = embench_runner::machine::host::probe();
+    let recommendation = embench_runner::machine::tier::recommend(&host);
     let config = crate::commands::validate::load_with(config_path, &auto_settings(&recommendation))?;
     let mut plan = RunPlan::new(config);
     plan.peaks = Peaks::find(&host).ok();
@@ -251,7 +251,7 @@ fn resume(dir: &Path, config: Option<&Path>) -> anyhow::Result<Prepared> {
             changes.join("\n  ")
         );
     }
-    let host = embench_runner::host::probe();
+    let host = embench_runner::machine::host::probe();
     if (host.hostname.as_str(), host.cpu_model.as_str())
         != (manifest.host.hostname.as_str(), manifest.host.cpu_model.as_str())
     {

@@ -3,15 +3,15 @@
 
 use std::process::ExitCode;
 
-use embench_runner::host::HostFacts;
-use embench_runner::peak::{peak_file, PeakEntry, Peaks};
-use embench_runner::tier::recommend;
+use embench_runner::machine::host::HostFacts;
+use embench_runner::machine::peak::{peak_file, PeakEntry, Peaks};
+use embench_runner::machine::tier::recommend;
 
 use crate::cli::SysinfoArgs;
 
 /// Prints the probe; exit status 0.
 pub fn sysinfo(args: &SysinfoArgs) -> anyhow::Result<ExitCode> {
-    let host = embench_runner::host::probe();
+    let host = embench_runner::machine::host::probe();
     let rec = recommend(&host);
     // Measured now, or this machine's stored ones (from wherever embench runs).
     let peaks =

@@ -4,10 +4,10 @@ use std::process::ExitCode;
 
 use embench_core::config::{load_config_with, AutoSettings, LoadedConfig};
 use embench_core::oversubscription::oversubscription_warning;
-use embench_runner::execute::cell_label;
-use embench_runner::histogram::requests_needed;
-use embench_runner::tier::Recommendation;
+use embench_runner::machine::tier::Recommendation;
+use embench_runner::run::execute::cell_label;
 use embench_runner::RunPlan;
+use embench_schema::histogram::requests_needed;
 
 use crate::cli::ValidateArgs;
 use crate::factory::Factory;
@@ -15,8 +15,8 @@ use crate::factory::Factory;
 /// Loads and validates a config, naming every problem; `auto` settings resolve
 /// from this machine's recommendation.
 pub fn load(config: &std::path::Path) -> anyhow::Result<LoadedConfig> {
-    let host = embench_runner::host::probe();
-    load_with(config, &auto_settings(&embench_runner::tier::recommend(&host)))
+    let host = embench_runner::machine::host::probe();
+    load_with(config, &auto_settings(&embench_runner::machine::tier::recommend(&host)))
 }
 
 /// Loads and validates a config with `auto` settings resolved to `auto`, each
@@ -43,7 +43,7 @@ pub fn auto_settings(rec: &Recommendation) -> AutoSettings {
 /// What the config will do that the reader should know before running it: every
 /// backend × scenario whose threads oversubscribe the usable cores.
 pub fn warnings(config: &LoadedConfig) -> Vec<String> {
-    let cores = embench_runner::host::effective_cores();
+    let cores = embench_runner::machine::host::effective_cores();
     let mut out = Vec::new();
     for s in config.scenarios.iter().filter(|s| s.execution.is_none()) {
         for b in config.backends.iter().filter(|b| s.runs_on(&b.label)) {

@@ -1,6 +1,6 @@
 //! `embench worker`: the child process `embench run` starts per model × backend.
 //! It runs the cells it is given, exactly as an in-process run would, and sends
-//! progress and records to the parent as JSON lines (see `embench_runner::isolate`).
+//! progress and records to the parent as JSON lines (see `embench_runner::run::isolate`).
 
 use std::fs::File;
 use std::os::fd::FromRawFd;
@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use embench_runner::isolate::WorkerPipe;
+use embench_runner::run::isolate::WorkerPipe;
 use embench_runner::{execute_cells, RunPlan};
 
 use crate::cli::WorkerArgs;
@@ -32,8 +32,8 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     if let Some(bad) = args.cells.iter().find(|&&c| c >= plan.cells.len()) {
         bail!("cell {bad} is not in the plan of {} cells", plan.cells.len());
     }
-    let host = embench_runner::host::probe();
-    plan.peaks = embench_runner::peak::Peaks::find(&host).ok();
+    let host = embench_runner::machine::host::probe();
+    plan.peaks = embench_runner::machine::peak::Peaks::find(&host).ok();
     // SIGINT from the parent: finish the current cell, then stop.
     let stop = Arc::new(AtomicBool::new(false));
     {

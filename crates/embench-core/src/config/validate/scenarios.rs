@@ -7,12 +7,12 @@ use serde::Serialize;
 use serde_saphyr::Spanned;
 
 use super::{Mode, ResolvedBackend, Validator, MAX_BATCH_SIZE, MAX_CONCURRENCY};
-use crate::cache::CacheLimit;
 use crate::config::benchmark::{Arrival, CacheSpec, LoadMode, RepeatDistribution, Scenario};
 use crate::config::error::ConfigError;
 use crate::config::execution::{Execution, Measurement, Slo};
 use crate::config::parse::closest;
 use crate::config::sizes::BatchSpec;
+use embench_schema::CacheLimit;
 
 /// Default bound of the cache scenario's cache when the config gives none.
 pub const DEFAULT_CACHE_MB: f64 = 64.0;

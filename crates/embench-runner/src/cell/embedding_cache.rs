@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use lru::LruCache;
 use serde::{Deserialize, Serialize};
 
-use crate::embedder::{EmbedError, Embedder, Phase, TokenizedBatch};
+use embench_core::embedder::{EmbedError, Embedder, Phase, TokenizedBatch};
 
 /// Bytes each entry is charged beyond its key and vector: the LRU node (two
 /// links, the key and value handles), the hash-table slot and the vector's
@@ -210,7 +210,7 @@ pub fn embed_through_cache(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::embedder::{BackendInfo, Embeddings, Precision};
+    use embench_core::embedder::{BackendInfo, Embeddings, Precision};
 
     /// A backend whose vectors depend on every token of the row, counting the rows it computes.
     struct Deterministic {
@@ -237,7 +237,7 @@ mod tests {
         fn info(&self) -> &BackendInfo {
             &self.info
         }
-        fn embed(&self, batch: &TokenizedBatch) -> Result<crate::Embeddings, EmbedError> {
+        fn embed(&self, batch: &TokenizedBatch) -> Result<embench_core::Embeddings, EmbedError> {
             self.rows.fetch_add(batch.batch_size as u64, Ordering::Relaxed);
             let dim = 8;
             let mut data = Vec::with_capacity(batch.batch_size * dim);

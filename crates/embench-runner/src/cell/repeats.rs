@@ -4,7 +4,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Zipf};
 
-use crate::config::RepeatDistribution;
+use embench_core::config::RepeatDistribution;
 
 /// A stream of text ids: id `k` is the `k`-th distinct text, in order of first appearance.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -29,7 +29,7 @@ pub const FP32_MIN_COSINE: f64 = 0.999;
 pub const REDUCED_MIN_COSINE: f64 = 0.99;
 
 /// The script that writes reference sets, embedded so the binary can make a missing one wherever it runs.
-pub const REFERENCE_SCRIPT: &str = include_str!("../../../scripts/python/make_references.py");
+pub const REFERENCE_SCRIPT: &str = include_str!("../../../../scripts/python/make_references.py");
 
 /// The bound for a precision.
 pub fn threshold(precision: Precision) -> f64 {

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use embench_core::config::{Count, DynamicBatching, Execution};
 use embench_core::{EmbedError, Embedder, Phase, TokenizedBatch};
 
-use crate::load::panic_message;
-use crate::results::ExecutionFigures;
+use crate::loadgen::worker_loop::panic_message;
+use embench_schema::record::ExecutionFigures;
 
 struct Job<'a> {
     batch: &'a TokenizedBatch,

@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use embench_core::{BackendInfo, EmbedError, Embedder, Embeddings, Phase, TokenizedBatch};
 
-use crate::load::panic_message;
+use crate::cell::record::Verdict;
+use crate::loadgen::worker_loop::panic_message;
 
 /// Vectors returned and vectors with a NaN or infinite value, since the last [`OutputCheck::take`].
 #[derive(Debug, Default)]
@@ -104,6 +105,18 @@ impl Embedder for Guarded {
     fn max_batch_size(&self) -> Option<usize> {
         self.inner.max_batch_size()
     }
+}
+
+/// A problem when a phase's outputs held NaN or infinity, saying how many and the fix.
+pub fn judge_outputs(count: OutputCount, phase: &str) -> Verdict {
+    let mut verdict = Verdict::default();
+    if count.non_finite > 0 {
+        verdict.fail(format!(
+            "{phase}: {} of {} vectors the backend returned hold NaN or infinity (fix: the model's numbers are broken: check its config.json (e.g. layer_norm_eps), its conversion, or a precision that overflows)",
+            count.non_finite, count.vectors
+        ));
+    }
+    verdict
 }
 
 #[cfg(test)]

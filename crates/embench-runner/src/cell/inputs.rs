@@ -13,7 +13,7 @@ use embench_core::dataset::TextSource;
 use embench_core::tokenize::TextTokenizer;
 use embench_core::TokenizedBatch;
 
-use crate::cache_cell::CacheInputs;
+use crate::cell::repeats::{repeat_stream, RepeatStream};
 
 /// Distinct texts prepared per cell (fewer when a cell has fewer requests).
 pub const DISTINCT_TEXTS: usize = 1024;
@@ -156,4 +156,75 @@ fn mean_tokens(batches: &[TokenizedBatch]) -> f64 {
     let inputs: usize = batches.iter().map(|b| b.batch_size).sum();
     let tokens: usize = batches.iter().map(TokenizedBatch::real_tokens).sum();
     tokens as f64 / inputs.max(1) as f64
+}
+
+/// The distinct texts of a cache cell, tokenized one by one, and its request stream.
+#[derive(Debug)]
+pub struct CacheInputs {
+    /// Distinct texts; stream id `k` is `texts[k]`.
+    pub texts: Vec<String>,
+    /// `rows[k]`: `texts[k]` tokenized alone (one row).
+    pub rows: Vec<TokenizedBatch>,
+    /// Ids of the cold phase's texts followed by the warm phase's.
+    pub stream: RepeatStream,
+    /// Mean time to tokenize one text, ms (None for synthetic token ids).
+    pub tokenize_ms_per_text: Option<f64>,
+}
+
+impl CacheInputs {
+    /// The stream of `2 · texts_per_phase` positions at `ratio`, and its distinct texts tokenized at `seq`.
+    pub fn prepare(
+        source: &TextSource,
+        tokenizer: Option<&TextTokenizer>,
+        seq: SeqLen,
+        texts_per_phase: usize,
+        ratio: f64,
+        spec: &ResolvedCache,
+    ) -> Result<Self, String> {
+        let stream = repeat_stream(2 * texts_per_phase, ratio, spec.distribution, spec.zipf_exponent, spec.seed);
+        let mut texts = source.texts(stream.distinct, seq, tokenizer)?;
+        // A short dataset file cycles; a number in front keeps every text distinct (and not truncated away).
+        let mut seen = std::collections::HashSet::new();
+        for (k, t) in texts.iter_mut().enumerate() {
+            if !seen.insert(t.clone()) {
+                *t = format!("{k}: {t}");
+                seen.insert(t.clone());
+            }
+        }
+        let start = Instant::now();
+        let rows = match tokenizer {
+            Some(tok) => {
+                let bt = tok.for_seq_len(seq)?;
+                texts.iter().map(|t| bt.encode(&[t.as_str()])).collect::<Result<Vec<_>, _>>()?
+            }
+            None => (0..texts.len()).map(|k| synthetic_row(k, seq)).collect(),
+        };
+        let tokenize_ms_per_text = tokenizer.map(|_| start.elapsed().as_secs_f64() * 1e3 / texts.len().max(1) as f64);
+        Ok(Self { texts, rows, stream, tokenize_ms_per_text })
+    }
+
+    /// The batch of `texts` (each one of ours), rows padded to the longest.
+    pub fn assemble(&self, index: &HashMap<&str, usize>, texts: &[&str]) -> Result<TokenizedBatch, String> {
+        let rows: Vec<&TokenizedBatch> = texts
+            .iter()
+            .map(|t| index.get(t).map(|&k| &self.rows[k]).ok_or_else(|| format!("text not in the cell's inputs: {t}")))
+            .collect::<Result<_, _>>()?;
+        Ok(TokenizedBatch::concat(&rows))
+    }
+}
+
+/// Token ids for a model without a tokenizer (mock runs): distinct per text.
+fn synthetic_row(k: usize, seq: SeqLen) -> TokenizedBatch {
+    let len = match seq {
+        SeqLen::Tokens(n) => n,
+        SeqLen::Natural => 8 + k * 7 % 57,
+    };
+    let ids = (0..len).map(|t| 1000 + ((k * 7919 + t * 31) % 20_000) as i64).collect();
+    TokenizedBatch {
+        batch_size: 1,
+        seq_len: len,
+        input_ids: ids,
+        attention_mask: vec![1; len],
+        token_type_ids: vec![0; len],
+    }
 }

@@ -1,26 +1,28 @@
 //! Runs every cell of a plan, writing each result the moment it exists.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use embench_core::config::{BatchPoint, DeviceKind, ResolvedBackend, ResolvedModel, ResolvedScenario, SeqLen};
 use embench_core::dataset::TextSource;
-use embench_core::{EmbedError, Embedder, Phase};
-
-use embench_core::memory::ModelShape;
 use embench_core::oversubscription::oversubscription_warning;
+use embench_core::{EmbedError, Embedder, Phase};
+use embench_schema::manifest::BackendVersion;
+use embench_schema::record::{CellRecord, Fallback, WorkerFailure};
+use embench_schema::RecordSink;
 
-use crate::cache_cell::run_cache_cell;
-use crate::cell::{on_passing_thread, run_cell, skipped_record, CellProgress, CellSetup};
-use crate::gate::Gate;
-use crate::inputs::{InputFactory, PreparedInputs};
-use crate::manifest::BackendVersion;
-use crate::peak::Peaks;
-use crate::plan::Cell;
-use crate::plan::RunPlan;
-use crate::resources::available_memory_mb;
-use crate::results::{CellRecord, Fallback, RecordSink, WorkerFailure};
-use crate::serve::ServingPlan;
+use crate::cell::cache::run_cache_cell;
+use crate::cell::gate::Gate;
+use crate::cell::inputs::{InputFactory, PreparedInputs};
+use crate::cell::record::{assemble, CellParts, Verdict};
+use crate::cell::run::{run_cell, skipped_record};
+use crate::cell::served::ServingPlan;
+use crate::cell::setup::RecordContext;
+use crate::cell::setup::{on_passing_thread, CellProgress, CellSetup};
+use crate::machine::resources::available_memory_mb;
+use crate::run::estimate::ModelShape;
+use crate::run::plan::{Cell, RunPlan};
 
 /// Builds backends; the binary implements it with one arm per compiled-in backend.
 pub trait BackendFactory: Sync {
@@ -82,7 +84,8 @@ pub fn execute(
 }
 
 /// The setup of plan cell `cell` before its inputs and gate are known.
-fn base_setup<'a>(plan: &'a RunPlan, cell: &Cell, memory_estimate_mb: Option<f64>) -> CellSetup<'a> {
+fn base_setup(plan: &RunPlan, index: usize, memory_estimate_mb: Option<f64>) -> CellSetup<'_> {
+    let cell = &plan.cells[index];
     let (model, backend, scenario) = (plan.model(cell), plan.backend(cell), plan.scenario(cell));
     let budget_mb = plan.config.memory_budget_mb.unwrap_or_else(available_memory_mb);
     CellSetup {
@@ -101,21 +104,27 @@ fn base_setup<'a>(plan: &'a RunPlan, cell: &Cell, memory_estimate_mb: Option<f64
         cost: &plan.config.cost,
         memory_warn_mb: plan.config.memory_warn_mb.unwrap_or(MEMORY_HEADROOM * budget_mb),
         max_concurrent_loads: plan.config.max_concurrent_loads,
+        context: RecordContext {
+            cell: Some(index),
+            auto_resolved: auto_resolved(plan, cell),
+            // The mock and the echo worker have no intra-op threads to speak of.
+            threads_auto: backend.threads.is_none() && backend.kind.needs_model_files(),
+            ..Default::default()
+        },
     }
 }
 
 /// The record of plan cell `index` whose worker process did not deliver it.
 pub fn failure_record(plan: &RunPlan, index: usize, failure: WorkerFailure, reason: String) -> CellRecord {
     let cell = &plan.cells[index];
-    let mut record = crate::cell::blank_record(&base_setup(plan, cell, None));
-    crate::cell::invalidate(&mut record, reason);
+    let setup = base_setup(plan, index, None);
+    let mut verdict = Verdict::default();
+    verdict.fail(reason);
     if let Some(r) = plan.repeat_ratio(cell) {
-        record.warnings.push(format!("cache cell at repeat ratio {r} lost all its phases"));
+        verdict.warn(format!("cache cell at repeat ratio {r} lost all its phases"));
     }
-    record.worker_failure = Some(failure);
-    record.cell = Some(index);
-    record.cell_parts = Some(1);
-    record
+    let parts = CellParts { worker_failure: Some(failure), verdict, ..Default::default() };
+    assemble(&setup, parts, &setup.context, 1)
 }
 
 /// The label of plan cell `index` in progress lines and messages.
@@ -171,16 +180,14 @@ pub fn execute_cells(
         let progress = observer.cell_started(index, total, &label, cell.point.num_requests as u64);
         let estimate_mb = estimate_mb(&shapes[cell.model], model, backend, cell, scenario);
         let budget_mb = plan.config.memory_budget_mb.unwrap_or_else(available_memory_mb);
-        let mut setup = base_setup(plan, cell, Some(estimate_mb));
+        let mut setup = base_setup(plan, index, Some(estimate_mb));
         if estimate_mb > MEMORY_HEADROOM * budget_mb {
             let reason = format!(
                 "estimated {estimate_mb:.0} MiB (weights + activations of batch {} x {} tokens x {} clients) is over {:.0} % of the {budget_mb:.0} MiB available (fix: a smaller batch or sequence length, or set input_config.memory_budget_mb)",
                 cell.point.batch_size, cell.seq_len, scenario.concurrency, MEMORY_HEADROOM * 100.0
             );
             drop(progress);
-            let mut record = vec![skipped_record(&setup, reason)];
-            note_auto(&mut record, plan, cell);
-            write(sink, observer, &mut records, index, record)?;
+            write(sink, observer, &mut records, index, vec![skipped_record(&setup, reason)])?;
             continue;
         }
         // A cell whose inputs cannot be made is recorded as failed at load, not skipped.
@@ -215,6 +222,15 @@ pub fn execute_cells(
             }
             _ => None,
         };
+        // Served cells have their serving plan's warning; direct ones, the backend's own products.
+        let oversubscribed = scenario
+            .execution
+            .is_none()
+            .then(|| oversubscription_warning(backend, scenario.concurrency, crate::machine::host::effective_cores()))
+            .flatten();
+        setup.context.shape = Some(&shapes[cell.model]);
+        setup.context.peaks = plan.peaks.as_ref();
+        setup.context.warnings.extend(oversubscribed);
         let load = |threads: Option<usize>| match &prep_error {
             Some(e) => Err(EmbedError::new("inputs", Phase::Load, format!("could not prepare inputs: {e}"))),
             None if threads.is_some() && threads != backend.threads => {
@@ -235,34 +251,17 @@ pub fn execute_cells(
                 let load_cpu = |threads: Option<usize>| {
                     factory.load(&ResolvedBackend { threads: threads.or(cpu.threads), ..cpu.clone() }, model)
                 };
-                let retry = CellSetup { point, inputs: &fallback_inputs, ..setup.clone() };
-                let mut record = on_passing_thread(|| run_cell(&retry, &load_cpu, progress.as_ref()));
-                let reason = cell_records[0].invalid_reason.clone().unwrap_or_default();
-                record.warnings.push(format!(
-                    "fell back to the CPU with batch {} (a quarter of {}): on the GPU, {reason}",
-                    point.batch_size, cell.point.batch_size
-                ));
-                record.fallback = Some(Fallback {
+                let mut retry = CellSetup { point, inputs: &fallback_inputs, ..setup.clone() };
+                retry.context.fallback = Some(Fallback {
                     from_device: "cuda".into(),
                     from_batch_size: cell.point.batch_size,
                     to_device: "cpu".into(),
                     to_batch_size: point.batch_size,
-                    reason,
+                    reason: cell_records[0].invalid_reason.clone().unwrap_or_default(),
                 });
-                cell_records = vec![record];
+                cell_records = vec![on_passing_thread(|| run_cell(&retry, &load_cpu, progress.as_ref()))];
             }
         }
-        // Served cells have their serving plan's warning; direct ones, the backend's own products.
-        let oversubscribed = scenario
-            .execution
-            .is_none()
-            .then(|| oversubscription_warning(backend, scenario.concurrency, crate::host::effective_cores()))
-            .flatten();
-        for r in &mut cell_records {
-            add_flops(r, &shapes[cell.model], cell.seq_len, plan.peaks.as_ref());
-            r.warnings.extend(oversubscribed.clone());
-        }
-        note_auto(&mut cell_records, plan, cell);
         drop(progress);
         write(sink, observer, &mut records, index, cell_records)?;
     }
@@ -270,7 +269,7 @@ pub fn execute_cells(
 }
 
 /// Makes the reference sets each model lacks at the fixed sequence lengths of the
-/// `selection`'s gated cells (see [`crate::gate::make_missing_references`]). One
+/// `selection`'s gated cells (see [`crate::cell::gate::make_missing_references`]). One
 /// that cannot be made is said here, and each cell it concerns carries the gate's
 /// "correctness not checked" warning.
 fn make_references(plan: &RunPlan, selection: &[usize]) {
@@ -289,34 +288,30 @@ fn make_references(plan: &RunPlan, selection: &[usize]) {
             .collect();
         lens.sort_unstable();
         lens.dedup();
-        if let Err(why) = crate::gate::make_missing_references(model, &lens, python.as_deref()) {
+        if let Err(why) = crate::cell::gate::make_missing_references(model, &lens, python.as_deref()) {
             eprintln!("warning: model {}: could not make reference embeddings at seq {lens:?}: {why}", model.key);
         }
     }
 }
 
-/// Records what the config's `auto` settings (and unset threads) resolved to.
-fn note_auto(records: &mut [CellRecord], plan: &RunPlan, cell: &Cell) {
+/// What the config's `auto` settings resolved to, and why (threads: see [`RecordContext::threads_auto`]).
+fn auto_resolved(plan: &RunPlan, cell: &Cell) -> BTreeMap<String, String> {
     let (backend, scenario, auto) = (plan.backend(cell), plan.scenario(cell), &plan.config.auto);
-    for r in records {
-        if scenario.batch_auto {
-            let v = format!("{} (the machine's recommendation: {})", cell.point.batch_size, auto.why);
-            r.auto_resolved.insert("batch_size".into(), v);
-        }
-        if backend.device_auto {
-            let device = if backend.device == DeviceKind::Cuda { "cuda" } else { "cpu" };
-            let why = if backend.kind.runs_on_cuda() {
-                auto.why.clone()
-            } else {
-                format!("{} runs on the CPU in embench", backend.kind)
-            };
-            r.auto_resolved.insert("device".into(), format!("{device} ({why})"));
-        }
-        // The mock and the echo worker have no intra-op threads to speak of.
-        if let (None, Some(t), true) = (backend.threads, r.threads, backend.kind.needs_model_files()) {
-            r.auto_resolved.insert("threads".into(), format!("{t} (usable physical cores)"));
-        }
+    let mut resolved = BTreeMap::new();
+    if scenario.batch_auto {
+        let v = format!("{} (the machine's recommendation: {})", cell.point.batch_size, auto.why);
+        resolved.insert("batch_size".into(), v);
     }
+    if backend.device_auto {
+        let device = if backend.device == DeviceKind::Cuda { "cuda" } else { "cpu" };
+        let why = if backend.kind.runs_on_cuda() {
+            auto.why.clone()
+        } else {
+            format!("{} runs on the CPU in embench", backend.kind)
+        };
+        resolved.insert("device".into(), format!("{device} ({why})"));
+    }
+    resolved
 }
 
 /// Whether a failed record failed for lack of (GPU) memory, by the messages the
@@ -342,37 +337,12 @@ fn write(
     cell: usize,
     new: Vec<CellRecord>,
 ) -> Result<(), RunError> {
-    let parts = new.len();
-    for mut record in new {
-        record.cell = Some(cell);
-        record.cell_parts = Some(parts);
+    for record in new {
         sink.append(&record).map_err(|source| RunError::Write { path: sink.describe(), source })?;
         observer.cell_finished(&record);
         records.push(record);
     }
     sink.cell_done(cell).map_err(|source| RunError::Write { path: sink.describe(), source })
-}
-
-/// Model FLOPs per text and achieved GFLOP/s, for a model whose shape came from its
-/// `config.json` (a shape guessed from `models.yaml` would give made-up figures).
-/// Natural-length inputs count at their mean real length (padding is not counted).
-fn add_flops(record: &mut CellRecord, shape: &ModelShape, seq_len: SeqLen, peaks: Option<&Peaks>) {
-    if shape.source != "config.json" {
-        return;
-    }
-    let seq = match seq_len {
-        SeqLen::Tokens(n) => n,
-        SeqLen::Natural => record.tokens_per_input_mean.round() as usize,
-    };
-    let gflop = shape.flops_per_sequence(seq) / 1e9;
-    record.gflop_per_text = Some(gflop);
-    record.gflops_per_s = record.embeddings_per_s.map(|e| e * gflop);
-    if let (Some(achieved), Some(peak)) =
-        (record.gflops_per_s, peaks.and_then(|p| p.for_precision(record.precision_name())))
-    {
-        record.peak_gflops = Some(peak.gflops);
-        record.mfu = Some(achieved / peak.gflops);
-    }
 }
 
 /// The pre-flight memory estimate of `cell`, MiB: natural-length inputs are
@@ -382,7 +352,7 @@ fn estimate_mb(
     shape: &ModelShape,
     model: &ResolvedModel,
     backend: &ResolvedBackend,
-    cell: &crate::plan::Cell,
+    cell: &crate::run::plan::Cell,
     scenario: &ResolvedScenario,
 ) -> f64 {
     let seq = match cell.seq_len {
@@ -392,7 +362,8 @@ fn estimate_mb(
     let b = cell.point.batch_size;
     let (copies, batch, in_flight) = match &scenario.execution {
         Some(e) => {
-            let p = ServingPlan::resolve(e, scenario.concurrency, backend.threads, crate::host::effective_cores());
+            let p =
+                ServingPlan::resolve(e, scenario.concurrency, backend.threads, crate::machine::host::effective_cores());
             (p.replicas, p.batching.map_or(b, |d| d.max_batch_size.max(b)), p.replicas * p.workers_per_model)
         }
         None => (1, b, scenario.concurrency),

@@ -7,7 +7,7 @@
 
 pub use embench_schema::manifest::{Recommendation, Tier};
 
-use crate::host::HostFacts;
+use crate::machine::host::HostFacts;
 
 /// VRAM from which a GPU counts as able to run embeddings (the study's 6 GB).
 pub const GPU_MIN_VRAM_MB: u64 = 6 * 1024;
@@ -25,7 +25,7 @@ pub fn classify(host: &HostFacts) -> Tier {
 }
 
 /// The GPU with the most free VRAM, when it has at least [`GPU_MIN_VRAM_MB`] in total.
-fn capable_gpu(host: &HostFacts) -> Option<&crate::host::GpuFacts> {
+fn capable_gpu(host: &HostFacts) -> Option<&crate::machine::host::GpuFacts> {
     host.gpus.iter().filter(|g| g.vram_total_mb >= GPU_MIN_VRAM_MB).max_by_key(|g| g.vram_free_mb)
 }
 
@@ -78,7 +78,7 @@ pub fn recommend(host: &HostFacts) -> Recommendation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::GpuFacts;
+    use crate::machine::host::GpuFacts;
 
     fn host(physical: usize, usable: usize, ram_gb: u64, limit_gb: Option<u64>, vram_gb: Option<u64>) -> HostFacts {
         HostFacts {

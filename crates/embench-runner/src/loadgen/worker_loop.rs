@@ -18,8 +18,8 @@ use embench_core::config::Mode;
 use embench_core::{EmbedError, Embedder, TokenizedBatch};
 use spin_sleep::{SpinSleeper, SpinStrategy};
 
-use crate::arrivals::schedule;
-use crate::histogram::LatencyHistogram;
+use crate::loadgen::arrivals::schedule;
+use embench_schema::histogram::LatencyHistogram;
 
 /// What the measured phase produced.
 #[derive(Debug)]

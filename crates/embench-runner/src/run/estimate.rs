@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::config::ResolvedModel;
+use embench_core::config::ResolvedModel;
 
 /// The dimensions of a transformer encoder that set its memory use.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

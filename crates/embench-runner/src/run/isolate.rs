@@ -22,10 +22,11 @@ use embench_schema::WorkerFailureKind;
 use serde::{Deserialize, Serialize};
 
 use crate::cell::CellProgress;
-use crate::execute::{failure_record, RunError, RunObserver, RunOutcome};
-use crate::plan::RunPlan;
-use crate::results::{CellRecord, RecordSink, WorkerFailure};
-use crate::ticker::CounterTicker;
+use crate::run::execute::{failure_record, RunError, RunObserver, RunOutcome};
+use crate::run::plan::RunPlan;
+use crate::run::ticker::CounterTicker;
+use embench_schema::record::{CellRecord, WorkerFailure};
+use embench_schema::RecordSink;
 
 /// Lines of a worker's stderr kept for the record of a cell it lost.
 const STDERR_TAIL: usize = 30;
@@ -208,7 +209,7 @@ pub fn execute_isolated(
                     if let Some(c) = cell {
                         eprintln!(
                             "embench: abandoned cell {} (not recorded; --resume runs it again)",
-                            crate::execute::cell_label(plan, c)
+                            crate::run::execute::cell_label(plan, c)
                         );
                     }
                     break 'groups;
@@ -370,7 +371,7 @@ fn run_worker(
             if !timed_out && started.elapsed() > iso.cell_timeout {
                 eprintln!(
                     "!! cell {} ran past its {:.0} s timeout: killing its worker process",
-                    crate::execute::cell_label(plan, cell),
+                    crate::run::execute::cell_label(plan, cell),
                     iso.cell_timeout.as_secs_f64()
                 );
                 timed_out = true;
@@ -385,7 +386,7 @@ fn run_worker(
             if let Some((cell, _)) = current {
                 eprintln!(
                     "embench: finishing the current cell ({}) before stopping; Ctrl-C again abandons it",
-                    crate::execute::cell_label(plan, cell)
+                    crate::run::execute::cell_label(plan, cell)
                 );
             }
             // SAFETY: kill(2) on our own child's pid; it finishes its current cell on SIGINT.

@@ -30,7 +30,7 @@ pub struct RunPlan {
     /// The cells.
     pub cells: Vec<Cell>,
     /// This machine's matrix-multiply peaks, when measured (`embench sysinfo --peak`).
-    pub peaks: Option<crate::peak::Peaks>,
+    pub peaks: Option<crate::machine::peak::Peaks>,
 }
 
 impl RunPlan {

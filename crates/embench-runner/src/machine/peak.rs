@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::host::HostFacts;
+use crate::machine::host::HostFacts;
 
 /// Where `embench sysinfo --peak` stores the peak and `embench run` reads it, relative to the project.
 pub const PEAK_FILE: &str = "results/peak.json";
