@@ -2,6 +2,11 @@
 //! (`config.json`, `model.safetensors`), forward pass in candle, pooling in
 //! `embench-core` like every other backend.
 
+#![warn(missing_docs)]
+
+mod backend;
+pub use backend::CandleBackend;
+
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};

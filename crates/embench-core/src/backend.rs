@@ -1,6 +1,12 @@
-//! Which backends exist (whether or not this binary was built with them).
+//! Which backends exist (whether or not this binary was built with them), and
+//! what each backend crate provides ([`Backend`]).
 
 use serde::{Deserialize, Serialize};
+
+use crate::architecture::{Architecture, Modality};
+use crate::config::{DeviceKind, ResolvedBackend, ResolvedModel};
+use crate::model_files::ModelFolder;
+use crate::{EmbedError, Embedder, Phase};
 
 /// Every backend embench knows. Variants are never cfg-gated: a backend that was
 /// not compiled in is an error at load time that says how to enable it.
@@ -88,5 +94,92 @@ impl BackendKind {
 impl std::fmt::Display for BackendKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// What a backend crate provides. The binary's factory has one `cfg` arm per
+/// crate returning its `Backend`; everything else (whether it can run here, its
+/// version, what it runs, loading a model) is asked of it.
+/// After TEI's `init_backend` (text-embeddings-inference, `backends/src/lib.rs`).
+pub trait Backend: Sync {
+    /// Its library version (for native runtimes, the library found, when it can be
+    /// found without loading a model).
+    fn version(&self) -> String;
+
+    /// Why its runtime cannot run on this machine (a library missing or not
+    /// loading, an interpreter without numpy), None when it can.
+    fn runtime_problem(&self) -> Option<String> {
+        None
+    }
+
+    /// The architectures it runs (None: any, it ignores the model, as the mock does).
+    /// A model whose architecture is not listed is refused when the config is validated.
+    fn architectures(&self) -> Option<&'static [Architecture]>;
+
+    /// What it embeds.
+    fn modalities(&self) -> &'static [Modality] {
+        &[Modality::Text]
+    }
+
+    /// Loads a fresh instance of `request.model`.
+    ///
+    /// Errors: the model's files missing or unreadable, the framework refusing them,
+    /// or settings it cannot honour (e.g. a device it does not run on), at [`Phase::Load`].
+    fn load(&self, request: &LoadRequest) -> Result<Box<dyn Embedder>, EmbedError>;
+}
+
+/// What a backend is asked to load.
+pub struct LoadRequest<'a> {
+    /// The backend entry, resolved.
+    pub backend: &'a ResolvedBackend,
+    /// The model, resolved.
+    pub model: &'a ResolvedModel,
+    /// Intra-op threads: as configured, else the physical cores this process may use.
+    pub threads: usize,
+}
+
+impl LoadRequest<'_> {
+    /// The model's local folder, or an error naming the model.
+    pub fn folder(&self, framework: &'static str) -> Result<&ModelFolder, EmbedError> {
+        self.model.folder.as_ref().ok_or_else(|| {
+            EmbedError::new(
+                framework,
+                Phase::Load,
+                format!("model '{}' has no local path in models.yaml", self.model.key),
+            )
+        })
+    }
+
+    /// An error unless the backend is asked to run on the CPU.
+    pub fn cpu_only(&self, framework: &'static str) -> Result<(), EmbedError> {
+        if self.backend.device == DeviceKind::Cuda {
+            return Err(EmbedError::new(
+                framework,
+                Phase::Load,
+                format!(
+                    "{framework} runs on the CPU in embench (fix: device: cpu, or for ort list execution_providers: [cuda])"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What validation asks about the backends of this binary.
+pub trait BackendCatalog {
+    /// Why `kind` cannot run here (not compiled in, its runtime missing), None when it can.
+    fn unusable(&self, kind: BackendKind) -> Option<String>;
+
+    /// The architectures `kind` runs (None: any, or not known because it is not compiled in).
+    fn architectures(&self, kind: BackendKind) -> Option<&'static [Architecture]> {
+        let _ = kind;
+        None
+    }
+}
+
+/// A plain availability function is a catalog that checks no architectures (tests, tools).
+impl<F: Fn(BackendKind) -> Option<String>> BackendCatalog for F {
+    fn unusable(&self, kind: BackendKind) -> Option<String> {
+        self(kind)
     }
 }

@@ -150,6 +150,29 @@ impl<T, E: std::fmt::Display> PhaseContext<T> for Result<T, E> {
     }
 }
 
+/// One request's input, by modality ([`crate::Modality`]).
+#[derive(Debug, Clone, Copy)]
+pub enum EmbedInput<'a> {
+    /// Token ids, padded to one length.
+    Text(&'a TokenizedBatch),
+    /// Preprocessed images.
+    Image(&'a PixelBatch),
+}
+
+/// A batch of preprocessed images: `[batch_size, 3, height, width]` f32, row-major,
+/// already resized, cropped and normalised as the model's image processor does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PixelBatch {
+    /// Images.
+    pub batch_size: usize,
+    /// Rows per image, pixels.
+    pub height: usize,
+    /// Columns per image, pixels.
+    pub width: usize,
+    /// `batch_size * 3 * height * width` values.
+    pub pixels: Vec<f32>,
+}
+
 /// A loaded embedding model.
 ///
 /// Implementations must be callable from several threads at once where the
@@ -160,8 +183,21 @@ pub trait Embedder: Send + Sync {
     /// What is running: framework, version, device, precision, threads.
     fn info(&self) -> &BackendInfo;
 
-    /// Embeds one batch: forward pass, pooling and (when configured) normalisation.
+    /// Embeds one batch of text: forward pass, pooling and (when configured) normalisation.
     fn embed(&self, batch: &TokenizedBatch) -> Result<Embeddings, EmbedError>;
+
+    /// Embeds one request's input of any modality. Text goes to [`Embedder::embed`];
+    /// a backend that embeds images overrides this (issue 13), the others refuse them.
+    fn embed_input(&self, input: EmbedInput<'_>) -> Result<Embeddings, EmbedError> {
+        match input {
+            EmbedInput::Text(batch) => self.embed(batch),
+            EmbedInput::Image(_) => Err(EmbedError::new(
+                "embench",
+                Phase::Inference,
+                format!("{} does not embed images", self.info().framework),
+            )),
+        }
+    }
 
     /// The largest batch the backend accepts, if it has a limit.
     fn max_batch_size(&self) -> Option<usize> {

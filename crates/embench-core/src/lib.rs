@@ -7,19 +7,28 @@
 //! - [`pooling`]: mean/CLS pooling and L2 normalisation, the same for every backend;
 //! - [`dataset`]: seeded synthetic texts or a user's text/JSONL file.
 
+#![warn(missing_docs)]
+
+pub mod architecture;
 pub mod backend;
 pub mod children;
 pub mod config;
 pub mod dataset;
 pub mod embedder;
+pub mod head;
 pub mod model_files;
 pub mod model_limits;
 pub mod oversubscription;
+pub mod parity;
 pub mod pooling;
 pub mod reference;
 pub mod runtime_lib;
 pub mod session_pool;
 pub mod tokenize;
 
-pub use backend::BackendKind;
-pub use embedder::{BackendInfo, EmbedError, Embedder, Embeddings, Phase, PhaseContext, Precision, TokenizedBatch};
+pub use architecture::{Architecture, Modality};
+pub use backend::{Backend, BackendCatalog, BackendKind, LoadRequest};
+pub use embedder::{
+    BackendInfo, EmbedError, EmbedInput, Embedder, Embeddings, Phase, PhaseContext, PixelBatch, Precision,
+    TokenizedBatch,
+};

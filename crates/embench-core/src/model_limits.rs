@@ -25,6 +25,8 @@ pub struct ModelLimits {
     pub output_dim: Option<usize>,
     /// Where `output_dim` comes from.
     pub output_source: String,
+    /// `config.json`'s `model_type` (None: not given).
+    pub model_type: Option<String>,
 }
 
 impl ModelLimits {
@@ -36,7 +38,8 @@ impl ModelLimits {
         let path = folder.config_json();
         let Some(config) = read_json(&path)? else { return Ok(None) };
         let get = |k: &str| config.get(k).and_then(|v| v.as_u64()).map(|v| v as usize);
-        let model_type = config.get("model_type").and_then(|v| v.as_str()).unwrap_or("unknown");
+        let declared_type = config.get("model_type").and_then(|v| v.as_str()).map(str::to_string);
+        let model_type = declared_type.as_deref().unwrap_or("unknown");
         let (max_positions, positions_source) = match get("max_position_embeddings") {
             Some(rows) if PADDING_OFFSET_TYPES.contains(&model_type) => {
                 let offset = get("pad_token_id").unwrap_or(1) + 1;
@@ -55,7 +58,7 @@ impl ModelLimits {
             Some((dim, source)) => (Some(dim), source),
             None => (get("hidden_size"), format!("{}: hidden_size", path.display())),
         };
-        Ok(Some(Self { max_positions, positions_source, output_dim, output_source }))
+        Ok(Some(Self { max_positions, positions_source, output_dim, output_source, model_type: declared_type }))
     }
 }
 

@@ -117,6 +117,38 @@ fn find_in_venv(venv: &Path, lib: &WheelLibrary) -> Option<PathBuf> {
     None
 }
 
+/// Why the library a backend looked for cannot be used: not found (`found`'s
+/// error), or found and not loading ([`loads`]); None when it loads.
+pub fn unusable(found: Result<PathBuf, String>) -> Option<String> {
+    match found {
+        Err(why) => Some(why),
+        Ok(path) => loads(&path).err(),
+    }
+}
+
+/// Whether the shared library at `path` loads (its dependencies found, the right
+/// architecture): dlopen, then dlclose; the error is dlerror's, with the path.
+pub fn loads(path: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    // SAFETY: dlopen/dlerror/dlclose are called with a valid NUL-terminated path and
+    // the handle dlopen returned; the library's constructors run as they would at load.
+    unsafe {
+        let handle = libc::dlopen(c.as_ptr(), libc::RTLD_LAZY | libc::RTLD_LOCAL);
+        if handle.is_null() {
+            let err = libc::dlerror();
+            let msg = if err.is_null() {
+                "unknown error".into()
+            } else {
+                std::ffi::CStr::from_ptr(err).to_string_lossy().into_owned()
+            };
+            return Err(format!("{} does not load: {msg}", path.display()));
+        }
+        libc::dlclose(handle);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,11 @@
 //! runner's statistics against them. Optional periodic stalls freeze the mock
 //! for `duration_ms` every `every_ms` of wall time, like a GC pause.
 
+#![warn(missing_docs)]
+
+mod backend;
+pub use backend::MockBackend;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

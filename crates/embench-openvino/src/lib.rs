@@ -6,14 +6,19 @@
 //! run time; the crate's own finder does not look for versioned names, so
 //! [`runtime_library`] finds it and loads it explicitly.
 
+#![warn(missing_docs)]
+
+mod backend;
+pub use backend::OpenvinoBackend;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 use embench_core::config::{ModelFormat, OpenvinoOptions};
-use embench_core::pool::Pool;
 use embench_core::pooling::Pooling;
 use embench_core::runtime_lib::{self, WheelLibrary};
+use embench_core::session_pool::Pool;
 use embench_core::{BackendInfo, EmbedError, Embedder, Embeddings, Phase, PhaseContext, Precision, TokenizedBatch};
 use openvino::{CompiledModel, Core, DeviceType, ElementType, InferRequest, PropertyKey, RwPropertyKey, Shape, Tensor};
 

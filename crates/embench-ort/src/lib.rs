@@ -6,13 +6,18 @@
 //! (`load-dynamic`); [`runtime_library`] finds it, and a missing library is an
 //! error rather than ort's panic.
 
+#![warn(missing_docs)]
+
+mod backend;
+pub use backend::OrtBackend;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use embench_core::config::{ExecutionMode, ExecutionProvider, GraphOptimization, OrtOptions};
-use embench_core::pool::Pool;
 use embench_core::pooling::Pooling;
 use embench_core::runtime_lib::{self, WheelLibrary};
+use embench_core::session_pool::Pool;
 use embench_core::{BackendInfo, EmbedError, Embedder, Embeddings, Phase, PhaseContext, Precision, TokenizedBatch};
 use ort::environment::Environment;
 use ort::ep::ExecutionProviderDispatch;

@@ -12,6 +12,11 @@
 //! process one request at a time); their RSS and CPU time are counted as the
 //! backend's ([`embench_core::children`]).
 
+#![warn(missing_docs)]
+
+pub mod backend;
+pub use backend::PythonBackend;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};

@@ -7,6 +7,7 @@ use embench_schema::CellRecord;
 
 use crate::fmt::ms;
 use crate::runs::{seq_label, Run};
+use crate::table::Table;
 
 /// What identifies a cell across runs.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -172,11 +173,16 @@ impl Comparison {
             "Baseline `{baseline}`, candidate `{candidate}`. Changes within ±{}% are noise.\n",
             self.threshold_pct
         );
-        let _ = writeln!(
-            md,
-            "| cell | QPS base | QPS cand | QPS change | p99 base ms | p99 cand ms | p99 change | verdict |"
-        );
-        let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
+        let mut table = Table::new(&[
+            "cell",
+            "QPS base",
+            "QPS cand",
+            "QPS change",
+            "p99 base ms",
+            "p99 cand ms",
+            "p99 change",
+            "verdict",
+        ]);
         for d in &self.matched {
             let verdict = match d.verdict {
                 Verdict::Better => "better",
@@ -185,19 +191,19 @@ impl Comparison {
                 Verdict::Invalid if d.baseline_valid => "**INVALID in candidate**",
                 Verdict::Invalid => "invalid in baseline",
             };
-            let q = |v: Option<f64>| v.map_or("-".into(), |x| format!("{x:.1}"));
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {} | {} | {} | {} | {verdict} |",
-                d.key,
+            let q = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |x| format!("{x:.1}"));
+            table.row(&[
+                d.key.to_string(),
                 q(d.qps.0),
                 q(d.qps.1),
                 pct(d.qps_change_pct),
                 ms(d.p99.0),
                 ms(d.p99.1),
-                pct(d.p99_change_pct)
-            );
+                pct(d.p99_change_pct),
+                verdict.to_string(),
+            ]);
         }
+        md.push_str(&table.finish());
         for (title, keys) in
             [("Only in the baseline", &self.only_baseline), ("Only in the candidate", &self.only_candidate)]
         {

@@ -2,6 +2,8 @@
 //! directories alone (`manifest.json` + `results.jsonl`), so they work on
 //! results copied from other machines.
 
+#![warn(missing_docs)]
+
 pub mod charts;
 pub mod compare;
 pub mod csv_export;
@@ -11,5 +13,6 @@ pub mod markdown;
 pub mod python_sections;
 pub mod runs;
 pub mod sections;
+pub mod table;
 
 pub use runs::{load_runs, Entry, ReportError, Run, Runs};

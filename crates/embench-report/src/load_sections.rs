@@ -8,6 +8,7 @@ use embench_schema::stats::Estimate;
 
 use crate::fmt::{num, pct};
 use crate::runs::Entry;
+use crate::table::Table;
 
 fn with_ci(e: &Estimate, digits: usize) -> String {
     match e.ci95 {
@@ -27,8 +28,19 @@ pub fn serving_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
         md,
         "Each replica is a model instance with its own queue; latency includes the time in the queue. Formed batch = texts per batch the replica ran.\n"
     );
-    let _ = writeln!(md, "| backend | scenario | conc | replicas × workers × threads | asked | batching | mean formed batch | QPS | emb/s | p50 ms | p99 ms |");
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|");
+    let mut table = Table::new(&[
+        "backend",
+        "scenario",
+        "conc",
+        "replicas × workers × threads",
+        "asked",
+        "batching",
+        "mean formed batch",
+        "QPS",
+        "emb/s",
+        "p50 ms",
+        "p99 ms",
+    ]);
     for e in served {
         let (r, x) = (e.record, e.record.execution.as_ref().expect("filtered"));
         let batching = match (x.max_batch_size, x.max_wait_us) {
@@ -36,23 +48,21 @@ pub fn serving_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
             _ => "off".into(),
         };
         let l = r.latency_ms.clone();
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} × {} × {} | {} | {batching} | {} | {} | {} | {} | {} |",
+        table.row(&[
             e.series(many_hosts),
-            r.scenario,
-            r.concurrency,
-            x.replicas,
-            x.workers_per_model,
-            x.threads_per_replica,
-            x.requested,
+            r.scenario.clone(),
+            r.concurrency.to_string(),
+            format!("{} × {} × {}", x.replicas, x.workers_per_model, x.threads_per_replica),
+            x.requested.clone(),
+            batching,
             num(x.mean_formed_batch, 2),
             if r.valid { num(r.qps, 1) } else { "INVALID".into() },
             num(r.embeddings_per_s, 1),
             pct(l.as_ref(), "p50"),
             pct(l.as_ref(), "p99"),
-        );
+        ]);
     }
+    md.push_str(&table.finish());
     md.push('\n');
 }
 
@@ -67,26 +77,34 @@ pub fn slo_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
         md,
         "The highest open-loop arrival rate whose latency percentile stays under the bound (and which the server keeps up with), found by bisection below the closed-loop capacity.\n"
     );
-    let _ = writeln!(md, "| backend | scenario | conc | batch | bound | closed-loop capacity QPS | max QPS under bound | emb/s at it | probes | how it ended |");
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|");
+    let mut table = Table::new(&[
+        "backend",
+        "scenario",
+        "conc",
+        "batch",
+        "bound",
+        "closed-loop capacity QPS",
+        "max QPS under bound",
+        "emb/s at it",
+        "probes",
+        "how it ended",
+    ]);
     for e in searched {
         let (r, s) = (e.record, e.record.slo.as_ref().expect("filtered"));
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} | p{} ≤ {} ms | {:.1} | {} | {} | {} | {} |",
+        table.row(&[
             e.series(many_hosts),
-            r.scenario,
-            r.concurrency,
-            r.batch_size,
-            s.percentile,
-            s.bound_ms,
-            s.capacity_qps,
+            r.scenario.clone(),
+            r.concurrency.to_string(),
+            r.batch_size.to_string(),
+            format!("p{} ≤ {} ms", s.percentile, s.bound_ms),
+            format!("{:.1}", s.capacity_qps),
             s.max_qps.map_or("none".into(), |q| format!("**{q:.1}**")),
             num(s.max_qps.map(|q| q * r.batch_size as f64), 1),
-            s.probes.len(),
+            s.probes.len().to_string(),
             s.note.replace('|', "\\|"),
-        );
+        ]);
     }
+    md.push_str(&table.finish());
     md.push('\n');
 }
 
@@ -110,8 +128,19 @@ pub fn trust_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
             c.instance_type, c.hourly_usd
         );
     }
-    let _ = writeln!(md, "| backend | scenario | batch | repetitions | QPS (95 % CI) | p99 ms (95 % CI) | steady state (last 3 windows: QPS / p99 spread) | model GFLOP/s | of matmul peak | $ per 1M requests | $ per 1M embeddings |");
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|");
+    let mut table = Table::new(&[
+        "backend",
+        "scenario",
+        "batch",
+        "repetitions",
+        "QPS (95 % CI)",
+        "p99 ms (95 % CI)",
+        "steady state (last 3 windows: QPS / p99 spread)",
+        "model GFLOP/s",
+        "of matmul peak",
+        "$ per 1M requests",
+        "$ per 1M embeddings",
+    ]);
     for e in measured {
         let r = e.record;
         let (reps, qps, p99) = match &r.repetitions {
@@ -129,17 +158,20 @@ pub fn trust_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
             ),
         };
         let c = r.cost.as_ref();
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {reps} | {qps} | {p99} | {steady} | {} | {} | {} | {} |",
+        table.row(&[
             e.series(many_hosts),
-            r.scenario,
-            r.batch_size,
+            r.scenario.clone(),
+            r.batch_size.to_string(),
+            reps,
+            qps,
+            p99,
+            steady,
             num(r.gflops_per_s, 1),
             r.mfu.map_or("-".into(), |m| format!("{:.0} % of {:.0}", m * 100.0, r.peak_gflops.unwrap_or_default())),
             c.and_then(|c| c.per_1m_requests).map_or("-".into(), |v| format!("{v:.3}")),
             c.and_then(|c| c.per_1m_embeddings).map_or("-".into(), |v| format!("{v:.3}")),
-        );
+        ]);
     }
+    md.push_str(&table.finish());
     md.push('\n');
 }

@@ -8,6 +8,7 @@ use embench_schema::CellRecord;
 use crate::charts::ChartFile;
 use crate::fmt::{ms, num, pct, THIN_NOTE};
 use crate::runs::{Entry, Runs};
+use crate::table::Table;
 
 /// The report as markdown; `charts` are the files already written under `charts/`.
 pub fn report(runs: &Runs, charts: &[ChartFile]) -> String {
@@ -39,35 +40,39 @@ pub fn report(runs: &Runs, charts: &[ChartFile]) -> String {
 
 fn machines(md: &mut String, runs: &Runs) {
     let _ = writeln!(md, "## Machines\n");
-    let _ = writeln!(
-        md,
-        "| host | CPU | arch | cores (physical / logical) | ISA flags | RAM | OS | kernel | run started |"
-    );
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|");
+    let mut table = Table::new(&[
+        "host",
+        "CPU",
+        "arch",
+        "cores (physical / logical)",
+        "ISA flags",
+        "RAM",
+        "OS",
+        "kernel",
+        "run started",
+    ]);
     for r in &runs.runs {
         let h = &r.manifest.host;
         let phys = h.physical_cores.map_or("?".to_string(), |c| c.to_string());
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {phys} / {} | {} | {:.1} GiB | {} | {} | {} |",
-            r.host,
-            h.cpu_model,
-            h.arch,
-            h.logical_cpus,
+        table.row(&[
+            r.host.clone(),
+            h.cpu_model.clone(),
+            h.arch.clone(),
+            format!("{phys} / {}", h.logical_cpus),
             if h.isa_flags.is_empty() { "-".into() } else { h.isa_flags.join(" ") },
-            h.ram_total_mb as f64 / 1024.0,
-            h.os,
-            h.kernel,
-            r.manifest.started_at
-        );
+            format!("{:.1} GiB", h.ram_total_mb as f64 / 1024.0),
+            h.os.clone(),
+            h.kernel.clone(),
+            r.manifest.started_at.clone(),
+        ]);
     }
+    md.push_str(&table.finish());
     md.push('\n');
 }
 
 fn versions(md: &mut String, runs: &Runs) {
     let _ = writeln!(md, "## Versions\n");
-    let _ = writeln!(md, "| host | embench | commit | backends (library versions) |");
-    let _ = writeln!(md, "|---|---|---|---|");
+    let mut table = Table::new(&["host", "embench", "commit", "backends (library versions)"]);
     for r in &runs.runs {
         // The backends the run used, each once, its version without its name again.
         let used: Vec<&str> = r.manifest.config["backends"]
@@ -90,15 +95,14 @@ fn versions(md: &mut String, runs: &Runs) {
                 format!("{} {}", b.backend, version.join(" "))
             })
             .collect();
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} |",
-            r.host,
-            r.manifest.embench_version,
-            r.manifest.git_commit,
-            backends.join(", ")
-        );
+        table.row(&[
+            r.host.clone(),
+            r.manifest.embench_version.clone(),
+            r.manifest.git_commit.clone(),
+            backends.join(", "),
+        ]);
     }
+    md.push_str(&table.finish());
     md.push('\n');
 }
 
@@ -192,8 +196,7 @@ const QUESTIONS: [Question; 4] = [
 fn summary(md: &mut String, runs: &Runs) {
     let _ = writeln!(md, "## Summary\n");
     let _ = writeln!(md, "Only valid cells of real frameworks compete (the mock backend is a harness check).\n");
-    let _ = writeln!(md, "| model | seq | question | best | value | cell |");
-    let _ = writeln!(md, "|---|---|---|---|---|---|");
+    let mut table = Table::new(&["model", "seq", "question", "best", "value", "cell"]);
     for ((model, seq), entries) in runs.groups() {
         for q in &QUESTIONS {
             let best = entries
@@ -214,9 +217,10 @@ fn summary(md: &mut String, runs: &Runs) {
                 Some((v, e)) => (e.series(runs.many_hosts()), format!("{} {}", sig(v), q.unit), describe(e.record)),
                 None => ("-".into(), "no valid cell".into(), "-".into()),
             };
-            let _ = writeln!(md, "| {model} | {seq} | {} | {best} | {value} | {cell} |", q.text);
+            table.row(&[model.to_string(), seq.to_string(), q.text.to_string(), best, value, cell]);
         }
     }
+    md.push_str(&table.finish());
     md.push('\n');
 }
 
@@ -235,11 +239,27 @@ fn sig(v: f64) -> String {
 }
 
 fn cell_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
-    let _ = writeln!(
-        md,
-        "| backend | scenario | conc | batch | QPS | emb/s | mean ms | p50 ms | p95 ms | p99 ms | p99.9 ms | load s | first ms | peak RSS MiB | CPU % | precision | threads | min cos | valid |"
-    );
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let mut table = Table::new(&[
+        "backend",
+        "scenario",
+        "conc",
+        "batch",
+        "QPS",
+        "emb/s",
+        "mean ms",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "load s",
+        "first ms",
+        "peak RSS MiB",
+        "CPU %",
+        "precision",
+        "threads",
+        "min cos",
+        "valid",
+    ]);
     for e in entries {
         let r = e.record;
         let scenario = match (r.mode.as_str(), r.requested_rate_qps) {
@@ -247,22 +267,17 @@ fn cell_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
             (mode, Some(rate)) => format!("{} ({mode}, {rate} req/s asked)", r.scenario),
             (mode, None) => format!("{} ({mode})", r.scenario),
         };
-        let head = format!("| {} | {scenario} | {} | {} ", e.series(many_hosts), r.concurrency, r.batch_size);
+        let head = [e.series(many_hosts), scenario, r.concurrency.to_string(), r.batch_size.to_string()];
+        let threads = r.threads.map_or("-".into(), |t| t.to_string());
         if !r.valid {
             let reason = first_line(r.invalid_reason.as_deref().unwrap_or("no reason recorded")).replace('|', "\\|");
-            let _ = writeln!(
-                md,
-                "{head}| - | - | - | - | - | - | - | - | - | - | - | {} | {} | {} | **INVALID**: {reason} |",
-                r.precision_label(),
-                r.threads.map_or("-".into(), |t| t.to_string()),
-                num(r.min_cosine, 5),
-            );
+            let figures = std::iter::repeat_n("-".to_string(), 11);
+            let tail = [r.precision_label(), threads, num(r.min_cosine, 5), format!("**INVALID**: {reason}")];
+            table.row(&head.into_iter().chain(figures).chain(tail).collect::<Vec<_>>());
             continue;
         }
         let l = r.latency_ms.clone();
-        let _ = writeln!(
-            md,
-            "{head}| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | yes{} |",
+        let figures = [
             num(r.qps, 1),
             num(r.embeddings_per_s, 1),
             ms(l.as_ref().map(|l| l.mean)),
@@ -275,11 +290,13 @@ fn cell_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
             num(r.peak_rss_mb, 0),
             num(r.cpu_util_pct, 0),
             r.precision_label(),
-            r.threads.map_or("-".into(), |t| t.to_string()),
+            threads,
             num(r.min_cosine, 5),
-            r.warnings.iter().map(|w| format!(" (warning: {w})")).collect::<String>(),
-        );
+            format!("yes{}", r.warnings.iter().map(|w| format!(" (warning: {w})")).collect::<String>()),
+        ];
+        table.row(&head.into_iter().chain(figures).collect::<Vec<_>>());
     }
+    md.push_str(&table.finish());
     if entries
         .iter()
         .any(|e| e.record.valid && e.record.latency_ms.as_ref().is_some_and(|l| !l.below_sample_floor.is_empty()))

@@ -7,6 +7,7 @@ use embench_schema::CellRecord;
 
 use crate::fmt::{num, pct};
 use crate::runs::Entry;
+use crate::table::Table;
 
 /// The Rust framework a Python baseline is compared with.
 fn rust_counterpart(python: &CellRecord) -> Option<&'static str> {
@@ -58,19 +59,26 @@ pub fn rust_vs_python(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) 
         md,
         "Each framework's Python API (a worker process of the venv's python, measured by the same runner) beside its Rust binding, same cell and precision. Rust ÷ Python > 1: Rust is faster. Peak RSS of a Python baseline includes its worker process.\n"
     );
-    let _ = writeln!(
-        md,
-        "| scenario | conc | batch | Python | Rust | Python emb/s | Rust emb/s | Rust ÷ Python | Python p50 ms | Rust p50 ms | Python peak RSS MB | Rust peak RSS MB |"
-    );
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let mut table = Table::new(&[
+        "scenario",
+        "conc",
+        "batch",
+        "Python",
+        "Rust",
+        "Python emb/s",
+        "Rust emb/s",
+        "Rust ÷ Python",
+        "Python p50 ms",
+        "Rust p50 ms",
+        "Python peak RSS MB",
+        "Rust peak RSS MB",
+    ]);
     for (p, r) in rows {
         let (pr, rr) = (p.record, r.record);
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            pr.scenario,
-            pr.concurrency,
-            pr.batch_size,
+        table.row(&[
+            pr.scenario.clone(),
+            pr.concurrency.to_string(),
+            pr.batch_size.to_string(),
             p.series(many_hosts),
             r.series(many_hosts),
             num(pr.embeddings_per_s, 1),
@@ -80,8 +88,9 @@ pub fn rust_vs_python(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) 
             pct(rr.latency_ms.as_ref(), "p50"),
             num(pr.peak_rss_mb, 0),
             num(rr.peak_rss_mb, 0),
-        );
+        ]);
     }
+    md.push_str(&table.finish());
     md.push('\n');
     echo_overhead(md, entries, &python, many_hosts);
 }

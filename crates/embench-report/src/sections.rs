@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use crate::fmt::{num, pct};
 use crate::runs::Entry;
+use crate::table::Table;
 
 /// Share of the best throughput a smaller batch must reach to be the latency-friendly choice.
 pub const NEAR_OPTIMUM: f64 = 0.95;
@@ -48,8 +49,16 @@ pub fn sweep_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
         md,
         "Peak RSS is the process's while the size was measured; cells share one process, so it also holds what earlier cells left in the allocator.\n"
     );
-    let _ = writeln!(md, "| backend / scenario | batch | emb/s | p50 ms per batch | p99 ms per batch | peak RSS MiB | memory estimate MiB | mark |");
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
+    let mut table = Table::new(&[
+        "backend / scenario",
+        "batch",
+        "emb/s",
+        "p50 ms per batch",
+        "p99 ms per batch",
+        "peak RSS MiB",
+        "memory estimate MiB",
+        "mark",
+    ]);
     for (name, points) in &series {
         let measured: Vec<(usize, f64)> = points
             .iter()
@@ -68,38 +77,50 @@ pub fn sweep_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
                 _ => "",
             };
             if let Some(why) = &r.skipped {
-                let _ = writeln!(
-                    md,
-                    "| {name} | {} | skipped: {} | | | | {} | |",
-                    r.batch_size,
-                    why.replace('|', "\\|"),
-                    num(r.memory_estimate_mb, 0)
-                );
+                let skipped = format!("skipped: {}", why.replace('|', "\\|"));
+                let estimate = num(r.memory_estimate_mb, 0);
+                table.row(&[
+                    name.as_str(),
+                    r.batch_size.to_string().as_str(),
+                    skipped.as_str(),
+                    "",
+                    "",
+                    "",
+                    estimate.as_str(),
+                    "",
+                ]);
                 continue;
             }
             if !r.valid {
                 let why = r.invalid_reason.as_deref().unwrap_or("invalid").replace('|', "\\|");
-                let _ = writeln!(
-                    md,
-                    "| {name} | {} | **INVALID**: {why} | | | | {} | |",
-                    r.batch_size,
-                    num(r.memory_estimate_mb, 0)
-                );
+                let invalid = format!("**INVALID**: {why}");
+                let estimate = num(r.memory_estimate_mb, 0);
+                table.row(&[
+                    name.as_str(),
+                    r.batch_size.to_string().as_str(),
+                    invalid.as_str(),
+                    "",
+                    "",
+                    "",
+                    estimate.as_str(),
+                    "",
+                ]);
                 continue;
             }
             let l = r.latency_ms.clone();
-            let _ = writeln!(
-                md,
-                "| {name} | {} | {} | {} | {} | {} | {} | {mark} |",
-                r.batch_size,
+            table.row(&[
+                name.clone(),
+                r.batch_size.to_string(),
                 num(r.embeddings_per_s, 1),
                 pct(l.as_ref(), "p50"),
                 pct(l.as_ref(), "p99"),
                 num(r.peak_rss_mb, 0),
                 num(r.memory_estimate_mb, 0),
-            );
+                mark.to_string(),
+            ]);
         }
     }
+    md.push_str(&table.finish());
     md.push('\n');
 }
 
@@ -114,37 +135,50 @@ pub fn cache_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
         md,
         "Phases: **off** = no cache (baseline); **cold** = empty cache, hits only from repeats within the requests; **hot** = the cold requests replayed; **warm** = new requests from the same distribution, cache kept. Speedup = embeddings/s over the baseline's.\n"
     );
-    let _ = writeln!(md, "| backend | batch | repeats | distribution | phase | hit rate | emb/s | p50 ms | p99 ms | speedup | cache MiB | entries | evictions |");
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let mut table = Table::new(&[
+        "backend",
+        "batch",
+        "repeats",
+        "distribution",
+        "phase",
+        "hit rate",
+        "emb/s",
+        "p50 ms",
+        "p99 ms",
+        "speedup",
+        "cache MiB",
+        "entries",
+        "evictions",
+    ]);
     for e in cached {
         let (r, c) = (e.record, e.record.cache.as_ref().expect("filtered"));
-        let head = format!(
-            "| {} | {} | {:.0} % | {} | {} ",
+        let head = [
             e.series(many_hosts),
-            r.batch_size,
-            c.repeat_ratio * 100.0,
-            c.distribution,
-            c.phase
-        );
+            r.batch_size.to_string(),
+            format!("{:.0} %", c.repeat_ratio * 100.0),
+            c.distribution.clone(),
+            c.phase.clone(),
+        ];
         if !r.valid {
             let why = r.invalid_reason.as_deref().unwrap_or("invalid").replace('|', "\\|");
-            let _ = writeln!(md, "{head}| **INVALID**: {why} | | | | | | | |");
+            let rest = [format!("**INVALID**: {why}")].into_iter().chain(std::iter::repeat_n(String::new(), 7));
+            table.row(&head.into_iter().chain(rest).collect::<Vec<_>>());
             continue;
         }
         let l = r.latency_ms.clone();
-        let _ = writeln!(
-            md,
-            "{head}| {:.1} % | {} | {} | {} | {} | {} | {} | {} |",
-            c.hit_rate * 100.0,
+        let figures = [
+            format!("{:.1} %", c.hit_rate * 100.0),
             num(r.embeddings_per_s, 1),
             pct(l.as_ref(), "p50"),
             pct(l.as_ref(), "p99"),
             c.speedup.map_or("-".into(), |s| if s >= 100.0 { format!("{s:.0}x") } else { format!("{s:.2}x") }),
             if c.phase == "off" { "-".into() } else { format!("{:.2}", c.cache_mb) },
-            c.entries,
-            c.evictions,
-        );
+            c.entries.to_string(),
+            c.evictions.to_string(),
+        ];
+        table.row(&head.into_iter().chain(figures).collect::<Vec<_>>());
     }
+    md.push_str(&table.finish());
     md.push('\n');
 }
 

@@ -11,12 +11,16 @@
 //!
 //! What is written (records, manifest, histograms) is `embench-schema`'s.
 
+#![warn(missing_docs)]
+
 pub mod cell;
 pub mod loadgen;
 pub mod machine;
+pub mod methodology;
 pub mod run;
 
 pub use cell::{run_cell, CellProgress, CellSetup, ModelLoader};
 pub use embench_schema::{CellRecord, RecordSink, ResultsWriter, SCHEMA_VERSION};
+pub use methodology::METHODOLOGY;
 pub use run::execute::{execute, execute_cells, BackendFactory, RunError, RunObserver, RunOutcome};
 pub use run::plan::{Cell, CellFilter, RunPlan};

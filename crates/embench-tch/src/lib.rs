@@ -6,6 +6,11 @@
 //! (`LIBTORCH_USE_PYTORCH=1`, torch==2.13.0, the version tch 0.26 expects); its
 //! directory is embedded as an rpath, so the binary needs no LD_LIBRARY_PATH.
 
+#![warn(missing_docs)]
+
+mod backend;
+pub use backend::TchBackend;
+
 use std::path::Path;
 
 use embench_core::pooling::Pooling;

@@ -12,12 +12,15 @@ use super::error::{ConfigError, ConfigErrors};
 use super::models::{ModelConfig, ModelsFile};
 use super::parse::{closest, parse_config_file};
 use super::sizes::SeqLen;
-use crate::backend::BackendKind;
+use crate::architecture::Architecture;
+use crate::backend::{BackendCatalog, BackendKind};
 use crate::embedder::Precision;
+use crate::head::{dense_layers, DenseLayer, ModelHead};
 use crate::model_files::ModelFolder;
 use crate::model_limits::ModelLimits;
 use crate::pooling::{Pooling, PoolingKind};
 
+mod architecture;
 mod backends;
 mod execution;
 mod scenarios;
@@ -81,6 +84,18 @@ pub struct ResolvedModel {
     /// What the folder's `config.json` allows (None: no folder or no `config.json`).
     #[serde(skip)]
     pub limits: Option<ModelLimits>,
+    /// The network family, from `config.json` or `models.yaml` (None: one embench does not know).
+    pub architecture: Option<Architecture>,
+    /// Dense layers of the sentence-transformers head (validation refuses them until backends run them).
+    #[serde(skip)]
+    pub dense: Vec<DenseLayer>,
+}
+
+impl ResolvedModel {
+    /// The head: pooling, then the Dense layers, then normalisation.
+    pub fn head(&self) -> ModelHead {
+        ModelHead { pooling: self.pooling, dense: self.dense.clone() }
+    }
 }
 
 /// Device a backend runs on.
@@ -215,8 +230,9 @@ pub struct ResolvedDataset {
     pub seed: u64,
 }
 
-/// Says why a backend cannot run here: not in this binary, or its runtime missing (None: it can).
-pub type Availability<'a> = &'a dyn Fn(BackendKind) -> Option<String>;
+/// Says why a backend cannot run here (not in this binary, or its runtime missing)
+/// and what it runs: a [`BackendCatalog`], or a plain `Fn(BackendKind) -> Option<String>`.
+pub type Availability<'a> = &'a dyn BackendCatalog;
 
 /// Reads, parses and validates a benchmark config and the models file it names.
 ///
@@ -251,7 +267,7 @@ pub fn load_config_with(
         config_path,
         models_path: &models_path,
         models_file: &models_file,
-        unavailable,
+        catalog: unavailable,
         auto,
         errors: Vec::new(),
     }
@@ -262,7 +278,7 @@ struct Validator<'a> {
     config_path: &'a Path,
     models_path: &'a Path,
     models_file: &'a ModelsFile,
-    unavailable: Availability<'a>,
+    catalog: Availability<'a>,
     auto: &'a AutoSettings,
     errors: Vec<ConfigError>,
 }
@@ -349,7 +365,26 @@ impl Validator<'_> {
             self.check_model_files(key, config, folder.as_ref(), backends);
             let pooling = self.pooling(&key.value, config, folder.as_ref());
             let limits = folder.as_ref().and_then(|f| self.limits(&key.value, config, f));
-            out.push(ResolvedModel { key: key.value.clone(), config: config.clone(), folder, pooling, limits });
+            let architecture = self.architecture(&key.value, config, limits.as_ref());
+            self.check_backends_run(key, i, architecture, backends);
+            let dense = match folder.as_ref().map(dense_layers) {
+                Some(Ok(d)) => d,
+                Some(Err(msg)) => {
+                    self.errors.push(ConfigError::file(self.models_path, format!("models.{}.path", key.value), msg));
+                    Vec::new()
+                }
+                None => Vec::new(),
+            };
+            self.check_dense(&key.value, &dense);
+            out.push(ResolvedModel {
+                key: key.value.clone(),
+                config: config.clone(),
+                folder,
+                pooling,
+                limits,
+                architecture,
+                dense,
+            });
         }
         out
     }

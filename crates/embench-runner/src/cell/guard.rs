@@ -12,7 +12,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use embench_core::{BackendInfo, EmbedError, Embedder, Embeddings, Phase, TokenizedBatch};
+use embench_core::{BackendInfo, EmbedError, EmbedInput, Embedder, Embeddings, Phase, TokenizedBatch};
 
 use crate::cell::record::Verdict;
 use crate::loadgen::worker_loop::panic_message;
@@ -83,18 +83,25 @@ impl Embedder for Guarded {
     }
 
     fn embed(&self, batch: &TokenizedBatch) -> Result<Embeddings, EmbedError> {
-        let out = catch_unwind(AssertUnwindSafe(|| self.inner.embed(batch)))
+        self.embed_input(EmbedInput::Text(batch))
+    }
+
+    fn embed_input(&self, input: EmbedInput<'_>) -> Result<Embeddings, EmbedError> {
+        let out = catch_unwind(AssertUnwindSafe(|| self.inner.embed_input(input)))
             .unwrap_or_else(|panic| Err(EmbedError::new("backend", Phase::Inference, panic_message(panic.as_ref()))))?;
-        if out.rows != batch.batch_size || out.data.len() != out.rows * out.dim {
+        let (asked, what) = match input {
+            EmbedInput::Text(b) => (b.batch_size, "texts"),
+            EmbedInput::Image(b) => (b.batch_size, "images"),
+        };
+        if out.rows != asked || out.data.len() != out.rows * out.dim {
             return Err(EmbedError::new(
                 "backend",
                 Phase::Inference,
                 format!(
-                    "returned {} vectors ({} values, dimension {}) for a batch of {} texts",
+                    "returned {} vectors ({} values, dimension {}) for a batch of {asked} {what}",
                     out.rows,
                     out.data.len(),
                     out.dim,
-                    batch.batch_size
                 ),
             ));
         }

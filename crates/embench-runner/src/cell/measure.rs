@@ -11,10 +11,11 @@ use embench_schema::histogram::{requests_needed, LatencyHistogram};
 use embench_schema::record::{PhaseMemory, Repetitions};
 use embench_schema::LoadMode;
 
-use crate::cell::record::{phase_memory, rate, requested_rate, Measured, Verdict};
+use crate::cell::record::{phase_memory, requested_rate, Measured, Verdict};
 use crate::cell::setup::{CellProgress, CellSetup};
 use crate::cell::slo::{search, Probe, SloResult, KEEP_UP};
 use crate::cell::stability::{estimate, steady_state, SteadyState};
+use crate::loadgen::rate;
 use crate::loadgen::worker_loop::{run_for, LoopOutcome, Serve};
 use crate::machine::resources::ResourceSampler;
 

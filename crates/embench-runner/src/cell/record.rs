@@ -13,6 +13,7 @@ use embench_schema::stats::{SloResult, SteadyState};
 use embench_schema::{LatencySummary, LoadMode, SCHEMA_VERSION};
 
 use crate::cell::setup::{CellSetup, RecordContext};
+use crate::loadgen::rate;
 use crate::machine::resources::ResourceStats;
 
 /// What a step found besides its figures: warnings for the reader, and problems
@@ -92,11 +93,6 @@ impl Measured {
     pub fn qps(&self) -> Option<f64> {
         self.wall_s.map(|wall| rate(self.requests, wall))
     }
-}
-
-/// Events over seconds, guarded against a zero span: requests/s, embeddings/s.
-pub fn rate(count: u64, seconds: f64) -> f64 {
-    count as f64 / seconds.max(1e-12)
 }
 
 /// The correctness gate's figures.

@@ -5,6 +5,8 @@ use embench_core::config::SteadyStateSpec;
 pub use embench_schema::stats::{Estimate, SteadyState, Window};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
+use crate::loadgen::rate;
+
 /// Fewest requests a window needs for its throughput to be compared.
 pub const MIN_WINDOW_REQUESTS: usize = 20;
 
@@ -38,7 +40,7 @@ pub fn steady_state(timeline: &[(f32, f32)], spec: &SteadyStateSpec, judge_p99: 
         .map(|mut ms| {
             ms.sort_by(f32::total_cmp);
             let p99 = ms.get(((0.99 * ms.len() as f64).ceil() as usize).saturating_sub(1)).copied().unwrap_or(0.0);
-            Window { requests: ms.len(), qps: ms.len() as f64 / (span / k as f64).max(1e-12), p99_ms: p99 as f64 }
+            Window { requests: ms.len(), qps: rate(ms.len() as u64, span / k as f64), p99_ms: p99 as f64 }
         })
         .collect();
     let last = &windows[k - 3..];

@@ -163,7 +163,7 @@ pub fn run_for(
         let mut first_start: Option<Instant> = None;
         let mut last_end: Option<Instant> = None;
         let offered_rate = match (mode, due.as_deref()) {
-            (Mode::OpenLoop { .. }, Some([.., last])) if *last > 0.0 => Some((num_requests - 1) as f64 / last),
+            (Mode::OpenLoop { .. }, Some([.., last])) if *last > 0.0 => Some(super::rate(num_requests - 1, *last)),
             _ => None,
         };
         let mut outcome = LoopOutcome {

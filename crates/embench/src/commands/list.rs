@@ -15,8 +15,15 @@ pub fn list(args: &ListArgs) -> anyhow::Result<ExitCode> {
     match args.what {
         ListWhat::Backends => {
             for kind in BackendKind::ALL {
+                let runs = match crate::factory::backend(kind).ok().map(|b| b.architectures()) {
+                    Some(Some(list)) => {
+                        format!(" (runs {})", list.iter().map(|a| a.name()).collect::<Vec<_>>().join(", "))
+                    }
+                    Some(None) => " (runs any model entry: no model is loaded)".to_string(),
+                    None => String::new(),
+                };
                 let state = match Factory::usable(kind) {
-                    None => "usable".to_string(),
+                    None => format!("usable{runs}"),
                     Some(why) if Factory::unavailable(kind).is_some() => format!("not compiled in: {why}"),
                     Some(why) => format!("compiled in, not usable here: {why}"),
                 };

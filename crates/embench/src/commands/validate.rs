@@ -10,7 +10,7 @@ use embench_runner::RunPlan;
 use embench_schema::histogram::requests_needed;
 
 use crate::cli::ValidateArgs;
-use crate::factory::Factory;
+use crate::factory::Catalog;
 
 /// Loads and validates a config, naming every problem; `auto` settings resolve
 /// from this machine's recommendation.
@@ -22,13 +22,13 @@ pub fn load(config: &std::path::Path) -> anyhow::Result<LoadedConfig> {
 /// Loads and validates a config with `auto` settings resolved to `auto`, each
 /// backend's runtime checked (its library loads, its python runs).
 pub fn load_with(config: &std::path::Path, auto: &AutoSettings) -> anyhow::Result<LoadedConfig> {
-    load_config_with(config, &Factory::usable, auto).map_err(|e| anyhow::anyhow!("{e}"))
+    load_config_with(config, &Catalog { check_runtimes: true }, auto).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// [`load_with`] in a worker process: the parent checked the runtimes, and loading
 /// other frameworks' libraries here would count in this worker's memory.
 pub fn load_in_worker(config: &std::path::Path, auto: &AutoSettings) -> anyhow::Result<LoadedConfig> {
-    load_config_with(config, &Factory::unavailable, auto).map_err(|e| anyhow::anyhow!("{e}"))
+    load_config_with(config, &Catalog { check_runtimes: false }, auto).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// What `auto` settings resolve to under `rec`.

@@ -33,7 +33,7 @@ impl Validator<'_> {
                 self.err(e.fix(format!("use one of: {}", names.join(", "))));
                 continue;
             };
-            if let Some(why) = (self.unavailable)(kind) {
+            if let Some(why) = self.catalog.unusable(kind) {
                 let e = self.at(&spec.name, field("name"), format!("backend '{kind}' cannot run here: {why}"));
                 self.err(e.fix(format!(
                     "do what the message says (a backend left out of the build needs its '{kind}' feature), or remove this backend"

@@ -1,0 +1,43 @@
+//! What the candle crate provides to the binary's factory.
+
+use embench_core::config::DeviceKind;
+use embench_core::{Architecture, Backend, EmbedError, Embedder, LoadRequest, Phase};
+
+use crate::{CandleEmbedder, CandleSettings, CANDLE_VERSION};
+
+/// candle: BERT encoders (its own `candle-transformers` model), on the CPU or CUDA.
+pub struct CandleBackend;
+
+impl Backend for CandleBackend {
+    fn version(&self) -> String {
+        CANDLE_VERSION.to_string()
+    }
+
+    fn architectures(&self) -> Option<&'static [Architecture]> {
+        Some(&[Architecture::Bert])
+    }
+
+    fn load(&self, request: &LoadRequest) -> Result<Box<dyn Embedder>, EmbedError> {
+        let model = request.model;
+        // A model embench cannot name (a `model_type` it does not know) passes
+        // validation for the converted backends; candle's own BERT would misread it.
+        if model.architecture != Some(Architecture::Bert) {
+            let what =
+                model.architecture.map_or_else(|| "an architecture embench does not know".into(), |a| a.to_string());
+            return Err(EmbedError::new(
+                "candle",
+                Phase::Load,
+                format!(
+                    "model '{}' is {what}; the candle backend runs BERT models only (fix: remove candle for this model)",
+                    model.key
+                ),
+            ));
+        }
+        let settings = CandleSettings {
+            threads: Some(request.threads),
+            cuda: request.backend.device == DeviceKind::Cuda,
+            pooling: model.pooling,
+        };
+        Ok(Box::new(CandleEmbedder::load(request.folder("candle")?, &settings)?))
+    }
+}

@@ -1,0 +1,127 @@
+//! Validation of a model's architecture: `models.yaml`'s `architecture` against
+//! the folder's `config.json` `model_type`, each backend's declared architectures,
+//! and a sentence-transformers head embench does not run yet.
+
+use serde_saphyr::Spanned;
+
+use super::{ResolvedBackend, Validator};
+use crate::architecture::Architecture;
+use crate::backend::BackendKind;
+use crate::config::error::ConfigError;
+use crate::config::models::ModelConfig;
+use crate::head::DenseLayer;
+use crate::model_limits::ModelLimits;
+
+impl Validator<'_> {
+    /// The model's architecture: the folder's `config.json` `model_type` when it is
+    /// one embench knows, else `models.yaml`'s `architecture`; the two must agree.
+    pub(super) fn architecture(
+        &mut self,
+        key: &str,
+        config: &ModelConfig,
+        limits: Option<&ModelLimits>,
+    ) -> Option<Architecture> {
+        let field = format!("models.{key}.architecture");
+        let declared = config.architecture.as_ref().and_then(|a| match Architecture::from_name(&a.value) {
+            Some(arch) => Some((arch, a)),
+            None => {
+                let e = ConfigError::at(
+                    self.models_path,
+                    a,
+                    field.clone(),
+                    format!("architecture '{}' is not one embench knows", a.value),
+                );
+                self.err(e.fix(format!("use one of: {}", Architecture::names())));
+                None
+            }
+        });
+        let model_type = limits.and_then(|l| l.model_type.as_deref());
+        let found = model_type.and_then(Architecture::from_model_type);
+        match (declared, model_type, found) {
+            (Some((arch, at)), Some(mt), found) if found != Some(arch) => {
+                let config_json = limits.map(|l| l.positions_source.split(':').next().unwrap_or_default().to_string());
+                let e = ConfigError::at(
+                    self.models_path,
+                    at,
+                    field,
+                    format!(
+                        "architecture '{}' disagrees with model_type '{mt}' in {}",
+                        arch,
+                        config_json.unwrap_or_else(|| "config.json".into())
+                    ),
+                );
+                let fix = match found {
+                    Some(f) => format!("set architecture: {f}, or point 'path' at a {arch} model's folder"),
+                    None => format!("remove 'architecture' (embench runs '{mt}' models as generic encoders on the converted backends), or point 'path' at a {arch} model's folder"),
+                };
+                self.err(e.fix(fix));
+                None
+            }
+            (_, _, Some(arch)) => Some(arch),
+            (Some((arch, _)), _, None) => Some(arch),
+            _ => None,
+        }
+    }
+
+    /// Every backend of the config that does not declare `architecture` (a model
+    /// whose architecture is not known is left to the backends, as before).
+    pub(super) fn check_backends_run(
+        &mut self,
+        key: &Spanned<String>,
+        index: usize,
+        architecture: Option<Architecture>,
+        backends: &[ResolvedBackend],
+    ) {
+        let Some(arch) = architecture else { return };
+        let runs_it: Vec<&str> = BackendKind::ALL
+            .into_iter()
+            .filter(|&k| k.needs_model_files())
+            .filter(|&k| self.catalog.architectures(k).is_some_and(|list| list.contains(&arch)))
+            .map(BackendKind::name)
+            .collect();
+        for b in backends {
+            let Some(list) = self.catalog.architectures(b.kind) else { continue };
+            if list.contains(&arch) {
+                continue;
+            }
+            let runs: Vec<&str> = list.iter().map(|a| a.name()).collect();
+            let e = self.at(
+                key,
+                format!("active_models[{index}]"),
+                format!(
+                    "backend '{}' does not run {arch} models ('{}' is one; {} runs: {})",
+                    b.label,
+                    key.value,
+                    b.kind,
+                    runs.join(", ")
+                ),
+            );
+            let others = if runs_it.is_empty() {
+                format!("no backend of this build runs {arch} models yet")
+            } else {
+                format!("backends that run {arch}: {}", runs_it.join(", "))
+            };
+            self.err(
+                e.fix(format!("remove '{}' from backends or '{}' from active_models ({others})", b.label, key.value)),
+            );
+        }
+    }
+
+    /// An error when the folder has Dense layers: no backend runs them yet, and a
+    /// vector without them is not the model's.
+    pub(super) fn check_dense(&mut self, key: &str, dense: &[DenseLayer]) {
+        let Some(first) = dense.first() else { return };
+        let e = ConfigError::file(
+            self.models_path,
+            format!("models.{key}.path"),
+            format!(
+                "the model's sentence-transformers head has {} Dense layer(s) ({}: {} -> {}), which embench does not run yet; its vectors would not be the model's",
+                dense.len(),
+                first.path,
+                first.in_features,
+                first.out_features
+            ),
+        );
+        self.err(e.fix("benchmark a model without Dense layers for now (issue 19 runs them)"));
+    }
+}

@@ -1,0 +1,74 @@
+//! A model's head: what turns the network's token states into one vector —
+//! pooling, sentence-transformers' Dense layers, L2 normalisation — read from the
+//! folder's sentence-transformers files (`modules.json`, `1_Pooling/config.json`,
+//! `N_Dense/config.json`).
+//!
+//! Today every backend pools and normalises ([`crate::pooling`]); Dense layers are
+//! read so that a model that has them is refused with the reason instead of
+//! embedded without them (issue 19 runs them).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model_files::ModelFolder;
+use crate::pooling::Pooling;
+
+/// The head of a sentence-transformers pipeline, in the order it runs: pooling,
+/// then each Dense layer, then (when `pooling.normalize`) L2 normalisation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelHead {
+    /// Pooling and normalisation.
+    pub pooling: Pooling,
+    /// Dense layers after pooling, in order.
+    pub dense: Vec<DenseLayer>,
+}
+
+/// One sentence-transformers `Dense` module: `activation(x W^T + b)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DenseLayer {
+    /// Input size.
+    pub in_features: usize,
+    /// Output size.
+    pub out_features: usize,
+    /// Whether it adds a bias.
+    pub bias: bool,
+    /// The activation's class, as sentence-transformers writes it
+    /// (`torch.nn.modules.linear.Identity`, `torch.nn.modules.activation.Tanh`).
+    pub activation_function: String,
+    /// The module's folder, for messages.
+    #[serde(skip)]
+    pub path: String,
+}
+
+/// The Dense layers of `folder`'s `modules.json`, in order (none without a `modules.json`).
+///
+/// Errors: a `modules.json` or Dense `config.json` that cannot be read or lacks a
+/// field, named with its path.
+pub fn dense_layers(folder: &ModelFolder) -> Result<Vec<DenseLayer>, String> {
+    let hf = folder.hf_dir();
+    let modules_path = hf.join("modules.json");
+    if !modules_path.is_file() {
+        return Ok(Vec::new());
+    }
+    let modules: serde_json::Value = read(&modules_path)?;
+    let list = modules.as_array().ok_or_else(|| format!("{}: not a list of modules", modules_path.display()))?;
+    let mut layers = Vec::new();
+    for m in list {
+        if !m.get("type").and_then(|t| t.as_str()).is_some_and(|t| t.ends_with("models.Dense")) {
+            continue;
+        }
+        let dir = m.get("path").and_then(|p| p.as_str()).unwrap_or_default();
+        let path = hf.join(dir).join("config.json");
+        let value = read(&path)?;
+        let mut layer: DenseLayer = serde_json::from_value(value).map_err(|e| format!("{}: {e}", path.display()))?;
+        layer.path = hf.join(dir).display().to_string();
+        layers.push(layer);
+    }
+    Ok(layers)
+}
+
+fn read(path: &Path) -> Result<serde_json::Value, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: invalid JSON: {e}", path.display()))
+}

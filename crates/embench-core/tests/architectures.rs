@@ -1,0 +1,112 @@
+//! A model's architecture: read from its folder, checked against models.yaml and
+//! against what each backend declares it runs; a head embench cannot run is refused.
+
+use std::path::PathBuf;
+
+use embench_core::config::{load_config, ConfigError, LoadedConfig};
+use embench_core::{Architecture, BackendCatalog, BackendKind};
+
+/// A catalog like a build with candle (BERT only) and ort (BERT and XLM-R).
+struct TwoBackends;
+
+impl BackendCatalog for TwoBackends {
+    fn unusable(&self, _kind: BackendKind) -> Option<String> {
+        None
+    }
+
+    fn architectures(&self, kind: BackendKind) -> Option<&'static [Architecture]> {
+        match kind {
+            BackendKind::Candle => Some(&[Architecture::Bert]),
+            BackendKind::Ort => Some(&[Architecture::Bert, Architecture::XlmRoberta]),
+            _ => None,
+        }
+    }
+}
+
+/// A temp dir with one model folder (`m`) whose config.json has `model_type`, and
+/// a models.yaml whose entry has `architecture` (when given).
+fn fixture(model_type: &str, architecture: Option<&str>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let arch = architecture.map(|a| format!("    architecture: {a}\n")).unwrap_or_default();
+    let models = format!(
+        "models:\n  m:\n    name: M\n    type: text_embedding\n    huggingface_id: x/m\n    path: m\n{arch}    max_seq_length: 128\n    embedding_dim: 32\n    params: 1M\n    multilingual: false\n"
+    );
+    std::fs::write(dir.path().join("models.yaml"), models).unwrap();
+    let folder = dir.path().join("m");
+    std::fs::create_dir_all(folder.join("onnx")).unwrap();
+    for f in ["model.safetensors", "tokenizer.json", "onnx/model.onnx"] {
+        std::fs::write(folder.join(f), "x").unwrap();
+    }
+    let config = format!(r#"{{"model_type": "{model_type}", "max_position_embeddings": 514, "hidden_size": 32}}"#);
+    std::fs::write(folder.join("config.json"), config).unwrap();
+    dir
+}
+
+fn load(dir: &tempfile::TempDir, backends: &[&str]) -> Result<LoadedConfig, Vec<ConfigError>> {
+    let list: String = backends.iter().map(|b| format!("  - name: {b}\n")).collect();
+    let config = format!(
+        "active_models: [m]\nbackends:\n{list}test_scenarios:\n  - name: s\n    concurrency: 1\n    batch_size: 1\n    num_requests: 10\ninput_config:\n  sequence_lengths: [32]\n  warmup_requests: 1\n"
+    );
+    let p: PathBuf = dir.path().join("bench.yaml");
+    std::fs::write(&p, config).unwrap();
+    load_config(&p, &TwoBackends).map_err(|e| e.0)
+}
+
+#[test]
+fn the_architecture_comes_from_config_json() {
+    let dir = fixture("xlm-roberta", None);
+    let config = load(&dir, &["ort"]).unwrap();
+    assert_eq!(config.models[0].architecture, Some(Architecture::XlmRoberta));
+    let dir = fixture("gemma3_text", Some("gemma3"));
+    let config = load(&dir, &["mock"]).unwrap();
+    assert_eq!(config.models[0].architecture, Some(Architecture::Gemma3), "the mock runs any model");
+}
+
+#[test]
+fn a_backend_refuses_an_architecture_it_does_not_declare() {
+    let dir = fixture("xlm-roberta", Some("xlm-roberta"));
+    let errors = load(&dir, &["candle", "ort"]).unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    let shown = errors[0].to_string();
+    assert!(shown.contains("bench.yaml:1:"), "{shown}");
+    assert!(shown.contains("backend 'candle' does not run xlm-roberta models"), "{shown}");
+    assert!(shown.contains("candle runs: bert"), "{shown}");
+    assert!(shown.contains("backends that run xlm-roberta: ort"), "{shown}");
+}
+
+#[test]
+fn an_architecture_that_disagrees_with_config_json_names_both_files() {
+    let dir = fixture("bert", Some("qwen3"));
+    let errors = load(&dir, &["ort"]).unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    let shown = errors[0].to_string();
+    assert!(shown.contains("models.yaml:7:"), "{shown}");
+    assert!(shown.contains("architecture 'qwen3' disagrees with model_type 'bert'"), "{shown}");
+    assert!(shown.contains("config.json"), "{shown}");
+    assert!(shown.contains("set architecture: bert"), "{shown}");
+}
+
+#[test]
+fn an_unknown_architecture_lists_the_known_ones() {
+    let dir = fixture("bert", Some("bart"));
+    let errors = load(&dir, &["ort"]).unwrap_err();
+    let shown = errors[0].to_string();
+    assert!(shown.contains("architecture 'bart' is not one embench knows"), "{shown}");
+    assert!(shown.contains("bert, xlm-roberta, qwen3, gemma3, clip, siglip"), "{shown}");
+}
+
+#[test]
+fn a_dense_head_is_refused_not_skipped() {
+    let dir = fixture("bert", None);
+    let hf = dir.path().join("m");
+    let modules = r#"[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}]"#;
+    std::fs::write(hf.join("modules.json"), modules).unwrap();
+    std::fs::create_dir(hf.join("2_Dense")).unwrap();
+    let dense = r#"{"in_features": 32, "out_features": 32, "bias": false, "activation_function": "torch.nn.modules.linear.Identity"}"#;
+    std::fs::write(hf.join("2_Dense/config.json"), dense).unwrap();
+    let errors = load(&dir, &["ort"]).unwrap_err();
+    let shown: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    assert!(shown.iter().any(|s| s.contains("1 Dense layer(s)") && s.contains("2_Dense: 32 -> 32")), "{shown:#?}");
+}

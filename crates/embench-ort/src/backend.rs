@@ -1,0 +1,36 @@
+//! What the ort crate provides to the binary's factory.
+
+use embench_core::{Architecture, Backend, EmbedError, Embedder, LoadRequest};
+
+use crate::{runtime_library, OrtEmbedder, OrtSettings, ORT_CRATE_VERSION};
+
+/// ONNX Runtime through `ort`: the converted ONNX graph of any encoder the converter exports.
+pub struct OrtBackend;
+
+impl Backend for OrtBackend {
+    fn version(&self) -> String {
+        match runtime_library() {
+            Ok(path) => format!("ort {ORT_CRATE_VERSION} + {}", path.display()),
+            Err(why) => format!("ort {ORT_CRATE_VERSION} (library missing: {why})"),
+        }
+    }
+
+    fn runtime_problem(&self) -> Option<String> {
+        embench_core::runtime_lib::unusable(runtime_library())
+    }
+
+    fn architectures(&self) -> Option<&'static [Architecture]> {
+        Some(&[Architecture::Bert, Architecture::XlmRoberta])
+    }
+
+    fn load(&self, request: &LoadRequest) -> Result<Box<dyn Embedder>, EmbedError> {
+        request.cpu_only("ort")?;
+        let folder = request.folder("ort")?;
+        let settings = OrtSettings {
+            threads: Some(request.threads),
+            options: request.backend.ort.clone().expect("validation fills ort options"),
+            pooling: request.model.pooling,
+        };
+        Ok(Box::new(OrtEmbedder::load(&folder.onnx_model(), &settings)?))
+    }
+}

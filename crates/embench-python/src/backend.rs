@@ -1,0 +1,91 @@
+//! What the python crate provides to the binary's factory: one [`Backend`] per
+//! python-* kind, all worker processes of the venv's python.
+
+use embench_core::config::TorchMode;
+use embench_core::{Architecture, Backend, BackendKind, EmbedError, Embedder, LoadRequest};
+
+use crate::{interpreter, PythonEmbedder, PythonSettings};
+
+/// A python-* backend: its kind says which framework the worker runs.
+pub struct PythonBackend {
+    kind: BackendKind,
+}
+
+/// The backend of a python-* `kind` (None for any other kind).
+pub fn backend(kind: BackendKind) -> Option<&'static PythonBackend> {
+    static ALL: [PythonBackend; 4] = [
+        PythonBackend { kind: BackendKind::PythonOrt },
+        PythonBackend { kind: BackendKind::PythonTorch },
+        PythonBackend { kind: BackendKind::PythonOpenvino },
+        PythonBackend { kind: BackendKind::PythonEcho },
+    ];
+    ALL.iter().find(|b| b.kind == kind)
+}
+
+impl PythonBackend {
+    /// The framework name in results and the worker's `--kind`.
+    fn names(&self) -> (&'static str, &'static str) {
+        match self.kind {
+            BackendKind::PythonOrt => ("python-ort", "ort"),
+            BackendKind::PythonTorch => ("python-torch", "torch"),
+            BackendKind::PythonOpenvino => ("python-openvino", "openvino"),
+            _ => ("python-echo", "echo"),
+        }
+    }
+}
+
+impl Backend for PythonBackend {
+    fn version(&self) -> String {
+        match interpreter() {
+            Ok(python) => format!("worker in {}", python.display()),
+            Err(why) => format!("python missing: {why}"),
+        }
+    }
+
+    /// The interpreter runs and imports numpy.
+    fn runtime_problem(&self) -> Option<String> {
+        let python = match interpreter() {
+            Err(why) => return Some(why),
+            Ok(p) => p,
+        };
+        match std::process::Command::new(&python).args(["-c", "import numpy"]).output() {
+            Ok(out) if out.status.success() => None,
+            Ok(out) => Some(format!(
+                "{} cannot import numpy: {} (fix: make venv; or point EMBENCH_PYTHON at the project venv's python)",
+                python.display(),
+                String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("no message")
+            )),
+            Err(e) => Some(format!("{}: {e}", python.display())),
+        }
+    }
+
+    fn architectures(&self) -> Option<&'static [Architecture]> {
+        match self.kind {
+            // The echo worker answers without a model.
+            BackendKind::PythonEcho => None,
+            _ => Some(&[Architecture::Bert, Architecture::XlmRoberta]),
+        }
+    }
+
+    fn load(&self, request: &LoadRequest) -> Result<Box<dyn Embedder>, EmbedError> {
+        let (framework, kind) = self.names();
+        request.cpu_only(framework)?;
+        let (backend, model) = (request.backend, request.model);
+        let options = backend.python.clone().expect("validation fills python options");
+        let network = match self.kind {
+            BackendKind::PythonEcho => None,
+            _ => request.folder(framework)?.network_file(backend),
+        };
+        let settings = PythonSettings {
+            kind,
+            model: network,
+            mode: if options.mode == TorchMode::Torchscript { "torchscript" } else { "eager" },
+            threads: request.threads,
+            precision: backend.precision,
+            pooling: model.pooling,
+            processes: options.processes,
+            dim: model.config.embedding_dim.value,
+        };
+        Ok(Box::new(PythonEmbedder::load(framework, &settings)?))
+    }
+}

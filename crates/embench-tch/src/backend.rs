@@ -1,0 +1,30 @@
+//! What the tch crate provides to the binary's factory.
+
+use embench_core::config::DeviceKind;
+use embench_core::{Architecture, Backend, EmbedError, Embedder, LoadRequest};
+
+use crate::{TchEmbedder, TchSettings, LIBTORCH_VERSION, TCH_CRATE_VERSION};
+
+/// libtorch through `tch`: the TorchScript export of any encoder the converter exports.
+pub struct TchBackend;
+
+impl Backend for TchBackend {
+    fn version(&self) -> String {
+        format!("libtorch {LIBTORCH_VERSION} (tch {TCH_CRATE_VERSION})")
+    }
+
+    fn architectures(&self) -> Option<&'static [Architecture]> {
+        Some(&[Architecture::Bert, Architecture::XlmRoberta])
+    }
+
+    fn load(&self, request: &LoadRequest) -> Result<Box<dyn Embedder>, EmbedError> {
+        let folder = request.folder("tch")?;
+        let settings = TchSettings {
+            threads: Some(request.threads),
+            cuda: request.backend.device == DeviceKind::Cuda,
+            precision: request.backend.precision,
+            pooling: request.model.pooling,
+        };
+        Ok(Box::new(TchEmbedder::load(&folder.torchscript(), &settings)?))
+    }
+}
