@@ -238,28 +238,14 @@ fn sig(v: f64) -> String {
     }
 }
 
+/// The figures of a cell in every table of cells (the report's, the terminal summary's), in order.
+pub const FIGURE_COLUMNS: [&str; 9] =
+    ["QPS", "emb/s", "mean ms", "p50 ms", "p95 ms", "p99 ms", "p99.9 ms", "load s", "first ms"];
+
 fn cell_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
-    let mut table = Table::new(&[
-        "backend",
-        "scenario",
-        "conc",
-        "batch",
-        "QPS",
-        "emb/s",
-        "mean ms",
-        "p50 ms",
-        "p95 ms",
-        "p99 ms",
-        "p99.9 ms",
-        "load s",
-        "first ms",
-        "peak RSS MiB",
-        "CPU %",
-        "precision",
-        "threads",
-        "min cos",
-        "valid",
-    ]);
+    let head = ["backend", "scenario", "conc", "batch"];
+    let tail = ["peak RSS MiB", "CPU %", "precision", "threads", "min cos", "valid"];
+    let mut table = Table::new(&[&head[..], &FIGURE_COLUMNS, &tail].concat());
     for e in entries {
         let r = e.record;
         let scenario = match (r.mode.as_str(), r.requested_rate_qps) {

@@ -20,35 +20,17 @@ const COMPACT: [&str; 11] =
     ["model", "backend", "scenario", "c", "batch", "seq", "emb/s", "p50 ms", "p99 ms", "RSS MB", "valid"];
 
 /// The wide table's columns.
-const WIDE: [&str; 21] = [
-    "model",
-    "backend",
-    "scenario",
-    "conc",
-    "batch",
-    "seq",
-    "QPS",
-    "emb/s",
-    "mean ms",
-    "p50 ms",
-    "p95 ms",
-    "p99 ms",
-    "p99.9 ms",
-    "load s",
-    "first ms",
-    "peak RSS MB",
-    "CPU %",
-    "threads",
-    "precision",
-    "min cos",
-    "valid",
-];
+fn wide_columns() -> Vec<&'static str> {
+    let head = ["model", "backend", "scenario", "conc", "batch", "seq"];
+    let tail = ["peak RSS MB", "CPU %", "threads", "precision", "min cos", "valid"];
+    [&head[..], &embench_report::markdown::FIGURE_COLUMNS, &tail].concat()
+}
 
 /// One row per cell, the verdict last. An invalid or skipped cell shows no figures
 /// and `INVALID [k]`; note k under the table gives the first line of its reason
 /// (the whole text is in results.jsonl). Compact: no line passes [`COMPACT_WIDTH`].
 pub fn table(records: &[CellRecord], wide: bool) -> String {
-    let mut header: Vec<&str> = if wide { WIDE.to_vec() } else { COMPACT.to_vec() };
+    let mut header: Vec<&str> = if wide { wide_columns() } else { COMPACT.to_vec() };
     let mut reasons = Vec::new();
     let mut rows: Vec<(Vec<String>, String, Color)> = records
         .iter()
@@ -235,7 +217,7 @@ mod tests {
         let rows = compact.lines().filter(|l| l.contains("a_fairly_long_s")).count();
         assert_eq!(rows, 3 + 2, "one line per cell and per failure:\n{compact}");
         let wide = table(&records, true);
-        for column in WIDE {
+        for column in wide_columns() {
             assert!(wide.contains(column), "{column} missing from the wide table");
         }
         assert!(widest(&wide) > COMPACT_WIDTH);
