@@ -1,6 +1,8 @@
 //! Which backends exist (whether or not this binary was built with them), and
 //! what each backend crate provides ([`Backend`]).
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
 use crate::architecture::{Architecture, Modality};
@@ -121,6 +123,14 @@ pub trait Backend: Sync {
         &[Modality::Text]
     }
 
+    /// The files of `folder` it reads besides `config.json` and `tokenizer.json` (its
+    /// converted network, as `backend`'s settings choose it); validation checks that
+    /// they exist before anything runs. None for a backend that loads no model.
+    fn model_files(&self, folder: &ModelFolder, backend: &ResolvedBackend) -> Vec<PathBuf> {
+        let _ = (folder, backend);
+        Vec::new()
+    }
+
     /// Loads a fresh instance of `request.model`.
     ///
     /// Errors: the model's files missing or unreadable, the framework refusing them,
@@ -174,6 +184,13 @@ pub trait BackendCatalog {
     fn architectures(&self, kind: BackendKind) -> Option<&'static [Architecture]> {
         let _ = kind;
         None
+    }
+
+    /// The files of `folder` that `backend` reads besides `config.json` and
+    /// `tokenizer.json` ([`Backend::model_files`]; none when not known).
+    fn model_files(&self, folder: &ModelFolder, backend: &ResolvedBackend) -> Vec<PathBuf> {
+        let _ = (folder, backend);
+        Vec::new()
     }
 }
 

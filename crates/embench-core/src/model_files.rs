@@ -16,8 +16,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::backend::BackendKind;
-use crate::config::{ModelFormat, ResolvedBackend, TorchMode};
 use crate::pooling::PoolingKind;
 
 /// A model's directory: the Hugging Face folder and the converted files beside it.
@@ -84,37 +82,10 @@ impl ModelFolder {
         self.root.join(format!("references/seq_{seq_len}.json"))
     }
 
-    /// The file `backend` loads the network from.
-    pub fn network_file(&self, backend: &ResolvedBackend) -> Option<PathBuf> {
-        match backend.kind {
-            BackendKind::Mock | BackendKind::PythonEcho => None,
-            BackendKind::Candle => Some(self.safetensors()),
-            BackendKind::Ort | BackendKind::PythonOrt => Some(self.onnx_model()),
-            BackendKind::Tch => Some(self.torchscript()),
-            BackendKind::PythonTorch => Some(match backend.python.as_ref().map(|p| p.mode) {
-                Some(TorchMode::Torchscript) => self.torchscript(),
-                _ => self.safetensors(),
-            }),
-            BackendKind::PythonOpenvino => Some(self.openvino_ir(false)),
-            BackendKind::Openvino => Some(match backend.openvino.as_ref().map(|o| o.model_format) {
-                Some(ModelFormat::Onnx) => self.onnx_model(),
-                Some(ModelFormat::IrFp16) => self.openvino_ir(true),
-                _ => self.openvino_ir(false),
-            }),
-        }
-    }
-
-    /// Files `backend` cannot run without that are missing.
-    pub fn missing_files(&self, backend: &ResolvedBackend) -> Vec<PathBuf> {
-        if !backend.kind.needs_model_files() {
-            return Vec::new();
-        }
-        let mut needed = vec![self.config_json(), self.tokenizer_json()];
-        needed.extend(self.network_file(backend));
-        if let Some(xml) = needed.last().filter(|p| p.extension().is_some_and(|e| e == "xml")).cloned() {
-            needed.push(xml.with_extension("bin"));
-        }
-        needed.into_iter().filter(|p| !p.is_file()).collect()
+    /// The files that must exist beside a network file: an IR's `.bin` with its `.xml`.
+    pub fn with_companions(network: PathBuf) -> Vec<PathBuf> {
+        let bin = (network.extension().is_some_and(|e| e == "xml")).then(|| network.with_extension("bin"));
+        std::iter::once(network).chain(bin).collect()
     }
 
     /// Pooling from sentence-transformers' `1_Pooling/config.json`, if the folder has one.

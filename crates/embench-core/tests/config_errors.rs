@@ -2,8 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use embench_core::config::{load_config, ConfigError, LoadedConfig, SeqLen};
-use embench_core::BackendKind;
+use embench_core::config::{load_config, ConfigError, LoadedConfig, ResolvedBackend, SeqLen};
+use embench_core::model_files::ModelFolder;
+use embench_core::{Backend, BackendCatalog, BackendKind};
 
 const MODELS: &str = "\
 models:
@@ -57,16 +58,44 @@ impl Fixture {
     }
 
     fn load(&self, config: &str) -> Result<LoadedConfig, Vec<ConfigError>> {
+        self.load_with(config, &|_| None)
+    }
+
+    fn load_with(&self, config: &str, catalog: &dyn BackendCatalog) -> Result<LoadedConfig, Vec<ConfigError>> {
         let p = self.path("bench.yaml");
         std::fs::write(&p, config).unwrap();
-        load_config(&p, &|_| None).map_err(|e| e.0)
+        load_config(&p, catalog).map_err(|e| e.0)
     }
 
     /// Loads `config`, expecting exactly one error.
     fn one_error(&self, config: &str) -> ConfigError {
-        let errors = self.load(config).expect_err("config should be rejected");
+        self.one_error_with(config, &|_| None)
+    }
+
+    /// Loads `config` with `catalog`, expecting exactly one error.
+    fn one_error_with(&self, config: &str, catalog: &dyn BackendCatalog) -> ConfigError {
+        let errors = self.load_with(config, catalog).expect_err("config should be rejected");
         assert_eq!(errors.len(), 1, "{errors:#?}");
         errors.into_iter().next().unwrap()
+    }
+}
+
+/// The model files each backend names ([`Backend::model_files`]), as the binary's catalog asks them.
+struct BackendsName;
+
+impl BackendCatalog for BackendsName {
+    fn unusable(&self, _kind: BackendKind) -> Option<String> {
+        None
+    }
+
+    fn model_files(&self, folder: &ModelFolder, backend: &ResolvedBackend) -> Vec<PathBuf> {
+        match backend.kind {
+            BackendKind::Candle => embench_candle::CandleBackend.model_files(folder, backend),
+            kind if kind.is_python() => {
+                embench_python::backend::backend(kind).expect("a python kind").model_files(folder, backend)
+            }
+            other => panic!("no test here asks for {other}'s files"),
+        }
     }
 }
 
@@ -253,7 +282,7 @@ fn backend_not_in_this_binary_says_how_to_get_it() {
 fn missing_model_files_name_the_file_and_the_fetch_command() {
     let f = Fixture::new();
     std::fs::remove_file(f.path("minilm/model.safetensors")).unwrap();
-    let e = f.one_error(GOOD);
+    let e = f.one_error_with(GOOD, &BackendsName);
     assert_at(&e, &f.path("models.yaml"), 6, 11, "models.minilm.path");
     assert!(e.message.contains("model.safetensors"), "{e}");
     assert!(e.fix.as_deref().unwrap().contains("convert_models.sh"), "{e}");
@@ -351,15 +380,6 @@ fn a_precision_the_framework_lacks_names_the_ones_it_has() {
     assert_at(&e, &f.path("bench.yaml"), 4, 16, "backends[0].precision");
     assert!(e.message.contains("candle does not run in bf16"), "{e}");
     assert!(e.fix.as_deref().unwrap().contains("fp32"), "{e}");
-}
-
-#[test]
-fn converted_files_are_checked_per_backend_setting() {
-    let f = Fixture::new();
-    let e = f.one_error(&GOOD.replace("  - name: candle\n", "  - name: openvino\n    model_format: ir_fp16\n"));
-    assert_at(&e, &f.path("models.yaml"), 6, 11, "models.minilm.path");
-    assert!(e.message.contains("openvino/model_fp16.xml") && e.message.contains("model_fp16.bin"), "{e}");
-    assert!(e.fix.as_deref().unwrap().contains("convert_models.sh minilm"), "{e}");
 }
 
 #[test]
@@ -509,7 +529,10 @@ fn python_and_isolation_settings_are_checked() {
     let options = c.backends[0].python.clone().unwrap();
     assert_eq!((options.mode, options.processes), (embench_core::config::TorchMode::Eager, 2));
     // TorchScript reads another file, which this folder lacks.
-    let e = f.one_error(&GOOD.replace("  - name: candle\n", "  - name: python-torch\n    mode: torchscript\n"));
+    let e = f.one_error_with(
+        &GOOD.replace("  - name: candle\n", "  - name: python-torch\n    mode: torchscript\n"),
+        &BackendsName,
+    );
     assert!(e.message.contains("torchscript/model.pt"), "{e}");
     assert_eq!(c.cell_timeout_s, embench_core::config::DEFAULT_CELL_TIMEOUT_S);
 

@@ -1,5 +1,9 @@
 //! What the openvino crate provides to the binary's factory.
 
+use std::path::PathBuf;
+
+use embench_core::config::{ModelFormat, ResolvedBackend};
+use embench_core::model_files::ModelFolder;
 use embench_core::{Architecture, Backend, EmbedError, Embedder, LoadRequest};
 
 use crate::{runtime_library, OpenvinoEmbedder, OpenvinoSettings};
@@ -23,10 +27,14 @@ impl Backend for OpenvinoBackend {
         Some(&[Architecture::Bert, Architecture::XlmRoberta])
     }
 
+    fn model_files(&self, folder: &ModelFolder, backend: &ResolvedBackend) -> Vec<PathBuf> {
+        ModelFolder::with_companions(network_file(folder, backend))
+    }
+
     fn load(&self, request: &LoadRequest) -> Result<Box<dyn Embedder>, EmbedError> {
         request.cpu_only("openvino")?;
         let folder = request.folder("openvino")?;
-        let file = folder.network_file(request.backend).expect("openvino reads a file");
+        let file = network_file(folder, request.backend);
         let settings = OpenvinoSettings {
             threads: Some(request.threads),
             precision: request.backend.precision,
@@ -34,5 +42,15 @@ impl Backend for OpenvinoBackend {
             pooling: request.model.pooling,
         };
         Ok(Box::new(OpenvinoEmbedder::load(&file, &settings)?))
+    }
+}
+
+/// The file the backend reads, as `model_format` chooses it: the fp32 IR (default),
+/// the fp16-weight IR, or the ONNX export read directly.
+fn network_file(folder: &ModelFolder, backend: &ResolvedBackend) -> PathBuf {
+    match backend.openvino.as_ref().map(|o| o.model_format) {
+        Some(ModelFormat::Onnx) => folder.onnx_model(),
+        Some(ModelFormat::IrFp16) => folder.openvino_ir(true),
+        _ => folder.openvino_ir(false),
     }
 }

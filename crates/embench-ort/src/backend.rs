@@ -1,5 +1,9 @@
 //! What the ort crate provides to the binary's factory.
 
+use std::path::PathBuf;
+
+use embench_core::config::ResolvedBackend;
+use embench_core::model_files::ModelFolder;
 use embench_core::{Architecture, Backend, EmbedError, Embedder, LoadRequest};
 
 use crate::{runtime_library, OrtEmbedder, OrtSettings, ORT_CRATE_VERSION};
@@ -21,6 +25,10 @@ impl Backend for OrtBackend {
 
     fn architectures(&self) -> Option<&'static [Architecture]> {
         Some(&[Architecture::Bert, Architecture::XlmRoberta])
+    }
+
+    fn model_files(&self, folder: &ModelFolder, _backend: &ResolvedBackend) -> Vec<PathBuf> {
+        vec![folder.onnx_model()]
     }
 
     fn load(&self, request: &LoadRequest) -> Result<Box<dyn Embedder>, EmbedError> {

@@ -1,7 +1,10 @@
 //! What the python crate provides to the binary's factory: one [`Backend`] per
 //! python-* kind, all worker processes of the venv's python.
 
-use embench_core::config::TorchMode;
+use std::path::PathBuf;
+
+use embench_core::config::{ResolvedBackend, TorchMode};
+use embench_core::model_files::ModelFolder;
 use embench_core::{Architecture, Backend, BackendKind, EmbedError, Embedder, LoadRequest};
 
 use crate::{interpreter, PythonEmbedder, PythonSettings};
@@ -30,6 +33,22 @@ impl PythonBackend {
             BackendKind::PythonTorch => ("python-torch", "torch"),
             BackendKind::PythonOpenvino => ("python-openvino", "openvino"),
             _ => ("python-echo", "echo"),
+        }
+    }
+}
+
+impl PythonBackend {
+    /// The file the worker loads: the ONNX export, the fp32 IR, or for python-torch the
+    /// Hugging Face safetensors (eager) or the TorchScript export; none for the echo worker.
+    fn network_file(&self, folder: &ModelFolder, backend: &ResolvedBackend) -> Option<PathBuf> {
+        match self.kind {
+            BackendKind::PythonOrt => Some(folder.onnx_model()),
+            BackendKind::PythonOpenvino => Some(folder.openvino_ir(false)),
+            BackendKind::PythonTorch => Some(match backend.python.as_ref().map(|p| p.mode) {
+                Some(TorchMode::Torchscript) => folder.torchscript(),
+                _ => folder.safetensors(),
+            }),
+            _ => None,
         }
     }
 }
@@ -67,6 +86,10 @@ impl Backend for PythonBackend {
         }
     }
 
+    fn model_files(&self, folder: &ModelFolder, backend: &ResolvedBackend) -> Vec<PathBuf> {
+        self.network_file(folder, backend).map(ModelFolder::with_companions).unwrap_or_default()
+    }
+
     fn load(&self, request: &LoadRequest) -> Result<Box<dyn Embedder>, EmbedError> {
         let (framework, kind) = self.names();
         request.cpu_only(framework)?;
@@ -74,7 +97,7 @@ impl Backend for PythonBackend {
         let options = backend.python.clone().expect("validation fills python options");
         let network = match self.kind {
             BackendKind::PythonEcho => None,
-            _ => request.folder(framework)?.network_file(backend),
+            _ => self.network_file(request.folder(framework)?, backend),
         };
         let settings = PythonSettings {
             kind,

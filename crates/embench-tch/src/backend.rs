@@ -1,6 +1,9 @@
 //! What the tch crate provides to the binary's factory.
 
-use embench_core::config::DeviceKind;
+use std::path::PathBuf;
+
+use embench_core::config::{DeviceKind, ResolvedBackend};
+use embench_core::model_files::ModelFolder;
 use embench_core::{Architecture, Backend, EmbedError, Embedder, LoadRequest};
 
 use crate::{TchEmbedder, TchSettings, LIBTORCH_VERSION, TCH_CRATE_VERSION};
@@ -15,6 +18,10 @@ impl Backend for TchBackend {
 
     fn architectures(&self) -> Option<&'static [Architecture]> {
         Some(&[Architecture::Bert, Architecture::XlmRoberta])
+    }
+
+    fn model_files(&self, folder: &ModelFolder, _backend: &ResolvedBackend) -> Vec<PathBuf> {
+        vec![folder.torchscript()]
     }
 
     fn load(&self, request: &LoadRequest) -> Result<Box<dyn Embedder>, EmbedError> {

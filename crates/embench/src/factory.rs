@@ -1,7 +1,10 @@
 //! The one place that knows which backends this binary was built with: one `cfg`
 //! arm per backend crate ([`backend`]); everything else asks the crate's [`Backend`].
 
+use std::path::PathBuf;
+
 use embench_core::config::{ResolvedBackend, ResolvedModel};
+use embench_core::model_files::ModelFolder;
 use embench_core::{Architecture, Backend, BackendCatalog, BackendKind, EmbedError, Embedder, LoadRequest, Phase};
 use embench_runner::run::execute::BackendFactory;
 use embench_schema::manifest::BackendVersion;
@@ -78,6 +81,10 @@ impl BackendCatalog for Catalog {
 
     fn architectures(&self, kind: BackendKind) -> Option<&'static [Architecture]> {
         backend(kind).ok().and_then(|b| b.architectures())
+    }
+
+    fn model_files(&self, folder: &ModelFolder, entry: &ResolvedBackend) -> Vec<PathBuf> {
+        backend(entry.kind).map(|b| b.model_files(folder, entry)).unwrap_or_default()
     }
 }
 

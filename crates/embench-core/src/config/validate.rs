@@ -370,12 +370,16 @@ impl Validator<'_> {
             let dense = match folder.as_ref().map(dense_layers) {
                 Some(Ok(d)) => d,
                 Some(Err(msg)) => {
-                    self.errors.push(ConfigError::file(self.models_path, format!("models.{}.path", key.value), msg));
+                    // A broken Dense config is also what the folder's limits read: say it once.
+                    if !self.errors.iter().any(|e| e.message == msg) {
+                        let field = format!("models.{}.path", key.value);
+                        self.errors.push(ConfigError::file(self.models_path, field, msg));
+                    }
                     Vec::new()
                 }
                 None => Vec::new(),
             };
-            self.check_dense(&key.value, &dense);
+            self.check_dense(&key.value, &dense, backends);
             out.push(ResolvedModel {
                 key: key.value.clone(),
                 config: config.clone(),
@@ -419,8 +423,11 @@ impl Validator<'_> {
             return;
         };
         let mut missing: Vec<PathBuf> = Vec::new();
-        for backend in backends {
-            for p in folder.missing_files(backend) {
+        for backend in backends.iter().filter(|b| b.kind.needs_model_files()) {
+            let needed = [folder.config_json(), folder.tokenizer_json()]
+                .into_iter()
+                .chain(self.catalog.model_files(folder, backend));
+            for p in needed.filter(|p| !p.is_file()) {
                 if !missing.contains(&p) {
                     missing.push(p);
                 }

@@ -260,12 +260,14 @@ fn rewrite_results(path: &Path, records: &[CellRecord]) -> anyhow::Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))
 }
 
-/// Every leaf where `before` and `now` differ, as `path: before -> now`.
+/// Every leaf where `before` and `now` differ, as `path: before -> now`. A key that
+/// `before` lacks is a fact a newer embench resolves (e.g. a model's architecture),
+/// not a change of config: it is not a difference, so a run resumes across an upgrade.
 fn json_diff(path: &str, before: &serde_json::Value, now: &serde_json::Value, out: &mut Vec<String>) {
     use serde_json::Value;
     match (before, now) {
         (Value::Object(a), Value::Object(b)) => {
-            let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            let keys: BTreeSet<&String> = a.keys().chain(b.keys().filter(|k| a.contains_key(*k))).collect();
             for k in keys {
                 let (x, y) = (a.get(k).unwrap_or(&Value::Null), b.get(k).unwrap_or(&Value::Null));
                 json_diff(&format!("{path}.{k}"), x, y, out);
@@ -307,4 +309,25 @@ fn run_dir(out: Option<&Path>, host: &str) -> anyhow::Result<PathBuf> {
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_diff;
+
+    /// A run started by an older embench resumes: what it did not write is not a change.
+    #[test]
+    fn a_key_the_old_manifest_lacks_is_not_a_change() {
+        let old = serde_json::json!([{"key": "m", "pooling": {"kind": "mean"}}]);
+        let now = serde_json::json!([{"key": "m", "pooling": {"kind": "mean"}, "architecture": "bert"}]);
+        let mut changes = Vec::new();
+        json_diff("models", &old, &now, &mut changes);
+        assert!(changes.is_empty(), "{changes:?}");
+        let now = serde_json::json!([{"key": "m", "pooling": {"kind": "cls"}}]);
+        json_diff("models", &old, &now, &mut changes);
+        assert_eq!(changes, ["models[0].pooling.kind: \"mean\" -> \"cls\""]);
+        let mut removed = Vec::new();
+        json_diff("models", &old, &serde_json::json!([{"key": "m"}]), &mut removed);
+        assert_eq!(removed, ["models[0].pooling: {\"kind\":\"mean\"} -> null"]);
+    }
 }
