@@ -12,7 +12,7 @@ CARGO_ENV := LIBTORCH_USE_PYTORCH=1 PATH="$(CURDIR)/.venv/bin:$$PATH"
 FEATURES := --features embench/tch
 MODEL_DIR := models/all-minilm-l6-v2/pytorch
 
-.PHONY: all install model venv convert build test test-rust test-infra tools bench bench-peers bench-python bench-overhead bench-batching peak validate fmt lint clean
+.PHONY: all install model venv convert tiny-models build test test-rust test-infra tools bench bench-architectures bench-peers bench-python bench-overhead bench-batching peak validate fmt lint clean
 
 all: build
 
@@ -30,6 +30,11 @@ venv:
 convert: venv model
 	scripts/convert_models.sh all-minilm-l6-v2
 
+## tiny-models: one tiny random model per architecture of the design (made offline, seeded), converted like the default model
+tiny-models: venv
+	.venv/bin/python scripts/python/make_tiny_models.py models
+	scripts/convert_models.sh tiny-xlm-roberta
+
 ## build: the embench binary with every backend (candle, ort, openvino, tch, mock)
 build: venv
 	$(CARGO_ENV) $(CARGO) build --locked --workspace $(FEATURES)
@@ -42,7 +47,7 @@ install: venv
 ## test: everything the project checks, from a fresh clone
 test: test-rust test-infra
 
-test-rust: convert
+test-rust: convert tiny-models
 	$(CARGO) fmt --all -- --check
 	$(CARGO_ENV) $(CARGO) clippy --locked --workspace --all-targets $(FEATURES) -- -D warnings
 	$(CARGO_ENV) $(CARGO) test --locked --workspace --no-fail-fast $(FEATURES)
@@ -64,6 +69,11 @@ RUN_DIR ?= results/$(shell date -u +%Y%m%dT%H%M%SZ)-$(shell uname -n)
 bench: convert build peak
 	$(EMBENCH) run --config configs/quick.yaml --out $(RUN_DIR)
 	$(EMBENCH) report $(RUN_DIR)
+
+## bench-architectures: every architecture (tiny models) x every backend that runs it x seq 32, 128, natural: valid, min cosine
+bench-architectures: tiny-models build
+	$(EMBENCH) run --config configs/architectures.yaml --out $(RUN_DIR)-architectures --wide
+	$(EMBENCH) report $(RUN_DIR)-architectures
 
 ## bench-peers: embench's ort/openvino beside Python onnxruntime and OpenVINO's benchmark_app
 bench-peers: convert build

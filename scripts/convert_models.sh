@@ -35,7 +35,7 @@ if [[ ! -x "$python" ]]; then
 fi
 
 # The model's folder and settings, from configs/models.yaml.
-read -r dest hf_id max_len < <("$python" - "$root/configs/models.yaml" "$key" <<'PY'
+IFS=$'\t' read -r dest hf_id max_len < <("$python" - "$root/configs/models.yaml" "$key" <<'PY'
 import pathlib, sys, yaml
 path, key = pathlib.Path(sys.argv[1]), sys.argv[2]
 models = yaml.safe_load(path.read_text())["models"]
@@ -43,7 +43,7 @@ if key not in models:
     sys.exit(f"error: model '{key}' is not in {path}\nfix: use one of: {', '.join(models)}")
 m = models[key]
 folder = (path.parent / m["path"]).resolve() if m.get("path") else path.parent.parent / "models" / key
-print(folder, m.get("huggingface_id") or "-", m.get("max_seq_length", 512))
+print(folder, m.get("huggingface_id") or "-", m.get("max_seq_length", 512), sep="\t")
 PY
 )
 

@@ -30,7 +30,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from make_references import DEFAULT_SEQ_LENS, PROBES, usable_positions, write_references  # noqa: E402
 
 # Bump when the outputs change, so convert_models.sh redoes existing conversions.
-CONVERTER_VERSION = 3
+CONVERTER_VERSION = 4
 OPSET = 17
 FP32_TOLERANCE = 1e-4
 def fail(msg: str, fix: str) -> None:
@@ -223,7 +223,7 @@ def main() -> None:
     # Reference embeddings of the probe set: natural length, and each usual fixed length the model holds.
     positions = usable_positions(json.loads((hf / "config.json").read_text()))
     lens = [n for n in DEFAULT_SEQ_LENS if positions is None or n <= positions]
-    written = write_references(root, model, tokenizer, args.max_length, lens, natural=True)
+    written = write_references(root, args.max_length, lens, natural=True)
     record["reference"] = {"path": "reference.json", "sentences": len(PROBES), "seq_lens": lens,
                            "files": written}
     record["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

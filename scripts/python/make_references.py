@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the correctness gate's reference embeddings of a converted model folder:
-the probe set embedded in PyTorch (transformers' model, the folder's pooling and
-normalisation), one file per sequence length.
+the probe set embedded by sentence-transformers itself (`SentenceTransformer(folder)
+.encode`: the folder's whole pipeline, its pooling, Dense layers and Normalize, run by
+the tool users use, not by a re-implementation of embench's), one file per sequence length.
 
     <root>/reference.json           natural length: the probes, each truncated at max_seq_length
     <root>/references/seq_<N>.json  exactly N tokens: the probes (padded to N by embench, truncated
@@ -55,32 +56,42 @@ def hf_dir(root: pathlib.Path) -> pathlib.Path:
     return nested if (nested / "config.json").is_file() or not (root / "config.json").is_file() else root
 
 
+KNOWN_MODULES = ("Transformer", "Pooling", "Normalize")
+
+
 def pooling_of(folder: pathlib.Path) -> tuple[str, bool]:
-    """The folder's sentence-transformers pooling (mean or cls) and whether it normalises."""
+    """The folder's sentence-transformers pooling (mean or cls) and whether it normalises.
+
+    Reads both layouts: `pooling_mode_*` flags and sentence-transformers 6's
+    `pooling_mode`; module types by their class name (`...models.Normalize` and
+    `...base.modules.normalize.Normalize` alike). A mode or module embench does not
+    run is an error, never a default.
+    """
     kind = "mean"
     pooling = folder / "1_Pooling" / "config.json"
     if pooling.is_file():
         cfg = json.loads(pooling.read_text())
-        if cfg.get("pooling_mode_cls_token"):
-            kind = "cls"
-        elif not cfg.get("pooling_mode_mean_tokens"):
-            fail(f"{pooling}: only mean and CLS pooling are supported", "set 'pooling' in configs/models.yaml")
+        mode = cfg.get("pooling_mode")
+        if mode is not None:
+            modes = [mode] if isinstance(mode, str) else list(mode)
+        else:
+            modes = [k[len("pooling_mode_"):] for k, v in cfg.items() if k.startswith("pooling_mode_") and v is True]
+        names = {"cls_token": "cls", "mean_tokens": "mean"}
+        modes = [names.get(m, m) for m in modes]
+        if modes not in (["cls"], ["mean"]):
+            fail(f"{pooling}: pooling mode {modes} is not one embench runs yet (cls, mean)",
+                 "benchmark a model with cls or mean pooling")
+        kind = modes[0]
     normalize = False
     modules = folder / "modules.json"
     if modules.is_file():
-        normalize = any(m.get("type", "").endswith("models.Normalize") for m in json.loads(modules.read_text()))
+        classes = [m.get("type", "").rsplit(".", 1)[-1] for m in json.loads(modules.read_text())]
+        unknown = [c for c in classes if c not in KNOWN_MODULES]
+        if unknown:
+            fail(f"{modules}: modules {unknown} are not ones embench runs yet ({', '.join(KNOWN_MODULES)})",
+                 "benchmark a model whose pipeline embench runs")
+        normalize = "Normalize" in classes
     return kind, normalize
-
-
-def pool(hidden: np.ndarray, mask: np.ndarray, kind: str, normalize: bool) -> np.ndarray:
-    if kind == "cls":
-        out = hidden[:, 0, :].astype(np.float64)
-    else:
-        m = mask[:, :, None].astype(np.float64)
-        out = (hidden.astype(np.float64) * m).sum(1) / np.clip(m.sum(1), 1e-9, None)
-    if normalize:
-        out = out / np.clip(np.linalg.norm(out, axis=1, keepdims=True), 1e-12, None)
-    return out.astype(np.float32)
 
 
 def long_texts(tokenizer, n: int) -> list[str]:
@@ -95,26 +106,24 @@ def long_texts(tokenizer, n: int) -> list[str]:
     return out
 
 
-def embed(model, tokenizer, texts: list[str], max_length: int, kind: str, normalize: bool) -> np.ndarray:
-    names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in tokenizer.model_input_names]
-    out = []
-    for start in range(0, len(texts), 8):
-        enc = tokenizer(texts[start:start + 8], padding=True, truncation=True, max_length=max_length,
-                        return_tensors="pt")
-        with torch.inference_mode():
-            hidden = model(**{n: enc[n] for n in names}).last_hidden_state.numpy()
-        out.append(pool(hidden, enc["attention_mask"].numpy(), kind, normalize))
-    return np.concatenate(out)
+def embed(st, texts: list[str], max_length: int) -> np.ndarray:
+    """sentence-transformers' vectors of `texts`, each truncated at `max_length` tokens."""
+    st.max_seq_length = max_length
+    with torch.inference_mode():
+        vectors = st.encode(texts, batch_size=8, convert_to_numpy=True, show_progress_bar=False)
+    return vectors.astype(np.float32)
 
 
 def write_set(path: pathlib.Path, root: pathlib.Path, texts: list[str], vectors: np.ndarray, seq_len: int | None,
               kind: str, normalize: bool, max_length: int) -> None:
+    import sentence_transformers
     import transformers
 
     path.parent.mkdir(parents=True, exist_ok=True)
     body = {
         "model": root.name,
         "made_with": {"torch": torch.__version__, "transformers": transformers.__version__,
+                      "sentence_transformers": sentence_transformers.__version__,
                       "script": "scripts/python/make_references.py", "pooling": kind, "normalize": normalize},
         "max_seq_length": max_length,
         "seq_len": seq_len,
@@ -137,18 +146,24 @@ def usable_positions(config: dict) -> int | None:
     return rows
 
 
-def write_references(root: pathlib.Path, model, tokenizer, max_length: int, seq_lens: list[int],
-                     natural: bool) -> list[str]:
+def write_references(root: pathlib.Path, max_length: int, seq_lens: list[int], natural: bool) -> list[str]:
     """Writes reference.json (when `natural`) and references/seq_N.json for each N; returns the paths written."""
+    from sentence_transformers import SentenceTransformer
+
+    # The folder's pipeline must be one embench runs (else the gate would compare
+    # with a pipeline no backend computes): fails on an unknown mode or module.
     kind, normalize = pooling_of(hf_dir(root))
+    torch.manual_seed(0)
+    st = SentenceTransformer(str(hf_dir(root)), device="cpu")
+    tokenizer = st.tokenizer
     written = []
     if natural:
-        vectors = embed(model, tokenizer, PROBES, max_length, kind, normalize)
+        vectors = embed(st, PROBES, max_length)
         write_set(root / "reference.json", root, PROBES, vectors, None, kind, normalize, max_length)
         written.append("reference.json")
     for n in seq_lens:
         texts = PROBES + long_texts(tokenizer, n)
-        vectors = embed(model, tokenizer, texts, n, kind, normalize)
+        vectors = embed(st, texts, n)
         rel = f"references/seq_{n}.json"
         write_set(root / rel, root, texts, vectors, n, kind, normalize, max_length)
         written.append(rel)
@@ -162,8 +177,6 @@ def main() -> None:
     ap.add_argument("--seq-lens", type=int, nargs="*", default=[], help="fixed lengths to write")
     ap.add_argument("--natural", action="store_true", help="also write reference.json")
     args = ap.parse_args()
-    from transformers import AutoModel, AutoTokenizer
-
     root = args.root.resolve()
     hf = hf_dir(root)
     if not (hf / "config.json").is_file():
@@ -172,10 +185,7 @@ def main() -> None:
     too_long = [n for n in args.seq_lens if positions is not None and n > positions]
     if too_long:
         fail(f"seq {too_long} is over the model's {positions} positions", f"use lengths of at most {positions}")
-    torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(hf)
-    model = AutoModel.from_pretrained(hf, dtype=torch.float32).eval()
-    written = write_references(root, model, tokenizer, args.max_length, args.seq_lens, args.natural)
+    written = write_references(root, args.max_length, args.seq_lens, args.natural)
     print(f"reference embeddings: {', '.join(written)} in {root}")
 
 

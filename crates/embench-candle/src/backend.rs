@@ -17,7 +17,7 @@ impl Backend for CandleBackend {
     }
 
     fn architectures(&self) -> Option<&'static [Architecture]> {
-        Some(&[Architecture::Bert])
+        Some(&crate::models::ARCHITECTURES)
     }
 
     fn model_files(&self, folder: &ModelFolder, _backend: &ResolvedBackend) -> Vec<PathBuf> {
@@ -27,23 +27,24 @@ impl Backend for CandleBackend {
     fn load(&self, request: &LoadRequest) -> Result<Box<dyn Embedder>, EmbedError> {
         let model = request.model;
         // A model embench cannot name (a `model_type` it does not know) passes
-        // validation for the converted backends; candle's own BERT would misread it.
-        if model.architecture != Some(Architecture::Bert) {
+        // validation for the converted backends; candle's own networks would misread it.
+        let Some(architecture) = model.architecture.filter(|a| crate::models::ARCHITECTURES.contains(a)) else {
             let what =
                 model.architecture.map_or_else(|| "an architecture embench does not know".into(), |a| a.to_string());
             return Err(EmbedError::new(
                 "candle",
                 Phase::Load,
                 format!(
-                    "model '{}' is {what}; the candle backend runs BERT models only (fix: remove candle for this model)",
+                    "model '{}' is {what}; the candle backend runs bert and xlm-roberta models (fix: remove candle for this model)",
                     model.key
                 ),
             ));
-        }
+        };
         let settings = CandleSettings {
             threads: Some(request.threads),
             cuda: request.backend.device == DeviceKind::Cuda,
             pooling: model.pooling,
+            architecture,
         };
         Ok(Box::new(CandleEmbedder::load(request.folder("candle")?, &settings)?))
     }

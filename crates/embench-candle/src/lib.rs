@@ -1,18 +1,23 @@
-//! The candle backend: BERT-family encoders from a Hugging Face folder
-//! (`config.json`, `model.safetensors`), forward pass in candle, pooling in
-//! `embench-core` like every other backend.
+//! The candle backend: BERT and XLM-RoBERTa encoders from a Hugging Face folder
+//! (`config.json`, `model.safetensors`), one file per architecture under
+//! [`models`](crate::models), forward pass in candle, pooling in `embench-core`
+//! like every other backend.
 
 #![warn(missing_docs)]
 
 mod backend;
-pub use backend::CandleBackend;
+mod models;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
 use embench_core::model_files::ModelFolder;
 use embench_core::pooling::Pooling;
-use embench_core::{BackendInfo, EmbedError, Embedder, Embeddings, Phase, PhaseContext, Precision, TokenizedBatch};
+use embench_core::{
+    Architecture, BackendInfo, EmbedError, Embedder, Embeddings, Phase, PhaseContext, Precision, TokenizedBatch,
+};
+
+pub use backend::CandleBackend;
+use models::Network;
 
 /// The candle release this crate is built against; a test checks it against Cargo.lock.
 pub const CANDLE_VERSION: &str = "0.11.1";
@@ -28,11 +33,13 @@ pub struct CandleSettings {
     pub cuda: bool,
     /// Pooling and normalisation of the model.
     pub pooling: Pooling,
+    /// The network family (one of [`models::ARCHITECTURES`]).
+    pub architecture: Architecture,
 }
 
 /// A loaded BERT-family model.
 pub struct CandleEmbedder {
-    model: BertModel,
+    model: Network,
     device: Device,
     hidden: usize,
     pooling: Pooling,
@@ -46,17 +53,11 @@ impl CandleEmbedder {
         let device = open_device(settings.cuda)?;
         let config_text = std::fs::read_to_string(folder.config_json())
             .map_err(|e| EmbedError::new(FRAMEWORK, Phase::Load, format!("{}: {e}", folder.config_json().display())))?;
-        let config: Config = serde_json::from_str(&config_text).map_err(|e| {
-            EmbedError::new(
-                FRAMEWORK,
-                Phase::Load,
-                format!("{}: not a BERT config: {e}", folder.config_json().display()),
-            )
-        })?;
         // SAFETY: the weights file is memory-mapped read-only; embench never writes to it while loaded.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[folder.safetensors()], DType::F32, &device) }
             .in_phase(FRAMEWORK, Phase::Load)?;
-        let model = BertModel::load(vb, &config).in_phase(FRAMEWORK, Phase::Load)?;
+        let (model, hidden) = Network::load(settings.architecture, &config_text, vb)
+            .map_err(|e| EmbedError::new(FRAMEWORK, Phase::Load, format!("{}: {e}", folder.config_json().display())))?;
         let device_name = match &device {
             Device::Cpu => "cpu".to_string(),
             other => format!("{other:?}"),
@@ -64,7 +65,7 @@ impl CandleEmbedder {
         Ok(Self {
             model,
             device,
-            hidden: config.hidden_size,
+            hidden,
             pooling: settings.pooling,
             info: BackendInfo {
                 framework: FRAMEWORK.into(),
@@ -122,7 +123,7 @@ impl Embedder for CandleEmbedder {
             Tensor::from_slice(&batch.attention_mask, shape, &self.device).in_phase(FRAMEWORK, Phase::Inference)?;
         let hidden = {
             let _span = tracing::trace_span!("forward").entered();
-            self.model.forward(&ids, &types, Some(&mask)).in_phase(FRAMEWORK, Phase::Inference)?
+            self.model.forward(&ids, &types, &mask).in_phase(FRAMEWORK, Phase::Inference)?
         };
         let hidden = hidden.flatten_all().and_then(|h| h.to_vec1::<f32>()).in_phase(FRAMEWORK, Phase::Inference)?;
         let _span = tracing::trace_span!("pool").entered();

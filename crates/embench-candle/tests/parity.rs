@@ -5,6 +5,7 @@ use embench_candle::{CandleEmbedder, CandleSettings};
 use embench_core::parity::{minilm, require};
 use embench_core::parity_test;
 use embench_core::pooling::{Pooling, PoolingKind};
+use embench_core::Architecture;
 
 fn load() -> CandleEmbedder {
     let folder = minilm();
@@ -14,7 +15,8 @@ fn load() -> CandleEmbedder {
         normalize: folder.normalize_from_folder().unwrap().expect("modules.json"),
     };
     assert_eq!(pooling, Pooling { kind: PoolingKind::Mean, normalize: true });
-    CandleEmbedder::load(&folder, &CandleSettings { threads: Some(2), cuda: false, pooling }).unwrap()
+    let settings = CandleSettings { threads: Some(2), cuda: false, pooling, architecture: Architecture::Bert };
+    CandleEmbedder::load(&folder, &settings).unwrap()
 }
 
 parity_test!(candle_matches_sentence_transformers, 0.9999, load());

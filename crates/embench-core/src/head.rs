@@ -47,25 +47,31 @@ pub struct DenseLayer {
 /// field, named with its path.
 pub fn dense_layers(folder: &ModelFolder) -> Result<Vec<DenseLayer>, String> {
     let hf = folder.hf_dir();
-    let modules_path = hf.join("modules.json");
-    if !modules_path.is_file() {
-        return Ok(Vec::new());
-    }
-    let modules: serde_json::Value = read(&modules_path)?;
-    let list = modules.as_array().ok_or_else(|| format!("{}: not a list of modules", modules_path.display()))?;
     let mut layers = Vec::new();
-    for m in list {
-        if !m.get("type").and_then(|t| t.as_str()).is_some_and(|t| t.ends_with("models.Dense")) {
-            continue;
-        }
-        let dir = m.get("path").and_then(|p| p.as_str()).unwrap_or_default();
-        let path = hf.join(dir).join("config.json");
+    for m in folder.modules()?.unwrap_or_default().iter().filter(|m| m.class == "Dense") {
+        let path = hf.join(&m.path).join("config.json");
         let value = read(&path)?;
         let mut layer: DenseLayer = serde_json::from_value(value).map_err(|e| format!("{}: {e}", path.display()))?;
-        layer.path = hf.join(dir).display().to_string();
+        layer.path = hf.join(&m.path).display().to_string();
         layers.push(layer);
     }
     Ok(layers)
+}
+
+/// The module classes a sentence-transformers pipeline may have for embench to run it.
+pub const KNOWN_MODULES: [&str; 4] = ["Transformer", "Pooling", "Dense", "Normalize"];
+
+/// The modules of `folder`'s pipeline that embench does not know (none without a `modules.json`).
+///
+/// Errors: a `modules.json` that cannot be read.
+pub fn unknown_modules(folder: &ModelFolder) -> Result<Vec<String>, String> {
+    Ok(folder
+        .modules()?
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| !KNOWN_MODULES.contains(&m.class.as_str()))
+        .map(|m| m.type_name)
+        .collect())
 }
 
 fn read(path: &Path) -> Result<serde_json::Value, String> {

@@ -88,38 +88,96 @@ impl ModelFolder {
         std::iter::once(network).chain(bin).collect()
     }
 
-    /// Pooling from sentence-transformers' `1_Pooling/config.json`, if the folder has one.
+    /// The modules of sentence-transformers' `modules.json`, in order (None without one).
+    ///
+    /// Errors: a `modules.json` that is not a list of modules with a `type`.
+    pub fn modules(&self) -> Result<Option<Vec<StModule>>, String> {
+        let path = self.hf_dir().join("modules.json");
+        let Some(json) = read_json(&path)? else {
+            return Ok(None);
+        };
+        let list = json.as_array().ok_or_else(|| format!("{}: expected a JSON array", path.display()))?;
+        list.iter()
+            .map(|m| {
+                let type_name = m.get("type").and_then(|t| t.as_str()).ok_or_else(|| {
+                    format!(
+                        "{}: a module without a 'type' (fix: repair the file, or re-save the model)",
+                        path.display()
+                    )
+                })?;
+                Ok(StModule {
+                    class: type_name.rsplit('.').next().unwrap_or(type_name).to_string(),
+                    type_name: type_name.to_string(),
+                    path: m.get("path").and_then(|p| p.as_str()).unwrap_or_default().to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()
+            .map(Some)
+    }
+
+    /// Pooling from sentence-transformers' `1_Pooling/config.json`, if the folder has one:
+    /// `pooling_mode` (sentence-transformers 6: `"cls"`, `"mean"`) or the older
+    /// `pooling_mode_*` flags.
+    ///
+    /// Errors: a mode embench does not run (`lasttoken`, `max`, `weightedmean`, …),
+    /// naming the file and the field.
     pub fn pooling_from_folder(&self) -> Result<Option<PoolingKind>, String> {
         let path = self.hf_dir().join("1_Pooling/config.json");
         let Some(json) = read_json(&path)? else {
             return Ok(None);
         };
-        let flag = |k: &str| json.get(k).and_then(|v| v.as_bool()).unwrap_or(false);
-        if flag("pooling_mode_mean_tokens") {
-            Ok(Some(PoolingKind::Mean))
-        } else if flag("pooling_mode_cls_token") {
-            Ok(Some(PoolingKind::Cls))
-        } else {
-            Err(format!(
-                "{}: only mean and CLS pooling are supported; set 'pooling' in models.yaml to override",
+        let unsupported = |mode: &str| {
+            format!(
+                "{}: pooling mode '{mode}' is not one embench runs yet (cls, mean); set 'pooling' in models.yaml only if the model is really pooled that way",
                 path.display()
-            ))
+            )
+        };
+        if let Some(mode) = json.get("pooling_mode") {
+            // A single mode, or a list of one.
+            let modes: Vec<&str> = match mode {
+                serde_json::Value::String(m) => vec![m.as_str()],
+                serde_json::Value::Array(list) => list.iter().filter_map(|m| m.as_str()).collect(),
+                _ => Vec::new(),
+            };
+            return match modes.as_slice() {
+                ["cls"] => Ok(Some(PoolingKind::Cls)),
+                ["mean"] => Ok(Some(PoolingKind::Mean)),
+                [other] => Err(unsupported(other)),
+                _ => Err(unsupported(&mode.to_string())),
+            };
+        }
+        let set: Vec<&str> = json
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, v)| k.starts_with("pooling_mode_") && v.as_bool() == Some(true))
+            .map(|(k, _)| k.as_str())
+            .collect();
+        match set.as_slice() {
+            ["pooling_mode_mean_tokens"] => Ok(Some(PoolingKind::Mean)),
+            ["pooling_mode_cls_token"] => Ok(Some(PoolingKind::Cls)),
+            [] => Err(format!("{}: no pooling mode is set", path.display())),
+            modes => Err(unsupported(&modes.join(" + "))),
         }
     }
 
-    /// Whether sentence-transformers' `modules.json` ends in a Normalize module.
+    /// Whether sentence-transformers' `modules.json` has a Normalize module.
     pub fn normalize_from_folder(&self) -> Result<Option<bool>, String> {
-        let path = self.hf_dir().join("modules.json");
-        let Some(json) = read_json(&path)? else {
-            return Ok(None);
-        };
-        let modules = json.as_array().ok_or_else(|| format!("{}: expected a JSON array", path.display()))?;
-        Ok(Some(
-            modules
-                .iter()
-                .any(|m| m.get("type").and_then(|t| t.as_str()).is_some_and(|t| t.ends_with("models.Normalize"))),
-        ))
+        Ok(self.modules()?.map(|modules| modules.iter().any(|m| m.class == "Normalize")))
     }
+}
+
+/// One module of a sentence-transformers pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StModule {
+    /// Its class: the last part of `type` (`Normalize` for both
+    /// `sentence_transformers.models.Normalize` and sentence-transformers 6's
+    /// `sentence_transformers.base.modules.normalize.Normalize`).
+    pub class: String,
+    /// `type` as written.
+    pub type_name: String,
+    /// Its folder, relative to the Hugging Face folder (empty: the folder itself).
+    pub path: String,
 }
 
 fn read_json(path: &Path) -> Result<Option<serde_json::Value>, String> {
@@ -128,4 +186,60 @@ fn read_json(path: &Path) -> Result<Option<serde_json::Value>, String> {
     }
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     serde_json::from_str(&text).map(Some).map_err(|e| format!("{}: invalid JSON: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A folder with these files (path, contents) under its Hugging Face folder.
+    fn folder(files: &[(&str, &str)]) -> (tempfile::TempDir, ModelFolder) {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let p = dir.path().join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let f = ModelFolder::new(dir.path());
+        (dir, f)
+    }
+
+    #[test]
+    fn both_sentence_transformers_layouts_are_read() {
+        let old = r#"[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}]"#;
+        let (_d, f) = folder(&[
+            ("config.json", "{}"),
+            ("modules.json", old),
+            (
+                "1_Pooling/config.json",
+                r#"{"word_embedding_dimension": 4, "pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false}"#,
+            ),
+        ]);
+        assert_eq!((f.pooling_from_folder(), f.normalize_from_folder()), (Ok(Some(PoolingKind::Cls)), Ok(Some(true))));
+        // sentence-transformers 6 writes other module paths and one `pooling_mode`.
+        let new = r#"[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.base.modules.transformer.Transformer"},
+            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.sentence_transformer.modules.pooling.Pooling"},
+            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.base.modules.normalize.Normalize"}]"#;
+        let (_d, f) = folder(&[
+            ("config.json", "{}"),
+            ("modules.json", new),
+            ("1_Pooling/config.json", r#"{"embedding_dimension": 4, "pooling_mode": "mean", "include_prompt": true}"#),
+        ]);
+        assert_eq!((f.pooling_from_folder(), f.normalize_from_folder()), (Ok(Some(PoolingKind::Mean)), Ok(Some(true))));
+    }
+
+    #[test]
+    fn a_pooling_mode_embench_does_not_run_is_an_error_not_mean() {
+        for config in [
+            r#"{"pooling_mode": "lasttoken"}"#,
+            r#"{"pooling_mode_lasttoken": true, "pooling_mode_mean_tokens": false}"#,
+            r#"{"pooling_mode_mean_tokens": true, "pooling_mode_max_tokens": true}"#,
+        ] {
+            let (_d, f) = folder(&[("config.json", "{}"), ("1_Pooling/config.json", config)]);
+            let e = f.pooling_from_folder().unwrap_err();
+            assert!(e.contains("1_Pooling/config.json") && e.contains("is not one embench runs yet"), "{e}");
+        }
+    }
 }

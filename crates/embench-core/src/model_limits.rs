@@ -65,14 +65,10 @@ impl ModelLimits {
 /// The last Dense module of sentence-transformers' pipeline: its `out_features` and where it was read.
 fn last_dense(folder: &ModelFolder) -> Result<Option<(usize, String)>, String> {
     let hf = folder.hf_dir();
-    let Some(modules) = read_json(&hf.join("modules.json"))? else { return Ok(None) };
-    let Some(dense) = modules.as_array().and_then(|m| {
-        m.iter().rev().find(|m| m.get("type").and_then(|t| t.as_str()).is_some_and(|t| t.ends_with("models.Dense")))
-    }) else {
+    let Some(dense) = folder.modules()?.unwrap_or_default().into_iter().rev().find(|m| m.class == "Dense") else {
         return Ok(None);
     };
-    let dir = dense.get("path").and_then(|p| p.as_str()).unwrap_or_default();
-    let path = hf.join(dir).join("config.json");
+    let path = hf.join(&dense.path).join("config.json");
     let config =
         read_json(&path)?.ok_or_else(|| format!("{}: the Dense module's config is missing", path.display()))?;
     let out = config

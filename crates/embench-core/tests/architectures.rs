@@ -110,3 +110,20 @@ fn a_dense_head_is_refused_not_skipped() {
     let shown: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
     assert!(shown.iter().any(|s| s.contains("1 Dense layer(s)") && s.contains("2_Dense: 32 -> 32")), "{shown:#?}");
 }
+
+#[test]
+fn a_module_embench_does_not_run_is_refused_by_name() {
+    let dir = fixture("bert", None);
+    let modules = r#"[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_LayerNorm", "type": "sentence_transformers.models.LayerNorm"}]"#;
+    std::fs::write(dir.path().join("m/modules.json"), modules).unwrap();
+    let errors = load(&dir, &["ort"]).unwrap_err();
+    let shown: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    assert!(
+        shown.iter().any(|s| s.contains("module 'sentence_transformers.models.LayerNorm' is not one embench runs")),
+        "{shown:#?}"
+    );
+    // The mock loads no model: the pipeline is none of its business.
+    load(&dir, &["mock"]).unwrap();
+}

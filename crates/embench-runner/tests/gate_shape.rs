@@ -93,6 +93,7 @@ fn run(wrong: Option<WrongOutput>) -> Vec<CellRecord> {
             let prepared = inputs.prepare(model, cell.seq_len, cell.point.batch_size, cell.point.num_requests).unwrap();
             let setup = CellSetup {
                 model: &model.key,
+                architecture: model.architecture,
                 backend: "mock",
                 framework: "mock",
                 requested_precision: Default::default(),

@@ -22,6 +22,9 @@ pub struct CellRecord {
     pub model: String,
     /// Backend name.
     pub backend: String,
+    /// The model's network family (`bert`, `xlm-roberta`, …), None when embench does not know it.
+    #[serde(default)]
+    pub architecture: Option<String>,
     /// Scenario name.
     pub scenario: String,
     /// `fixed`, `batch_sweep` (one record per batch size) or `cache` (one record per repeat ratio and phase).

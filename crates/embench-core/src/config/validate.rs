@@ -380,6 +380,9 @@ impl Validator<'_> {
                 None => Vec::new(),
             };
             self.check_dense(&key.value, &dense, backends);
+            if let Some(f) = &folder {
+                self.check_modules(&key.value, f, backends);
+            }
             out.push(ResolvedModel {
                 key: key.value.clone(),
                 config: config.clone(),

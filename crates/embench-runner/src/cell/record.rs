@@ -197,6 +197,7 @@ pub fn assemble(setup: &CellSetup, parts: CellParts, context: &RecordContext, ce
         finished_at: now(),
         model: setup.model.to_string(),
         backend: setup.backend.to_string(),
+        architecture: setup.architecture.map(|a| a.name().to_string()),
         scenario: setup.scenario.name.clone(),
         scenario_kind: setup.scenario.kind(),
         mode,

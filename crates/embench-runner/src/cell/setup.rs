@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 
 use embench_core::config::{BatchPoint, Cost, ResolvedScenario, SeqLen};
-use embench_core::{EmbedError, Embedder, Precision};
+use embench_core::{Architecture, EmbedError, Embedder, Precision};
 use embench_schema::record::Fallback;
 
 use crate::cell::gate::Gate;
@@ -31,6 +31,8 @@ pub trait CellProgress: Sync {
 pub struct CellSetup<'a> {
     /// Model key.
     pub model: &'a str,
+    /// The model's network family, when known.
+    pub architecture: Option<Architecture>,
     /// Backend label (its name unless the config gave a label).
     pub backend: &'a str,
     /// Backend kind, e.g. `openvino` (for records of cells that fail before load).

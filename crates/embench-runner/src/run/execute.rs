@@ -90,6 +90,7 @@ fn base_setup(plan: &RunPlan, index: usize, memory_estimate_mb: Option<f64>) -> 
     let budget_mb = plan.config.memory_budget_mb.unwrap_or_else(available_memory_mb);
     CellSetup {
         model: &model.key,
+        architecture: model.architecture,
         backend: &backend.label,
         framework: backend.kind.name(),
         requested_precision: backend.precision,

@@ -9,7 +9,8 @@ use crate::architecture::Architecture;
 use crate::backend::BackendKind;
 use crate::config::error::ConfigError;
 use crate::config::models::ModelConfig;
-use crate::head::DenseLayer;
+use crate::head::{unknown_modules, DenseLayer, KNOWN_MODULES};
+use crate::model_files::ModelFolder;
 use crate::model_limits::ModelLimits;
 
 impl Validator<'_> {
@@ -130,5 +131,32 @@ impl Validator<'_> {
             ),
         );
         self.err(e.fix("benchmark a model without Dense layers for now (issue 19 runs them)"));
+    }
+
+    /// An error for each module of the folder's sentence-transformers pipeline that
+    /// embench does not run (only backends that load the model care).
+    pub(super) fn check_modules(&mut self, key: &str, folder: &ModelFolder, backends: &[ResolvedBackend]) {
+        if !backends.iter().any(|b| b.kind.needs_model_files()) {
+            return;
+        }
+        let unknown = match unknown_modules(folder) {
+            Ok(u) => u,
+            Err(msg) => {
+                self.errors.push(ConfigError::file(self.models_path, format!("models.{key}.path"), msg));
+                return;
+            }
+        };
+        for type_name in unknown {
+            let e = ConfigError::file(
+                self.models_path,
+                format!("models.{key}.path"),
+                format!(
+                    "{}: module '{type_name}' is not one embench runs ({}); the vectors would not be the model's",
+                    folder.hf_dir().join("modules.json").display(),
+                    KNOWN_MODULES.join(", ")
+                ),
+            );
+            self.err(e.fix("benchmark a model whose pipeline embench runs, or open an issue for this module"));
+        }
     }
 }

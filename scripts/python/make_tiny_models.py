@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Builds, offline and seeded, one tiny random model per architecture of the
+original design, with transformers' real config and model classes, a tokenizer of
+the real model's kind trained here with `tokenizers`, and the real model's
+sentence-transformers files (pooling, Normalize), so each tiny folder has the
+structure of its real model and goes through the same conversion and gate.
+
+    models/tiny-xlm-roberta/pytorch/   BGE-M3's architecture: XLM-RoBERTa, CLS pooling, Normalize
+
+    python make_tiny_models.py models [--only tiny-xlm-roberta] [--force]
+
+The weights are random: these models prove that every backend computes what
+sentence-transformers computes for the architecture, not that the vectors mean
+anything. Facts behind the choices: ../shared/notes/architectures.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import random
+import shutil
+import sys
+
+# Bump when the folders' contents change, so existing ones are rebuilt.
+TINY_VERSION = 1
+SEED = 20261129
+WORDS = (
+    "the of and to in is for on with as by at from that this are be or an it not model text vector search "
+    "embedding runtime inference batch token sequence latency throughput memory cache query document "
+    "schnell langsam Modell Suche Vektor café prix données rapide lent recherche modèle 東京 検索 ベクトル "
+    "modelo búsqueda vector rápido lento datos texto consulta documento red neuronal"
+).split()
+
+
+def fail(msg: str, fix: str) -> None:
+    print(f"error: {msg}\nfix: {fix}", file=sys.stderr)
+    sys.exit(1)
+
+
+def corpus(n: int, seed: int) -> list[str]:
+    """Seeded sentences over a small multilingual word list, for training the tokenizer."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        words = [rng.choice(WORDS) for _ in range(rng.randint(4, 24))]
+        out.append(" ".join(words).capitalize() + rng.choice([".", "?", "!", ""]))
+    return out
+
+
+def unigram_tokenizer(specials: list[str], vocab_size: int):
+    """An XLM-R-like SentencePiece Unigram tokenizer (NFKC, Metaspace), `<s> $A </s>`."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+
+    tok = Tokenizer(models.Unigram())
+    tok.normalizer = normalizers.NFKC()
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=specials, unk_token="<unk>")
+    tok.train_from_iterator(corpus(4000, SEED), trainer=trainer)
+    bos, eos = tok.token_to_id("<s>"), tok.token_to_id("</s>")
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", bos), ("</s>", eos)]
+    )
+    return tok
+
+
+def tiny_xlm_roberta(out: pathlib.Path) -> None:
+    """BGE-M3's layout: XLM-RoBERTa (pad id 1, positions offset by it), CLS pooling, Normalize."""
+    import torch
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import PreTrainedTokenizerFast, XLMRobertaConfig, XLMRobertaModel
+
+    torch.manual_seed(SEED)
+    # XLM-R's special-token ids: <s> 0, <pad> 1, </s> 2, <unk> 3; <mask> last.
+    tok = unigram_tokenizer(["<s>", "<pad>", "</s>", "<unk>", "<mask>"], vocab_size=600)
+    # transformers 5 rebuilds XLMRobertaTokenizerFast's normalizer and pre-tokenizer from
+    # its class defaults on load; the generic class keeps this tokenizer.json as it is.
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        cls_token="<s>",
+        sep_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        mask_token="<mask>",
+        model_max_length=512,
+    )
+    config = XLMRobertaConfig(
+        vocab_size=tok.get_vocab_size(),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=514,  # 512 usable: RoBERTa's positions start after the pad id
+        type_vocab_size=1,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        # Wide enough that different texts get clearly different vectors (0.02 gives
+        # CLS cosines of 0.9999 between any two texts, and a gate that cannot tell them apart).
+        initializer_range=0.3,
+    )
+    hf = out / "hf-staging"
+    XLMRobertaModel(config).eval().save_pretrained(hf)
+    fast.save_pretrained(hf)
+    transformer = models.Transformer(str(hf), max_seq_length=512)
+    pooling = models.Pooling(transformer.get_word_embedding_dimension(), pooling_mode="cls")
+    st = SentenceTransformer(modules=[transformer, pooling, models.Normalize()], device="cpu")
+    st.save(str(out / "pytorch"))
+    shutil.rmtree(hf)
+
+
+BUILDERS = {"tiny-xlm-roberta": tiny_xlm_roberta}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("models_dir", type=pathlib.Path, help="where the model folders go (models/)")
+    ap.add_argument("--only", choices=sorted(BUILDERS), action="append", help="build just these")
+    ap.add_argument("--force", action="store_true", help="rebuild folders that are up to date")
+    args = ap.parse_args()
+    for key in args.only or sorted(BUILDERS):
+        out = args.models_dir / key
+        stamp = out / "pytorch" / "tiny_model.json"
+        if not args.force and stamp.is_file() and json.loads(stamp.read_text()).get("version") == TINY_VERSION:
+            print(f"{key}: up to date ({out})")
+            continue
+        if out.exists():
+            shutil.rmtree(out)
+        out.mkdir(parents=True)
+        BUILDERS[key](out)
+        if not (out / "pytorch" / "config.json").is_file():
+            fail(f"{key}: no config.json was written under {out / 'pytorch'}", "report a bug")
+        stamp.write_text(json.dumps({"version": TINY_VERSION, "seed": SEED, "builder": __file__}, indent=1))
+        print(f"{key}: built in {out / 'pytorch'}")
+
+
+if __name__ == "__main__":
+    main()
