@@ -1,0 +1,188 @@
+//! Validation of the active models: each one's entry in models.yaml, its folder's
+//! files (as each backend names them), limits, architecture, pooling and head.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde_saphyr::Spanned;
+
+use super::{ResolvedBackend, ResolvedModel, Validator};
+use crate::backend::BackendKind;
+use crate::config::error::ConfigError;
+use crate::config::models::ModelConfig;
+use crate::config::parse::closest;
+use crate::head::dense_layers;
+use crate::model_files::ModelFolder;
+use crate::model_limits::ModelLimits;
+use crate::pooling::{Pooling, PoolingKind};
+
+impl Validator<'_> {
+    pub(super) fn models(&mut self, active: &[Spanned<String>], backends: &[ResolvedBackend]) -> Vec<ResolvedModel> {
+        if active.is_empty() {
+            self.err(
+                ConfigError::file(self.config_path, "active_models", "no models listed")
+                    .fix("add a key of models.yaml"),
+            );
+        }
+        let keys: Vec<String> = self.models_file.models.keys().cloned().collect();
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        for (i, key) in active.iter().enumerate() {
+            let field = format!("active_models[{i}]");
+            if !seen.insert(key.value.clone()) {
+                let e = self.at(key, field.clone(), format!("model '{}' is listed twice", key.value));
+                self.err(e.fix("list each model once"));
+                continue;
+            }
+            let Some(config) = self.models_file.models.get(&key.value) else {
+                let hint = closest(&key.value, &keys).map(|s| format!(" (did you mean '{s}'?)")).unwrap_or_default();
+                let e = self.at(
+                    key,
+                    field,
+                    format!("model '{}' is not in {}{hint}", key.value, self.models_path.display()),
+                );
+                self.err(e.fix(format!("use one of: {}", keys.join(", "))));
+                continue;
+            };
+            let folder = config
+                .path
+                .as_ref()
+                .map(|p| ModelFolder::new(self.models_path.parent().unwrap_or(Path::new(".")).join(&p.value)));
+            self.check_model_files(key, config, folder.as_ref(), backends);
+            let pooling = self.pooling(&key.value, config, folder.as_ref());
+            let limits = folder.as_ref().and_then(|f| self.limits(&key.value, config, f));
+            let architecture = self.architecture(&key.value, config, limits.as_ref());
+            self.check_backends_run(key, i, architecture, backends);
+            let dense = match folder.as_ref().map(dense_layers) {
+                Some(Ok(d)) => d,
+                Some(Err(msg)) => {
+                    // A broken Dense config is also what the folder's limits read: say it once.
+                    if !self.errors.iter().any(|e| e.message == msg) {
+                        let field = format!("models.{}.path", key.value);
+                        self.errors.push(ConfigError::file(self.models_path, field, msg));
+                    }
+                    Vec::new()
+                }
+                None => Vec::new(),
+            };
+            self.check_dense(&key.value, &dense, backends);
+            if let Some(f) = &folder {
+                self.check_modules(&key.value, f, backends);
+            }
+            out.push(ResolvedModel {
+                key: key.value.clone(),
+                config: config.clone(),
+                folder,
+                pooling,
+                limits,
+                architecture,
+                dense,
+            });
+        }
+        out
+    }
+
+    fn check_model_files(
+        &mut self,
+        key: &Spanned<String>,
+        config: &ModelConfig,
+        folder: Option<&ModelFolder>,
+        backends: &[ResolvedBackend],
+    ) {
+        let needing: Vec<BackendKind> = backends.iter().map(|b| b.kind).filter(|k| k.needs_model_files()).collect();
+        if needing.is_empty() {
+            return;
+        }
+        let fetch = format!(
+            "fetch and convert the model first: scripts/convert_models.sh {0} (or `make convert` for the default model)",
+            key.value
+        );
+        let (Some(folder), Some(path)) = (folder, config.path.as_ref()) else {
+            let e = self.at(
+                key,
+                "path",
+                format!(
+                    "model '{}' has no local 'path' in {}, which {} needs",
+                    key.value,
+                    self.models_path.display(),
+                    needing[0]
+                ),
+            );
+            self.err(e.fix(format!("set 'path' for '{}' in models.yaml; {fetch}", key.value)));
+            return;
+        };
+        let mut missing: Vec<PathBuf> = Vec::new();
+        for backend in backends.iter().filter(|b| b.kind.needs_model_files()) {
+            let needed = [folder.config_json(), folder.tokenizer_json()]
+                .into_iter()
+                .chain(self.catalog.model_files(folder, backend));
+            for p in needed.filter(|p| !p.is_file()) {
+                if !missing.contains(&p) {
+                    missing.push(p);
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let list: Vec<String> = missing.iter().map(|p| p.display().to_string()).collect();
+            let e = ConfigError::at(
+                self.models_path,
+                path,
+                format!("models.{}.path", key.value),
+                format!("missing model files: {}", list.join(", ")),
+            );
+            self.err(e.fix(fetch));
+        }
+    }
+
+    /// The folder's limits, with `max_seq_length` and `embedding_dim` checked against them.
+    fn limits(&mut self, key: &str, config: &ModelConfig, folder: &ModelFolder) -> Option<ModelLimits> {
+        let limits = match ModelLimits::read(folder) {
+            Ok(l) => l?,
+            Err(msg) => {
+                self.errors.push(ConfigError::file(self.models_path, format!("models.{key}.path"), msg));
+                return None;
+            }
+        };
+        let max = &config.max_seq_length;
+        if let Some(positions) = limits.max_positions.filter(|&p| max.value > p) {
+            let e = ConfigError::at(
+                self.models_path,
+                max,
+                format!("models.{key}.max_seq_length"),
+                format!(
+                    "max_seq_length {} is over the {positions} positions the model has ({})",
+                    max.value, limits.positions_source
+                ),
+            );
+            self.err(e.fix(format!("set max_seq_length to at most {positions}")));
+        }
+        let dim = &config.embedding_dim;
+        if let Some(out) = limits.output_dim.filter(|&d| d != dim.value) {
+            let e = ConfigError::at(
+                self.models_path,
+                dim,
+                format!("models.{key}.embedding_dim"),
+                format!(
+                    "embedding_dim {} differs from the {out} values the model puts out ({}); embench does not truncate (Matryoshka) embeddings",
+                    dim.value, limits.output_source
+                ),
+            );
+            self.err(e.fix(format!("set embedding_dim to {out}")));
+        }
+        Some(limits)
+    }
+
+    fn pooling(&mut self, key: &str, config: &ModelConfig, folder: Option<&ModelFolder>) -> Pooling {
+        let mut resolve = |set: Option<Result<Option<PoolingKind>, String>>| match set {
+            Some(Ok(v)) => v,
+            Some(Err(msg)) => {
+                self.errors.push(ConfigError::file(self.models_path, format!("models.{key}.pooling"), msg));
+                None
+            }
+            None => None,
+        };
+        let kind = config.pooling.or_else(|| resolve(folder.map(ModelFolder::pooling_from_folder)));
+        let normalize = config.normalize.or_else(|| folder.and_then(|f| f.normalize_from_folder().ok().flatten()));
+        Pooling { kind: kind.unwrap_or(PoolingKind::Mean), normalize: normalize.unwrap_or(true) }
+    }
+}
