@@ -7,11 +7,9 @@
 //! read so that a model that has them is refused with the reason instead of
 //! embedded without them (issue 19 runs them).
 
-use std::path::Path;
-
 use serde::{Deserialize, Serialize};
 
-use crate::model_files::ModelFolder;
+use crate::model_files::{read_json, ModelFolder};
 use crate::pooling::Pooling;
 
 /// The head of a sentence-transformers pipeline, in the order it runs: pooling,
@@ -50,7 +48,8 @@ pub fn dense_layers(folder: &ModelFolder) -> Result<Vec<DenseLayer>, String> {
     let mut layers = Vec::new();
     for m in folder.modules()?.unwrap_or_default().iter().filter(|m| m.class == "Dense") {
         let path = hf.join(&m.path).join("config.json");
-        let value = read(&path)?;
+        let value =
+            read_json(&path)?.ok_or_else(|| format!("{}: the Dense module's config is missing", path.display()))?;
         let mut layer: DenseLayer = serde_json::from_value(value).map_err(|e| format!("{}: {e}", path.display()))?;
         layer.path = hf.join(&m.path).display().to_string();
         layers.push(layer);
@@ -72,9 +71,4 @@ pub fn unknown_modules(folder: &ModelFolder) -> Result<Vec<String>, String> {
         .filter(|m| !KNOWN_MODULES.contains(&m.class.as_str()))
         .map(|m| m.type_name)
         .collect())
-}
-
-fn read(path: &Path) -> Result<serde_json::Value, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: invalid JSON: {e}", path.display()))
 }

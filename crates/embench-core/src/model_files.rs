@@ -180,7 +180,9 @@ pub struct StModule {
     pub path: String,
 }
 
-fn read_json(path: &Path) -> Result<Option<serde_json::Value>, String> {
+/// A JSON file of a model folder: None when it does not exist; an error naming the
+/// path when it cannot be read or parsed.
+pub(crate) fn read_json(path: &Path) -> Result<Option<serde_json::Value>, String> {
     if !path.is_file() {
         return Ok(None);
     }

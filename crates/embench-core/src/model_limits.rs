@@ -3,9 +3,7 @@
 //! sequence length and `embedding_dim` by them, so a config the model cannot run
 //! fails before anything loads, naming the file the limit came from.
 
-use std::path::Path;
-
-use crate::model_files::ModelFolder;
+use crate::model_files::{read_json, ModelFolder};
 
 /// Model types whose position ids start after the padding index (fairseq's
 /// RoBERTa layout, `create_position_ids_from_input_ids` in transformers): of
@@ -76,14 +74,6 @@ fn last_dense(folder: &ModelFolder) -> Result<Option<(usize, String)>, String> {
         .and_then(|v| v.as_u64())
         .ok_or_else(|| format!("{}: no out_features", path.display()))?;
     Ok(Some((out as usize, format!("{}: out_features", path.display()))))
-}
-
-fn read_json(path: &Path) -> Result<Option<serde_json::Value>, String> {
-    if !path.is_file() {
-        return Ok(None);
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_str(&text).map(Some).map_err(|e| format!("{}: invalid JSON: {e}", path.display()))
 }
 
 #[cfg(test)]
