@@ -3,24 +3,14 @@
 //! folder's sentence-transformers files (`modules.json`, `1_Pooling/config.json`,
 //! `N_Dense/config.json`).
 //!
-//! Today every backend pools and normalises ([`crate::pooling`]); Dense layers are
-//! read so that a model that has them is refused with the reason instead of
-//! embedded without them (issue 19 runs them).
+//! The head is [`crate::pooling::Pooling`] (pooling and normalisation), which every
+//! backend runs, and the [`DenseLayer`]s between them, which are read so that a
+//! model that has them is refused with the reason instead of embedded without them
+//! (issue 19 runs them).
 
 use serde::{Deserialize, Serialize};
 
 use crate::model_files::{read_json, ModelFolder};
-use crate::pooling::Pooling;
-
-/// The head of a sentence-transformers pipeline, in the order it runs: pooling,
-/// then each Dense layer, then (when `pooling.normalize`) L2 normalisation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ModelHead {
-    /// Pooling and normalisation.
-    pub pooling: Pooling,
-    /// Dense layers after pooling, in order.
-    pub dense: Vec<DenseLayer>,
-}
 
 /// One sentence-transformers `Dense` module: `activation(x W^T + b)`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,7 +14,7 @@ use super::sizes::SeqLen;
 use crate::architecture::Architecture;
 use crate::backend::{BackendCatalog, BackendKind};
 use crate::embedder::Precision;
-use crate::head::{DenseLayer, ModelHead};
+use crate::head::DenseLayer;
 use crate::model_files::ModelFolder;
 use crate::model_limits::ModelLimits;
 use crate::pooling::Pooling;
@@ -89,13 +89,6 @@ pub struct ResolvedModel {
     /// Dense layers of the sentence-transformers head (validation refuses them until backends run them).
     #[serde(skip)]
     pub dense: Vec<DenseLayer>,
-}
-
-impl ResolvedModel {
-    /// The head: pooling, then the Dense layers, then normalisation.
-    pub fn head(&self) -> ModelHead {
-        ModelHead { pooling: self.pooling, dense: self.dense.clone() }
-    }
 }
 
 /// Device a backend runs on.
