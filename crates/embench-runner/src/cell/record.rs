@@ -131,6 +131,19 @@ pub struct CellParts {
     pub verdict: Verdict,
 }
 
+impl CellParts {
+    /// Adds what a later step of the same cell found: its memory phases, measured
+    /// phase and output check, and its findings after this one's.
+    pub fn append(&mut self, later: CellParts) {
+        self.memory.extend(later.memory);
+        if later.measured.is_some() {
+            self.measured = later.measured;
+            self.non_finite_vectors = later.non_finite_vectors;
+        }
+        self.verdict.absorb(later.verdict);
+    }
+}
+
 /// RSS over one phase, with a warning when its peak passes the setup's threshold.
 pub fn phase_memory(setup: &CellSetup, phase: &str, stats: &ResourceStats) -> (PhaseMemory, Option<String>) {
     let warning = (stats.peak_rss_mb > setup.memory_warn_mb).then(|| {

@@ -52,27 +52,23 @@ pub fn run_cell(setup: &CellSetup, load: &ModelLoader, progress: &dyn CellProgre
         parts.verdict.absorb(judge_outputs(outputs, "measured phase"));
         (parts, None)
     };
-    let (measured, error) = match &serving {
+    let (later, error) = match &serving {
         None => {
             let model = models[0].as_ref();
             let serve = |i: u64| model.embed(&batches[(i % n) as usize]).map(drop);
             body(&serve)
         }
         Some(plan) => {
-            let ((mut measured, error), formed) =
-                Server::run(&models, plan.workers_per_model, plan.batching, |server| {
-                    let serve = |i: u64| server.submit(&batches[(i % n) as usize]);
-                    body(&serve)
-                });
+            let ((mut later, error), formed) = Server::run(&models, plan.workers_per_model, plan.batching, |server| {
+                let serve = |i: u64| server.submit(&batches[(i % n) as usize]);
+                body(&serve)
+            });
             parts.execution = Some(plan.figures(formed));
-            measured.verdict.warnings.extend(plan.warning.iter().cloned());
-            (measured, error)
+            later.verdict.warnings.extend(plan.warning.iter().cloned());
+            (later, error)
         }
     };
-    parts.memory.extend(measured.memory);
-    parts.measured = measured.measured;
-    parts.non_finite_vectors = measured.non_finite_vectors;
-    parts.verdict.absorb(measured.verdict);
+    parts.append(later);
     if let Some(e) = error {
         return finish(setup, parts, Some(e));
     }
