@@ -34,6 +34,7 @@ convert: venv model
 tiny-models: venv
 	.venv/bin/python scripts/python/make_tiny_models.py models
 	scripts/convert_models.sh tiny-xlm-roberta
+	scripts/convert_models.sh tiny-qwen3
 
 ## build: the embench binary with every backend (candle, ort, openvino, tch, mock)
 build: venv

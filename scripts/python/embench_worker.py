@@ -32,9 +32,19 @@ import numpy as np
 HEADER = struct.Struct("<II")
 
 
+def last_positions(mask: np.ndarray) -> np.ndarray:
+    """Each row's last position whose mask is 1 (0 when none is), on either padding side:
+    sentence-transformers' `lasttoken` pooling."""
+    seq = mask.shape[1]
+    flipped = mask[:, ::-1] != 0
+    return np.where(flipped.any(axis=1), seq - 1 - flipped.argmax(axis=1), 0)
+
+
 def pool_numpy(hidden: np.ndarray, mask: np.ndarray, kind: str, normalize: bool) -> np.ndarray:
     if kind == "cls":
         out = hidden[:, 0, :]
+    elif kind == "lasttoken":
+        out = hidden[np.arange(hidden.shape[0]), last_positions(mask)]
     else:
         m = mask[..., None].astype(hidden.dtype)
         out = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
@@ -104,8 +114,16 @@ def load_torch(args):
         transformers.utils.logging.disable_progress_bar()
         hf = transformers.AutoModel.from_pretrained(pathlib.Path(args.model).parent, dtype=torch.float32).eval()
 
+        import inspect
+
+        # The inputs the model's forward takes (Qwen3 has no token_type_ids), and no KV
+        # cache: an embedder runs each input once (as sentence-transformers does).
+        params = inspect.signature(hf.forward).parameters
+        names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in params]
+        extra = {"use_cache": False} if "use_cache" in params else {}
+
         def forward(feed):
-            return hf(**feed).last_hidden_state
+            return hf(**{n: feed[n] for n in names}, **extra).last_hidden_state
         version = f"{torch.__version__} (transformers {transformers.__version__})"
 
     def run(feed):
@@ -115,6 +133,9 @@ def load_torch(args):
             mask = tensors["attention_mask"]
             if args.pooling == "cls":
                 out = hidden[:, 0]
+            elif args.pooling == "lasttoken":
+                rows = torch.arange(hidden.shape[0])
+                out = hidden[rows, torch.from_numpy(last_positions(feed["attention_mask"]))]
             else:
                 m = mask.unsqueeze(-1).to(hidden.dtype)
                 out = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
@@ -175,7 +196,7 @@ def main() -> None:
     parser.add_argument("--mode", choices=("eager", "torchscript"), default="eager")
     parser.add_argument("--threads", type=int, required=True)
     parser.add_argument("--precision", default="fp32")
-    parser.add_argument("--pooling", choices=("mean", "cls"), default="mean")
+    parser.add_argument("--pooling", choices=("mean", "cls", "lasttoken"), default="mean")
     parser.add_argument("--normalize", type=int, default=1)
     parser.add_argument("--dim", type=int, default=384)
     args = parser.parse_args()

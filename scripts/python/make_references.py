@@ -7,12 +7,16 @@ the tool users use, not by a re-implementation of embench's), one file per seque
     <root>/reference.json           natural length: the probes, each truncated at max_seq_length
     <root>/references/seq_<N>.json  exactly N tokens: the probes (padded to N by embench, truncated
                                     at N) and as many long texts made of them (truncated at N)
+    <root>/references/prompt-<name>/natural.json, seq_<N>.json
+                                    the same with the model's prompt <name> before every text
+                                    (`encode(..., prompt_name=name)`; the prompt's tokens count in N)
 
 embench's gate tokenizes the stored texts with the same tokenizer.json at the
 cell's length and batch size, so a backend is compared with PyTorch on the
 texts, truncation and padding its cell used.
 
     python make_references.py models/<key> --max-length 256 --seq-lens 16 128 512
+    python make_references.py models/<key> --max-length 512 --natural --seq-lens 32 --prompt-name query
 
 convert_model.py calls this for the usual lengths; `embench run` calls it (embedded
 in the binary) for a length a config uses that has no file yet. Writes each file
@@ -60,7 +64,7 @@ KNOWN_MODULES = ("Transformer", "Pooling", "Normalize")
 
 
 def pooling_of(folder: pathlib.Path) -> tuple[str, bool]:
-    """The folder's sentence-transformers pooling (mean or cls) and whether it normalises.
+    """The folder's sentence-transformers pooling (mean, cls or lasttoken) and whether it normalises.
 
     Reads both layouts: `pooling_mode_*` flags and sentence-transformers 6's
     `pooling_mode`; module types by their class name (`...models.Normalize` and
@@ -76,11 +80,11 @@ def pooling_of(folder: pathlib.Path) -> tuple[str, bool]:
             modes = [mode] if isinstance(mode, str) else list(mode)
         else:
             modes = [k[len("pooling_mode_"):] for k, v in cfg.items() if k.startswith("pooling_mode_") and v is True]
-        names = {"cls_token": "cls", "mean_tokens": "mean"}
+        names = {"cls_token": "cls", "mean_tokens": "mean", "lasttoken": "lasttoken"}
         modes = [names.get(m, m) for m in modes]
-        if modes not in (["cls"], ["mean"]):
-            fail(f"{pooling}: pooling mode {modes} is not one embench runs yet (cls, mean)",
-                 "benchmark a model with cls or mean pooling")
+        if modes not in (["cls"], ["mean"], ["lasttoken"]):
+            fail(f"{pooling}: pooling mode {modes} is not one embench runs yet (cls, mean, lasttoken)",
+                 "benchmark a model with cls, mean or last-token pooling")
         kind = modes[0]
     normalize = False
     modules = folder / "modules.json"
@@ -106,16 +110,18 @@ def long_texts(tokenizer, n: int) -> list[str]:
     return out
 
 
-def embed(st, texts: list[str], max_length: int) -> np.ndarray:
-    """sentence-transformers' vectors of `texts`, each truncated at `max_length` tokens."""
+def embed(st, texts: list[str], max_length: int, prompt_name: str | None) -> np.ndarray:
+    """sentence-transformers' vectors of `texts` (after the prompt `prompt_name`, if any),
+    each truncated at `max_length` tokens."""
     st.max_seq_length = max_length
     with torch.inference_mode():
-        vectors = st.encode(texts, batch_size=8, convert_to_numpy=True, show_progress_bar=False)
+        vectors = st.encode(texts, batch_size=8, convert_to_numpy=True, show_progress_bar=False,
+                            prompt_name=prompt_name)
     return vectors.astype(np.float32)
 
 
 def write_set(path: pathlib.Path, root: pathlib.Path, texts: list[str], vectors: np.ndarray, seq_len: int | None,
-              kind: str, normalize: bool, max_length: int) -> None:
+              kind: str, normalize: bool, max_length: int, prompt: tuple[str, str] | None = None) -> None:
     import sentence_transformers
     import transformers
 
@@ -127,6 +133,9 @@ def write_set(path: pathlib.Path, root: pathlib.Path, texts: list[str], vectors:
                       "script": "scripts/python/make_references.py", "pooling": kind, "normalize": normalize},
         "max_seq_length": max_length,
         "seq_len": seq_len,
+        # The sentences are stored without the prompt: embench puts it before each, as here.
+        "prompt_name": prompt[0] if prompt else None,
+        "prompt": prompt[1] if prompt else None,
         "sentences": texts,
         "embeddings": [[round(float(x), 7) for x in v] for v in vectors],
     }
@@ -146,8 +155,16 @@ def usable_positions(config: dict) -> int | None:
     return rows
 
 
-def write_references(root: pathlib.Path, max_length: int, seq_lens: list[int], natural: bool) -> list[str]:
-    """Writes reference.json (when `natural`) and references/seq_N.json for each N; returns the paths written."""
+def prompt_dir(name: str) -> str:
+    """references/prompt-<name>, as embench's ModelFolder::references_dir names it."""
+    return "prompt-" + "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in name)
+
+
+def write_references(root: pathlib.Path, max_length: int, seq_lens: list[int], natural: bool,
+                     prompt_name: str | None = None) -> list[str]:
+    """Writes the natural-length set (when `natural`) and one per length in `seq_lens`,
+    with the model's prompt `prompt_name` before every text (None: no prompt);
+    returns the paths written, relative to `root`."""
     from sentence_transformers import SentenceTransformer
 
     # The folder's pipeline must be one embench runs (else the gate would compare
@@ -155,17 +172,25 @@ def write_references(root: pathlib.Path, max_length: int, seq_lens: list[int], n
     kind, normalize = pooling_of(hf_dir(root))
     torch.manual_seed(0)
     st = SentenceTransformer(str(hf_dir(root)), device="cpu")
+    prompt = None
+    if prompt_name is not None:
+        if prompt_name not in st.prompts:
+            fail(f"{hf_dir(root)}/config_sentence_transformers.json has no prompt '{prompt_name}' "
+                 f"(it has: {', '.join(st.prompts) or 'none'})", "name one of the model's prompts")
+        prompt = (prompt_name, st.prompts[prompt_name])
+    base = f"references/{prompt_dir(prompt_name)}/" if prompt_name else "references/"
     tokenizer = st.tokenizer
     written = []
     if natural:
-        vectors = embed(st, PROBES, max_length)
-        write_set(root / "reference.json", root, PROBES, vectors, None, kind, normalize, max_length)
-        written.append("reference.json")
+        rel = f"{base}natural.json" if prompt_name else "reference.json"
+        vectors = embed(st, PROBES, max_length, prompt_name)
+        write_set(root / rel, root, PROBES, vectors, None, kind, normalize, max_length, prompt)
+        written.append(rel)
     for n in seq_lens:
         texts = PROBES + long_texts(tokenizer, n)
-        vectors = embed(st, texts, n)
-        rel = f"references/seq_{n}.json"
-        write_set(root / rel, root, texts, vectors, n, kind, normalize, max_length)
+        vectors = embed(st, texts, n, prompt_name)
+        rel = f"{base}seq_{n}.json"
+        write_set(root / rel, root, texts, vectors, n, kind, normalize, max_length, prompt)
         written.append(rel)
     return written
 
@@ -175,7 +200,9 @@ def main() -> None:
     ap.add_argument("root", type=pathlib.Path, help="models/<key>: holds pytorch/ (the Hugging Face folder)")
     ap.add_argument("--max-length", type=int, default=256, help="max_seq_length of the model (models.yaml)")
     ap.add_argument("--seq-lens", type=int, nargs="*", default=[], help="fixed lengths to write")
-    ap.add_argument("--natural", action="store_true", help="also write reference.json")
+    ap.add_argument("--natural", action="store_true", help="also write the natural-length set")
+    ap.add_argument("--prompt-name", default=None,
+                    help="the model's prompt (config_sentence_transformers.json) before every text")
     args = ap.parse_args()
     root = args.root.resolve()
     hf = hf_dir(root)
@@ -185,7 +212,7 @@ def main() -> None:
     too_long = [n for n in args.seq_lens if positions is not None and n > positions]
     if too_long:
         fail(f"seq {too_long} is over the model's {positions} positions", f"use lengths of at most {positions}")
-    written = write_references(root, args.max_length, args.seq_lens, args.natural)
+    written = write_references(root, args.max_length, args.seq_lens, args.natural, args.prompt_name)
     print(f"reference embeddings: {', '.join(written)} in {root}")
 
 

@@ -6,6 +6,9 @@ sentence-transformers files (pooling, Normalize), so each tiny folder has the
 structure of its real model and goes through the same conversion and gate.
 
     models/tiny-xlm-roberta/pytorch/   BGE-M3's architecture: XLM-RoBERTa, CLS pooling, Normalize
+    models/tiny-qwen3/pytorch/         Qwen3-Embedding's: causal decoder with GQA, byte-level BPE
+                                       appending <|endoftext|>, left padding, last-token pooling,
+                                       Normalize, the query prompt
 
     python make_tiny_models.py models [--only tiny-xlm-roberta] [--force]
 
@@ -65,10 +68,27 @@ def unigram_tokenizer(specials: list[str], vocab_size: int):
     return tok
 
 
+def save_sentence_transformer(out: pathlib.Path, model, tokenizer, pooling_mode: str,
+                              prompts: dict[str, str] | None = None) -> None:
+    """Saves `model` and `tokenizer` as a sentence-transformers folder in out/pytorch:
+    Transformer -> Pooling(`pooling_mode`) -> Normalize, with `prompts`, written by
+    sentence-transformers itself (its own modules.json, 1_Pooling, prompts file)."""
+    from sentence_transformers import SentenceTransformer, models
+
+    hf = out / "hf-staging"
+    model.eval().save_pretrained(hf)
+    tokenizer.save_pretrained(hf)
+    transformer = models.Transformer(str(hf), max_seq_length=512)
+    pooling = models.Pooling(transformer.get_embedding_dimension(), pooling_mode=pooling_mode)
+    st = SentenceTransformer(modules=[transformer, pooling, models.Normalize()], device="cpu",
+                             prompts=dict(prompts or {}))
+    st.save(str(out / "pytorch"))
+    shutil.rmtree(hf)
+
+
 def tiny_xlm_roberta(out: pathlib.Path) -> None:
     """BGE-M3's layout: XLM-RoBERTa (pad id 1, positions offset by it), CLS pooling, Normalize."""
     import torch
-    from sentence_transformers import SentenceTransformer, models
     from transformers import PreTrainedTokenizerFast, XLMRobertaConfig, XLMRobertaModel
 
     torch.manual_seed(SEED)
@@ -102,17 +122,76 @@ def tiny_xlm_roberta(out: pathlib.Path) -> None:
         # CLS cosines of 0.9999 between any two texts, and a gate that cannot tell them apart).
         initializer_range=0.3,
     )
-    hf = out / "hf-staging"
-    XLMRobertaModel(config).eval().save_pretrained(hf)
-    fast.save_pretrained(hf)
-    transformer = models.Transformer(str(hf), max_seq_length=512)
-    pooling = models.Pooling(transformer.get_word_embedding_dimension(), pooling_mode="cls")
-    st = SentenceTransformer(modules=[transformer, pooling, models.Normalize()], device="cpu")
-    st.save(str(out / "pytorch"))
-    shutil.rmtree(hf)
+    save_sentence_transformer(out, XLMRobertaModel(config), fast, pooling_mode="cls")
 
 
-BUILDERS = {"tiny-xlm-roberta": tiny_xlm_roberta}
+# Qwen3-Embedding's prompts (config_sentence_transformers.json of Qwen/Qwen3-Embedding-0.6B).
+QWEN3_PROMPTS = {
+    "query": "Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery:",
+    "document": "",
+}
+
+
+def byte_level_bpe_tokenizer(vocab_size: int):
+    """A Qwen2/Qwen3-like byte-level BPE tokenizer: NFC, Qwen2's pre-tokenizer regex, and
+    `$A <|endoftext|>` (Qwen3-Embedding appends the end-of-text token: the pooled one)."""
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
+
+    tok = Tokenizer(models.BPE())
+    tok.normalizer = normalizers.NFC()
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(corpus(4000, SEED) + [QWEN3_PROMPTS["query"]], trainer=trainer)
+    eot = tok.token_to_id("<|endoftext|>")
+    tok.post_processor = processors.TemplateProcessing(
+        single="$A <|endoftext|>", pair="$A <|endoftext|> $B <|endoftext|>", special_tokens=[("<|endoftext|>", eot)]
+    )
+    return tok
+
+
+def tiny_qwen3(out: pathlib.Path) -> None:
+    """Qwen3-Embedding's layout: a causal Qwen3 decoder with grouped-query attention (4 query
+    heads, 2 key/value heads), tied embeddings, left padding with <|endoftext|> as the pad
+    token, last-token pooling, Normalize, and the real model's query/document prompts."""
+    import torch
+    from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3Model
+
+    torch.manual_seed(SEED)
+    tok = byte_level_bpe_tokenizer(vocab_size=800)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+        padding_side="left",
+        model_max_length=512,
+    )
+    eot = tok.token_to_id("<|endoftext|>")
+    config = Qwen3Config(
+        vocab_size=tok.get_vocab_size(),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=8,
+        max_position_embeddings=512,
+        rms_norm_eps=1e-6,
+        tie_word_embeddings=True,
+        pad_token_id=eot,
+        bos_token_id=eot,
+        eos_token_id=eot,
+        initializer_range=0.3,
+    )
+    save_sentence_transformer(out, Qwen3Model(config), fast, pooling_mode="lasttoken", prompts=QWEN3_PROMPTS)
+
+
+BUILDERS = {"tiny-xlm-roberta": tiny_xlm_roberta, "tiny-qwen3": tiny_qwen3}
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-//! The candle backend: BERT and XLM-RoBERTa encoders from a Hugging Face folder
+//! The candle backend: BERT and XLM-RoBERTa encoders and Qwen3 decoders from a Hugging Face folder
 //! (`config.json`, `model.safetensors`), one file per architecture under
 //! [`models`](crate::models), forward pass in candle, pooling in `embench-core`
 //! like every other backend.
@@ -37,7 +37,7 @@ pub struct CandleSettings {
     pub architecture: Architecture,
 }
 
-/// A loaded BERT-family model.
+/// A loaded model of one of the architectures in [`models`](crate::models).
 pub struct CandleEmbedder {
     model: Network,
     device: Device,

@@ -18,6 +18,9 @@ use std::path::{Path, PathBuf};
 
 use crate::pooling::PoolingKind;
 
+/// sentence-transformers' file of a model's prompts (and its similarity function).
+pub const PROMPTS_FILE: &str = "config_sentence_transformers.json";
+
 /// A model's directory: the Hugging Face folder and the converted files beside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelFolder {
@@ -82,6 +85,34 @@ impl ModelFolder {
         self.root.join(format!("references/seq_{seq_len}.json"))
     }
 
+    /// The folder of reference sets made with a prompt: `references/prompt-<name>/`
+    /// (characters other than letters, digits, `-` and `_` become `_`); `references/` without one.
+    pub fn references_dir(&self, prompt: Option<&str>) -> PathBuf {
+        let dir = self.root.join("references");
+        match prompt {
+            None => dir,
+            Some(p) => {
+                let safe: String = p
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+                    .collect();
+                dir.join(format!("prompt-{safe}"))
+            }
+        }
+    }
+
+    /// The reference set for `prompt` (None: no prompt) at `seq_len` tokens (None:
+    /// natural length): [`Self::reference`] and [`Self::reference_at`] without a prompt,
+    /// `references/prompt-<name>/natural.json` and `…/seq_N.json` with one.
+    pub fn reference_for(&self, prompt: Option<&str>, seq_len: Option<usize>) -> PathBuf {
+        match (prompt, seq_len) {
+            (None, None) => self.reference(),
+            (None, Some(n)) => self.reference_at(n),
+            (Some(_), None) => self.references_dir(prompt).join("natural.json"),
+            (Some(_), Some(n)) => self.references_dir(prompt).join(format!("seq_{n}.json")),
+        }
+    }
+
     /// The files that must exist beside a network file: an IR's `.bin` with its `.xml`.
     pub fn with_companions(network: PathBuf) -> Vec<PathBuf> {
         let bin = (network.extension().is_some_and(|e| e == "xml")).then(|| network.with_extension("bin"));
@@ -116,10 +147,10 @@ impl ModelFolder {
     }
 
     /// Pooling from sentence-transformers' `1_Pooling/config.json`, if the folder has one:
-    /// `pooling_mode` (sentence-transformers 6: `"cls"`, `"mean"`) or the older
-    /// `pooling_mode_*` flags.
+    /// `pooling_mode` (sentence-transformers 6: `"cls"`, `"mean"`, `"lasttoken"`) or the
+    /// older `pooling_mode_*` flags.
     ///
-    /// Errors: a mode embench does not run (`lasttoken`, `max`, `weightedmean`, …),
+    /// Errors: a mode embench does not run (`max`, `weightedmean`, `mean_sqrt_len_tokens`, …),
     /// naming the file and the field.
     pub fn pooling_from_folder(&self) -> Result<Option<PoolingKind>, String> {
         let path = self.hf_dir().join("1_Pooling/config.json");
@@ -128,7 +159,7 @@ impl ModelFolder {
         };
         let unsupported = |mode: &str| {
             format!(
-                "{}: pooling mode '{mode}' is not one embench runs yet (cls, mean); set 'pooling' in models.yaml only if the model is really pooled that way",
+                "{}: pooling mode '{mode}' is not one embench runs yet (cls, mean, lasttoken); set 'pooling' in models.yaml only if the model is really pooled that way",
                 path.display()
             )
         };
@@ -142,6 +173,7 @@ impl ModelFolder {
             return match modes.as_slice() {
                 ["cls"] => Ok(Some(PoolingKind::Cls)),
                 ["mean"] => Ok(Some(PoolingKind::Mean)),
+                ["lasttoken"] => Ok(Some(PoolingKind::LastToken)),
                 [other] => Err(unsupported(other)),
                 _ => Err(unsupported(&mode.to_string())),
             };
@@ -156,9 +188,40 @@ impl ModelFolder {
         match set.as_slice() {
             ["pooling_mode_mean_tokens"] => Ok(Some(PoolingKind::Mean)),
             ["pooling_mode_cls_token"] => Ok(Some(PoolingKind::Cls)),
+            ["pooling_mode_lasttoken"] => Ok(Some(PoolingKind::LastToken)),
             [] => Err(format!("{}: no pooling mode is set", path.display())),
             modes => Err(unsupported(&modes.join(" + "))),
         }
+    }
+
+    /// The prompts of [`PROMPTS_FILE`] by name (`{"query": "Instruct: …\nQuery:", "document": ""}`);
+    /// empty when the folder has no such file or it names none.
+    ///
+    /// Errors: a file that is not JSON, or `prompts` that is not an object of strings.
+    pub fn prompts(&self) -> Result<std::collections::BTreeMap<String, String>, String> {
+        let path = self.hf_dir().join(PROMPTS_FILE);
+        let Some(json) = read_json(&path)? else {
+            return Ok(Default::default());
+        };
+        match json.get("prompts") {
+            None | Some(serde_json::Value::Null) => Ok(Default::default()),
+            Some(serde_json::Value::Object(map)) => map
+                .iter()
+                .map(|(k, v)| match v.as_str() {
+                    Some(text) => Ok((k.clone(), text.to_string())),
+                    None => Err(format!("{}: prompts.{k} is not a string (fix: repair the file)", path.display())),
+                })
+                .collect(),
+            Some(_) => {
+                Err(format!("{}: prompts is not an object of name: text (fix: repair the file)", path.display()))
+            }
+        }
+    }
+
+    /// `1_Pooling/config.json`'s `include_prompt` (true when absent, as sentence-transformers).
+    pub fn include_prompt(&self) -> Result<bool, String> {
+        let path = self.hf_dir().join("1_Pooling/config.json");
+        Ok(read_json(&path)?.and_then(|j| j.get("include_prompt").and_then(|v| v.as_bool())).unwrap_or(true))
     }
 
     /// Whether sentence-transformers' `modules.json` has a Normalize module.
@@ -230,13 +293,22 @@ mod tests {
             ("1_Pooling/config.json", r#"{"embedding_dimension": 4, "pooling_mode": "mean", "include_prompt": true}"#),
         ]);
         assert_eq!((f.pooling_from_folder(), f.normalize_from_folder()), (Ok(Some(PoolingKind::Mean)), Ok(Some(true))));
+        // Qwen3-Embedding's last-token pooling, in both layouts.
+        for config in [
+            r#"{"pooling_mode": "lasttoken"}"#,
+            r#"{"pooling_mode_lasttoken": true, "pooling_mode_mean_tokens": false}"#,
+        ] {
+            let (_d, f) = folder(&[("config.json", "{}"), ("1_Pooling/config.json", config)]);
+            assert_eq!(f.pooling_from_folder(), Ok(Some(PoolingKind::LastToken)), "{config}");
+        }
     }
 
     #[test]
     fn a_pooling_mode_embench_does_not_run_is_an_error_not_mean() {
         for config in [
-            r#"{"pooling_mode": "lasttoken"}"#,
-            r#"{"pooling_mode_lasttoken": true, "pooling_mode_mean_tokens": false}"#,
+            r#"{"pooling_mode": "weightedmean"}"#,
+            r#"{"pooling_mode": ["mean", "max"]}"#,
+            r#"{"pooling_mode_max_tokens": true, "pooling_mode_mean_tokens": false}"#,
             r#"{"pooling_mode_mean_tokens": true, "pooling_mode_max_tokens": true}"#,
         ] {
             let (_d, f) = folder(&[("config.json", "{}"), ("1_Pooling/config.json", config)]);

@@ -1,5 +1,5 @@
-//! Pooling of a model's last hidden state into one vector per input, and L2
-//! normalisation. Done here, on plain `f32` slices, so every backend pools the
+//! Pooling of a model's last hidden state into one vector per input (mean, CLS,
+//! last token), and L2 normalisation. Done here, on plain `f32` slices, so every backend pools the
 //! same way and only the framework's forward pass differs between them.
 
 use serde::{Deserialize, Serialize};
@@ -14,6 +14,12 @@ pub enum PoolingKind {
     Mean,
     /// The first token (`[CLS]`).
     Cls,
+    /// The last real token (mask 1) of each input, wherever the padding is: a causal
+    /// decoder's summary of the whole input (Qwen3-Embedding pools its appended
+    /// `<|endoftext|>`). As sentence-transformers' `lasttoken` (`Pooling.forward`):
+    /// the last position whose mask is 1, or position 0 when no position is.
+    #[serde(rename = "lasttoken")]
+    LastToken,
 }
 
 impl std::fmt::Display for PoolingKind {
@@ -21,6 +27,7 @@ impl std::fmt::Display for PoolingKind {
         f.write_str(match self {
             PoolingKind::Mean => "mean",
             PoolingKind::Cls => "cls",
+            PoolingKind::LastToken => "lasttoken",
         })
     }
 }
@@ -28,7 +35,7 @@ impl std::fmt::Display for PoolingKind {
 /// Pooling settings of one model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pooling {
-    /// Mean or CLS.
+    /// Mean, CLS or last token.
     pub kind: PoolingKind,
     /// L2-normalise the pooled vectors.
     pub normalize: bool,
@@ -45,6 +52,11 @@ impl Pooling {
             let tokens = &hidden[b * seq * dim..(b + 1) * seq * dim];
             match self.kind {
                 PoolingKind::Cls => out.copy_from_slice(&tokens[..dim]),
+                PoolingKind::LastToken => {
+                    let row_mask = &mask[b * seq..(b + 1) * seq];
+                    let t = row_mask.iter().rposition(|&m| m != 0).unwrap_or(0);
+                    out.copy_from_slice(&tokens[t * dim..(t + 1) * dim]);
+                }
                 PoolingKind::Mean => {
                     let row_mask = &mask[b * seq..(b + 1) * seq];
                     let mut count = 0usize;
@@ -103,6 +115,17 @@ mod tests {
         let p = Pooling { kind: PoolingKind::Cls, normalize: true };
         let e = p.apply(&hidden, &[1, 1], 1, 2, 2);
         assert!((e.data[0] - 0.6).abs() < 1e-6 && (e.data[1] - 0.8).abs() < 1e-6);
+    }
+
+    #[test]
+    fn last_token_pooling_takes_the_last_real_token_on_either_padding_side() {
+        // batch 2, seq 3, dim 1: row 0 padded on the right, row 1 on the left.
+        let hidden = [1.0, 2.0, 99.0, 99.0, 5.0, 6.0];
+        let p = Pooling { kind: PoolingKind::LastToken, normalize: false };
+        let e = p.apply(&hidden, &[1, 1, 0, 0, 1, 1], 2, 3, 1);
+        assert_eq!(e.data, vec![2.0, 6.0]);
+        // No real token: position 0, as sentence-transformers.
+        assert_eq!(p.apply(&[7.0, 8.0], &[0, 0], 1, 2, 1).data, vec![7.0]);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! for natural-length inputs (the probe sentences, each truncated at the model's
 //! `max_seq_length`) and `references/seq_<N>.json` for inputs of exactly N tokens
 //! (the probe sentences, padded to N, and long texts truncated to N), written by
-//! `scripts/python/make_references.py`.
+//! `scripts/python/make_references.py`; with a model prompt before every text, the
+//! same under `references/prompt-<name>/` (`natural.json`, `seq_<N>.json`).
 
 use std::path::Path;
 
@@ -26,10 +27,14 @@ pub struct ReferenceSet {
     /// The length every input was truncated to (None: natural length).
     #[serde(default)]
     pub seq_len: Option<usize>,
+    /// The prompt text put before every sentence when the vectors were made (None:
+    /// none); the sentences are stored without it.
+    #[serde(default)]
+    pub prompt: Option<String>,
 }
 
 impl ReferenceSet {
-    /// Reads a fixture written by `scripts/make_reference_embeddings.py`.
+    /// Reads a fixture written by `scripts/python/make_references.py`.
     pub fn from_file(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let set: ReferenceSet = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;

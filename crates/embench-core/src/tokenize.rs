@@ -4,10 +4,15 @@
 //! pads to a fixed 128): we override padding and truncation so that
 //! `SeqLen::Tokens(n)` yields exactly `n` tokens per input and `SeqLen::Natural`
 //! pads each batch to its longest input.
+//!
+//! The padding side and pad token follow the model, as transformers' tokenizer
+//! does: `tokenizer_config.json`'s `padding_side` (Qwen3-Embedding pads left) and
+//! `pad_token` (Qwen3's is `<|endoftext|>`), so the batches a backend runs are
+//! the ones sentence-transformers builds for the reference.
 
 use std::path::Path;
 
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tokenizers::{PaddingDirection, PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 use crate::config::SeqLen;
 use crate::embedder::TokenizedBatch;
@@ -17,27 +22,64 @@ use crate::embedder::TokenizedBatch;
 pub struct TextTokenizer {
     plain: Tokenizer,
     max_len: usize,
+    pad: PaddingParams,
+    /// Put before every text (sentence-transformers' `prompt + text`).
+    prompt: Option<String>,
 }
 
 impl TextTokenizer {
-    /// Loads `tokenizer.json`; `max_len` caps natural-length inputs.
+    /// Loads `tokenizer.json`, with the padding side and pad token of the
+    /// `tokenizer_config.json` beside it (when there is one); `max_len` caps
+    /// natural-length inputs.
+    ///
+    /// Errors: a file that cannot be read or parsed, a `padding_side` other than
+    /// `left`/`right`, or a `pad_token` the vocabulary does not have, each naming the file.
     pub fn from_file(path: &Path, max_len: usize) -> Result<Self, String> {
         let mut plain =
             Tokenizer::from_file(path).map_err(|e| format!("{}: cannot load tokenizer: {e}", path.display()))?;
+        let own = plain.get_padding().cloned();
         plain.with_padding(None);
         plain.with_truncation(None).map_err(|e| e.to_string())?;
-        Ok(Self { plain, max_len })
+        let pad = pad_params(&plain, own, &path.with_file_name("tokenizer_config.json"))?;
+        Ok(Self { plain, max_len, pad, prompt: None })
     }
 
-    /// Tokens in `text`, special tokens included, without padding or truncation.
+    /// This tokenizer putting `prompt` before every text, as sentence-transformers'
+    /// `encode(..., prompt=…)` does (plain string concatenation): the prompt's tokens
+    /// count in the sequence length, and truncation cuts the text after it.
+    pub fn with_prompt(&self, prompt: Option<&str>) -> Self {
+        Self { prompt: prompt.filter(|p| !p.is_empty()).map(str::to_string), ..self.clone() }
+    }
+
+    /// Tokens of the prompt alone, without special tokens (0 without a prompt).
+    pub fn prompt_tokens(&self) -> Result<usize, String> {
+        match &self.prompt {
+            None => Ok(0),
+            Some(p) => self.plain.encode(p.as_str(), false).map(|e| e.len()).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// The side padding goes on.
+    pub fn padding_side(&self) -> &'static str {
+        match self.pad.direction {
+            PaddingDirection::Left => "left",
+            PaddingDirection::Right => "right",
+        }
+    }
+
+    /// Tokens in `text` (after the prompt, if any), special tokens included, without padding or truncation.
     pub fn count_tokens(&self, text: &str) -> Result<usize, String> {
+        let text = match &self.prompt {
+            Some(p) => format!("{p}{text}"),
+            None => text.to_string(),
+        };
         self.plain.encode(text, true).map(|e| e.len()).map_err(|e| e.to_string())
     }
 
     /// A tokenizer configured for `seq`; build it once per cell, not per request.
     pub fn for_seq_len(&self, seq: SeqLen) -> Result<BatchTokenizer, String> {
         let mut t = self.plain.clone();
-        let pad = self.pad_params();
+        let pad = self.pad.clone();
         let (strategy, max) = match seq {
             SeqLen::Tokens(n) => (PaddingStrategy::Fixed(n), n),
             SeqLen::Natural => (PaddingStrategy::BatchLongest, self.max_len),
@@ -45,32 +87,65 @@ impl TextTokenizer {
         t.with_padding(Some(PaddingParams { strategy, ..pad }));
         t.with_truncation(Some(TruncationParams { max_length: max, ..Default::default() }))
             .map_err(|e| e.to_string())?;
-        Ok(BatchTokenizer { inner: t })
+        Ok(BatchTokenizer { inner: t, prompt: self.prompt.clone() })
     }
+}
 
-    /// Pad id and token as the tokenizer file declares them (`[PAD]`/0 when it does not).
-    fn pad_params(&self) -> PaddingParams {
-        let mut params = PaddingParams::default();
-        if let Some(id) = self.plain.token_to_id("[PAD]") {
-            params.pad_id = id;
-            params.pad_token = "[PAD]".into();
-        } else if let Some(id) = self.plain.token_to_id("<pad>") {
-            params.pad_id = id;
-            params.pad_token = "<pad>".into();
+/// Pad token, id and side: `tokenizer_config.json`'s `pad_token` and `padding_side`
+/// when it names them, else `tokenizer.json`'s own padding, else `[PAD]` or `<pad>`
+/// (id 0 when the vocabulary has neither), on the right.
+fn pad_params(plain: &Tokenizer, own: Option<PaddingParams>, config: &Path) -> Result<PaddingParams, String> {
+    let mut params = own.unwrap_or_default();
+    if plain.token_to_id(&params.pad_token).is_none() {
+        for token in ["[PAD]", "<pad>"] {
+            if let Some(id) = plain.token_to_id(token) {
+                (params.pad_id, params.pad_token) = (id, token.into());
+                break;
+            }
         }
-        params
     }
+    let Some(json) = crate::model_files::read_json(config)? else {
+        return Ok(params);
+    };
+    // `pad_token` is a string, or an AddedToken object with a `content`.
+    let token = json.get("pad_token").and_then(|t| t.as_str().or_else(|| t.get("content").and_then(|c| c.as_str())));
+    if let Some(token) = token {
+        params.pad_id = plain.token_to_id(token).ok_or_else(|| {
+            format!(
+                "{}: pad_token '{token}' is not in the vocabulary of tokenizer.json (fix: name a token the tokenizer has)",
+                config.display()
+            )
+        })?;
+        params.pad_token = token.into();
+    }
+    params.direction = match json.get("padding_side").and_then(|s| s.as_str()) {
+        None => params.direction,
+        Some("right") => PaddingDirection::Right,
+        Some("left") => PaddingDirection::Left,
+        Some(other) => {
+            return Err(format!(
+                "{}: padding_side '{other}' is neither 'left' nor 'right' (fix: set one of them)",
+                config.display()
+            ))
+        }
+    };
+    Ok(params)
 }
 
 /// A tokenizer set to one sequence length.
 pub struct BatchTokenizer {
     inner: Tokenizer,
+    prompt: Option<String>,
 }
 
 impl BatchTokenizer {
-    /// Tokenizes `texts` into one padded batch.
+    /// Tokenizes `texts` (each after the prompt, if any) into one padded batch.
     pub fn encode(&self, texts: &[&str]) -> Result<TokenizedBatch, String> {
-        let encodings = self.inner.encode_batch(texts.to_vec(), true).map_err(|e| e.to_string())?;
+        let encodings = match &self.prompt {
+            None => self.inner.encode_batch(texts.to_vec(), true),
+            Some(p) => self.inner.encode_batch(texts.iter().map(|t| format!("{p}{t}")).collect::<Vec<_>>(), true),
+        }
+        .map_err(|e| e.to_string())?;
         let seq_len = encodings.first().map_or(0, |e| e.len());
         let batch_size = encodings.len();
         let mut batch = TokenizedBatch {
@@ -87,5 +162,67 @@ impl BatchTokenizer {
             batch.token_type_ids.extend(e.get_type_ids().iter().map(|&x| x as i64));
         }
         Ok(batch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A word-level tokenizer over "a b c" with `<|endoftext|>` (id 0) appended to each
+    /// input, as Qwen3's, plus `tokenizer_config.json` holding `config` when given.
+    fn tokenizer(config: Option<&str>) -> (tempfile::TempDir, Result<TextTokenizer, String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let json = r#"{"version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
+            "normalizer": null, "pre_tokenizer": {"type": "Whitespace"},
+            "post_processor": {"type": "TemplateProcessing",
+                "single": [{"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}}],
+                "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+                "special_tokens": {"<|endoftext|>": {"id": "<|endoftext|>", "ids": [0], "tokens": ["<|endoftext|>"]}}},
+            "decoder": null,
+            "model": {"type": "WordLevel", "vocab": {"<|endoftext|>": 0, "a": 1, "b": 2, "c": 3, "<unk>": 4}, "unk_token": "<unk>"}}"#;
+        std::fs::write(dir.path().join("tokenizer.json"), json).unwrap();
+        if let Some(config) = config {
+            std::fs::write(dir.path().join("tokenizer_config.json"), config).unwrap();
+        }
+        let t = TextTokenizer::from_file(&dir.path().join("tokenizer.json"), 16);
+        (dir, t)
+    }
+
+    #[test]
+    fn padding_side_and_pad_token_follow_tokenizer_config() {
+        let (_d, t) = tokenizer(Some(r#"{"pad_token": "<|endoftext|>", "padding_side": "left"}"#));
+        let t = t.unwrap();
+        assert_eq!(t.padding_side(), "left");
+        let batch = t.for_seq_len(SeqLen::Tokens(4)).unwrap().encode(&["a b c", "b"]).unwrap();
+        assert_eq!(batch.input_ids, vec![1, 2, 3, 0, 0, 0, 2, 0]);
+        assert_eq!(batch.attention_mask, vec![1, 1, 1, 1, 0, 0, 1, 1]);
+        // Without the file: right padding.
+        let (_d, plain) = tokenizer(None);
+        let batch = plain.unwrap().for_seq_len(SeqLen::Natural).unwrap().encode(&["a b c", "b"]).unwrap();
+        assert_eq!(batch.attention_mask, vec![1, 1, 1, 1, 1, 1, 0, 0]);
+    }
+
+    #[test]
+    fn a_prompt_goes_before_every_text_and_counts_in_the_length() {
+        let (_d, t) = tokenizer(None);
+        let t = t.unwrap().with_prompt(Some("c c "));
+        assert_eq!((t.prompt_tokens(), t.count_tokens("a")), (Ok(2), Ok(4)));
+        let batch = t.for_seq_len(SeqLen::Tokens(4)).unwrap().encode(&["a b", "b"]).unwrap();
+        // Truncation keeps the prompt and the appended <|endoftext|> (the special
+        // tokens' room is kept, as transformers does) and cuts the text.
+        assert_eq!(batch.input_ids, vec![3, 3, 1, 0, 3, 3, 2, 0]);
+    }
+
+    #[test]
+    fn a_bad_padding_setting_names_the_file_and_field() {
+        for (config, field) in [
+            (r#"{"padding_side": "middle"}"#, "padding_side 'middle'"),
+            (r#"{"pad_token": {"content": "<pad>"}}"#, "pad_token '<pad>'"),
+        ] {
+            let (_d, t) = tokenizer(Some(config));
+            let e = t.err().expect(config);
+            assert!(e.contains("tokenizer_config.json") && e.contains(field) && e.contains("fix:"), "{e}");
+        }
     }
 }

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Condvar, Mutex};
 
-use embench_core::pooling::{Pooling, PoolingKind};
+use embench_core::pooling::Pooling;
 use embench_core::{BackendInfo, EmbedError, Embedder, Embeddings, Phase, Precision, TokenizedBatch};
 use serde::Deserialize;
 
@@ -100,7 +100,7 @@ impl Worker {
         cmd.arg("-u").arg("-c").arg(WORKER_SCRIPT).arg("--kind").arg(s.kind);
         cmd.args(["--threads", &s.threads.to_string(), "--precision", &s.precision.to_string()]);
         cmd.args(["--mode", s.mode, "--dim", &s.dim.to_string()]);
-        cmd.args(["--pooling", if s.pooling.kind == PoolingKind::Cls { "cls" } else { "mean" }]);
+        cmd.args(["--pooling", &s.pooling.kind.to_string()]);
         cmd.args(["--normalize", if s.pooling.normalize { "1" } else { "0" }]);
         if let Some(m) = &s.model {
             cmd.arg("--model").arg(m);

@@ -71,7 +71,7 @@ fn reference(right: &MockEmbedder, tokenizer: &TextTokenizer, seq: SeqLen) -> Re
     let encoder = tokenizer.for_seq_len(seq).unwrap();
     let embeddings =
         texts.iter().map(|t| right.embed(&encoder.encode(&[t]).unwrap()).unwrap().row(0).to_vec()).collect();
-    ReferenceSet { sentences: texts, embeddings, seq_len: None }
+    ReferenceSet { sentences: texts, embeddings, seq_len: None, prompt: None }
 }
 
 /// Every cell of the plan through `run_cell`, the mock wrong as `wrong` says.
@@ -90,7 +90,8 @@ fn run(wrong: Option<WrongOutput>) -> Vec<CellRecord> {
         .iter()
         .map(|cell| {
             let model = plan.model(cell);
-            let prepared = inputs.prepare(model, cell.seq_len, cell.point.batch_size, cell.point.num_requests).unwrap();
+            let prepared =
+                inputs.prepare(model, None, cell.seq_len, cell.point.batch_size, cell.point.num_requests).unwrap();
             let setup = CellSetup {
                 model: &model.key,
                 architecture: model.architecture,

@@ -44,8 +44,14 @@ pub struct CellRecord {
     pub batch_size: usize,
     /// Tokens per input: a number, or `natural`.
     pub seq_len: serde_json::Value,
-    /// Mean real (unpadded) tokens per input.
+    /// Mean real (unpadded) tokens per input (the prompt's included).
     pub tokens_per_input_mean: f64,
+    /// The model prompt put before every text, by name (None: no prompt).
+    #[serde(default)]
+    pub prompt: Option<String>,
+    /// Tokens of that prompt alone, counted in `seq_len` and `tokens_per_input_mean`.
+    #[serde(default)]
+    pub prompt_tokens: Option<usize>,
     /// Measured requests that returned an embedding.
     pub requests: u64,
     /// Measured requests that failed.

@@ -11,18 +11,21 @@ use common::{repo, run, validate_results};
 
 #[test]
 fn every_architecture_runs_on_every_backend_that_declares_it() {
-    let folder = repo().join("models/tiny-xlm-roberta");
-    assert!(
-        folder.join("onnx/model.onnx").is_file() && folder.join("references/seq_32.json").is_file(),
-        "{} is not built and converted: run `make tiny-models` (make test does it first)",
-        folder.display()
-    );
+    let models = ["tiny-xlm-roberta", "tiny-qwen3"];
+    for key in models {
+        let folder = repo().join("models").join(key);
+        assert!(
+            folder.join("onnx/model.onnx").is_file() && folder.join("references/seq_32.json").is_file(),
+            "{} is not built and converted: run `make tiny-models` (make test does it first)",
+            folder.display()
+        );
+    }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     run(&repo().join("configs/architectures.yaml"), &out).success();
     let records = validate_results(&out);
     let backends = ["candle", "ort", "openvino", "tch", "python-ort", "python-torch"];
-    assert_eq!(records.len(), backends.len() * 3, "one record per backend and length");
+    assert_eq!(records.len(), models.len() * backends.len() * 3, "one record per model, backend and length");
     let mut seen = BTreeSet::new();
     for r in &records {
         let cell = format!("{} / {} / seq {}", r["model"], r["backend"], r["seq_len"]);
@@ -34,11 +37,78 @@ fn every_architecture_runs_on_every_backend_that_declares_it() {
             r["warnings"].as_array().unwrap().iter().all(|w| !w.as_str().unwrap().contains("not checked")),
             "{cell}"
         );
-        seen.insert((r["backend"].as_str().unwrap().to_string(), r["seq_len"].to_string()));
+        seen.insert((
+            r["model"].as_str().unwrap().to_string(),
+            r["backend"].as_str().unwrap().to_string(),
+            r["seq_len"].to_string(),
+        ));
     }
-    for b in backends {
-        for seq in ["32", "128", "\"natural\""] {
-            assert!(seen.contains(&(b.to_string(), seq.to_string())), "no {b} cell at seq {seq}");
+    for m in models {
+        for b in backends {
+            for seq in ["32", "128", "\"natural\""] {
+                assert!(
+                    seen.contains(&(m.to_string(), b.to_string(), seq.to_string())),
+                    "no {m} / {b} cell at seq {seq}"
+                );
+            }
         }
+    }
+}
+
+/// A config running `tiny-qwen3` (and `extra` models) with `scenario` lines, written in `dir`.
+fn prompt_config(dir: &std::path::Path, extra: &str, backends: &[&str], prompt: &str) -> std::path::PathBuf {
+    let backends: String = backends.iter().map(|b| format!("  - name: {b}\n    threads: 2\n")).collect();
+    let body = format!(
+        "models_file: {}\nactive_models: [tiny-qwen3{extra}]\nbackends:\n{backends}test_scenarios:\n  - name: queries\n    concurrency: 1\n    num_requests: 6\n    batch_size: 4\n    prompt: {prompt}\ninput_config:\n  sequence_lengths: [48, natural]\n  warmup_requests: 1\n",
+        repo().join("configs/models.yaml").display()
+    );
+    common::write(dir, "prompts.yaml", &body)
+}
+
+#[test]
+fn a_scenario_prompt_goes_before_every_text_and_the_gate_uses_sentence_transformers_prompt_name() {
+    let dir = tempfile::tempdir().unwrap();
+    // Made on demand with the prompt (the conversion writes only prompt-less sets):
+    // start without them, so this run makes them with sentence-transformers.
+    let made = repo().join("models/tiny-qwen3/references/prompt-query");
+    let _ = std::fs::remove_dir_all(&made);
+    let config = prompt_config(dir.path(), "", &["candle", "ort", "python-torch"], "query");
+    let out = dir.path().join("run");
+    run(&config, &out).success();
+    assert!(made.join("natural.json").is_file() && made.join("seq_48.json").is_file());
+    let records = validate_results(&out);
+    assert_eq!(records.len(), 3 * 2);
+    for r in &records {
+        let cell = format!("{} / seq {}", r["backend"], r["seq_len"]);
+        assert_eq!(r["valid"], true, "{cell}: {}", r["invalid_reason"]);
+        assert!(r["min_cosine"].as_f64().unwrap() >= 0.999, "{cell}");
+        assert_eq!(r["prompt"], "query", "{cell}");
+        let prompt_tokens = r["prompt_tokens"].as_f64().unwrap_or_else(|| panic!("{cell}: no prompt_tokens"));
+        // Qwen3-Embedding's query instruction is 15+ words: its tokens are in every input.
+        assert!(prompt_tokens >= 15.0, "{cell}: {prompt_tokens}");
+        assert!(r["tokens_per_input_mean"].as_f64().unwrap() > prompt_tokens, "{cell}");
+    }
+}
+
+#[test]
+fn a_prompt_a_model_lacks_is_refused_naming_the_file_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    // EmbeddingGemma's name for its query prompt; Qwen3-Embedding's are query and document.
+    let config = prompt_config(dir.path(), "", &["ort"], "Retrieval-query");
+    let assert = assert_cmd::Command::cargo_bin("embench")
+        .unwrap()
+        .args(["validate", "--config"])
+        .arg(&config)
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    for part in [
+        "prompts.yaml",
+        "test_scenarios[0].prompt",
+        "model 'tiny-qwen3' has no prompt 'Retrieval-query'",
+        "config_sentence_transformers.json has: document, query",
+        "fix:",
+    ] {
+        assert!(err.contains(part), "{part:?} missing from:\n{err}");
     }
 }

@@ -4,6 +4,7 @@
 //! As TEI keeps one file per architecture under `backends/candle/src/models/`.
 
 mod bert;
+mod qwen3;
 mod xlm_roberta;
 
 use candle_core::Tensor;
@@ -16,10 +17,12 @@ pub(crate) enum Network {
     Bert(bert::Bert),
     /// XLM-RoBERTa encoders (`candle-transformers`' `xlm_roberta`).
     XlmRoberta(xlm_roberta::XlmRoberta),
+    /// Qwen3 decoders (embench's own file: padding mask, no KV cache).
+    Qwen3(qwen3::Qwen3),
 }
 
 /// The architectures [`Network::load`] builds.
-pub(crate) const ARCHITECTURES: [Architecture; 2] = [Architecture::Bert, Architecture::XlmRoberta];
+pub(crate) const ARCHITECTURES: [Architecture; 3] = [Architecture::Bert, Architecture::XlmRoberta, Architecture::Qwen3];
 
 impl Network {
     /// Builds the network of `architecture` from `config.json`'s text and the weights in `vb`;
@@ -33,7 +36,11 @@ impl Network {
             Architecture::XlmRoberta => {
                 xlm_roberta::XlmRoberta::load(config, vb).map(|(n, h)| (Network::XlmRoberta(n), h))
             }
-            other => Err(format!("the candle backend does not run {other} models (it runs: bert, xlm-roberta)")),
+            Architecture::Qwen3 => qwen3::Qwen3::load(config, vb).map(|(n, h)| (Network::Qwen3(n), h)),
+            other => {
+                let runs: Vec<&str> = ARCHITECTURES.iter().map(|a| a.name()).collect();
+                Err(format!("the candle backend does not run {other} models (it runs: {})", runs.join(", ")))
+            }
         }
     }
 
@@ -42,6 +49,7 @@ impl Network {
         match self {
             Network::Bert(n) => n.forward(ids, types, mask),
             Network::XlmRoberta(n) => n.forward(ids, types, mask),
+            Network::Qwen3(n) => n.forward(ids, mask),
         }
     }
 }

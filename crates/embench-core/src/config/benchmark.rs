@@ -331,6 +331,12 @@ pub struct Scenario {
     #[serde(default)]
     #[schemars(with = "Option<SloSpec>")]
     pub max_qps_under_slo: Option<Spanned<SloSpec>>,
+    /// The model's prompt put before every text, by its name in the model's
+    /// `config_sentence_transformers.json` (`query`, `document`, …; sentence-transformers'
+    /// `prompt_name`), or `none` (default). Its tokens count in the sequence length.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub prompt: Option<Spanned<String>>,
 }
 
 /// The embedding-cache scenario's settings.

@@ -89,6 +89,26 @@ pub struct ResolvedModel {
     /// Dense layers of the sentence-transformers head (validation refuses them until backends run them).
     #[serde(skip)]
     pub dense: Vec<DenseLayer>,
+    /// The model's prompts by name (`config_sentence_transformers.json`; empty without one).
+    pub prompts: std::collections::BTreeMap<String, String>,
+    /// Whether pooling takes the prompt's tokens too (`1_Pooling/config.json`'s `include_prompt`, default true).
+    pub include_prompt: bool,
+}
+
+impl ResolvedModel {
+    /// The text of the prompt named `name` (None: no prompt).
+    ///
+    /// Errors: a name the model has no prompt for (validation refuses it first).
+    pub fn prompt_text(&self, name: Option<&str>) -> Result<Option<&str>, String> {
+        match name {
+            None => Ok(None),
+            Some(p) => self
+                .prompts
+                .get(p)
+                .map(|t| Some(t.as_str()))
+                .ok_or_else(|| format!("model '{}' has no prompt '{p}'", self.key)),
+        }
+    }
 }
 
 /// Device a backend runs on.
@@ -289,6 +309,7 @@ impl Validator<'_> {
         let backends = self.backends(&benchmark.backends);
         let scenarios = self.scenarios(&benchmark.test_scenarios, &backends);
         let models = self.models(&benchmark.active_models, &backends);
+        self.check_prompts(&benchmark.test_scenarios, &models);
         let sequence_lengths = self.sequence_lengths(&benchmark.input_config.sequence_lengths, &models);
         let dataset = self.dataset(&benchmark);
         let memory_budget_mb = self.memory_budget(&benchmark);

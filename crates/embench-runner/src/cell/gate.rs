@@ -49,6 +49,8 @@ pub struct Gate {
     folder: Option<ModelFolder>,
     /// The model key, for the fix in messages.
     key: String,
+    /// The scenario prompt's name (None: no prompt), for the fix in messages.
+    prompt: Option<String>,
 }
 
 /// What the gate found.
@@ -98,21 +100,22 @@ impl GateResult {
 impl Gate {
     /// A gate from reference sets in memory (`fixed`: by sequence length).
     pub fn new(tokenizer: TextTokenizer, natural: ReferenceSet, fixed: BTreeMap<usize, ReferenceSet>) -> Self {
-        Self { natural, fixed, tokenizer, folder: None, key: "the model".into() }
+        Self { natural, fixed, tokenizer, folder: None, key: "the model".into(), prompt: None }
     }
 
-    /// The gate of `model`: None when the model has no natural-length reference
-    /// (the cells then carry a warning). Reads every `references/seq_N.json` present.
-    pub fn for_model(model: &ResolvedModel) -> Result<Option<Gate>, String> {
+    /// The gate of `model` with the scenario prompt named `prompt` (None: no prompt):
+    /// None when the model has no natural-length reference for it (the cells then
+    /// carry a warning). Reads every `seq_N.json` present in the prompt's references
+    /// folder ([`ModelFolder::references_dir`]); the probes are encoded after the prompt.
+    pub fn for_model(model: &ResolvedModel, prompt: Option<&str>) -> Result<Option<Gate>, String> {
         let Some(folder) = &model.folder else { return Ok(None) };
-        let path = folder.reference();
+        let path = folder.reference_for(prompt, None);
         if !path.is_file() {
             return Ok(None);
         }
         let natural = ReferenceSet::from_file(&path)?;
         let mut fixed = BTreeMap::new();
-        let dir = folder.root.join("references");
-        if let Ok(entries) = std::fs::read_dir(&dir) {
+        if let Ok(entries) = std::fs::read_dir(folder.references_dir(prompt)) {
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 let Some(n) = name.strip_prefix("seq_").and_then(|s| s.strip_suffix(".json")) else { continue };
@@ -128,8 +131,31 @@ impl Gate {
                 fixed.insert(n, set);
             }
         }
-        let tokenizer = TextTokenizer::from_file(&folder.tokenizer_json(), model.config.max_seq_length.value)?;
-        Ok(Some(Gate { natural, fixed, tokenizer, folder: Some(folder.clone()), key: model.key.clone() }))
+        let text = model.prompt_text(prompt)?;
+        // A set made with another prompt text (the model's file changed since) is stale.
+        for (path, set) in std::iter::once((path.clone(), &natural))
+            .chain(fixed.iter().map(|(n, set)| (folder.reference_for(prompt, Some(*n)), set)))
+        {
+            if set.prompt.as_deref().filter(|p| !p.is_empty()) != text.filter(|t| !t.is_empty()) {
+                return Err(format!(
+                    "{}: made with prompt {:?}, but the model's prompt is now {:?} (fix: remove it; embench run makes it again)",
+                    path.display(),
+                    set.prompt.as_deref().unwrap_or(""),
+                    text.unwrap_or("")
+                ));
+            }
+        }
+        let tokenizer =
+            TextTokenizer::from_file(&folder.tokenizer_json(), model.config.max_seq_length.value)?.with_prompt(text);
+        let key = model.key.clone();
+        Ok(Some(Gate {
+            natural,
+            fixed,
+            tokenizer,
+            folder: Some(folder.clone()),
+            key,
+            prompt: prompt.map(str::to_string),
+        }))
     }
 
     /// Embeds the probe set with `embedder` at a cell's shape and compares every row
@@ -143,13 +169,15 @@ impl Gate {
             SeqLen::Tokens(n) => match self.fixed.get(&n) {
                 Some(r) => (r, seq, None),
                 None => {
-                    let path = self
-                        .folder
-                        .as_ref()
-                        .map_or_else(|| format!("seq_{n}.json"), |f| f.reference_at(n).display().to_string());
+                    let prompt = self.prompt.as_deref();
+                    let path = self.folder.as_ref().map_or_else(
+                        || format!("seq_{n}.json"),
+                        |f| f.reference_for(prompt, Some(n)).display().to_string(),
+                    );
                     let root = self.folder.as_ref().map_or_else(|| self.key.clone(), |f| f.root.display().to_string());
+                    let flag = prompt.map(|p| format!(" --prompt-name {p}")).unwrap_or_default();
                     let why = format!(
-                        "correctness checked at natural length, not at seq {n}: {path} does not exist (fix: scripts/python/make_references.py {root} --seq-lens {n}, with the project venv's python; embench run makes it itself when the venv has torch)"
+                        "correctness checked at natural length, not at seq {n}: {path} does not exist (fix: scripts/python/make_references.py {root} --seq-lens {n}{flag}, with the project venv's python; embench run makes it itself when the venv has torch)"
                     );
                     (&self.natural, SeqLen::Natural, Some(why))
                 }
@@ -170,39 +198,55 @@ impl Gate {
     }
 }
 
-/// Writes the reference sets `model` lacks at the fixed lengths `lens`, with the
-/// project venv's python running [`REFERENCE_SCRIPT`] (PyTorch and transformers
-/// from the venv). Errors: why they could not be made (no python, the script failed).
-pub fn make_missing_references(model: &ResolvedModel, lens: &[usize], python: Option<&Path>) -> Result<(), String> {
+/// Writes the reference sets `model` lacks for `prompt` (None: no prompt) at the
+/// fixed lengths `lens`, and at natural length with a prompt (the conversion writes
+/// only the prompt-less one), with the project venv's python running
+/// [`REFERENCE_SCRIPT`] (sentence-transformers from the venv). Errors: why they could
+/// not be made (no python, the script failed).
+pub fn make_missing_references(
+    model: &ResolvedModel,
+    lens: &[usize],
+    prompt: Option<&str>,
+    python: Option<&Path>,
+) -> Result<(), String> {
     let Some(folder) = &model.folder else { return Ok(()) };
-    let missing: Vec<usize> = lens.iter().copied().filter(|&n| !folder.reference_at(n).is_file()).collect();
-    if missing.is_empty() || !folder.reference().is_file() {
+    let missing: Vec<usize> =
+        lens.iter().copied().filter(|&n| !folder.reference_for(prompt, Some(n)).is_file()).collect();
+    let natural = prompt.is_some() && !folder.reference_for(prompt, None).is_file();
+    // Without the conversion's own reference there is nothing to gate with: say so elsewhere.
+    if (missing.is_empty() && !natural) || !folder.reference().is_file() {
         return Ok(());
     }
-    let python = python.ok_or_else(|| {
-        format!("at seq {missing:?}: no python to make them with (fix: make venv, or set EMBENCH_PYTHON)")
-    })?;
+    let what = match (natural, prompt) {
+        (true, Some(p)) => format!("at seq {missing:?} and natural length with prompt '{p}'"),
+        (_, Some(p)) => format!("at seq {missing:?} with prompt '{p}'"),
+        _ => format!("at seq {missing:?}"),
+    };
+    let python =
+        python.ok_or_else(|| format!("{what}: no python to make them with (fix: make venv, or set EMBENCH_PYTHON)"))?;
     let script = std::env::temp_dir().join(format!("embench-make-references-{}.py", std::process::id()));
     std::fs::write(&script, REFERENCE_SCRIPT).map_err(|e| format!("{}: {e}", script.display()))?;
     eprintln!(
-        "model {}: making reference embeddings at seq {missing:?} (once; kept in {})",
+        "model {}: making reference embeddings {what} (once; kept in {})",
         model.key,
-        folder.root.join("references").display()
+        folder.references_dir(prompt).display()
     );
-    let output = Command::new(python)
-        .arg(&script)
-        .arg(&folder.root)
-        .arg("--max-length")
-        .arg(model.config.max_seq_length.value.to_string())
-        .arg("--seq-lens")
-        .args(missing.iter().map(|n| n.to_string()))
-        .output();
+    let mut command = Command::new(python);
+    command.arg(&script).arg(&folder.root).arg("--max-length").arg(model.config.max_seq_length.value.to_string());
+    command.arg("--seq-lens").args(missing.iter().map(|n| n.to_string()));
+    if let Some(p) = prompt {
+        command.arg("--prompt-name").arg(p);
+    }
+    if natural {
+        command.arg("--natural");
+    }
+    let output = command.output();
     let _ = std::fs::remove_file(&script);
     let output = output.map_err(|e| format!("{}: {e}", python.display()))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
-        return Err(format!("at seq {missing:?}: {} exited with {}: {last}", python.display(), output.status));
+        return Err(format!("{what}: {} exited with {}: {last}", python.display(), output.status));
     }
     Ok(())
 }

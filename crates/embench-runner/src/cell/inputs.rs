@@ -27,20 +27,29 @@ pub struct PreparedInputs {
     pub tokenize_ms_per_request: Option<f64>,
     /// Mean real tokens per input.
     pub tokens_per_input_mean: f64,
+    /// Tokens of the prompt before every text (None: no prompt).
+    pub prompt_tokens: Option<usize>,
 }
 
 impl PreparedInputs {
     /// No inputs: for a cell that fails before it could use any.
     pub const fn empty() -> Self {
-        Self { batches: Vec::new(), tokenize_ms_per_request: None, tokens_per_input_mean: 0.0 }
+        Self { batches: Vec::new(), tokenize_ms_per_request: None, tokens_per_input_mean: 0.0, prompt_tokens: None }
     }
 }
 
-/// Prepares (and caches) inputs per model × sequence length × batch size.
+/// A tokenizer's key: model key and prompt name.
+type TokenizerKey = (String, Option<String>);
+
+/// Prepared inputs' key: the tokenizer's, sequence length, batch size, batches.
+type InputsKey = (TokenizerKey, SeqLen, usize, usize);
+
+/// Prepares (and caches) inputs per model × prompt × sequence length × batch size.
 pub struct InputFactory {
     source: TextSource,
-    tokenizers: HashMap<String, Option<TextTokenizer>>,
-    cache: HashMap<(String, SeqLen, usize, usize), Arc<PreparedInputs>>,
+    /// By model key and prompt name.
+    tokenizers: HashMap<TokenizerKey, Option<TextTokenizer>>,
+    cache: HashMap<InputsKey, Arc<PreparedInputs>>,
 }
 
 impl InputFactory {
@@ -49,24 +58,26 @@ impl InputFactory {
         Self { source, tokenizers: HashMap::new(), cache: HashMap::new() }
     }
 
-    /// Inputs for `num_requests` requests of `batch_size` texts at `seq`.
+    /// Inputs for `num_requests` requests of `batch_size` texts at `seq`, each text
+    /// after the model's prompt named `prompt` (None: no prompt).
     ///
     /// Models with a tokenizer get real texts; a model without a local folder
     /// (mock-only runs) gets synthetic token ids of the right shape.
     pub fn prepare(
         &mut self,
         model: &ResolvedModel,
+        prompt: Option<&str>,
         seq: SeqLen,
         batch_size: usize,
         num_requests: usize,
     ) -> Result<Arc<PreparedInputs>, String> {
         let n_batches = num_requests.clamp(1, (DISTINCT_TEXTS / batch_size).max(1));
-        let key = (model.key.clone(), seq, batch_size, n_batches);
+        let key = ((model.key.clone(), prompt.map(str::to_string)), seq, batch_size, n_batches);
         if let Some(hit) = self.cache.get(&key) {
             return Ok(hit.clone());
         }
-        self.load_tokenizer(model)?;
-        let prepared = match &self.tokenizers[&model.key] {
+        let key_t = self.load_tokenizer(model, prompt)?;
+        let prepared = match &self.tokenizers[&key_t] {
             Some(t) => tokenized(&self.source, t, seq, batch_size, n_batches)?,
             None => synthetic(seq, batch_size, n_batches),
         };
@@ -79,27 +90,34 @@ impl InputFactory {
     pub fn prepare_cache(
         &mut self,
         model: &ResolvedModel,
+        prompt: Option<&str>,
         seq: SeqLen,
         point: BatchPoint,
         ratio: f64,
         spec: &ResolvedCache,
     ) -> Result<CacheInputs, String> {
-        self.load_tokenizer(model)?;
         let texts_per_phase = point.num_requests * point.batch_size;
-        CacheInputs::prepare(&self.source, self.tokenizers[&model.key].as_ref(), seq, texts_per_phase, ratio, spec)
+        let key = self.load_tokenizer(model, prompt)?;
+        CacheInputs::prepare(&self.source, self.tokenizers[&key].as_ref(), seq, texts_per_phase, ratio, spec)
     }
 
-    fn load_tokenizer(&mut self, model: &ResolvedModel) -> Result<(), String> {
-        if !self.tokenizers.contains_key(&model.key) {
+    /// Loads the model's tokenizer with its prompt named `prompt` (None when the model
+    /// has no local tokenizer) and returns its key in `tokenizers`.
+    ///
+    /// Errors: an unreadable tokenizer, or a prompt the model does not have (validation refuses both first).
+    fn load_tokenizer(&mut self, model: &ResolvedModel, prompt: Option<&str>) -> Result<TokenizerKey, String> {
+        let key = (model.key.clone(), prompt.map(str::to_string));
+        if !self.tokenizers.contains_key(&key) {
+            let text = model.prompt_text(prompt)?;
             let loaded = match &model.folder {
-                Some(f) if f.tokenizer_json().is_file() => {
-                    Some(TextTokenizer::from_file(&f.tokenizer_json(), model.config.max_seq_length.value)?)
-                }
+                Some(f) if f.tokenizer_json().is_file() => Some(
+                    TextTokenizer::from_file(&f.tokenizer_json(), model.config.max_seq_length.value)?.with_prompt(text),
+                ),
                 _ => None,
             };
-            self.tokenizers.insert(model.key.clone(), loaded);
+            self.tokenizers.insert(key.clone(), loaded);
         }
-        Ok(())
+        Ok(key)
     }
 }
 
@@ -118,10 +136,15 @@ fn tokenized(
         .map(|chunk| bt.encode(&chunk.iter().map(String::as_str).collect::<Vec<_>>()))
         .collect::<Result<Vec<_>, _>>()?;
     let tokenize_ms = start.elapsed().as_secs_f64() * 1e3 / n_batches as f64;
+    let prompt_tokens = match t.prompt_tokens()? {
+        0 => None,
+        n => Some(n),
+    };
     Ok(PreparedInputs {
         tokens_per_input_mean: mean_tokens(&batches),
         batches,
         tokenize_ms_per_request: Some(tokenize_ms),
+        prompt_tokens,
     })
 }
 
@@ -149,7 +172,12 @@ fn synthetic(seq: SeqLen, batch_size: usize, n_batches: usize) -> PreparedInputs
             batch
         })
         .collect();
-    PreparedInputs { tokens_per_input_mean: mean_tokens(&batches), batches, tokenize_ms_per_request: None }
+    PreparedInputs {
+        tokens_per_input_mean: mean_tokens(&batches),
+        batches,
+        tokenize_ms_per_request: None,
+        prompt_tokens: None,
+    }
 }
 
 fn mean_tokens(batches: &[TokenizedBatch]) -> f64 {

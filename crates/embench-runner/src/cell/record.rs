@@ -219,6 +219,8 @@ pub fn assemble(setup: &CellSetup, parts: CellParts, context: &RecordContext, ce
         batch_size,
         seq_len: serde_json::to_value(setup.seq_len).expect("SeqLen serializes"),
         tokens_per_input_mean: setup.inputs.tokens_per_input_mean,
+        prompt: setup.scenario.prompt.clone(),
+        prompt_tokens: setup.inputs.prompt_tokens,
         requests,
         errors,
         error_messages: measured.as_ref().map(|m| m.error_messages.clone()).unwrap_or_default(),

@@ -9,17 +9,27 @@
 use serde::Serialize;
 
 use embench_core::config::ResolvedModel;
+use embench_core::Architecture;
 
-/// The dimensions of a transformer encoder that set its memory use.
+/// The dimensions of a transformer that set its FLOPs and memory use.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ModelShape {
     /// Hidden size.
     pub hidden: usize,
     /// Feed-forward inner size.
     pub intermediate: usize,
-    /// Attention heads.
+    /// Attention heads (query heads).
     pub heads: usize,
-    /// Encoder layers.
+    /// Width of the queries: heads × head_dim (the hidden size in BERT; Qwen3 and
+    /// Gemma 3 set `head_dim` apart from it).
+    pub query_dim: usize,
+    /// Width of the keys and of the values: key/value heads × head_dim (grouped-query
+    /// attention: smaller than `query_dim`).
+    pub kv_dim: usize,
+    /// Weight matrices of the feed-forward block: 2 (up, down) or 3 (gated: gate, up,
+    /// down, as Qwen3's SwiGLU and Gemma 3's GeGLU).
+    pub ffn_matrices: usize,
+    /// Layers.
     pub layers: usize,
     /// Parameters.
     pub params: f64,
@@ -34,16 +44,32 @@ impl ModelShape {
         let Some(folder) = &model.folder else { return guess };
         let Ok(text) = std::fs::read_to_string(folder.config_json()) else { return guess };
         let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else { return guess };
+        Self::from_config(&json, guess)
+    }
+
+    /// The shape a `config.json` gives (hidden size, heads, layers, and where set
+    /// `head_dim`, `num_key_value_heads`, `intermediate_size`); `guess` when it lacks one of the first three.
+    pub fn from_config(json: &serde_json::Value, guess: Self) -> Self {
         let get = |k: &str| json[k].as_u64().map(|v| v as usize);
         match (get("hidden_size"), get("num_attention_heads"), get("num_hidden_layers")) {
-            (Some(hidden), Some(heads), Some(layers)) => Self {
-                hidden,
-                intermediate: get("intermediate_size").unwrap_or(4 * hidden),
-                heads,
-                layers,
-                params: guess.params,
-                source: "config.json",
-            },
+            (Some(hidden), Some(heads), Some(layers)) if heads > 0 => {
+                let head_dim = get("head_dim").unwrap_or(hidden / heads);
+                let gated = json["model_type"]
+                    .as_str()
+                    .and_then(Architecture::from_model_type)
+                    .is_some_and(|a| matches!(a, Architecture::Qwen3 | Architecture::Gemma3));
+                Self {
+                    hidden,
+                    intermediate: get("intermediate_size").unwrap_or(4 * hidden),
+                    heads,
+                    query_dim: heads * head_dim,
+                    kv_dim: get("num_key_value_heads").unwrap_or(heads) * head_dim,
+                    ffn_matrices: if gated { 3 } else { 2 },
+                    layers,
+                    params: guess.params,
+                    source: "config.json",
+                }
+            }
             _ => guess,
         }
     }
@@ -54,17 +80,38 @@ impl ModelShape {
         let layers = 12;
         // Embedding tables of a 30k vocabulary and 12 layers of 12·h² each, when the card gives no count.
         let params = params.unwrap_or((30_522 * hidden + layers * 12 * hidden * hidden) as f64);
-        Self { hidden, intermediate: 4 * hidden, heads: (hidden / 64).max(1), layers, params, source: "models.yaml" }
+        Self {
+            hidden,
+            intermediate: 4 * hidden,
+            heads: (hidden / 64).max(1),
+            query_dim: hidden,
+            kv_dim: hidden,
+            ffn_matrices: 2,
+            layers,
+            params,
+            source: "models.yaml",
+        }
     }
 
-    /// Floating-point operations (a multiply-add counts 2) of one encoder forward
-    /// pass over one text of `seq` tokens: per layer the Q, K, V and output
-    /// projections (8·s·h²), the feed-forward block (4·s·h·i), and the attention
-    /// scores and their product with V (4·s²·h). Embedding lookups, layer norms,
-    /// softmax and pooling are left out (under 1 % for these models).
+    /// A BERT-like encoder: queries, keys and values as wide as the hidden size, a two-matrix feed-forward block.
+    pub fn encoder(hidden: usize, intermediate: usize, heads: usize, layers: usize, params: f64) -> Self {
+        let source = "given";
+        Self { hidden, intermediate, heads, query_dim: hidden, kv_dim: hidden, ffn_matrices: 2, layers, params, source }
+    }
+
+    /// Floating-point operations (a multiply-add counts 2) of one forward pass over
+    /// one text of `seq` tokens: per layer the Q and output projections (2·s·h·q each,
+    /// q = heads × head_dim), the K and V projections (2·s·h·kv each: grouped-query
+    /// attention makes kv smaller), the feed-forward block (2·m·s·h·i for its m
+    /// matrices: 2, or 3 when gated), and the attention scores and their product with
+    /// V (4·s²·q). For BERT (q = kv = h, m = 2) this is 8·s·h² + 4·s·h·i + 4·s²·h, the
+    /// count of Kaplan et al. 2020 (Table 1) without the embeddings. Causal models
+    /// are counted over the full s×s score matrix, as the frameworks compute it.
+    /// Embedding lookups, norms, softmax and pooling are left out (under 1 % for these models).
     pub fn flops_per_sequence(&self, seq: usize) -> f64 {
         let (s, h, i) = (seq as f64, self.hidden as f64, self.intermediate as f64);
-        self.layers as f64 * (s * (8.0 * h * h + 4.0 * h * i) + 4.0 * s * s * h)
+        let (q, kv, m) = (self.query_dim as f64, self.kv_dim as f64, self.ffn_matrices as f64);
+        self.layers as f64 * (s * (4.0 * h * q + 4.0 * h * kv + 2.0 * m * h * i) + 4.0 * s * s * q)
     }
 
     /// Bytes of one instance's weights, loaded as fp32.
@@ -78,9 +125,12 @@ impl ModelShape {
     pub fn cell_bytes(&self, batch: usize, seq: usize, bytes_per_value: usize, concurrent: usize) -> u64 {
         let (b, s) = (batch as u64, seq as u64);
         let (h, i, heads) = (self.hidden as u64, self.intermediate as u64, self.heads as u64);
+        let (q, kv, m) = (self.query_dim as u64, self.kv_dim as u64, self.ffn_matrices as u64);
         let weights = self.weight_bytes();
-        // Q, K, V, context, attention output, the FFN's inner and outer tensors.
-        let token_values = b * s * (6 * h + i);
+        // Q, K, V, K and V repeated to every query head (grouped-query attention),
+        // context, attention output, the FFN's inner tensors (two when gated) and output:
+        // 6·h + i for BERT.
+        let token_values = b * s * (2 * q + 2 * kv + 2 * q.saturating_sub(kv) + 2 * h + (m - 1) * i);
         // Attention scores and their softmax.
         let score_values = 2 * b * heads * s * s;
         let layer = (token_values + score_values) * bytes_per_value as u64;
@@ -117,19 +167,35 @@ mod tests {
     fn flop_counts_match_hand_counts() {
         // BERT-base at 128 tokens: 12 layers x (128 x (8 x 768^2 + 4 x 768 x 3072) + 4 x 128^2 x 768)
         // = 12 x 1 862 270 976 = 22.35 GFLOP, the commonly quoted ~11.2 GMAC.
-        let base = ModelShape { hidden: 768, intermediate: 3072, heads: 12, layers: 12, params: 110e6, source: "t" };
+        let base = ModelShape::encoder(768, 3072, 12, 12, 110e6);
         assert_eq!(base.flops_per_sequence(128), 22_347_251_712.0);
         // all-MiniLM-L6-v2 at 128 tokens: 6 x (128 x (8 x 384^2 + 4 x 384 x 1536) + 4 x 128^2 x 384) = 2.87 GFLOP.
-        let mini = ModelShape { hidden: 384, intermediate: 1536, heads: 12, layers: 6, params: 22.7e6, source: "t" };
+        let mini = ModelShape::encoder(384, 1536, 12, 6, 22.7e6);
         assert_eq!(mini.flops_per_sequence(128), 2_868_903_936.0);
         // Attention grows with the square of the length: 256 tokens cost more than twice 128.
         assert!(mini.flops_per_sequence(256) > 2.0 * mini.flops_per_sequence(128));
     }
 
     #[test]
+    fn grouped_query_attention_and_gated_ffn_are_counted() {
+        // Qwen3-Embedding-0.6B (config.json): h 1024, 16 query heads and 8 key/value heads
+        // of head_dim 128, SwiGLU of 3072, 28 layers. At 128 tokens per layer:
+        // 128 x (4 x 1024 x 2048 + 4 x 1024 x 1024 + 6 x 1024 x 3072) + 4 x 128^2 x 2048
+        // = 4 026 531 840 + 134 217 728 = 4 160 749 568; x 28 = 116.5 GFLOP.
+        let config = serde_json::json!({"model_type": "qwen3", "hidden_size": 1024, "num_attention_heads": 16,
+            "num_key_value_heads": 8, "head_dim": 128, "intermediate_size": 3072, "num_hidden_layers": 28});
+        let qwen = ModelShape::from_config(&config, ModelShape::guess(1024, Some(600e6)));
+        assert_eq!((qwen.query_dim, qwen.kv_dim, qwen.ffn_matrices, qwen.source), (2048, 1024, 3, "config.json"));
+        assert_eq!(qwen.flops_per_sequence(128), 28.0 * 4_160_749_568.0);
+        // The same config read as BERT would count 8·s·h² + 4·s·h·i: a third less.
+        let as_bert = ModelShape::encoder(1024, 3072, 16, 28, 600e6);
+        assert!(as_bert.flops_per_sequence(128) < 0.85 * qwen.flops_per_sequence(128));
+    }
+
+    #[test]
     fn minilm_estimate_matches_a_hand_count() {
         // all-MiniLM-L6-v2: h 384, FFN 1536, 12 heads, 22.7M parameters; batch 32 at seq 128 in fp32.
-        let shape = ModelShape { hidden: 384, intermediate: 1536, heads: 12, layers: 6, params: 22.7e6, source: "t" };
+        let shape = ModelShape::encoder(384, 1536, 12, 6, 22.7e6);
         let tokens = 32 * 128;
         let by_hand = 22.7e6 * 4.0
             + 2.0 * 4.0 * (tokens as f64 * (6.0 * 384.0 + 1536.0) + 2.0 * 32.0 * 12.0 * 128.0 * 128.0)

@@ -161,7 +161,14 @@ pub fn execute_cells(
     // One gate per model, read once: the probe sets and their reference embeddings,
     // made first at the fixed lengths the selected cells use where they are missing.
     make_references(plan, selection);
-    let gates: Vec<Result<Option<Gate>, String>> = plan.config.models.iter().map(Gate::for_model).collect();
+    let mut gates: BTreeMap<(usize, Option<String>), Result<Option<Gate>, String>> = BTreeMap::new();
+    for &i in selection {
+        let cell = &plan.cells[i];
+        let prompt = plan.scenario(cell).prompt.clone();
+        gates
+            .entry((cell.model, prompt))
+            .or_insert_with_key(|(m, p)| Gate::for_model(&plan.config.models[*m], p.as_deref()));
+    }
     let shapes: Vec<ModelShape> = plan.config.models.iter().map(ModelShape::of).collect();
     let mut records = Vec::new();
     let total = plan.cells.len();
@@ -175,6 +182,7 @@ pub fn execute_cells(
         // SAFETY: malloc_trim only releases free memory; it has no preconditions.
         unsafe { libc::malloc_trim(0) };
         let (model, backend, scenario) = (plan.model(cell), plan.backend(cell), plan.scenario(cell));
+        let prompt = scenario.prompt.as_deref();
         let ratio = plan.repeat_ratio(cell);
         let label = cell_label(plan, index);
         // Cache cells run their phases one after another, each counting from zero.
@@ -193,15 +201,21 @@ pub fn execute_cells(
         }
         // A cell whose inputs cannot be made is recorded as failed at load, not skipped.
         let (prepared, mut prep_error) =
-            match inputs.prepare(model, cell.seq_len, cell.point.batch_size, cell.point.num_requests) {
+            match inputs.prepare(model, prompt, cell.seq_len, cell.point.batch_size, cell.point.num_requests) {
                 Ok(p) => (p, None),
                 Err(e) => (Arc::new(PreparedInputs::empty()), Some(e)),
             };
         setup.inputs = &prepared;
-        setup.gate = match (backend.kind, &gates[cell.model]) {
+        setup.gate = match (backend.kind, &gates[&(cell.model, scenario.prompt.clone())]) {
             (kind, _) if !kind.needs_model_files() => None,
             (_, Ok(Some(g))) => Some(Ok(g)),
             (_, Ok(None)) => Some(Err(match &model.folder {
+                Some(f) if prompt.is_some() && f.reference().is_file() => format!(
+                    "{} does not exist and could not be made (fix: scripts/python/make_references.py {} --natural --prompt-name {}, with the project venv's python)",
+                    f.reference_for(prompt, None).display(),
+                    f.root.display(),
+                    prompt.unwrap_or_default()
+                ),
                 Some(f) => format!(
                     "{} does not exist (fix: scripts/convert_models.sh {} writes it)",
                     f.reference().display(),
@@ -213,7 +227,7 @@ pub fn execute_cells(
         };
         let cache_inputs = match (&scenario.cache, ratio) {
             (Some(spec), Some(r)) if prep_error.is_none() => {
-                match inputs.prepare_cache(model, cell.seq_len, cell.point, r, spec) {
+                match inputs.prepare_cache(model, prompt, cell.seq_len, cell.point, r, spec) {
                     Ok(c) => Some((spec, r, c)),
                     Err(e) => {
                         prep_error = Some(e);
@@ -247,7 +261,9 @@ pub fn execute_cells(
         // Degrade before failing: a GPU out of memory retries on the CPU with a quarter of the batch.
         if backend.device == DeviceKind::Cuda && cache_inputs.is_none() && is_out_of_memory(&cell_records[0]) {
             let point = BatchPoint { batch_size: (cell.point.batch_size / 4).max(1), ..cell.point };
-            if let Ok(fallback_inputs) = inputs.prepare(model, cell.seq_len, point.batch_size, point.num_requests) {
+            if let Ok(fallback_inputs) =
+                inputs.prepare(model, prompt, cell.seq_len, point.batch_size, point.num_requests)
+            {
                 let cpu = ResolvedBackend { device: DeviceKind::Cpu, ..backend.clone() };
                 let load_cpu = |threads: Option<usize>| {
                     factory.load(&ResolvedBackend { threads: threads.or(cpu.threads), ..cpu.clone() }, model)
@@ -269,28 +285,28 @@ pub fn execute_cells(
     Ok(RunOutcome { records, skipped: 0 })
 }
 
-/// Makes the reference sets each model lacks at the fixed sequence lengths of the
-/// `selection`'s gated cells (see [`crate::cell::gate::make_missing_references`]). One
-/// that cannot be made is said here, and each cell it concerns carries the gate's
-/// "correctness not checked" warning.
+/// Makes the reference sets each model lacks, for each scenario prompt, at the fixed
+/// sequence lengths of the `selection`'s gated cells (and at natural length with a
+/// prompt; see [`crate::cell::gate::make_missing_references`]). One that cannot be
+/// made is said here, and each cell it concerns carries the gate's warning.
 fn make_references(plan: &RunPlan, selection: &[usize]) {
     let python = std::env::var_os("EMBENCH_PYTHON")
         .map(std::path::PathBuf::from)
         .or_else(embench_core::runtime_lib::venv_python);
-    for (m, model) in plan.config.models.iter().enumerate() {
-        let mut lens: Vec<usize> = selection
-            .iter()
-            .map(|&i| &plan.cells[i])
-            .filter(|c| c.model == m && plan.backend(c).kind.needs_model_files())
-            .filter_map(|c| match c.seq_len {
-                SeqLen::Tokens(n) => Some(n),
-                SeqLen::Natural => None,
-            })
-            .collect();
+    let mut wanted: BTreeMap<(usize, Option<String>), Vec<usize>> = BTreeMap::new();
+    for cell in selection.iter().map(|&i| &plan.cells[i]).filter(|c| plan.backend(c).kind.needs_model_files()) {
+        let lens = wanted.entry((cell.model, plan.scenario(cell).prompt.clone())).or_default();
+        if let SeqLen::Tokens(n) = cell.seq_len {
+            lens.push(n);
+        }
+    }
+    for ((m, prompt), mut lens) in wanted {
+        let model = &plan.config.models[m];
         lens.sort_unstable();
         lens.dedup();
-        if let Err(why) = crate::cell::gate::make_missing_references(model, &lens, python.as_deref()) {
-            eprintln!("warning: model {}: could not make reference embeddings at seq {lens:?}: {why}", model.key);
+        if let Err(why) = crate::cell::gate::make_missing_references(model, &lens, prompt.as_deref(), python.as_deref())
+        {
+            eprintln!("warning: model {}: could not make reference embeddings {why}", model.key);
         }
     }
 }

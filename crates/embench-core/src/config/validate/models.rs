@@ -1,7 +1,7 @@
 //! Validation of the active models: each one's entry in models.yaml, its folder's
 //! files (as each backend names them), limits, architecture, pooling and head.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde_saphyr::Spanned;
@@ -69,6 +69,7 @@ impl Validator<'_> {
             if let Some(f) = &folder {
                 self.check_modules(&key.value, f, backends);
             }
+            let (prompts, include_prompt) = self.prompts(&key.value, folder.as_ref());
             out.push(ResolvedModel {
                 key: key.value.clone(),
                 config: config.clone(),
@@ -77,6 +78,8 @@ impl Validator<'_> {
                 limits,
                 architecture,
                 dense,
+                prompts,
+                include_prompt,
             });
         }
         out
@@ -170,6 +173,24 @@ impl Validator<'_> {
             self.err(e.fix(format!("set embedding_dim to {out}")));
         }
         Some(limits)
+    }
+
+    /// The folder's prompts and `include_prompt`; a file that cannot be read is an error naming it.
+    fn prompts(&mut self, key: &str, folder: Option<&ModelFolder>) -> (BTreeMap<String, String>, bool) {
+        let Some(folder) = folder else { return (BTreeMap::new(), true) };
+        let field = format!("models.{key}.path");
+        let prompts = folder.prompts().unwrap_or_else(|msg| {
+            self.errors.push(ConfigError::file(self.models_path, field.clone(), msg));
+            BTreeMap::new()
+        });
+        let include = folder.include_prompt().unwrap_or_else(|msg| {
+            // The pooling check reads the same file: say a broken one once.
+            if !self.errors.iter().any(|e| e.message == msg) {
+                self.errors.push(ConfigError::file(self.models_path, field, msg));
+            }
+            true
+        });
+        (prompts, include)
     }
 
     fn pooling(&mut self, key: &str, config: &ModelConfig, folder: Option<&ModelFolder>) -> Pooling {

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use serde_saphyr::Spanned;
 
-use super::{Mode, ResolvedBackend, Validator, MAX_BATCH_SIZE, MAX_CONCURRENCY};
+use super::{Mode, ResolvedBackend, ResolvedModel, Validator, MAX_BATCH_SIZE, MAX_CONCURRENCY};
 use crate::config::benchmark::{Arrival, CacheSpec, LoadMode, RepeatDistribution, Scenario};
 use crate::config::error::ConfigError;
 use crate::config::execution::{Execution, Measurement, Slo};
@@ -46,6 +46,8 @@ pub struct ResolvedScenario {
     pub slo: Option<Slo>,
     /// `batch_size: auto`, resolved from [`super::AutoSettings`].
     pub batch_auto: bool,
+    /// The name of the model prompt put before every text (None: no prompt).
+    pub prompt: Option<String>,
 }
 
 impl ResolvedScenario {
@@ -134,9 +136,49 @@ impl Validator<'_> {
                 measurement,
                 slo,
                 batch_auto: s.batch_size.value == BatchSpec::Auto,
+                prompt: s.prompt.as_ref().map(|p| p.value.clone()).filter(|p| p != "none"),
             });
         }
         out
+    }
+
+    /// Every scenario's prompt must be one each active model has, and a model that
+    /// leaves prompts out of its pooling (`include_prompt: false`) is not run with one.
+    pub(super) fn check_prompts(&mut self, specs: &[Scenario], models: &[ResolvedModel]) {
+        for (i, s) in specs.iter().enumerate() {
+            let Some(name) = s.prompt.as_ref().filter(|p| p.value != "none") else { continue };
+            let field = format!("test_scenarios[{i}].prompt");
+            for m in models {
+                let file = m.folder.as_ref().map(|f| f.hf_dir().join(crate::model_files::PROMPTS_FILE));
+                let Some(file) = file else {
+                    let e = self.at(name, field.clone(), format!("model '{}' has no folder, so no prompts", m.key));
+                    self.err(e.fix("give the model a 'path' in models.yaml, or set 'prompt: none'"));
+                    continue;
+                };
+                if !m.prompts.contains_key(&name.value) {
+                    let has: Vec<&str> = m.prompts.keys().map(String::as_str).collect();
+                    let has = if has.is_empty() { "none".to_string() } else { has.join(", ") };
+                    let e = self.at(
+                        name,
+                        field.clone(),
+                        format!("model '{}' has no prompt '{}' ({} has: {has})", m.key, name.value, file.display()),
+                    );
+                    self.err(e.fix(
+                        "name one of the model's prompts, or 'none'; a model without it goes in a config of its own",
+                    ));
+                } else if !m.include_prompt {
+                    let e = self.at(
+                        name,
+                        field.clone(),
+                        format!(
+                            "model '{}' pools without its prompt's tokens (include_prompt: false in 1_Pooling/config.json), which embench does not run yet",
+                            m.key
+                        ),
+                    );
+                    self.err(e.fix("set 'prompt: none' for this model"));
+                }
+            }
+        }
     }
 
     pub(super) fn range(&mut self, v: &Spanned<usize>, field: String, lo: usize, hi: usize) {
