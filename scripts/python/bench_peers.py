@@ -59,7 +59,8 @@ def python_ort(batch: int, seconds: float) -> float:
 
 
 def python_torch(batch: int, seconds: float, mode: str) -> float:
-    """PyTorch in Python: `torchscript` runs the export embench's tch backend loads, `eager` the HF model."""
+    """PyTorch in Python: `torchscript` runs the export embench's tch backend loads, `eager`
+    sentence-transformers' own pipeline (network, pooling, Normalize) as embench's python-torch does."""
     import torch
 
     torch.set_num_threads(THREADS)
@@ -68,11 +69,11 @@ def python_torch(batch: int, seconds: float, mode: str) -> float:
         names = json.loads((MODEL / "conversion.json").read_text())["inputs"]
         run = lambda feed: model(*(feed[n] for n in names))  # noqa: E731
     else:
-        from transformers import AutoModel
+        from sentence_transformers import SentenceTransformer
 
-        hf = AutoModel.from_pretrained(MODEL / "pytorch", dtype=torch.float32).eval()
+        st = SentenceTransformer(str(MODEL / "pytorch"), device="cpu").eval()
         names = ["input_ids", "attention_mask", "token_type_ids"]
-        run = lambda feed: hf(**feed).last_hidden_state  # noqa: E731
+        run = lambda feed: st(dict(feed))["sentence_embedding"]  # noqa: E731
     feed = {n: torch.from_numpy(v) for n, v in inputs(batch, names).items()}
     with torch.inference_mode():
         for _ in range(WARMUP[batch]):

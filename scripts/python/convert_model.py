@@ -3,7 +3,9 @@
 every export against PyTorch, and writes the probe set's reference embeddings.
 
     <root>/pytorch/           the Hugging Face folder (input)
-    <root>/onnx/model.onnx    output `last_hidden_state`, dynamic batch and sequence axes
+    <root>/onnx/model.onnx    output `sentence_embedding` [batch, dim]: the model's whole
+                              sentence-transformers pipeline (network, Pooling, Dense, Normalize)
+                              as one graph; dynamic batch and sequence axes
     <root>/openvino/model_fp32.xml|.bin   exact fp32 IR (ovc --compress_to_fp16=False)
     <root>/openvino/model_fp16.xml|.bin   IR with fp16-compressed weights (ovc's default)
     <root>/torchscript/model.pt          traced TorchScript module
@@ -30,7 +32,9 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from make_references import DEFAULT_SEQ_LENS, PROBES, usable_positions, write_references  # noqa: E402
 
 # Bump when the outputs change, so convert_models.sh redoes existing conversions.
-CONVERTER_VERSION = 4
+# 5: the head (pooling, Dense, Normalize) is in the graph; output `sentence_embedding`.
+CONVERTER_VERSION = 5
+OUTPUT = "sentence_embedding"
 OPSET = 17
 FP32_TOLERANCE = 1e-4
 def fail(msg: str, fix: str) -> None:
@@ -39,7 +43,7 @@ def fail(msg: str, fix: str) -> None:
 
 
 class LastHiddenState(torch.nn.Module):
-    """The encoder with one output, `last_hidden_state`: pooling stays in embench."""
+    """The network alone: token ids (and mask) in, `last_hidden_state` out."""
 
     def __init__(self, model: torch.nn.Module, names: list[str]):
         super().__init__()
@@ -50,6 +54,41 @@ class LastHiddenState(torch.nn.Module):
                 token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
         given = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
         return self.model(**{n: given[n] for n in self.names}).last_hidden_state
+
+
+class SentenceEmbedding(torch.nn.Module):
+    """The whole sentence-transformers pipeline as one graph, as sentence-transformers'
+    and Optimum's ONNX/OpenVINO exports and TEI run it: the network's token states, then
+    the folder's own modules after it (Pooling, Dense, Normalize), so only `[batch, dim]`
+    leaves the framework and the head's cost is in every backend's latency."""
+
+    def __init__(self, encoder: torch.nn.Module, head: list[torch.nn.Module]):
+        super().__init__()
+        self.encoder = encoder
+        self.head = torch.nn.ModuleList(head)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        features = {"token_embeddings": self.encoder(input_ids, attention_mask, token_type_ids),
+                    "attention_mask": attention_mask}
+        for module in self.head:
+            features = module(features)
+        return features["sentence_embedding"]
+
+
+def sentence_embedding(hf: pathlib.Path, names: list[str]) -> tuple[SentenceEmbedding, str]:
+    """The folder's SentenceTransformer as a [`SentenceEmbedding`] (its network's weights,
+    its own head modules) and a description of the pipeline."""
+    from sentence_transformers import SentenceTransformer
+
+    st = SentenceTransformer(str(hf), device="cpu").eval()
+    modules = list(st)
+    if not modules or type(modules[0]).__name__ != "Transformer":
+        fail(f"{hf}/modules.json: the pipeline does not start with a Transformer module",
+             "convert a sentence-transformers text model")
+    encoder = LastHiddenState(modules[0].auto_model.float().eval(), names)
+    head = modules[1:]
+    return SentenceEmbedding(encoder, head).eval(), " -> ".join(type(m).__name__ for m in modules)
 
 
 def sha256(path: pathlib.Path) -> str:
@@ -101,8 +140,8 @@ def ort_throughput(path: pathlib.Path, names: list[str], seconds: float = 3.0) -
 def export_onnx(wrapper, example, names, path: pathlib.Path, exporter: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     axes = {n: {0: "batch", 1: "sequence"} for n in names}
-    axes["last_hidden_state"] = {0: "batch", 1: "sequence"}
-    kwargs = dict(input_names=names, output_names=["last_hidden_state"], opset_version=OPSET)
+    axes[OUTPUT] = {0: "batch"}
+    kwargs = dict(input_names=names, output_names=[OUTPUT], opset_version=OPSET)
     if exporter == "legacy":
         torch.onnx.export(wrapper, example, str(path), dynamic_axes=axes, dynamo=False, **kwargs)
     else:
@@ -127,7 +166,7 @@ def main() -> None:
                     help="ONNX exporter; 'compare' exports with both, times ONNX Runtime and keeps the faster")
     args = ap.parse_args()
 
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoTokenizer
     import onnxruntime
     import openvino
 
@@ -138,9 +177,8 @@ def main() -> None:
     torch.manual_seed(0)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     tokenizer = AutoTokenizer.from_pretrained(hf)
-    model = AutoModel.from_pretrained(hf, dtype=torch.float32).eval()
     names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in tokenizer.model_input_names]
-    wrapper = LastHiddenState(model, names).eval()
+    wrapper, pipeline = sentence_embedding(hf, names)
     inputs = check_inputs(tokenizer, names, args.max_length)
     with torch.inference_mode():
         reference = [wrapper(*(torch.from_numpy(f[n]) for n in names)).numpy() for f in inputs]
@@ -149,7 +187,8 @@ def main() -> None:
         "converter_version": CONVERTER_VERSION,
         "source_sha256": sha256(hf / "model.safetensors") if (hf / "model.safetensors").is_file() else None,
         "inputs": names,
-        "output": "last_hidden_state",
+        "output": OUTPUT,
+        "pipeline": pipeline,
         "versions": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
                      "openvino": openvino.__version__, "transformers": __import__("transformers").__version__,
                      "onnx": __import__("onnx").__version__},

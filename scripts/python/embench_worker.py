@@ -41,6 +41,10 @@ def last_positions(mask: np.ndarray) -> np.ndarray:
 
 
 def pool_numpy(hidden: np.ndarray, mask: np.ndarray, kind: str, normalize: bool) -> np.ndarray:
+    """The sentence embeddings of a network's output: as they are when the head ran in the
+    graph (`[batch, dim]`, converter 5), else pooled from the token states."""
+    if hidden.ndim == 2:
+        return np.ascontiguousarray(hidden, dtype=np.float32)
     if kind == "cls":
         out = hidden[:, 0, :]
     elif kind == "lasttoken":
@@ -100,48 +104,40 @@ def load_torch(args):
 
     torch.set_num_threads(args.threads)
     if args.mode == "torchscript":
+        # The traced export: the network and its head (pooling, Dense, Normalize) in one module.
         model = torch.jit.load(args.model).eval()
         conversion = pathlib.Path(args.model).resolve().parents[1] / "conversion.json"
         names = json.loads(conversion.read_text())["inputs"]
 
         def forward(feed):
             out = model(*(feed[n] for n in names))
-            return out[0] if isinstance(out, (tuple, list)) else out
+            out = out[0] if isinstance(out, (tuple, list)) else out
+            if out.dim() == 3:  # an older export's token states
+                return pool_numpy(out.float().numpy(), feed["attention_mask"].numpy(), args.pooling, args.normalize)
+            return out.float().contiguous().numpy()
         version = torch.__version__
     else:
+        # The model as a Python service runs it: sentence-transformers' own pipeline
+        # (network, Pooling, Dense, Normalize), in PyTorch, on the ids embench sends.
+        import sentence_transformers
         import transformers
 
         transformers.utils.logging.disable_progress_bar()
-        hf = transformers.AutoModel.from_pretrained(pathlib.Path(args.model).parent, dtype=torch.float32).eval()
-
+        st = sentence_transformers.SentenceTransformer(str(pathlib.Path(args.model).parent), device="cpu").eval()
         import inspect
 
-        # The inputs the model's forward takes (Qwen3 has no token_type_ids), and no KV
-        # cache: an embedder runs each input once (as sentence-transformers does).
-        params = inspect.signature(hf.forward).parameters
-        names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in params]
-        extra = {"use_cache": False} if "use_cache" in params else {}
+        # The inputs the network's forward takes (Qwen3 has no token_type_ids).
+        wanted = set(inspect.signature(st[0].auto_model.forward).parameters)
 
         def forward(feed):
-            return hf(**{n: feed[n] for n in names}, **extra).last_hidden_state
-        version = f"{torch.__version__} (transformers {transformers.__version__})"
+            features = {n: t for n, t in feed.items() if n in wanted}
+            return st(features)["sentence_embedding"].float().contiguous().numpy()
+        version = (f"{torch.__version__} (transformers {transformers.__version__}, "
+                   f"sentence-transformers {sentence_transformers.__version__})")
 
     def run(feed):
         with torch.inference_mode():
-            tensors = {n: torch.from_numpy(v) for n, v in feed.items()}
-            hidden = forward(tensors)
-            mask = tensors["attention_mask"]
-            if args.pooling == "cls":
-                out = hidden[:, 0]
-            elif args.pooling == "lasttoken":
-                rows = torch.arange(hidden.shape[0])
-                out = hidden[rows, torch.from_numpy(last_positions(feed["attention_mask"]))]
-            else:
-                m = mask.unsqueeze(-1).to(hidden.dtype)
-                out = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
-            if args.normalize:
-                out = torch.nn.functional.normalize(out, p=2, dim=1)
-            return out.float().contiguous().numpy()
+            return forward({n: torch.from_numpy(v) for n, v in feed.items()})
 
     settings = {"mode": args.mode, "interop_threads": str(torch.get_num_interop_threads())}
     return (f"pytorch {args.mode} (python)", version, "fp32", settings), run

@@ -1,11 +1,12 @@
 //! The candle backend: BERT and XLM-RoBERTa encoders and Qwen3 decoders from a Hugging Face folder
 //! (`config.json`, `model.safetensors`), one file per architecture under
-//! [`models`](crate::models), forward pass in candle, pooling in `embench-core`
-//! like every other backend.
+//! [`models`](crate::models), forward pass and the sentence-transformers head
+//! (pooling, Dense, Normalize: [`head`](crate::head)) in candle's tensors.
 
 #![warn(missing_docs)]
 
 mod backend;
+mod head;
 mod models;
 
 use candle_core::{DType, Device, Tensor};
@@ -17,6 +18,7 @@ use embench_core::{
 };
 
 pub use backend::CandleBackend;
+use head::Head;
 use models::Network;
 
 /// The candle release this crate is built against; a test checks it against Cargo.lock.
@@ -41,8 +43,7 @@ pub struct CandleSettings {
 pub struct CandleEmbedder {
     model: Network,
     device: Device,
-    hidden: usize,
-    pooling: Pooling,
+    head: Head,
     info: BackendInfo,
 }
 
@@ -56,8 +57,10 @@ impl CandleEmbedder {
         // SAFETY: the weights file is memory-mapped read-only; embench never writes to it while loaded.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[folder.safetensors()], DType::F32, &device) }
             .in_phase(FRAMEWORK, Phase::Load)?;
-        let (model, hidden) = Network::load(settings.architecture, &config_text, vb)
+        let (model, _hidden) = Network::load(settings.architecture, &config_text, vb)
             .map_err(|e| EmbedError::new(FRAMEWORK, Phase::Load, format!("{}: {e}", folder.config_json().display())))?;
+        let head =
+            Head::load(folder, settings.pooling, &device).map_err(|e| EmbedError::new(FRAMEWORK, Phase::Load, e))?;
         let device_name = match &device {
             Device::Cpu => "cpu".to_string(),
             other => format!("{other:?}"),
@@ -65,8 +68,7 @@ impl CandleEmbedder {
         Ok(Self {
             model,
             device,
-            hidden,
-            pooling: settings.pooling,
+            head,
             info: BackendInfo {
                 framework: FRAMEWORK.into(),
                 framework_version: CANDLE_VERSION.into(),
@@ -125,9 +127,13 @@ impl Embedder for CandleEmbedder {
             let _span = tracing::trace_span!("forward").entered();
             self.model.forward(&ids, &types, &mask).in_phase(FRAMEWORK, Phase::Inference)?
         };
-        let hidden = hidden.flatten_all().and_then(|h| h.to_vec1::<f32>()).in_phase(FRAMEWORK, Phase::Inference)?;
-        let _span = tracing::trace_span!("pool").entered();
-        Ok(self.pooling.apply(&hidden, &batch.attention_mask, batch.batch_size, batch.seq_len, self.hidden))
+        let embeddings = {
+            let _span = tracing::trace_span!("head").entered();
+            self.head.forward(&hidden, &mask, &batch.attention_mask).in_phase(FRAMEWORK, Phase::Inference)?
+        };
+        let dim = embeddings.dim(1).in_phase(FRAMEWORK, Phase::Inference)?;
+        let data = embeddings.flatten_all().and_then(|e| e.to_vec1::<f32>()).in_phase(FRAMEWORK, Phase::Inference)?;
+        Ok(Embeddings { rows: batch.batch_size, dim, data })
     }
 }
 

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! models/<key>/pytorch/            the Hugging Face folder (config.json, model.safetensors, tokenizer.json)
-//! models/<key>/onnx/model.onnx     last_hidden_state, dynamic axes
+//! models/<key>/onnx/model.onnx     sentence_embedding [batch, dim] (network and head), dynamic axes
 //! models/<key>/openvino/model_fp32.xml, model_fp16.xml
 //! models/<key>/torchscript/model.pt
 //! models/<key>/reference.json      the probe set's reference embeddings (the correctness gate)

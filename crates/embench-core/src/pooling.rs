@@ -82,6 +82,39 @@ impl Pooling {
     }
 }
 
+/// The output names a network file may have: the finished sentence embeddings
+/// (`[batch, dim]`: the head ran inside the framework, as `scripts/convert_models.sh`
+/// exports since converter 5), or the token states (`[batch, seq, hidden]`: older
+/// exports, pooled here).
+pub const OUTPUT_NAMES: [&str; 2] = ["sentence_embedding", "last_hidden_state"];
+
+impl Pooling {
+    /// Embeddings from a network's output `data` of `shape`: returned as they are when
+    /// the head ran in the framework (`[batch, dim]`), pooled with [`Pooling::apply`]
+    /// when they are token states (`[batch, seq, hidden]`).
+    ///
+    /// Errors: any other shape, or one whose batch or sequence is not the input's.
+    pub fn finish(
+        &self,
+        data: &[f32],
+        shape: &[usize],
+        mask: &[i64],
+        batch: usize,
+        seq: usize,
+    ) -> Result<Embeddings, String> {
+        match *shape {
+            [rows, dim] if rows == batch && data.len() == rows * dim => Ok(Embeddings { rows, dim, data: data.to_vec() }),
+            [rows, s, dim] if rows == batch && s == seq => {
+                let _span = tracing::trace_span!("pool").entered();
+                Ok(self.apply(data, mask, batch, seq, dim))
+            }
+            _ => Err(format!(
+                "the network returned shape {shape:?} for a batch of {batch} x {seq} tokens (expected [{batch}, dim] or [{batch}, {seq}, hidden]; fix: re-convert the model with scripts/convert_models.sh --force)"
+            )),
+        }
+    }
+}
+
 /// Scales `v` to unit length (as torch's `F.normalize`, eps 1e-12).
 pub fn l2_normalize(v: &mut [f32]) {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
@@ -126,6 +159,17 @@ mod tests {
         assert_eq!(e.data, vec![2.0, 6.0]);
         // No real token: position 0, as sentence-transformers.
         assert_eq!(p.apply(&[7.0, 8.0], &[0, 0], 1, 2, 1).data, vec![7.0]);
+    }
+
+    #[test]
+    fn a_finished_output_passes_and_token_states_are_pooled() {
+        let p = Pooling { kind: PoolingKind::Cls, normalize: false };
+        let done = p.finish(&[1.0, 2.0, 3.0, 4.0], &[2, 2], &[1, 1, 1, 1], 2, 2).unwrap();
+        assert_eq!((done.rows, done.dim, done.data), (2, 2, vec![1.0, 2.0, 3.0, 4.0]));
+        let pooled = p.finish(&[1.0, 2.0, 3.0, 4.0], &[1, 2, 2], &[1, 1], 1, 2).unwrap();
+        assert_eq!(pooled.data, vec![1.0, 2.0]);
+        let e = p.finish(&[0.0; 6], &[3, 2], &[1, 1], 2, 1).unwrap_err();
+        assert!(e.contains("shape [3, 2]") && e.contains("fix:"), "{e}");
     }
 
     #[test]

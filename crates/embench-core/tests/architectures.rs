@@ -96,7 +96,7 @@ fn an_unknown_architecture_lists_the_known_ones() {
 }
 
 #[test]
-fn a_dense_head_is_refused_not_skipped() {
+fn a_dense_head_an_old_export_would_skip_is_refused_not_skipped() {
     let dir = fixture("bert", None);
     let hf = dir.path().join("m");
     let modules = r#"[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
@@ -106,9 +106,21 @@ fn a_dense_head_is_refused_not_skipped() {
     std::fs::create_dir(hf.join("2_Dense")).unwrap();
     let dense = r#"{"in_features": 32, "out_features": 32, "bias": false, "activation_function": "torch.nn.modules.linear.Identity"}"#;
     std::fs::write(hf.join("2_Dense/config.json"), dense).unwrap();
-    let errors = load(&dir, &["ort"]).unwrap_err();
+    // An export of the network alone (converter < 5): ort would embed without the Dense layer.
+    std::fs::write(hf.join("conversion.json"), r#"{"output": "last_hidden_state"}"#).unwrap();
+    let errors = load(&dir, &["ort", "candle"]).unwrap_err();
     let shown: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-    assert!(shown.iter().any(|s| s.contains("1 Dense layer(s)") && s.contains("2_Dense: 32 -> 32")), "{shown:#?}");
+    let dense_error = shown.iter().find(|s| s.contains("1 Dense layer(s)")).expect("a Dense error");
+    assert!(
+        dense_error.contains("2_Dense: 32 -> 32") && dense_error.contains("so ort would embed without them"),
+        "{dense_error}"
+    );
+    assert!(dense_error.contains("scripts/convert_models.sh --force m"), "{dense_error}");
+    // The head in the graph (converter 5), or candle alone (it runs the head itself): accepted.
+    std::fs::write(hf.join("conversion.json"), r#"{"output": "sentence_embedding"}"#).unwrap();
+    load(&dir, &["ort", "candle"]).unwrap();
+    std::fs::write(hf.join("conversion.json"), r#"{"output": "last_hidden_state"}"#).unwrap();
+    load(&dir, &["candle"]).unwrap();
 }
 
 #[test]

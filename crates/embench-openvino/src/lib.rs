@@ -1,6 +1,8 @@
 //! The OpenVINO backend: the converted IR (`openvino/model_fp32.xml`, or the
 //! fp16-weight IR, or the ONNX file read directly) compiled for the CPU, with a
-//! pool of infer requests for concurrency and pooling in `embench-core`.
+//! pool of infer requests for concurrency. Its output is the sentence embedding
+//! (the model's pooling, Dense and Normalize in the graph); an older export's token
+//! states are pooled in `embench-core`.
 //!
 //! The runtime is the venv's openvino wheel (`libopenvino_c.so.2641`), loaded at
 //! run time; the crate's own finder does not look for versioned names, so
@@ -235,10 +237,11 @@ impl Embedder for OpenvinoEmbedder {
             }
             let out = request.get_output_tensor_by_index(0).in_phase(FRAMEWORK, Phase::Inference)?;
             let dims = out.get_shape().in_phase(FRAMEWORK, Phase::Inference)?.get_dimensions().to_vec();
-            let hidden = out.get_data::<f32>().in_phase(FRAMEWORK, Phase::Inference)?;
-            let dim = *dims.last().unwrap_or(&0) as usize;
-            let _span = tracing::trace_span!("pool").entered();
-            Ok(self.pooling.apply(hidden, &batch.attention_mask, batch.batch_size, batch.seq_len, dim))
+            let data = out.get_data::<f32>().in_phase(FRAMEWORK, Phase::Inference)?;
+            let dims: Vec<usize> = dims.iter().map(|&d| d as usize).collect();
+            self.pooling
+                .finish(data, &dims, &batch.attention_mask, batch.batch_size, batch.seq_len)
+                .map_err(|e| EmbedError::new(FRAMEWORK, Phase::Inference, e))
         })
     }
 }

@@ -1,6 +1,6 @@
-//! The ONNX Runtime backend: the converted `onnx/model.onnx` (output
-//! `last_hidden_state`) run through `ort`, pooling in `embench-core` like every
-//! other backend.
+//! The ONNX Runtime backend: the converted `onnx/model.onnx` run through `ort`.
+//! Its output is `sentence_embedding` (the model's pooling, Dense and Normalize in
+//! the graph); an older export's `last_hidden_state` is pooled in `embench-core`.
 //!
 //! The runtime is the venv's onnxruntime wheel, loaded at run time
 //! (`load-dynamic`); [`runtime_library`] finds it, and a missing library is an
@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use embench_core::config::{ExecutionMode, ExecutionProvider, GraphOptimization, OrtOptions};
-use embench_core::pooling::Pooling;
+use embench_core::pooling::{Pooling, OUTPUT_NAMES};
 use embench_core::runtime_lib::{self, WheelLibrary};
 use embench_core::session_pool::Pool;
 use embench_core::{BackendInfo, EmbedError, Embedder, Embeddings, Phase, PhaseContext, Precision, TokenizedBatch};
@@ -89,12 +89,14 @@ pub struct OrtSettings {
 pub struct OrtEmbedder {
     sessions: Pool<Session>,
     inputs: Vec<String>,
+    /// `sentence_embedding` (the head in the graph) or `last_hidden_state` (pooled here).
+    output: String,
     pooling: Pooling,
     info: BackendInfo,
 }
 
 impl OrtEmbedder {
-    /// Loads `model` (an ONNX file whose output is `last_hidden_state`).
+    /// Loads `model` (an ONNX file whose output is `sentence_embedding` or `last_hidden_state`).
     pub fn load(model: &Path, settings: &OrtSettings) -> Result<Self, EmbedError> {
         let (env, version) = environment()?;
         let options = &settings.options;
@@ -120,21 +122,24 @@ impl OrtEmbedder {
                 ));
             }
         }
-        if !first.outputs().iter().any(|o| o.name() == "last_hidden_state") {
+        let Some(output) = OUTPUT_NAMES.iter().find(|n| first.outputs().iter().any(|o| o.name() == **n)) else {
             return Err(EmbedError::new(
                 FRAMEWORK,
                 Phase::Load,
                 format!(
-                    "{}: no 'last_hidden_state' output (fix: re-export it with scripts/convert_models.sh)",
-                    model.display()
+                    "{}: no '{}' output (fix: re-export it with scripts/convert_models.sh)",
+                    model.display(),
+                    OUTPUT_NAMES.join("' or '")
                 ),
             ));
-        }
+        };
+        let output = output.to_string();
         let providers: Vec<&str> = options.execution_providers.iter().map(|p| p.name()).collect();
         let threads = settings.threads.unwrap_or_else(physical_cores);
         Ok(Self {
             sessions: Pool::new(sessions),
             inputs,
+            output,
             pooling: settings.pooling,
             info: BackendInfo {
                 framework: FRAMEWORK.into(),
@@ -240,11 +245,12 @@ impl Embedder for OrtEmbedder {
                 let _span = tracing::trace_span!("forward").entered();
                 session.run(values).in_phase(FRAMEWORK, Phase::Inference)?
             };
-            let (out_shape, hidden) =
-                outputs["last_hidden_state"].try_extract_tensor::<f32>().in_phase(FRAMEWORK, Phase::Inference)?;
-            let dim = *out_shape.last().unwrap_or(&0) as usize;
-            let _span = tracing::trace_span!("pool").entered();
-            Ok(self.pooling.apply(hidden, &batch.attention_mask, batch.batch_size, batch.seq_len, dim))
+            let (out_shape, data) =
+                outputs[self.output.as_str()].try_extract_tensor::<f32>().in_phase(FRAMEWORK, Phase::Inference)?;
+            let dims: Vec<usize> = out_shape.iter().map(|&d| d as usize).collect();
+            self.pooling
+                .finish(data, &dims, &batch.attention_mask, batch.batch_size, batch.seq_len)
+                .map_err(|e| EmbedError::new(FRAMEWORK, Phase::Inference, e))
         })
     }
 }

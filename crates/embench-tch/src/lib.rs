@@ -1,6 +1,7 @@
-//! The libtorch backend: the converted TorchScript module (`torchscript/model.pt`,
-//! output `last_hidden_state`) run through `tch`, pooling in `embench-core` like
-//! every other backend. This is the PyTorch baseline in Rust.
+//! The libtorch backend: the converted TorchScript module (`torchscript/model.pt`)
+//! run through `tch`, the PyTorch baseline in Rust. Its output is the sentence
+//! embedding (the model's pooling, Dense and Normalize traced with the network); an
+//! older export's token states are pooled in `embench-core`.
 //!
 //! libtorch is linked at build time from the venv's torch wheel
 //! (`LIBTORCH_USE_PYTORCH=1`, torch==2.13.0, the version tch 0.26 expects); its
@@ -221,16 +222,17 @@ impl Embedder for TchEmbedder {
         if self.inputs == 3 {
             inputs.push(tensor(&batch.token_type_ids));
         }
-        let hidden = {
+        let output = {
             let _span = tracing::trace_span!("forward").entered();
             self.module.forward_ts(&inputs)
         }
         .in_phase(FRAMEWORK, Phase::Inference)?;
-        let dim = *hidden.size().last().unwrap_or(&0) as usize;
-        let flat = hidden.to_kind(Kind::Float).to_device(Device::Cpu).flatten(0, -1);
-        let hidden = Vec::<f32>::try_from(&flat).in_phase(FRAMEWORK, Phase::Inference)?;
-        let _span = tracing::trace_span!("pool").entered();
-        Ok(self.pooling.apply(&hidden, &batch.attention_mask, batch.batch_size, batch.seq_len, dim))
+        let dims: Vec<usize> = output.size().iter().map(|&d| d as usize).collect();
+        let flat = output.to_kind(Kind::Float).to_device(Device::Cpu).flatten(0, -1);
+        let data = Vec::<f32>::try_from(&flat).in_phase(FRAMEWORK, Phase::Inference)?;
+        self.pooling
+            .finish(&data, &dims, &batch.attention_mask, batch.batch_size, batch.seq_len)
+            .map_err(|e| EmbedError::new(FRAMEWORK, Phase::Inference, e))
     }
 }
 

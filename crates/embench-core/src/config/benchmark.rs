@@ -120,7 +120,7 @@ pub struct BackendSpec {
     #[serde(default)]
     #[schemars(with = "Option<WrongOutput>")]
     pub wrong_output: Option<Spanned<WrongOutput>>,
-    /// python-torch only: `eager` (default, the Hugging Face model) or `torchscript` (the export).
+    /// python-torch only: `eager` (default, the model's sentence-transformers pipeline) or `torchscript` (the export).
     #[serde(default)]
     #[schemars(with = "Option<TorchMode>")]
     pub mode: Option<Spanned<TorchMode>>,
@@ -197,7 +197,7 @@ impl WrongOutput {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TorchMode {
-    /// The Hugging Face model, eager (`transformers.AutoModel`).
+    /// The model's sentence-transformers pipeline, eager (`SentenceTransformer(folder)`).
     #[default]
     Eager,
     /// The TorchScript export (`torch.jit.load`), the file embench's tch backend loads.

@@ -7,6 +7,7 @@ use serde_saphyr::Spanned;
 use super::{ResolvedBackend, Validator};
 use crate::architecture::Architecture;
 use crate::backend::BackendKind;
+use crate::config::benchmark::TorchMode;
 use crate::config::error::ConfigError;
 use crate::config::models::ModelConfig;
 use crate::head::{unknown_modules, DenseLayer, KNOWN_MODULES};
@@ -111,26 +112,50 @@ impl Validator<'_> {
         }
     }
 
-    /// An error when the folder has Dense layers: no backend runs them yet, and a
-    /// vector without them is not the model's.
-    pub(super) fn check_dense(&mut self, key: &str, dense: &[DenseLayer], backends: &[ResolvedBackend]) {
-        // The mock and the echo worker load no model: its head does not matter to them.
-        if !backends.iter().any(|b| b.kind.needs_model_files()) {
+    /// An error when the folder has Dense layers that a backend of the config would
+    /// skip: one reading the converted files of a conversion made before the head went
+    /// into the graph (`conversion.json`'s `output` is `last_hidden_state`). candle runs
+    /// the head itself and python-torch eager runs sentence-transformers' own.
+    pub(super) fn check_dense(
+        &mut self,
+        key: &str,
+        folder: Option<&ModelFolder>,
+        dense: &[DenseLayer],
+        backends: &[ResolvedBackend],
+    ) {
+        let (Some(first), Some(folder)) = (dense.first(), folder) else { return };
+        let conversion = folder.root.join("conversion.json");
+        let output = crate::model_files::read_json(&conversion)
+            .ok()
+            .flatten()
+            .and_then(|j| j.get("output").and_then(|o| o.as_str()).map(str::to_string));
+        if output.as_deref() != Some("last_hidden_state") {
             return;
         }
-        let Some(first) = dense.first() else { return };
+        let eager = |b: &ResolvedBackend| b.python.as_ref().is_some_and(|p| p.mode == TorchMode::Eager);
+        let skip: Vec<&str> = backends
+            .iter()
+            .filter(|b| b.kind.needs_model_files() && b.kind != BackendKind::Candle)
+            .filter(|b| !(b.kind == BackendKind::PythonTorch && eager(b)))
+            .map(|b| b.label.as_str())
+            .collect();
+        if skip.is_empty() {
+            return;
+        }
         let e = ConfigError::file(
             self.models_path,
             format!("models.{key}.path"),
             format!(
-                "the model's sentence-transformers head has {} Dense layer(s) ({}: {} -> {}), which embench does not run yet; its vectors would not be the model's",
+                "the model's sentence-transformers head has {} Dense layer(s) ({}: {} -> {}), but {} holds an export of the network alone (output last_hidden_state), so {} would embed without them",
                 dense.len(),
                 first.path,
                 first.in_features,
-                first.out_features
+                first.out_features,
+                conversion.display(),
+                skip.join(", ")
             ),
         );
-        self.err(e.fix("benchmark a model without Dense layers for now (issue 19 runs them)"));
+        self.err(e.fix(format!("scripts/convert_models.sh --force {key} (the head goes into the graph)")));
     }
 
     /// An error for each module of the folder's sentence-transformers pipeline that

@@ -65,7 +65,7 @@ impl Validator<'_> {
                 }
                 None => Vec::new(),
             };
-            self.check_dense(&key.value, &dense, backends);
+            self.check_dense(&key.value, folder.as_ref(), &dense, backends);
             if let Some(f) = &folder {
                 self.check_modules(&key.value, f, backends);
             }
