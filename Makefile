@@ -35,6 +35,7 @@ tiny-models: venv
 	.venv/bin/python scripts/python/make_tiny_models.py models
 	scripts/convert_models.sh tiny-xlm-roberta
 	scripts/convert_models.sh tiny-qwen3
+	scripts/convert_models.sh tiny-gemma3
 
 ## build: the embench binary with every backend (candle, ort, openvino, tch, mock)
 build: venv

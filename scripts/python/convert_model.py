@@ -56,6 +56,31 @@ class LastHiddenState(torch.nn.Module):
         return self.model(**{n: given[n] for n in self.names}).last_hidden_state
 
 
+class BidirectionalGemma3(torch.nn.Module):
+    """Gemma 3 text with bidirectional attention (EmbeddingGemma), with its two masks
+    built here: transformers builds them with torch.vmap, which the TorchScript-based
+    paths (legacy ONNX export, jit.trace, ovc from a module) cannot trace
+    (`RuntimeError: unordered_map::at`). Equal to transformers' masks: a full-attention
+    layer sees every real token, a sliding one the real tokens with |i - j| <
+    config.sliding_window (the runtime value: a saved window w runs as w // 2 + 1)."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        batch, seq = input_ids.shape
+        keys = attention_mask[:, None, None, :].bool().expand(batch, 1, seq, seq)
+        pos = torch.arange(seq, device=input_ids.device)
+        near = ((pos[:, None] - pos[None, :]).abs() < self.model.config.sliding_window)[None, None]
+        lowest = torch.finfo(torch.float32).min
+        zero = torch.zeros((), dtype=torch.float32)
+        masks = {"full_attention": torch.where(keys, zero, lowest),
+                 "sliding_attention": torch.where(keys & near, zero, lowest)}
+        return self.model(input_ids=input_ids, attention_mask=masks, use_cache=False).last_hidden_state
+
+
 class SentenceEmbedding(torch.nn.Module):
     """The whole sentence-transformers pipeline as one graph, as sentence-transformers'
     and Optimum's ONNX/OpenVINO exports and TEI run it: the network's token states, then
@@ -86,7 +111,12 @@ def sentence_embedding(hf: pathlib.Path, names: list[str]) -> tuple[SentenceEmbe
     if not modules or type(modules[0]).__name__ != "Transformer":
         fail(f"{hf}/modules.json: the pipeline does not start with a Transformer module",
              "convert a sentence-transformers text model")
-    encoder = LastHiddenState(modules[0].auto_model.float().eval(), names)
+    network = modules[0].auto_model.float().eval()
+    config = network.config
+    if config.model_type == "gemma3_text" and getattr(config, "use_bidirectional_attention", False):
+        encoder = BidirectionalGemma3(network)
+    else:
+        encoder = LastHiddenState(network, names)
     head = modules[1:]
     return SentenceEmbedding(encoder, head).eval(), " -> ".join(type(m).__name__ for m in modules)
 

@@ -60,7 +60,7 @@ def hf_dir(root: pathlib.Path) -> pathlib.Path:
     return nested if (nested / "config.json").is_file() or not (root / "config.json").is_file() else root
 
 
-KNOWN_MODULES = ("Transformer", "Pooling", "Normalize")
+KNOWN_MODULES = ("Transformer", "Pooling", "Dense", "Normalize")
 
 
 def pooling_of(folder: pathlib.Path) -> tuple[str, bool]:

@@ -9,6 +9,10 @@ structure of its real model and goes through the same conversion and gate.
     models/tiny-qwen3/pytorch/         Qwen3-Embedding's: causal decoder with GQA, byte-level BPE
                                        appending <|endoftext|>, left padding, last-token pooling,
                                        Normalize, the query prompt
+    models/tiny-gemma3/pytorch/        EmbeddingGemma's: Gemma 3 text with bidirectional attention,
+                                       sliding-window and full layers, GQA, Unigram tokenizer
+                                       `<bos> $A <eos>`, mean pooling, Dense 32->64->32, Normalize,
+                                       the real model's task prompts
 
     python make_tiny_models.py models [--only tiny-xlm-roberta] [--force]
 
@@ -51,8 +55,9 @@ def corpus(n: int, seed: int) -> list[str]:
     return out
 
 
-def unigram_tokenizer(specials: list[str], vocab_size: int):
-    """An XLM-R-like SentencePiece Unigram tokenizer (NFKC, Metaspace), `<s> $A </s>`."""
+def unigram_tokenizer(specials: list[str], vocab_size: int, template: tuple[str, str] = ("<s>", "</s>")):
+    """A SentencePiece-like Unigram tokenizer (NFKC, Metaspace), `<s> $A </s>` (XLM-R's;
+    `template` names the first and last token: Gemma's `<bos> $A <eos>`)."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
     tok = Tokenizer(models.Unigram())
@@ -61,27 +66,34 @@ def unigram_tokenizer(specials: list[str], vocab_size: int):
     tok.decoder = decoders.Metaspace()
     trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=specials, unk_token="<unk>")
     tok.train_from_iterator(corpus(4000, SEED), trainer=trainer)
-    bos, eos = tok.token_to_id("<s>"), tok.token_to_id("</s>")
+    first, last = template
+    bos, eos = tok.token_to_id(first), tok.token_to_id(last)
     tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", bos), ("</s>", eos)]
+        single=f"{first} $A {last}", pair=f"{first} $A {last} {last} $B {last}",
+        special_tokens=[(first, bos), (last, eos)]
     )
     return tok
 
 
 def save_sentence_transformer(out: pathlib.Path, model, tokenizer, pooling_mode: str,
-                              prompts: dict[str, str] | None = None) -> None:
+                              prompts: dict[str, str] | None = None, dense: list[int] | None = None) -> None:
     """Saves `model` and `tokenizer` as a sentence-transformers folder in out/pytorch:
-    Transformer -> Pooling(`pooling_mode`) -> Normalize, with `prompts`, written by
-    sentence-transformers itself (its own modules.json, 1_Pooling, prompts file)."""
+    Transformer -> Pooling(`pooling_mode`) -> Dense (no bias, identity; `dense` lists the
+    output size of each) -> Normalize, with `prompts`, written by sentence-transformers
+    itself (its own modules.json, 1_Pooling, N_Dense, prompts file)."""
+    import torch
     from sentence_transformers import SentenceTransformer, models
 
     hf = out / "hf-staging"
     model.eval().save_pretrained(hf)
     tokenizer.save_pretrained(hf)
     transformer = models.Transformer(str(hf), max_seq_length=512)
-    pooling = models.Pooling(transformer.get_embedding_dimension(), pooling_mode=pooling_mode)
-    st = SentenceTransformer(modules=[transformer, pooling, models.Normalize()], device="cpu",
-                             prompts=dict(prompts or {}))
+    width = transformer.get_embedding_dimension()
+    modules = [transformer, models.Pooling(width, pooling_mode=pooling_mode)]
+    for size in dense or []:
+        modules.append(models.Dense(width, size, bias=False, activation_function=torch.nn.Identity()))
+        width = size
+    st = SentenceTransformer(modules=modules + [models.Normalize()], device="cpu", prompts=dict(prompts or {}))
     st.save(str(out / "pytorch"))
     shutil.rmtree(hf)
 
@@ -191,7 +203,61 @@ def tiny_qwen3(out: pathlib.Path) -> None:
     save_sentence_transformer(out, Qwen3Model(config), fast, pooling_mode="lasttoken", prompts=QWEN3_PROMPTS)
 
 
-BUILDERS = {"tiny-xlm-roberta": tiny_xlm_roberta, "tiny-qwen3": tiny_qwen3}
+# EmbeddingGemma's task prompts (config_sentence_transformers.json of google/embeddinggemma-300m; a subset).
+GEMMA_PROMPTS = {
+    "query": "task: search result | query: ",
+    "document": "title: none | text: ",
+    "Retrieval-query": "task: search result | query: ",
+    "Retrieval-document": "title: none | text: ",
+    "Classification": "task: classification | query: ",
+    "Clustering": "task: clustering | query: ",
+    "STS": "task: sentence similarity | query: ",
+}
+
+
+def tiny_gemma3(out: pathlib.Path) -> None:
+    """EmbeddingGemma's layout: Gemma 3 text with `use_bidirectional_attention`, a sliding-window
+    layer and a full one (a saved window of 4 runs as 4//2+1 = 3 with the flag), GQA (4 query heads,
+    2 key/value heads), `<bos> $A <eos>`, right padding, mean pooling, two Dense layers
+    (32 -> 64 -> 32, as 768 -> 3072 -> 768), Normalize, and the real model's task prompts."""
+    import torch
+    from transformers import Gemma3TextConfig, Gemma3TextModel, PreTrainedTokenizerFast
+
+    torch.manual_seed(SEED)
+    # Gemma's special-token ids: <pad> 0, <eos> 1, <bos> 2, <unk> 3.
+    tok = unigram_tokenizer(["<pad>", "<eos>", "<bos>", "<unk>"], vocab_size=600, template=("<bos>", "<eos>"))
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<bos>",
+        eos_token="<eos>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        padding_side="right",
+        model_max_length=512,
+    )
+    config = Gemma3TextConfig(
+        vocab_size=tok.get_vocab_size(),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=8,
+        query_pre_attn_scalar=8,
+        max_position_embeddings=512,
+        sliding_window=4,
+        layer_types=["sliding_attention", "full_attention"],
+        use_bidirectional_attention=True,
+        pad_token_id=0,
+        eos_token_id=1,
+        bos_token_id=2,
+        initializer_range=0.3,
+    )
+    save_sentence_transformer(out, Gemma3TextModel(config), fast, pooling_mode="mean", prompts=GEMMA_PROMPTS,
+                              dense=[64, 32])
+
+
+BUILDERS = {"tiny-xlm-roberta": tiny_xlm_roberta, "tiny-qwen3": tiny_qwen3, "tiny-gemma3": tiny_gemma3}
 
 
 def main() -> None:

@@ -8,7 +8,8 @@ use embench_core::{Architecture, Backend, EmbedError, Embedder, LoadRequest, Pha
 
 use crate::{CandleEmbedder, CandleSettings, CANDLE_VERSION};
 
-/// candle: BERT encoders (its own `candle-transformers` model), on the CPU or CUDA.
+/// candle: BERT and XLM-RoBERTa (`candle-transformers`' models), Qwen3 and
+/// bidirectional Gemma 3 (embench's own files), with the head in candle; CPU or CUDA.
 pub struct CandleBackend;
 
 impl Backend for CandleBackend {
@@ -31,12 +32,14 @@ impl Backend for CandleBackend {
         let Some(architecture) = model.architecture.filter(|a| crate::models::ARCHITECTURES.contains(a)) else {
             let what =
                 model.architecture.map_or_else(|| "an architecture embench does not know".into(), |a| a.to_string());
+            let runs: Vec<&str> = crate::models::ARCHITECTURES.iter().map(|a| a.name()).collect();
             return Err(EmbedError::new(
                 "candle",
                 Phase::Load,
                 format!(
-                    "model '{}' is {what}; the candle backend runs bert and xlm-roberta models (fix: remove candle for this model)",
-                    model.key
+                    "model '{}' is {what}; the candle backend runs {} models (fix: remove candle for this model)",
+                    model.key,
+                    runs.join(", ")
                 ),
             ));
         };

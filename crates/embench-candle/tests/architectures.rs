@@ -40,3 +40,9 @@ fn qwen3_left_padded_batches_match_sentence_transformers() {
     let c = cosines("tiny-qwen3", Architecture::Qwen3, (PoolingKind::LastToken, "left"));
     assert!(c.iter().all(|&c| c >= 0.9999), "{c:?}");
 }
+
+#[test]
+fn bidirectional_gemma3_with_its_dense_head_matches_sentence_transformers() {
+    let c = cosines("tiny-gemma3", Architecture::Gemma3, (PoolingKind::Mean, "right"));
+    assert!(c.iter().all(|&c| c >= 0.9999), "{c:?}");
+}

@@ -82,7 +82,7 @@ impl Backend for PythonBackend {
         match self.kind {
             // The echo worker answers without a model.
             BackendKind::PythonEcho => None,
-            _ => Some(&[Architecture::Bert, Architecture::XlmRoberta, Architecture::Qwen3]),
+            _ => Some(&[Architecture::Bert, Architecture::XlmRoberta, Architecture::Qwen3, Architecture::Gemma3]),
         }
     }
 

@@ -17,7 +17,7 @@ impl Backend for TchBackend {
     }
 
     fn architectures(&self) -> Option<&'static [Architecture]> {
-        Some(&[Architecture::Bert, Architecture::XlmRoberta, Architecture::Qwen3])
+        Some(&[Architecture::Bert, Architecture::XlmRoberta, Architecture::Qwen3, Architecture::Gemma3])
     }
 
     fn model_files(&self, folder: &ModelFolder, _backend: &ResolvedBackend) -> Vec<PathBuf> {

@@ -11,7 +11,7 @@ use common::{repo, run, validate_results};
 
 #[test]
 fn every_architecture_runs_on_every_backend_that_declares_it() {
-    let models = ["tiny-xlm-roberta", "tiny-qwen3"];
+    let models = ["tiny-xlm-roberta", "tiny-qwen3", "tiny-gemma3"];
     for key in models {
         let folder = repo().join("models").join(key);
         assert!(

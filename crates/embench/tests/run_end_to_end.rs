@@ -316,8 +316,8 @@ fn list_says_what_runs_here_and_why_not() {
     let embench = || assert_cmd::Command::cargo_bin("embench").unwrap();
     embench().args(["list", "backends"]).assert().success().stdout(
         predicates::str::contains("mock             usable")
-            .and(predicates::str::contains("candle           usable (runs bert, xlm-roberta, qwen3)"))
-            .and(predicates::str::contains("ort              usable (runs bert, xlm-roberta, qwen3)")),
+            .and(predicates::str::contains("candle           usable (runs bert, xlm-roberta, qwen3, gemma3)"))
+            .and(predicates::str::contains("ort              usable (runs bert, xlm-roberta, qwen3, gemma3)")),
     );
     let dir = tempfile::tempdir().unwrap();
     let bogus = write(dir.path(), "libonnxruntime.so", "not a library");
@@ -337,28 +337,28 @@ fn list_says_what_runs_here_and_why_not() {
 #[test]
 fn validate_refuses_a_backend_that_does_not_run_the_models_architecture() {
     let dir = tempfile::tempdir().unwrap();
-    // An EmbeddingGemma folder as validation sees it: its config.json and the files each backend reads.
-    let folder = dir.path().join("gemma");
+    // A SigLIP folder as validation sees it: its config.json and the files each backend reads.
+    let folder = dir.path().join("siglip");
     std::fs::create_dir_all(folder.join("onnx")).unwrap();
     for f in ["model.safetensors", "tokenizer.json", "onnx/model.onnx"] {
         write(&folder, f, "x");
     }
-    let config_json = r#"{"model_type": "gemma3_text", "max_position_embeddings": 512, "hidden_size": 32}"#;
+    let config_json = r#"{"model_type": "siglip", "max_position_embeddings": 512, "hidden_size": 32}"#;
     write(&folder, "config.json", config_json);
     write(
         dir.path(),
         "models.yaml",
-        "models:\n  gemma:\n    name: tiny Gemma 3\n    type: text_embedding\n    huggingface_id: x/gemma\n    path: gemma\n    max_seq_length: 128\n    embedding_dim: 32\n    params: 1M\n    multilingual: true\n",
+        "models:\n  siglip:\n    name: tiny SigLIP\n    type: text_embedding\n    huggingface_id: x/siglip\n    path: siglip\n    max_seq_length: 128\n    embedding_dim: 32\n    params: 1M\n    multilingual: true\n",
     );
     let config = write(
         dir.path(),
         "bench.yaml",
-        "active_models: [gemma]\nbackends:\n  - name: candle\n  - name: ort\ntest_scenarios:\n  - name: s\n    concurrency: 1\n    num_requests: 5\n    batch_size: 1\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 0\n",
+        "active_models: [siglip]\nbackends:\n  - name: candle\n  - name: ort\ntest_scenarios:\n  - name: s\n    concurrency: 1\n    num_requests: 5\n    batch_size: 1\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 0\n",
     );
     assert_cmd::Command::cargo_bin("embench").unwrap().arg("validate").arg(&config).assert().failure().stderr(
         predicates::str::contains("bench.yaml:1:")
-            .and(predicates::str::contains("backend 'candle' does not run gemma3 models"))
-            .and(predicates::str::contains("backend 'ort' does not run gemma3 models"))
-            .and(predicates::str::contains("no backend of this build runs gemma3 models yet")),
+            .and(predicates::str::contains("backend 'candle' does not run siglip models"))
+            .and(predicates::str::contains("backend 'ort' does not run siglip models"))
+            .and(predicates::str::contains("no backend of this build runs siglip models yet")),
     );
 }

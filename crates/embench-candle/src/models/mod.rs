@@ -1,10 +1,14 @@
 //! One file per architecture candle runs, each loading its network from the
 //! folder's `config.json` and weights and returning the last hidden state
-//! (`[batch, seq, hidden]`); pooling and normalisation follow in `embench-core`.
+//! (`[batch, seq, hidden]`); the head (pooling, Dense, normalisation) follows in
+//! [`crate::head`].
 //! As TEI keeps one file per architecture under `backends/candle/src/models/`.
 
+mod attention;
 mod bert;
+mod gemma3;
 mod qwen3;
+mod rotary;
 mod xlm_roberta;
 
 use candle_core::Tensor;
@@ -19,10 +23,13 @@ pub(crate) enum Network {
     XlmRoberta(xlm_roberta::XlmRoberta),
     /// Qwen3 decoders (embench's own file: padding mask, no KV cache).
     Qwen3(qwen3::Qwen3),
+    /// Gemma 3 text with bidirectional attention (embench's own file).
+    Gemma3(gemma3::Gemma3),
 }
 
 /// The architectures [`Network::load`] builds.
-pub(crate) const ARCHITECTURES: [Architecture; 3] = [Architecture::Bert, Architecture::XlmRoberta, Architecture::Qwen3];
+pub(crate) const ARCHITECTURES: [Architecture; 4] =
+    [Architecture::Bert, Architecture::XlmRoberta, Architecture::Qwen3, Architecture::Gemma3];
 
 impl Network {
     /// Builds the network of `architecture` from `config.json`'s text and the weights in `vb`;
@@ -37,6 +44,7 @@ impl Network {
                 xlm_roberta::XlmRoberta::load(config, vb).map(|(n, h)| (Network::XlmRoberta(n), h))
             }
             Architecture::Qwen3 => qwen3::Qwen3::load(config, vb).map(|(n, h)| (Network::Qwen3(n), h)),
+            Architecture::Gemma3 => gemma3::Gemma3::load(config, vb).map(|(n, h)| (Network::Gemma3(n), h)),
             other => {
                 let runs: Vec<&str> = ARCHITECTURES.iter().map(|a| a.name()).collect();
                 Err(format!("the candle backend does not run {other} models (it runs: {})", runs.join(", ")))
@@ -50,6 +58,7 @@ impl Network {
             Network::Bert(n) => n.forward(ids, types, mask),
             Network::XlmRoberta(n) => n.forward(ids, types, mask),
             Network::Qwen3(n) => n.forward(ids, mask),
+            Network::Gemma3(n) => n.forward(ids, mask),
         }
     }
 }

@@ -13,9 +13,11 @@
 //! additive mask, as candle's BERT. Following transformers'
 //! `models/qwen3/modeling_qwen3.py` (5.23) and TEI's `backends/candle/src/models/qwen3.rs`.
 
-use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{embedding, linear_b, linear_no_bias, rms_norm, Embedding, Linear, RmsNorm, VarBuilder};
-use candle_transformers::utils::repeat_kv;
+use candle_core::{DType, Module, Tensor};
+use candle_nn::{embedding, linear_no_bias, rms_norm, Embedding, Linear, RmsNorm, VarBuilder};
+
+use super::attention::{Attention, Shape};
+use super::rotary::Rotary;
 use serde::Deserialize;
 
 /// Added to the attention scores of a key a query must not see: large enough that
@@ -71,82 +73,6 @@ impl Config {
             (None, Some(theta)) => Ok(theta),
             (None, None) => Err("neither rope_theta nor rope_parameters.rope_theta is set".into()),
         }
-    }
-}
-
-/// The rotary tables for positions `0..max_position_embeddings`: `[positions, head_dim / 2]` each.
-struct Rotary {
-    cos: Tensor,
-    sin: Tensor,
-}
-
-impl Rotary {
-    fn new(head_dim: usize, positions: usize, theta: f64, device: &Device) -> candle_core::Result<Self> {
-        let inv_freq: Vec<f32> =
-            (0..head_dim).step_by(2).map(|i| (1.0 / theta.powf(i as f64 / head_dim as f64)) as f32).collect();
-        let inv_freq = Tensor::from_vec(inv_freq, (1, head_dim / 2), device)?;
-        let t = Tensor::arange(0u32, positions as u32, device)?.to_dtype(DType::F32)?.reshape((positions, 1))?;
-        let freqs = t.matmul(&inv_freq)?;
-        Ok(Self { cos: freqs.cos()?, sin: freqs.sin()? })
-    }
-
-    /// Rotates `x` (`[batch, heads, seq, head_dim]`) at positions `0..seq` (transformers' `rotate_half` form).
-    fn apply(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let seq = x.dim(2)?;
-        candle_nn::rotary_emb::rope(&x.contiguous()?, &self.cos.narrow(0, 0, seq)?, &self.sin.narrow(0, 0, seq)?)
-    }
-}
-
-struct Attention {
-    q_proj: Linear,
-    k_proj: Linear,
-    v_proj: Linear,
-    o_proj: Linear,
-    q_norm: RmsNorm,
-    k_norm: RmsNorm,
-    heads: usize,
-    kv_heads: usize,
-    head_dim: usize,
-}
-
-impl Attention {
-    fn load(cfg: &Config, head_dim: usize, vb: VarBuilder) -> candle_core::Result<Self> {
-        let (h, q, kv) = (cfg.hidden_size, cfg.num_attention_heads * head_dim, cfg.num_key_value_heads * head_dim);
-        Ok(Self {
-            q_proj: linear_b(h, q, cfg.attention_bias, vb.pp("q_proj"))?,
-            k_proj: linear_b(h, kv, cfg.attention_bias, vb.pp("k_proj"))?,
-            v_proj: linear_b(h, kv, cfg.attention_bias, vb.pp("v_proj"))?,
-            o_proj: linear_b(q, h, cfg.attention_bias, vb.pp("o_proj"))?,
-            q_norm: rms_norm(head_dim, cfg.rms_norm_eps, vb.pp("q_norm"))?,
-            k_norm: rms_norm(head_dim, cfg.rms_norm_eps, vb.pp("k_norm"))?,
-            heads: cfg.num_attention_heads,
-            kv_heads: cfg.num_key_value_heads,
-            head_dim,
-        })
-    }
-
-    /// `x` `[batch, seq, hidden]`, `mask` additive `[batch, 1, seq, seq]`.
-    fn forward(&self, x: &Tensor, mask: &Tensor, rotary: &Rotary) -> candle_core::Result<Tensor> {
-        let (b, l, _) = x.dims3()?;
-        // [b, l, heads, d] -> per-head RMSNorm -> [b, heads, l, d]
-        let split = |t: Tensor, heads: usize, norm: Option<&RmsNorm>| -> candle_core::Result<Tensor> {
-            let t = t.reshape((b, l, heads, self.head_dim))?;
-            let t = match norm {
-                Some(n) => n.forward(&t)?,
-                None => t,
-            };
-            t.transpose(1, 2)?.contiguous()
-        };
-        let q = rotary.apply(&split(self.q_proj.forward(x)?, self.heads, Some(&self.q_norm))?)?;
-        let k = rotary.apply(&split(self.k_proj.forward(x)?, self.kv_heads, Some(&self.k_norm))?)?;
-        let v = split(self.v_proj.forward(x)?, self.kv_heads, None)?;
-        let groups = self.heads / self.kv_heads;
-        let (k, v) = (repeat_kv(k, groups)?.contiguous()?, repeat_kv(v, groups)?.contiguous()?);
-        let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(mask)?;
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-        let context = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, l, self.heads * self.head_dim))?;
-        self.o_proj.forward(&context)
     }
 }
 
@@ -219,7 +145,18 @@ impl Qwen3 {
                     let vb = vb.pp(format!("layers.{i}"));
                     Ok(Layer {
                         input_layernorm: rms_norm(cfg.hidden_size, cfg.rms_norm_eps, vb.pp("input_layernorm"))?,
-                        self_attn: Attention::load(&cfg, head_dim, vb.pp("self_attn"))?,
+                        self_attn: Attention::load(
+                            Shape {
+                                hidden: cfg.hidden_size,
+                                heads: cfg.num_attention_heads,
+                                kv_heads: cfg.num_key_value_heads,
+                                head_dim,
+                                bias: cfg.attention_bias,
+                                scale: 1.0 / (head_dim as f64).sqrt(),
+                            },
+                            vb.pp("self_attn"),
+                            |size, vb| rms_norm(size, cfg.rms_norm_eps, vb),
+                        )?,
                         post_attention_layernorm: rms_norm(
                             cfg.hidden_size,
                             cfg.rms_norm_eps,
