@@ -34,6 +34,14 @@ pub struct ReferenceSet {
 }
 
 impl ReferenceSet {
+    /// The set with every vector cut to its first `dim` values: sentence-transformers'
+    /// `truncate_dim` (Matryoshka) is exactly that slice of the model's vector, so the
+    /// truncated reference is the tool's own, and cosines stay scale-free.
+    pub fn truncated(mut self, dim: usize) -> Self {
+        self.embeddings.iter_mut().for_each(|v| v.truncate(dim));
+        self
+    }
+
     /// Reads a fixture written by `scripts/python/make_references.py`.
     pub fn from_file(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;

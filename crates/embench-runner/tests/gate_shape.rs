@@ -93,6 +93,7 @@ fn run(wrong: Option<WrongOutput>) -> Vec<CellRecord> {
             let prepared =
                 inputs.prepare(model, None, cell.seq_len, cell.point.batch_size, cell.point.num_requests).unwrap();
             let setup = CellSetup {
+                truncation: None,
                 model: &model.key,
                 architecture: model.architecture,
                 backend: "mock",

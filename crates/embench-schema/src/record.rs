@@ -52,6 +52,10 @@ pub struct CellRecord {
     /// Tokens of that prompt alone, counted in `seq_len` and `tokens_per_input_mean`.
     #[serde(default)]
     pub prompt_tokens: Option<usize>,
+    /// Matryoshka: the values kept of each vector (models.yaml's `embedding_dim`, below
+    /// the model's output), None: whole vectors.
+    #[serde(default)]
+    pub truncate_dim: Option<usize>,
     /// Measured requests that returned an embedding.
     pub requests: u64,
     /// Measured requests that failed.

@@ -55,6 +55,17 @@ fn every_architecture_runs_on_every_backend_that_declares_it() {
     }
 }
 
+/// `embench validate --config CONFIG`, which must fail; its stderr.
+fn validate_fails(config: &std::path::Path) -> String {
+    let assert = assert_cmd::Command::cargo_bin("embench")
+        .unwrap()
+        .args(["validate", "--config"])
+        .arg(config)
+        .assert()
+        .failure();
+    String::from_utf8_lossy(&assert.get_output().stderr).into_owned()
+}
+
 /// A config running `tiny-qwen3` (and `extra` models) with `scenario` lines, written in `dir`.
 fn prompt_config(dir: &std::path::Path, extra: &str, backends: &[&str], prompt: &str) -> std::path::PathBuf {
     let backends: String = backends.iter().map(|b| format!("  - name: {b}\n    threads: 2\n")).collect();
@@ -95,13 +106,7 @@ fn a_prompt_a_model_lacks_is_refused_naming_the_file_and_field() {
     let dir = tempfile::tempdir().unwrap();
     // EmbeddingGemma's name for its query prompt; Qwen3-Embedding's are query and document.
     let config = prompt_config(dir.path(), "", &["ort"], "Retrieval-query");
-    let assert = assert_cmd::Command::cargo_bin("embench")
-        .unwrap()
-        .args(["validate", "--config"])
-        .arg(&config)
-        .assert()
-        .failure();
-    let err = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    let err = validate_fails(&config);
     for part in [
         "prompts.yaml",
         "test_scenarios[0].prompt",
@@ -109,6 +114,39 @@ fn a_prompt_a_model_lacks_is_refused_naming_the_file_and_field() {
         "config_sentence_transformers.json has: document, query",
         "fix:",
     ] {
+        assert!(err.contains(part), "{part:?} missing from:\n{err}");
+    }
+}
+
+/// A models.yaml with `tiny-gemma3` at `embedding_dim: dim`, written in `dir`.
+fn gemma_at(dir: &std::path::Path, dim: usize) -> std::path::PathBuf {
+    let body = format!(
+        "models:\n  gemma:\n    name: tiny Gemma 3\n    type: text_embedding\n    huggingface_id: \"-\"\n    path: {}\n    architecture: gemma3\n    max_seq_length: 512\n    embedding_dim: {dim}\n    params: 0.04M\n    multilingual: true\n",
+        repo().join("models/tiny-gemma3").display()
+    );
+    common::write(dir, "models.yaml", &body);
+    let config = "models_file: models.yaml\nactive_models: [gemma]\nbackends:\n  - name: candle\n    threads: 2\n  - name: ort\n    threads: 2\n  - name: python-torch\n    threads: 2\ntest_scenarios:\n  - name: queries\n    concurrency: 1\n    num_requests: 6\n    batch_size: 4\n    prompt: Retrieval-query\ninput_config:\n  sequence_lengths: [32]\n  warmup_requests: 1\n";
+    common::write(dir, "bench.yaml", config)
+}
+
+#[test]
+fn a_matryoshka_embedding_dim_truncates_and_the_gate_compares_sentence_transformers_truncation() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = gemma_at(dir.path(), 16);
+    let out = dir.path().join("run");
+    run(&config, &out).success();
+    let records = validate_results(&out);
+    assert_eq!(records.len(), 3);
+    for r in &records {
+        let cell = format!("{} / seq {}", r["backend"], r["seq_len"]);
+        assert_eq!(r["valid"], true, "{cell}: {}", r["invalid_reason"]);
+        assert!(r["min_cosine"].as_f64().unwrap() >= 0.999, "{cell}");
+        assert_eq!((r["truncate_dim"].as_u64(), r["prompt"].as_str()), (Some(16), Some("Retrieval-query")), "{cell}");
+    }
+    // Over the head's 32 values: refused, naming the field and the reachable sizes.
+    let config = gemma_at(dir.path(), 64);
+    let err = validate_fails(&config);
+    for part in ["models.yaml", "models.gemma.embedding_dim", "embedding_dim 64 is not reachable", "3_Dense", "fix:"] {
         assert!(err.contains(part), "{part:?} missing from:\n{err}");
     }
 }

@@ -47,7 +47,9 @@ pub struct ModelConfig {
     /// Longest input the model accepts, in tokens.
     #[schemars(with = "usize")]
     pub max_seq_length: Spanned<usize>,
-    /// Size of one embedding.
+    /// Size of one embedding: the head's output, or less to truncate each vector to its
+    /// first values (Matryoshka, as sentence-transformers' `truncate_dim`; re-normalised
+    /// when the model normalises).
     #[schemars(with = "usize")]
     pub embedding_dim: Spanned<usize>,
     /// Parameter count as the model card states it, e.g. `22.7M`.

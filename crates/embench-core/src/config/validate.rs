@@ -93,6 +93,9 @@ pub struct ResolvedModel {
     pub prompts: std::collections::BTreeMap<String, String>,
     /// Whether pooling takes the prompt's tokens too (`1_Pooling/config.json`'s `include_prompt`, default true).
     pub include_prompt: bool,
+    /// Matryoshka truncation: `embedding_dim`, when it is below the `output_dim` the
+    /// head puts out (None: the whole vector).
+    pub truncate_dim: Option<usize>,
 }
 
 impl ResolvedModel {

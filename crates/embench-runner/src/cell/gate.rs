@@ -147,6 +147,11 @@ impl Gate {
         }
         let tokenizer =
             TextTokenizer::from_file(&folder.tokenizer_json(), model.config.max_seq_length.value)?.with_prompt(text);
+        // Matryoshka: the model's vectors cut to embedding_dim, as sentence-transformers' truncate_dim.
+        let (natural, fixed) = match model.truncate_dim {
+            Some(dim) => (natural.truncated(dim), fixed.into_iter().map(|(n, set)| (n, set.truncated(dim))).collect()),
+            None => (natural, fixed),
+        };
         let key = model.key.clone();
         Ok(Some(Gate {
             natural,

@@ -64,16 +64,47 @@ pub fn non_finite_rows(e: &Embeddings) -> usize {
         .count()
 }
 
-/// A backend seen through the runner: panics become errors, outputs are checked.
+/// Matryoshka truncation of a model's vectors: the first `dim` values of each,
+/// L2-normalised again when the model's pipeline normalises (sentence-transformers'
+/// `truncate_dim` followed by `normalize_embeddings`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Truncation {
+    /// Values kept per vector.
+    pub dim: usize,
+    /// Normalise the kept values to unit length.
+    pub normalize: bool,
+}
+
+impl Truncation {
+    /// `out` cut to `dim` values per row (unchanged when it has no more).
+    pub fn apply(&self, out: Embeddings) -> Embeddings {
+        if out.dim <= self.dim {
+            return out;
+        }
+        let mut data = Vec::with_capacity(out.rows * self.dim);
+        for row in out.data.chunks(out.dim) {
+            let start = data.len();
+            data.extend_from_slice(&row[..self.dim]);
+            if self.normalize {
+                embench_core::pooling::l2_normalize(&mut data[start..]);
+            }
+        }
+        Embeddings { rows: out.rows, dim: self.dim, data }
+    }
+}
+
+/// A backend seen through the runner: panics become errors, outputs are checked
+/// (and truncated, for a Matryoshka `embedding_dim`).
 pub struct Guarded {
     inner: Box<dyn Embedder>,
     check: Arc<OutputCheck>,
+    truncation: Option<Truncation>,
 }
 
 impl Guarded {
-    /// Wraps `inner`, counting its outputs in `check`.
-    pub fn new(inner: Box<dyn Embedder>, check: Arc<OutputCheck>) -> Self {
-        Self { inner, check }
+    /// Wraps `inner`, counting its outputs in `check`, cutting them per `truncation`.
+    pub fn new(inner: Box<dyn Embedder>, check: Arc<OutputCheck>, truncation: Option<Truncation>) -> Self {
+        Self { inner, check, truncation }
     }
 }
 
@@ -106,7 +137,10 @@ impl Embedder for Guarded {
             ));
         }
         self.check.note(&out);
-        Ok(out)
+        Ok(match self.truncation {
+            Some(t) => t.apply(out),
+            None => out,
+        })
     }
 
     fn max_batch_size(&self) -> Option<usize> {
@@ -154,7 +188,7 @@ mod tests {
             settings: Default::default(),
             notes: Vec::new(),
         };
-        let guarded = Guarded::new(Box::new(Panics(info)), Arc::default());
+        let guarded = Guarded::new(Box::new(Panics(info)), Arc::default(), None);
         let batch = TokenizedBatch {
             batch_size: 1,
             seq_len: 2,

@@ -221,6 +221,7 @@ pub fn assemble(setup: &CellSetup, parts: CellParts, context: &RecordContext, ce
         tokens_per_input_mean: setup.inputs.tokens_per_input_mean,
         prompt: setup.scenario.prompt.clone(),
         prompt_tokens: setup.inputs.prompt_tokens,
+        truncate_dim: setup.truncation.map(|t| t.dim),
         requests,
         errors,
         error_messages: measured.as_ref().map(|m| m.error_messages.clone()).unwrap_or_default(),

@@ -33,6 +33,8 @@ pub struct CellSetup<'a> {
     pub model: &'a str,
     /// The model's network family, when known.
     pub architecture: Option<Architecture>,
+    /// Matryoshka truncation of the model's vectors (None: whole vectors).
+    pub truncation: Option<crate::cell::guard::Truncation>,
     /// Backend label (its name unless the config gave a label).
     pub backend: &'a str,
     /// Backend kind, e.g. `openvino` (for records of cells that fail before load).

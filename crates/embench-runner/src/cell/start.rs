@@ -58,7 +58,8 @@ pub(crate) fn load_models(
     let check = Arc::new(OutputCheck::default());
     let models: Vec<Box<dyn Embedder>> = match models {
         Ok(models) => {
-            models.into_iter().map(|m| Box::new(Guarded::new(m, check.clone())) as Box<dyn Embedder>).collect()
+            let cut = setup.truncation;
+            models.into_iter().map(|m| Box::new(Guarded::new(m, check.clone(), cut)) as Box<dyn Embedder>).collect()
         }
         Err(e) => return Started { loading, memory: vec![memory], verdict, models: Err(e) },
     };

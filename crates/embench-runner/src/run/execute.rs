@@ -14,6 +14,7 @@ use embench_schema::RecordSink;
 
 use crate::cell::cache::run_cache_cell;
 use crate::cell::gate::Gate;
+use crate::cell::guard::Truncation;
 use crate::cell::inputs::{InputFactory, PreparedInputs};
 use crate::cell::record::{assemble, CellParts, Verdict};
 use crate::cell::run::{run_cell, skipped_record};
@@ -91,6 +92,7 @@ fn base_setup(plan: &RunPlan, index: usize, memory_estimate_mb: Option<f64>) -> 
     CellSetup {
         model: &model.key,
         architecture: model.architecture,
+        truncation: model.truncate_dim.map(|dim| Truncation { dim, normalize: model.pooling.normalize }),
         backend: &backend.label,
         framework: backend.kind.name(),
         requested_precision: backend.precision,

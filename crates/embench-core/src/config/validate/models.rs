@@ -70,6 +70,11 @@ impl Validator<'_> {
                 self.check_modules(&key.value, f, backends);
             }
             let (prompts, include_prompt) = self.prompts(&key.value, folder.as_ref());
+            let truncate_dim = limits
+                .as_ref()
+                .and_then(|l| l.output_dim)
+                .filter(|&out| config.embedding_dim.value < out)
+                .map(|_| config.embedding_dim.value);
             out.push(ResolvedModel {
                 key: key.value.clone(),
                 config: config.clone(),
@@ -80,6 +85,7 @@ impl Validator<'_> {
                 dense,
                 prompts,
                 include_prompt,
+                truncate_dim,
             });
         }
         out
@@ -159,18 +165,20 @@ impl Validator<'_> {
             );
             self.err(e.fix(format!("set max_seq_length to at most {positions}")));
         }
+        // Below the head's output is Matryoshka truncation (sentence-transformers'
+        // truncate_dim); above it, or zero, is impossible.
         let dim = &config.embedding_dim;
-        if let Some(out) = limits.output_dim.filter(|&d| d != dim.value) {
+        if let Some(out) = limits.output_dim.filter(|&d| dim.value > d || dim.value == 0) {
             let e = ConfigError::at(
                 self.models_path,
                 dim,
                 format!("models.{key}.embedding_dim"),
                 format!(
-                    "embedding_dim {} differs from the {out} values the model puts out ({}); embench does not truncate (Matryoshka) embeddings",
+                    "embedding_dim {} is not reachable: the model puts out {out} values ({}), and a vector can only be truncated (Matryoshka) below that",
                     dim.value, limits.output_source
                 ),
             );
-            self.err(e.fix(format!("set embedding_dim to {out}")));
+            self.err(e.fix(format!("set embedding_dim to {out}, or to a truncation below it (e.g. {})", out / 2)));
         }
         Some(limits)
     }
