@@ -177,12 +177,16 @@ def export_onnx(wrapper, example, names, path: pathlib.Path, exporter: str) -> N
     else:
         batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence", max=4096)
         shapes = {n: {0: batch, 1: seq} for n in names}
-        torch.onnx.export(wrapper, example, str(path), dynamic_shapes=shapes, dynamo=True, external_data=False,
+        # Weights past protobuf's 2 GiB limit (BGE-M3, Qwen3-Embedding-0.6B in fp32) go to
+        # model.onnx.data beside the graph; the legacy exporter does that by itself.
+        large = sum(p.numel() * p.element_size() for p in wrapper.parameters()) > 1_800_000_000
+        torch.onnx.export(wrapper, example, str(path), dynamic_shapes=shapes, dynamo=True, external_data=large,
                           **kwargs)
     import onnx
 
-    model = onnx.load(str(path))
-    onnx.checker.check_model(model)
+    # By path, so that a model with external data (over 2 GiB) is checked too.
+    onnx.checker.check_model(str(path))
+    model = onnx.load(str(path), load_external_data=False)
     opset = max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
     if opset < OPSET:
         fail(f"{path}: opset {opset} < {OPSET}", "upgrade torch in the venv (scripts/setup_environment.sh)")
