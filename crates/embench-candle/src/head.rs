@@ -5,13 +5,9 @@
 
 use candle_core::{DType, Device, Module, Tensor, D};
 use candle_nn::{Linear, VarBuilder};
-use embench_core::head::{dense_layers, DenseLayer};
+use embench_core::head::{dense_layers, DenseLayer, IDENTITY};
 use embench_core::model_files::ModelFolder;
 use embench_core::pooling::{Pooling, PoolingKind};
-
-/// sentence-transformers' name of the identity activation, the only one embench's
-/// candle head runs (EmbeddingGemma's Dense layers use it).
-const IDENTITY: &str = "torch.nn.modules.linear.Identity";
 
 /// Pooling, Dense layers and normalisation, loaded.
 pub(crate) struct Head {

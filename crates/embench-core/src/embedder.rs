@@ -26,9 +26,10 @@ impl TokenizedBatch {
         self.attention_mask.iter().filter(|&&m| m != 0).count()
     }
 
-    /// The rows of `parts`, in order, in one batch right-padded (id, mask and
-    /// segment 0) to the longest part's length.
-    pub fn concat(parts: &[&TokenizedBatch]) -> TokenizedBatch {
+    /// The rows of `parts`, in order, in one batch padded to the longest part's
+    /// length on the model's side with its pad id (mask and segment 0), as its
+    /// tokenizer pads ([`crate::tokenize::TextTokenizer::padding`]).
+    pub fn concat(parts: &[&TokenizedBatch], pad: Padding) -> TokenizedBatch {
         let seq_len = parts.iter().map(|p| p.seq_len).max().unwrap_or(0);
         let rows: usize = parts.iter().map(|p| p.batch_size).sum();
         let mut batch = TokenizedBatch {
@@ -39,20 +40,34 @@ impl TokenizedBatch {
             token_type_ids: Vec::with_capacity(rows * seq_len),
         };
         for p in parts {
-            let pad = seq_len - p.seq_len;
+            let extra = seq_len - p.seq_len;
             for r in 0..p.batch_size {
                 let row = r * p.seq_len..(r + 1) * p.seq_len;
-                for (out, src) in [
-                    (&mut batch.input_ids, &p.input_ids),
-                    (&mut batch.attention_mask, &p.attention_mask),
-                    (&mut batch.token_type_ids, &p.token_type_ids),
+                for (out, src, fill) in [
+                    (&mut batch.input_ids, &p.input_ids, pad.id),
+                    (&mut batch.attention_mask, &p.attention_mask, 0),
+                    (&mut batch.token_type_ids, &p.token_type_ids, 0),
                 ] {
-                    out.extend(src[row.clone()].iter().copied().chain(std::iter::repeat_n(0, pad)));
+                    let fills = std::iter::repeat_n(fill, extra);
+                    if pad.left {
+                        out.extend(fills.chain(src[row.clone()].iter().copied()));
+                    } else {
+                        out.extend(src[row.clone()].iter().copied().chain(fills));
+                    }
                 }
             }
         }
         batch
     }
+}
+
+/// How a model's tokenizer pads a batch: which side, with which token id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Padding {
+    /// Pad on the left (Qwen3-Embedding), else on the right.
+    pub left: bool,
+    /// The pad token's id.
+    pub id: i64,
 }
 
 /// Pooled (and, when configured, L2-normalised) embeddings, row-major `[rows, dim]`.
@@ -207,7 +222,7 @@ pub trait Embedder: Send + Sync {
 
 #[cfg(test)]
 mod concat_tests {
-    use super::TokenizedBatch;
+    use super::{Padding, TokenizedBatch};
 
     fn rows(ids: &[&[i64]]) -> TokenizedBatch {
         let seq_len = ids[0].len();
@@ -224,11 +239,15 @@ mod concat_tests {
     fn concat_keeps_row_order_and_right_pads_to_the_longest() {
         let a = rows(&[&[1, 2], &[3, 4]]);
         let b = rows(&[&[5, 6, 7]]);
-        let c = TokenizedBatch::concat(&[&a, &b]);
+        let c = TokenizedBatch::concat(&[&a, &b], Padding::default());
         assert_eq!((c.batch_size, c.seq_len), (3, 3));
         assert_eq!(c.input_ids, [1, 2, 0, 3, 4, 0, 5, 6, 7]);
         assert_eq!(c.attention_mask, [1, 1, 0, 1, 1, 0, 1, 1, 1]);
         assert_eq!(c.real_tokens(), 7);
-        assert_eq!(TokenizedBatch::concat(&[&a]), a);
+        assert_eq!(TokenizedBatch::concat(&[&a], Padding::default()), a);
+        // A left-padding model's (Qwen3-Embedding's) side and pad id.
+        let left = TokenizedBatch::concat(&[&a, &b], Padding { left: true, id: 9 });
+        assert_eq!(left.input_ids, [9, 1, 2, 9, 3, 4, 5, 6, 7]);
+        assert_eq!(left.attention_mask, [0, 1, 1, 0, 1, 1, 1, 1, 1]);
     }
 }

@@ -35,17 +35,37 @@ pub struct DenseLayer {
 /// field, named with its path.
 pub fn dense_layers(folder: &ModelFolder) -> Result<Vec<DenseLayer>, String> {
     let hf = folder.hf_dir();
-    let mut layers = Vec::new();
+    let mut layers: Vec<DenseLayer> = Vec::new();
     for m in folder.modules()?.unwrap_or_default().iter().filter(|m| m.class == "Dense") {
         let path = hf.join(&m.path).join("config.json");
         let value =
             read_json(&path)?.ok_or_else(|| format!("{}: the Dense module's config is missing", path.display()))?;
         let mut layer: DenseLayer = serde_json::from_value(value).map_err(|e| format!("{}: {e}", path.display()))?;
         layer.path = hf.join(&m.path).display().to_string();
+        // Each layer takes what the one before puts out; the first, the pooled token state.
+        let (expected, from) = match layers.last() {
+            Some(prev) => (Some(prev.out_features), format!("{}/config.json's out_features", prev.path)),
+            None => (
+                read_json(&folder.config_json())?
+                    .and_then(|c| c.get("hidden_size").and_then(|h| h.as_u64()))
+                    .map(|h| h as usize),
+                format!("{}'s hidden_size", folder.config_json().display()),
+            ),
+        };
+        if let Some(expected) = expected.filter(|&e| e != layer.in_features) {
+            return Err(format!(
+                "{}: in_features {} does not chain: {from} is {expected} (fix: repair the Dense config, or re-save the model)",
+                path.display(),
+                layer.in_features
+            ));
+        }
         layers.push(layer);
     }
     Ok(layers)
 }
+
+/// sentence-transformers' name of the identity activation (EmbeddingGemma's Dense layers use it).
+pub const IDENTITY: &str = "torch.nn.modules.linear.Identity";
 
 /// The module classes a sentence-transformers pipeline may have for embench to run it.
 pub const KNOWN_MODULES: [&str; 4] = ["Transformer", "Pooling", "Dense", "Normalize"];

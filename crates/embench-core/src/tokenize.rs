@@ -15,7 +15,7 @@ use std::path::Path;
 use tokenizers::{PaddingDirection, PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 use crate::config::SeqLen;
-use crate::embedder::TokenizedBatch;
+use crate::embedder::{Padding, TokenizedBatch};
 
 /// A model's tokenizer.
 #[derive(Clone)]
@@ -57,6 +57,11 @@ impl TextTokenizer {
             None => Ok(0),
             Some(p) => self.plain.encode(p.as_str(), false).map(|e| e.len()).map_err(|e| e.to_string()),
         }
+    }
+
+    /// How this tokenizer pads: side and pad id (for batches joined after tokenizing).
+    pub fn padding(&self) -> Padding {
+        Padding { left: matches!(self.pad.direction, PaddingDirection::Left), id: i64::from(self.pad.pad_id) }
     }
 
     /// The side padding goes on.

@@ -121,6 +121,22 @@ fn a_dense_head_an_old_export_would_skip_is_refused_not_skipped() {
     load(&dir, &["ort", "candle"]).unwrap();
     std::fs::write(hf.join("conversion.json"), r#"{"output": "last_hidden_state"}"#).unwrap();
     load(&dir, &["candle"]).unwrap();
+    // An activation candle's head does not run: refused for candle, naming the file.
+    let tanh = dense.replace("torch.nn.modules.linear.Identity", "torch.nn.modules.activation.Tanh");
+    std::fs::write(hf.join("2_Dense/config.json"), &tanh).unwrap();
+    let shown: Vec<String> = load(&dir, &["candle"]).unwrap_err().iter().map(|e| e.to_string()).collect();
+    assert!(
+        shown.iter().any(|s| s.contains("2_Dense/config.json: activation_function 'torch.nn.modules.activation.Tanh'")),
+        "{shown:#?}"
+    );
+    // Dense sizes that do not chain (the network's hidden size is 32).
+    std::fs::write(hf.join("2_Dense/config.json"), dense.replace("\"in_features\": 32", "\"in_features\": 48"))
+        .unwrap();
+    let shown: Vec<String> = load(&dir, &["ort"]).unwrap_err().iter().map(|e| e.to_string()).collect();
+    assert!(
+        shown.iter().any(|s| s.contains("in_features 48 does not chain") && s.contains("hidden_size is 32")),
+        "{shown:#?}"
+    );
 }
 
 #[test]

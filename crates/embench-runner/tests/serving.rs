@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use embench_core::config::{Arrival, BatchCost, DynamicBatching, MockSettings, Mode, ServiceTime, Slo};
+use embench_core::embedder::Padding;
 use embench_core::{Embedder, TokenizedBatch};
 use embench_mock::MockEmbedder;
 use embench_runner::cell::measure::search_max_qps;
@@ -52,7 +53,7 @@ fn dynamic_batching_forms_batches_and_beats_the_unbatched_run() {
     let input = one_text();
     let run = |batching: Option<DynamicBatching>| {
         let replicas: Vec<Box<dyn Embedder>> = vec![Box::new(mock(2.0, 0.25))];
-        Server::run(&replicas, 1, batching, |server| {
+        Server::run(&replicas, 1, batching, Padding::default(), |server| {
             let serve = |_: u64| server.submit(&input);
             run_for(&serve, 8, 400, Duration::ZERO, &AtomicU64::new(0), &Mode::ClosedLoop)
         })
@@ -76,7 +77,7 @@ fn replicas_share_the_requests_and_serve_in_parallel() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let input = one_text();
     let replicas: Vec<Box<dyn Embedder>> = vec![Box::new(mock(4.0, 0.0)), Box::new(mock(4.0, 0.0))];
-    let (out, formed) = Server::run(&replicas, 1, None, |server| {
+    let (out, formed) = Server::run(&replicas, 1, None, Padding::default(), |server| {
         let serve = |_: u64| server.submit(&input);
         run_for(&serve, 2, 200, Duration::ZERO, &AtomicU64::new(0), &Mode::ClosedLoop)
     });

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use embench_core::config::{BatchPoint, ResolvedCache, ResolvedModel, SeqLen};
 use embench_core::dataset::TextSource;
+use embench_core::embedder::Padding;
 use embench_core::tokenize::TextTokenizer;
 use embench_core::TokenizedBatch;
 
@@ -29,12 +30,20 @@ pub struct PreparedInputs {
     pub tokens_per_input_mean: f64,
     /// Tokens of the prompt before every text (None: no prompt).
     pub prompt_tokens: Option<usize>,
+    /// How the model pads, for batches joined later (dynamic batching).
+    pub padding: Padding,
 }
 
 impl PreparedInputs {
     /// No inputs: for a cell that fails before it could use any.
     pub const fn empty() -> Self {
-        Self { batches: Vec::new(), tokenize_ms_per_request: None, tokens_per_input_mean: 0.0, prompt_tokens: None }
+        Self {
+            batches: Vec::new(),
+            tokenize_ms_per_request: None,
+            tokens_per_input_mean: 0.0,
+            prompt_tokens: None,
+            padding: Padding { left: false, id: 0 },
+        }
     }
 }
 
@@ -145,6 +154,7 @@ fn tokenized(
         batches,
         tokenize_ms_per_request: Some(tokenize_ms),
         prompt_tokens,
+        padding: t.padding(),
     })
 }
 
@@ -177,6 +187,7 @@ fn synthetic(seq: SeqLen, batch_size: usize, n_batches: usize) -> PreparedInputs
         batches,
         tokenize_ms_per_request: None,
         prompt_tokens: None,
+        padding: Padding::default(),
     }
 }
 
@@ -197,6 +208,8 @@ pub struct CacheInputs {
     pub stream: RepeatStream,
     /// Mean time to tokenize one text, ms (None for synthetic token ids).
     pub tokenize_ms_per_text: Option<f64>,
+    /// How the model pads the rows joined into a batch.
+    pub padding: Padding,
 }
 
 impl CacheInputs {
@@ -228,7 +241,8 @@ impl CacheInputs {
             None => (0..texts.len()).map(|k| synthetic_row(k, seq)).collect(),
         };
         let tokenize_ms_per_text = tokenizer.map(|_| start.elapsed().as_secs_f64() * 1e3 / texts.len().max(1) as f64);
-        Ok(Self { texts, rows, stream, tokenize_ms_per_text })
+        let padding = tokenizer.map(TextTokenizer::padding).unwrap_or_default();
+        Ok(Self { texts, rows, stream, tokenize_ms_per_text, padding })
     }
 
     /// The batch of `texts` (each one of ours), rows padded to the longest.
@@ -237,7 +251,7 @@ impl CacheInputs {
             .iter()
             .map(|t| index.get(t).map(|&k| &self.rows[k]).ok_or_else(|| format!("text not in the cell's inputs: {t}")))
             .collect::<Result<_, _>>()?;
-        Ok(TokenizedBatch::concat(&rows))
+        Ok(TokenizedBatch::concat(&rows, self.padding))
     }
 }
 

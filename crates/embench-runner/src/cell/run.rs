@@ -59,10 +59,11 @@ pub fn run_cell(setup: &CellSetup, load: &ModelLoader, progress: &dyn CellProgre
             body(&serve)
         }
         Some(plan) => {
-            let ((mut later, error), formed) = Server::run(&models, plan.workers_per_model, plan.batching, |server| {
-                let serve = |i: u64| server.submit(&batches[(i % n) as usize]);
-                body(&serve)
-            });
+            let ((mut later, error), formed) =
+                Server::run(&models, plan.workers_per_model, plan.batching, setup.inputs.padding, |server| {
+                    let serve = |i: u64| server.submit(&batches[(i % n) as usize]);
+                    body(&serve)
+                });
             parts.execution = Some(plan.figures(formed));
             later.verdict.warnings.extend(plan.warning.iter().cloned());
             (later, error)

@@ -16,6 +16,7 @@ use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use embench_core::config::{Count, DynamicBatching, Execution};
+use embench_core::embedder::Padding;
 use embench_core::{EmbedError, Embedder, Phase, TokenizedBatch};
 
 use crate::loadgen::worker_loop::panic_message;
@@ -37,6 +38,8 @@ pub struct Server<'a> {
     replicas: &'a [Box<dyn Embedder>],
     queues: Vec<Queue<'a>>,
     batching: Option<DynamicBatching>,
+    /// How the model pads the requests a worker joins.
+    padding: Padding,
     next: AtomicUsize,
     closing: AtomicBool,
     formed: Mutex<BTreeMap<usize, u64>>,
@@ -45,10 +48,12 @@ pub struct Server<'a> {
 impl<'a> Server<'a> {
     /// Runs `body` with a server of `workers` threads per replica; returns what
     /// `body` returned and how many batches of each size (texts) the workers ran.
+    /// Requests joined by dynamic batching are padded as the model pads (`padding`).
     pub fn run<R>(
         replicas: &'a [Box<dyn Embedder>],
         workers: usize,
         batching: Option<DynamicBatching>,
+        padding: Padding,
         body: impl FnOnce(&Server<'a>) -> R,
     ) -> (R, BTreeMap<usize, u64>) {
         assert!(!replicas.is_empty() && workers > 0);
@@ -59,6 +64,7 @@ impl<'a> Server<'a> {
                 .map(|_| Queue { jobs: Mutex::new(VecDeque::new()), ready: Condvar::new() })
                 .collect(),
             batching,
+            padding,
             next: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
             formed: Mutex::new(BTreeMap::new()),
@@ -153,7 +159,7 @@ impl<'a> Server<'a> {
         let batch = if jobs.len() == 1 {
             jobs[0].batch
         } else {
-            merged = TokenizedBatch::concat(&jobs.iter().map(|j| j.batch).collect::<Vec<_>>());
+            merged = TokenizedBatch::concat(&jobs.iter().map(|j| j.batch).collect::<Vec<_>>(), self.padding);
             &merged
         };
         *self.formed.lock().expect("formed lock").entry(batch.batch_size).or_insert(0) += 1;

@@ -10,7 +10,7 @@ use crate::backend::BackendKind;
 use crate::config::benchmark::TorchMode;
 use crate::config::error::ConfigError;
 use crate::config::models::ModelConfig;
-use crate::head::{unknown_modules, DenseLayer, KNOWN_MODULES};
+use crate::head::{unknown_modules, DenseLayer, IDENTITY, KNOWN_MODULES};
 use crate::model_files::ModelFolder;
 use crate::model_limits::ModelLimits;
 
@@ -124,6 +124,22 @@ impl Validator<'_> {
         backends: &[ResolvedBackend],
     ) {
         let (Some(first), Some(folder)) = (dense.first(), folder) else { return };
+        // candle's head runs the identity activation only (EmbeddingGemma's).
+        let other = dense.iter().find(|d| d.activation_function != IDENTITY);
+        if let (Some(d), Some(b)) = (other, backends.iter().find(|b| b.kind == BackendKind::Candle)) {
+            let e = ConfigError::file(
+                self.models_path,
+                format!("models.{key}.path"),
+                format!(
+                    "{}/config.json: activation_function '{}' is not one candle's head runs ({IDENTITY})",
+                    d.path, d.activation_function
+                ),
+            );
+            self.err(e.fix(format!(
+                "remove '{}' from backends for this model; the converted backends run it in the graph",
+                b.label
+            )));
+        }
         let conversion = folder.root.join("conversion.json");
         let output = crate::model_files::read_json(&conversion)
             .ok()
