@@ -3,10 +3,11 @@
 //! folder's sentence-transformers files (`modules.json`, `1_Pooling/config.json`,
 //! `N_Dense/config.json`).
 //!
-//! The head is [`crate::pooling::Pooling`] (pooling and normalisation), which every
-//! backend runs, and the [`DenseLayer`]s between them, which are read so that a
-//! model that has them is refused with the reason instead of embedded without them
-//! (issue 19 runs them).
+//! Every backend runs the head inside its framework: the converted graphs hold it
+//! (`scripts/python/convert_model.py`), candle runs [`crate::pooling::Pooling`] and the
+//! [`DenseLayer`]s in its tensors, python-torch eager runs sentence-transformers'.
+//! Validation reads the layers to check that they chain, that the model's
+//! `embedding_dim` is reachable, and that no backend would run without them.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,8 @@
 //! Pooling of a model's last hidden state into one vector per input (mean, CLS,
-//! last token), and L2 normalisation. Done here, on plain `f32` slices, so every backend pools the
-//! same way and only the framework's forward pass differs between them.
+//! last token), and L2 normalisation, on plain `f32` slices: the shared reference of
+//! the head that the frameworks run themselves (in the exported graphs, in candle's
+//! tensors), used for exports that hold only the network (converter 4 and older)
+//! and by the tests.
 
 use serde::{Deserialize, Serialize};
 
