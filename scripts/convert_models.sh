@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
-# Converts a model of configs/models.yaml for every backend: the Hugging Face
-# folder (models/<key>/pytorch/) -> ONNX -> OpenVINO IR (fp32 and fp16) ->
-# TorchScript, each verified against PyTorch, plus the probe set's reference
-# embeddings. Idempotent: a conversion that is up to date is left alone.
-# Usage: scripts/convert_models.sh [-h] [--force] [--exporter legacy|dynamo|compare] <model-key>
+# Converts a model of configs/models.yaml (or --models-file F) for every backend:
+# its folder ('path', else ../models/<key> from the models file) gets pytorch/ from the
+# Hub, then ONNX, OpenVINO IR (fp32, fp16), TorchScript, each checked against PyTorch,
+# and the probe set's reference embeddings. Up-to-date conversions are left alone.
+# Usage: scripts/convert_models.sh [-h] [--force] [--exporter legacy|dynamo|compare] [--models-file F] <model-key>
 set -euo pipefail
 
 usage() {
-    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 force=false
 exporter=legacy
 key=""
+models_file=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         -h | --help) usage; exit 0 ;;
         --force) force=true ;;
         --exporter) exporter="${2:?--exporter needs a value}"; shift ;;
+        --models-file) models_file="${2:?--models-file needs a value}"; shift ;;
         -*) echo "error: unknown option $1" >&2; usage >&2; exit 2 ;;
         *) key="$1" ;;
     esac
@@ -34,10 +36,12 @@ if [[ ! -x "$python" ]]; then
     exit 1
 fi
 
-# The model's folder and settings, from configs/models.yaml.
-IFS=$'\t' read -r dest hf_id max_len < <("$python" - "$root/configs/models.yaml" "$key" <<'PY'
+# The model's folder and settings, from the models file.
+models_file="${models_file:-$root/configs/models.yaml}"
+[[ -f "$models_file" ]] || { echo "error: $models_file does not exist." >&2; exit 2; }
+IFS=$'\t' read -r dest hf_id max_len < <("$python" - "$models_file" "$key" <<'PY'
 import pathlib, sys, yaml
-path, key = pathlib.Path(sys.argv[1]), sys.argv[2]
+path, key = pathlib.Path(sys.argv[1]).resolve(), sys.argv[2]
 models = yaml.safe_load(path.read_text())["models"]
 if key not in models:
     sys.exit(f"error: model '{key}' is not in {path}\nfix: use one of: {', '.join(models)}")

@@ -22,11 +22,19 @@ done
 
 cd "$root"
 scripts/setup_environment.sh
-# Each conversion is skipped when it is up to date.
-mapfile -t models < <(.venv/bin/python -c \
-    'import sys, yaml; print("\n".join(yaml.safe_load(open(sys.argv[1]))["active_models"]))' "$config")
+# Each conversion is skipped when it is up to date. A model that cannot be fetched or
+# converted is said here, and `embench run` records its cells as SKIPPED with the reason.
+models_file="$(.venv/bin/python -c '
+import pathlib, sys, yaml
+config = pathlib.Path(sys.argv[1])
+print(config.parent / (yaml.safe_load(config.read_text()).get("models_file") or "models.yaml"))' "$config")"
+mapfile -t models < <(.venv/bin/python -c '
+import sys, yaml
+c = yaml.safe_load(open(sys.argv[1]))
+print("\n".join(c.get("active_models") or ([c["active_model"]] if c.get("active_model") else [])))' "$config")
 for model in "${models[@]}"; do
-    scripts/convert_models.sh "$model"
+    scripts/convert_models.sh --models-file "$models_file" "$model" ||
+        echo "warning: could not fetch or convert '$model'; its cells will be SKIPPED (the message above says why)" >&2
 done
 embench=target/debug/embench
 "$embench" validate --config "$config"

@@ -16,13 +16,16 @@ def rows(schema):
     defs = schema.get("$defs", {})
 
     def resolve(node):
-        if "$ref" in node:
-            return defs[node["$ref"].split("/")[-1]]
-        for k in ("anyOf", "oneOf"):
-            for alt in node.get(k, []):
-                if "$ref" in alt:
-                    return defs[alt["$ref"].split("/")[-1]]
-        return node
+        # Through references and choices (`anyOf: [X, null]`, a name or a mapping) to
+        # the object or list they stand for.
+        while True:
+            if "$ref" in node:
+                node = defs[node["$ref"].split("/")[-1]]
+                continue
+            alts = [a for k in ("anyOf", "oneOf") for a in node.get(k, []) if "$ref" in a or "items" in a]
+            if not alts:
+                return node
+            node = alts[0]
 
     out = []
 

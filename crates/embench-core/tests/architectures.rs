@@ -43,9 +43,14 @@ fn fixture(model_type: &str, architecture: Option<&str>) -> tempfile::TempDir {
 }
 
 fn load(dir: &tempfile::TempDir, backends: &[&str]) -> Result<LoadedConfig, Vec<ConfigError>> {
+    load_with(dir, backends, "")
+}
+
+/// [`load`], with `extra` top-level lines (e.g. `strict: true`).
+fn load_with(dir: &tempfile::TempDir, backends: &[&str], extra: &str) -> Result<LoadedConfig, Vec<ConfigError>> {
     let list: String = backends.iter().map(|b| format!("  - name: {b}\n")).collect();
     let config = format!(
-        "active_models: [m]\nbackends:\n{list}test_scenarios:\n  - name: s\n    concurrency: 1\n    batch_size: 1\n    num_requests: 10\ninput_config:\n  sequence_lengths: [32]\n  warmup_requests: 1\n"
+        "active_models: [m]\n{extra}backends:\n{list}test_scenarios:\n  - name: s\n    concurrency: 1\n    batch_size: 1\n    num_requests: 10\ninput_config:\n  sequence_lengths: [32]\n  warmup_requests: 1\n"
     );
     let p: PathBuf = dir.path().join("bench.yaml");
     std::fs::write(&p, config).unwrap();
@@ -65,11 +70,18 @@ fn the_architecture_comes_from_config_json() {
 #[test]
 fn a_backend_refuses_an_architecture_it_does_not_declare() {
     let dir = fixture("xlm-roberta", Some("xlm-roberta"));
-    let errors = load(&dir, &["candle", "ort"]).unwrap_err();
+    // Its cells are skipped, with the reason; the other backend runs the model.
+    let config = load(&dir, &["candle", "ort"]).unwrap();
+    let seq = embench_core::config::SeqLen::Tokens(32);
+    let why = config.skip_reason("m", "candle", "s", seq).expect("candle skips it");
+    assert!(why.contains("backend 'candle' does not run xlm-roberta models"), "{why}");
+    assert_eq!(config.skip_reason("m", "ort", "s", seq), None);
+    // `strict: true` refuses the config instead.
+    let errors = load_with(&dir, &["candle", "ort"], "strict: true\n").unwrap_err();
     assert_eq!(errors.len(), 1, "{errors:#?}");
     let shown = errors[0].to_string();
     assert!(shown.contains("bench.yaml:1:"), "{shown}");
-    assert!(shown.contains("backend 'candle' does not run xlm-roberta models"), "{shown}");
+    assert!(shown.contains("field 'active_models[0]': backend 'candle' does not run xlm-roberta models"), "{shown}");
     assert!(shown.contains("candle runs: bert"), "{shown}");
     assert!(shown.contains("backends that run xlm-roberta: ort"), "{shown}");
 }

@@ -164,7 +164,8 @@ fn zero_concurrency_is_impossible() {
 #[test]
 fn sequence_length_over_the_model_maximum() {
     let f = Fixture::new();
-    let e = f.one_error(&GOOD.replace("[32, natural]", "[32, 512]"));
+    // Refused under strict (without it, skipped: tests/config_shorthands.rs).
+    let e = f.one_error(&format!("{}strict: true\n", GOOD.replace("[32, natural]", "[32, 512]")));
     assert_at(&e, &f.path("bench.yaml"), 10, 26, "input_config.sequence_lengths[1]");
     assert!(e.message.contains("maximum of 256"), "{e}");
 }
@@ -237,7 +238,10 @@ fn one_sequence_length_may_stand_alone() {
     let c = f.load(&GOOD.replace("sequence_lengths: [32, natural]", "sequence_lengths: 64")).unwrap();
     assert_eq!(c.sequence_lengths, [SeqLen::Tokens(64)]);
     // It keeps its place for errors: 600 is over the model's 256.
-    let e = f.one_error(&GOOD.replace("sequence_lengths: [32, natural]", "sequence_lengths: 600"));
+    let e = f.one_error(&format!(
+        "{}strict: true\n",
+        GOOD.replace("sequence_lengths: [32, natural]", "sequence_lengths: 600")
+    ));
     assert_at(&e, &f.path("bench.yaml"), 10, 21, "input_config.sequence_lengths[0]");
 }
 

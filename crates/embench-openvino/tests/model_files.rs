@@ -52,5 +52,5 @@ fn converted_files_are_checked_per_backend_setting() {
     assert_eq!((e.file.clone(), e.line, e.column), (dir.path().join("models.yaml"), Some(6), Some(11)), "{e}");
     assert_eq!(e.field, "models.minilm.path");
     assert!(e.message.contains("openvino/model_fp16.xml") && e.message.contains("model_fp16.bin"), "{e}");
-    assert!(e.fix.as_deref().unwrap().contains("convert_models.sh minilm"), "{e}");
+    assert!(e.fix.as_deref().unwrap().contains("convert_models.sh --models-file"), "{e}");
 }

@@ -22,6 +22,13 @@ pub fn report(runs: &Runs, charts: &[ChartFile]) -> String {
     summary(&mut md, runs);
     for ((model, seq), entries) in runs.groups() {
         let _ = writeln!(md, "## {model}, sequence length {seq}\n");
+        // A model not fetched, or a length over its maximum: one line, not a table of dashes.
+        if entries.iter().all(|e| e.record.skipped.is_some()) {
+            let mut reasons: Vec<&str> = entries.iter().filter_map(|e| e.record.skipped.as_deref()).collect();
+            reasons.dedup();
+            let _ = writeln!(md, "All {} cells SKIPPED, not measured: {}\n", entries.len(), reasons.join("; "));
+            continue;
+        }
         let (cached, plain): (Vec<Entry<'_>>, Vec<Entry<'_>>) = entries.iter().partition(|e| e.record.cache.is_some());
         cell_table(&mut md, &plain, runs.many_hosts());
         crate::sections::sweep_table(&mut md, &plain, runs.many_hosts());
@@ -75,10 +82,11 @@ fn versions(md: &mut String, runs: &Runs) {
     let mut table = Table::new(&["host", "embench", "commit", "backends (library versions)"]);
     for r in &runs.runs {
         // The backends the run used, each once, its version without its name again.
-        let used: Vec<&str> = r.manifest.config["backends"]
-            .as_array()
-            .map(|b| b.iter().filter_map(|b| b["name"].as_str()).collect())
-            .unwrap_or_default();
+        // A config without `backends` ran every framework: the records say which.
+        let used: Vec<&str> = match r.manifest.config["backends"].as_array() {
+            Some(b) => b.iter().filter_map(|b| b["name"].as_str()).collect(),
+            None => r.records.iter().map(|c| c.framework.as_str()).collect(),
+        };
         let backends: Vec<String> = r
             .manifest
             .backends
@@ -130,6 +138,8 @@ fn configs(md: &mut String, runs: &Runs) {
                 })
                 .collect();
             let _ = writeln!(md, "  - backends: {}", list.join(", "));
+        } else {
+            let _ = writeln!(md, "  - backends: not listed, so every framework embench has (default settings)");
         }
         if let Some(scenarios) = c["test_scenarios"].as_array() {
             for s in scenarios {
@@ -197,7 +207,12 @@ fn summary(md: &mut String, runs: &Runs) {
     let _ = writeln!(md, "## Summary\n");
     let _ = writeln!(md, "Only valid cells of real frameworks compete (the mock backend is a harness check).\n");
     let mut table = Table::new(&["model", "seq", "question", "best", "value", "cell"]);
+    let mut skipped = Vec::new();
     for ((model, seq), entries) in runs.groups() {
+        if entries.iter().all(|e| e.record.skipped.is_some()) {
+            skipped.push(format!("{model} at {seq}"));
+            continue;
+        }
         for q in &QUESTIONS {
             let best = entries
                 .iter()
@@ -222,6 +237,9 @@ fn summary(md: &mut String, runs: &Runs) {
     }
     md.push_str(&table.finish());
     md.push('\n');
+    if !skipped.is_empty() {
+        let _ = writeln!(md, "Not measured (every cell SKIPPED; why in its section): {}.\n", skipped.join(", "));
+    }
 }
 
 fn describe(r: &CellRecord) -> String {
@@ -256,9 +274,15 @@ fn cell_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
         let head = [e.series(many_hosts), scenario, r.concurrency.to_string(), r.batch_size.to_string()];
         let threads = r.threads.map_or("-".into(), |t| t.to_string());
         if !r.valid {
-            let reason = first_line(r.invalid_reason.as_deref().unwrap_or("no reason recorded")).replace('|', "\\|");
+            let verdict = match &r.skipped {
+                Some(why) => format!("SKIPPED: {}", first_line(why).replace('|', "\\|")),
+                None => {
+                    let reason = first_line(r.invalid_reason.as_deref().unwrap_or("no reason recorded"));
+                    format!("**INVALID**: {}", reason.replace('|', "\\|"))
+                }
+            };
             let figures = std::iter::repeat_n("-".to_string(), 11);
-            let tail = [r.precision_label(), threads, num(r.min_cosine, 5), format!("**INVALID**: {reason}")];
+            let tail = [r.precision_label(), threads, num(r.min_cosine, 5), verdict];
             table.row(&head.into_iter().chain(figures).chain(tail).collect::<Vec<_>>());
             continue;
         }

@@ -28,8 +28,14 @@ pub enum Command {
   embench run --resume results/20261129T144238Z-vm
   embench run configs/quick.yaml --backend ort --backend tch --scenario single_query
   embench run configs/benchmark_config.yaml --dry-run
+  embench run tests/fixtures/design/benchmark_config.yaml --fetch
 
-Exit status: 0 every cell valid; 1 an invalid cell; 2 a config or input error; 130 interrupted (resume it).")]
+Cells that cannot run here (a sequence length over a model's maximum, a model not
+fetched, a backend that does not run the model or this machine) are SKIPPED: listed
+before the run, recorded with the reason, counted after it. `strict: true` in the
+config makes them errors instead.
+
+Exit status: 0 every cell run is valid; 1 an invalid cell, or every cell SKIPPED; 2 a config or input error; 130 interrupted (resume it).")]
     Run(RunArgs),
     /// Check a config, its models file and the model files, without running anything.
     #[command(after_help = "Examples:
@@ -214,6 +220,12 @@ pub struct RunArgs {
     /// List the cells that would run, with their requests, and run nothing.
     #[arg(long, conflicts_with = "resume")]
     pub dry_run: bool,
+    /// Before running, fetch each active model whose folder does not exist from the
+    /// Hugging Face Hub and convert it for every backend (scripts/convert_models.sh,
+    /// its progress shown), on a machine that reaches the Hub. Without it, or where a
+    /// fetch fails, the model's cells are SKIPPED with the command that makes them run.
+    #[arg(long, conflicts_with = "resume")]
+    pub fetch: bool,
     /// The summary with every column (QPS, mean, p95, p99.9, load, first request,
     /// CPU, threads, precision, min cosine) and whole error lines; the default fits
     /// 120 columns. report.md and cells.csv always have every figure.

@@ -42,6 +42,8 @@ pub struct Bars {
     overall: ProgressBar,
     /// The plan cell whose records came last (a cache cell writes several).
     last: std::sync::Mutex<Option<usize>>,
+    /// Skip reasons already said: each is said with its first cell, the rest counted.
+    skip_reasons: std::sync::Mutex<std::collections::BTreeMap<String, usize>>,
 }
 
 impl Bars {
@@ -55,7 +57,7 @@ impl Bars {
             ProgressStyle::with_template("run: {pos}/{len} cells, {elapsed} so far, eta {eta}")
                 .expect("static template"),
         );
-        Self { display, bars, overall, last: std::sync::Mutex::new(None) }
+        Self { display, bars, overall, last: Default::default(), skip_reasons: Default::default() }
     }
 }
 
@@ -109,7 +111,15 @@ impl RunObserver for Bars {
             }
         }
         if let Some(why) = &record.skipped {
-            self.bars.suspend(|| eprintln!("!! SKIPPED cell {m} / {b} / {s} at batch {}: {why}", record.batch_size));
+            let mut seen = self.skip_reasons.lock().unwrap_or_else(|e| e.into_inner());
+            let n = seen.entry(why.clone()).or_default();
+            *n += 1;
+            // A reason shared by many cells (a model not fetched) is said once, then counted.
+            if *n == 1 {
+                let seq = record.seq_len.as_str().map_or_else(|| record.seq_len.to_string(), str::to_string);
+                let at = format!("{m} / {b} / {s} at batch {} seq {seq}", record.batch_size);
+                self.bars.suspend(|| eprintln!("!! SKIPPED cell {at}: {why} (cells skipped for this reason after it are not listed here; all are in results.jsonl)"));
+            }
         } else if !record.valid {
             let why = record.invalid_reason.as_deref().unwrap_or("no reason recorded");
             self.bars.suspend(|| eprintln!("!! INVALID cell {m} / {b} / {s}: {why}"));

@@ -118,6 +118,29 @@ fn a_prompt_a_model_lacks_is_refused_naming_the_file_and_field() {
     }
 }
 
+#[test]
+fn a_prompt_only_some_models_have_skips_the_others_and_runs_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    // EmbeddingGemma's task prompt; Qwen3-Embedding has only query and document.
+    let config = prompt_config(dir.path(), ", tiny-gemma3", &["ort"], "Retrieval-query");
+    let out = dir.path().join("run");
+    run(&config, &out).success().stderr(predicates::str::contains(
+        "model 'tiny-qwen3' in scenario 'queries' (2 cells): model 'tiny-qwen3' has no prompt 'Retrieval-query'",
+    ));
+    let records = validate_results(&out);
+    assert_eq!(records.len(), 4);
+    for r in &records {
+        let cell = format!("{} / seq {}", r["model"], r["seq_len"]);
+        match r["model"].as_str().unwrap() {
+            "tiny-gemma3" => {
+                assert_eq!(r["valid"], true, "{cell}: {}", r["invalid_reason"]);
+                assert_eq!(r["prompt"], "Retrieval-query", "{cell}");
+            }
+            _ => assert!(r["skipped"].as_str().unwrap().contains("has no prompt 'Retrieval-query'"), "{cell}"),
+        }
+    }
+}
+
 /// A models.yaml with `tiny-gemma3` at `embedding_dim: dim`, written in `dir`.
 fn gemma_at(dir: &std::path::Path, dim: usize) -> std::path::PathBuf {
     let body = format!(

@@ -335,7 +335,7 @@ fn list_says_what_runs_here_and_why_not() {
 }
 
 #[test]
-fn validate_refuses_a_backend_that_does_not_run_the_models_architecture() {
+fn validate_refuses_under_strict_a_backend_that_does_not_run_the_models_architecture() {
     let dir = tempfile::tempdir().unwrap();
     // A SigLIP folder as validation sees it: its config.json and the files each backend reads.
     let folder = dir.path().join("siglip");
@@ -353,7 +353,7 @@ fn validate_refuses_a_backend_that_does_not_run_the_models_architecture() {
     let config = write(
         dir.path(),
         "bench.yaml",
-        "active_models: [siglip]\nbackends:\n  - name: candle\n  - name: ort\ntest_scenarios:\n  - name: s\n    concurrency: 1\n    num_requests: 5\n    batch_size: 1\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 0\n",
+        "active_models: [siglip]\nstrict: true\nbackends:\n  - name: candle\n  - name: ort\ntest_scenarios:\n  - name: s\n    concurrency: 1\n    num_requests: 5\n    batch_size: 1\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 0\n",
     );
     assert_cmd::Command::cargo_bin("embench").unwrap().arg("validate").arg(&config).assert().failure().stderr(
         predicates::str::contains("bench.yaml:1:")
@@ -361,4 +361,18 @@ fn validate_refuses_a_backend_that_does_not_run_the_models_architecture() {
             .and(predicates::str::contains("backend 'ort' does not run siglip models"))
             .and(predicates::str::contains("no backend of this build runs siglip models yet")),
     );
+    // Without `strict`, the same cells are SKIPPED: listed, recorded, and a run that
+    // measures nothing says so and fails.
+    std::fs::write(&config, std::fs::read_to_string(&config).unwrap().replace("strict: true\n", "")).unwrap();
+    assert_cmd::Command::cargo_bin("embench").unwrap().arg("validate").arg(&config).assert().success().stdout(
+        predicates::str::contains("SKIPPED: 2 of 2 cells cannot run here").and(predicates::str::contains(
+            "model 'siglip' on candle (1 cells): backend 'candle' does not run siglip models",
+        )),
+    );
+    let out = dir.path().join("run");
+    run(&config, &out).code(1).stderr(
+        predicates::str::contains("2 of 2 cells SKIPPED").and(predicates::str::contains("nothing was measured")),
+    );
+    let records = validate_results(&out);
+    assert!(records.iter().all(|r| r["skipped"].as_str().unwrap().contains("does not run siglip models")));
 }

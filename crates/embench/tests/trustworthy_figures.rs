@@ -6,15 +6,9 @@ mod common;
 
 use std::path::Path;
 
-use common::{models_yaml, repo, run, validate_results, write};
+use common::{embench, models_yaml, repo, run, validate_results, write};
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
-
-fn embench() -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::cargo_bin("embench").unwrap();
-    cmd.env_remove("LD_LIBRARY_PATH");
-    cmd
-}
 
 #[test]
 fn a_mock_returning_nan_is_invalid_with_the_phase_and_count() {
@@ -118,6 +112,17 @@ fn validate_bounds_lengths_by_the_models_position_table() {
         "active_models: [minilm]\nbackends:\n  - name: ort\ntest_scenarios:\n  - {name: one, concurrency: 1, num_requests: 4, batch_size: 1}\ninput_config:\n  sequence_lengths: [128, 1024]\n  warmup_requests: 1\n",
     );
     let table = "config.json: max_position_embeddings 512";
+    // Without `strict`: the position table bounds the lengths, 1024 is skipped with its source.
+    embench()
+        .args(["validate", "--config"])
+        .arg(&config)
+        .assert()
+        .success()
+        .stdout(contains("warning: ") .and(contains("max_seq_length 1024 is over the 512 positions the model has")))
+        .stdout(contains("model 'minilm' at sequence length 1024 (1 cells): sequence length 1024 is over model 'minilm''s maximum of 512"))
+        .stdout(contains(table));
+    let config =
+        write(dir.path(), "bench.yaml", &format!("{}strict: true\n", std::fs::read_to_string(&config).unwrap()));
     embench()
         .args(["validate", "--config"])
         .arg(&config)

@@ -208,9 +208,11 @@ fn collect(
                     Some(format!("add '{key}:'")),
                 ));
             }
-            // An optional block (`anyOf: [the block, null]`) that is there: its own errors, not "no branch matched".
+            // An optional block (`anyOf: [the block, null]`) that is there, or the one branch
+            // of a choice of the value's own type (a backend's mapping, not its bare name):
+            // its own errors, not "no branch matched".
             jsonschema::error::ValidationErrorKind::AnyOf { .. } if !e.instance.is_null() => {
-                match non_null_branch(schema, e.schema_path.as_str()) {
+                match branch_for(schema, e.schema_path.as_str(), &e.instance) {
                     Some(branch) => collect(&branch, &e.instance, &pointer, tree, path, out),
                     None => out.push(error(at(None), field(&pointer), e.to_string(), None)),
                 }
@@ -220,16 +222,41 @@ fn collect(
     }
 }
 
-/// The one branch other than `null` of the `anyOf` at `schema_path` (an optional
-/// block), as a schema of its own carrying the root's definitions; None when the
-/// `anyOf` is a real choice.
-fn non_null_branch(schema: &serde_json::Value, schema_path: &str) -> Option<serde_json::Value> {
+/// The branch of the `anyOf` at `schema_path` that `instance` was meant for, as a
+/// schema of its own carrying the root's definitions: the one other than `null` (an
+/// optional block), or the one branch of the instance's JSON type (a mapping where a
+/// name or a mapping may go); None when that is not one branch.
+fn branch_for(
+    schema: &serde_json::Value,
+    schema_path: &str,
+    instance: &serde_json::Value,
+) -> Option<serde_json::Value> {
     let branches = resolve(schema, schema_path)?.as_array()?;
-    let others: Vec<&serde_json::Value> =
-        branches.iter().filter(|b| b.get("type").and_then(|t| t.as_str()) != Some("null")).collect();
-    if others.len() != 1 || others.len() == branches.len() {
-        return None;
-    }
+    // A branch's type, through its `$ref`.
+    let type_of = |b: &serde_json::Value| -> Option<String> {
+        let b = match b.get("$ref").and_then(|r| r.as_str()) {
+            Some(r) => schema.pointer(r.trim_start_matches('#'))?,
+            None => b,
+        };
+        b.get("type").and_then(|t| t.as_str()).map(str::to_string)
+    };
+    let others: Vec<&serde_json::Value> = branches.iter().filter(|b| type_of(b).as_deref() != Some("null")).collect();
+    let others = if others.len() == 1 && others.len() < branches.len() {
+        others
+    } else {
+        let kind = match instance {
+            serde_json::Value::Object(_) => "object",
+            serde_json::Value::Array(_) => "array",
+            serde_json::Value::String(_) => "string",
+            _ => return None,
+        };
+        let same: Vec<&serde_json::Value> =
+            others.into_iter().filter(|b| type_of(b).as_deref() == Some(kind)).collect();
+        if same.len() != 1 {
+            return None;
+        }
+        same
+    };
     let mut branch = others[0].clone();
     if let (Some(obj), Some(defs)) = (branch.as_object_mut(), schema.get("$defs")) {
         obj.insert("$defs".into(), defs.clone());

@@ -1,5 +1,8 @@
 //! `configs/benchmark_config.yaml`: which models and backends, and the scenarios.
 
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
@@ -17,10 +20,27 @@ pub struct BenchmarkConfig {
     #[schemars(with = "Option<String>")]
     pub models_file: Option<Spanned<String>>,
     /// Keys of `models.yaml` to benchmark.
+    #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub active_models: Vec<Spanned<String>>,
-    /// Backends to benchmark, each with its settings.
-    pub backends: Vec<BackendSpec>,
+    /// One key of `models.yaml` to benchmark: `active_models` of one (the design's
+    /// "Adding New Models" form); give one of the two.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub active_model: Option<Spanned<String>>,
+    /// Backends to benchmark, each with its settings; a bare name (`[candle, ort]`)
+    /// is `- name: candle`. Omitted: every framework embench has (candle, ort, openvino,
+    /// tch and the python-* baselines), those this machine cannot run with their cells
+    /// SKIPPED and why.
+    #[serde(default, deserialize_with = "backend_list")]
+    #[schemars(with = "Option<Vec<BackendEntry>>")]
+    pub backends: Option<Vec<BackendSpec>>,
+    /// Refuse, instead of skipping, the cells that cannot run here: a sequence length
+    /// over a model's maximum, a model without its folder, a backend that does not run
+    /// a model's architecture or cannot run on this machine, a prompt a model lacks
+    /// (default false: those cells are SKIPPED with the reason, and `validate` lists them).
+    #[serde(default)]
+    pub strict: bool,
     /// The load scenarios.
     pub test_scenarios: Vec<Scenario>,
     /// Inputs: sequence lengths and warm-up.
@@ -33,11 +53,70 @@ pub struct BenchmarkConfig {
     pub cost: Option<CostSpec>,
 }
 
+/// A `backends` entry as written: a name alone, or a mapping of settings (only its schema is used).
+#[derive(schemars::JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code, clippy::large_enum_variant)] // only its schema is used
+pub(super) enum BackendEntry {
+    /// `candle`: the backend with its defaults.
+    Name(String),
+    /// `{name: ort, sessions: 4}`.
+    Spec(BackendSpec),
+}
+
+/// The `backends` list: each entry a mapping, or a bare name standing for `{name: ...}`
+/// (the name keeps its place in the file for error messages).
+fn backend_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<BackendSpec>>, D::Error> {
+    /// One entry, before a bare name gets the place of the whole.
+    enum Entry {
+        Name(String),
+        Spec(Box<BackendSpec>),
+    }
+    impl<'de> Deserialize<'de> for Entry {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Entry;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a backend name (e.g. candle) or a mapping such as {name: ort, sessions: 4}")
+                }
+                fn visit_str<E: de::Error>(self, v: &str) -> Result<Entry, E> {
+                    Ok(Entry::Name(v.to_string()))
+                }
+                fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Entry, A::Error> {
+                    BackendSpec::deserialize(de::value::MapAccessDeserializer::new(map))
+                        .map(|s| Entry::Spec(Box::new(s)))
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+    struct List;
+    impl<'de> Visitor<'de> for List {
+        type Value = Vec<BackendSpec>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list of backends, e.g. [candle, ort] or '- name: ort'")
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<BackendSpec>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(entry) = seq.next_element::<Spanned<Entry>>()? {
+                out.push(match entry.value {
+                    Entry::Spec(spec) => *spec,
+                    Entry::Name(name) => BackendSpec::named(Spanned::new(name, entry.referenced, entry.defined)),
+                });
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(List).map(Some)
+}
+
 /// One backend and its settings.
 #[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BackendSpec {
-    /// `candle`, `ort`, `openvino`, `tch` or `mock`.
+    /// The framework: `candle`, `ort`, `openvino`, `tch`, `python-ort`, `python-torch` or
+    /// `python-openvino`; or a harness check, `mock` or `python-echo`.
     #[schemars(with = "String")]
     pub name: Spanned<String>,
     /// Name in results and reports (default: `name`); needed when a backend is listed twice.
@@ -134,6 +213,38 @@ pub struct BackendSpec {
     /// Mock only: seed of the service-time draws (default 42).
     #[serde(default)]
     pub seed: Option<u64>,
+}
+
+impl BackendSpec {
+    /// The backend `name` with every setting at its default.
+    pub fn named(name: Spanned<String>) -> Self {
+        Self {
+            name,
+            label: None,
+            precision: None,
+            threads: None,
+            device: None,
+            inter_op_threads: None,
+            graph_optimization: None,
+            execution_mode: None,
+            execution_providers: None,
+            sessions: None,
+            model_format: None,
+            performance_hint: None,
+            streams: None,
+            infer_requests: None,
+            service_time: None,
+            stall: None,
+            batch_cost: None,
+            oom_above_batch: None,
+            crash: None,
+            wrong_output: None,
+            mode: None,
+            processes: None,
+            embedding_dim: None,
+            seed: None,
+        }
+    }
 }
 
 /// How the mock crashes (`crash.how`).

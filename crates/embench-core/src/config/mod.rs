@@ -40,7 +40,7 @@ pub fn json_schemas() -> [(&'static str, serde_json::Value); 2] {
 }
 
 pub use validate::{
-    load_config, load_config_with, AutoSettings, Availability, BatchPoint, DeviceKind, LoadedConfig, MockSettings,
-    Mode, PythonOptions, ResolvedBackend, ResolvedCache, ResolvedDataset, ResolvedModel, ResolvedScenario,
-    DEFAULT_CELL_TIMEOUT_S,
+    frameworks, load_config, load_config_with, AutoSettings, Availability, BatchPoint, DeviceKind, LoadedConfig,
+    MockSettings, Mode, PythonOptions, ResolvedBackend, ResolvedCache, ResolvedDataset, ResolvedModel,
+    ResolvedScenario, Skip, DEFAULT_CELL_TIMEOUT_S,
 };

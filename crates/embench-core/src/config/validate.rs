@@ -24,8 +24,10 @@ mod backends;
 mod execution;
 mod models;
 mod scenarios;
+mod skips;
 
 pub use scenarios::{BatchPoint, ResolvedCache, ResolvedScenario};
+pub use skips::{frameworks, Skip};
 
 /// Most clients one scenario may run.
 pub const MAX_CONCURRENCY: usize = 1024;
@@ -67,6 +69,21 @@ pub struct LoadedConfig {
     pub cost: super::Cost,
     /// What `auto` settings resolved to.
     pub auto: AutoSettings,
+    /// Cells that cannot run here and are recorded as SKIPPED, with why (empty under `strict`).
+    pub skips: Vec<Skip>,
+    /// Whether `backends` was omitted, so that the backends are every framework ([`frameworks`]).
+    pub every_framework: bool,
+    /// What the reader should know before running it, each with its file, field and fix
+    /// (a models.yaml `max_seq_length` over the model's positions, outside `strict`).
+    pub warnings: Vec<String>,
+}
+
+impl LoadedConfig {
+    /// Why the cell of `model` on backend `label` in `scenario` at `seq_len` is
+    /// skipped, or None when it runs (the first [`Skip`] that covers it).
+    pub fn skip_reason(&self, model: &str, label: &str, scenario: &str, seq_len: SeqLen) -> Option<&str> {
+        self.skips.iter().find(|s| s.covers(model, label, scenario, seq_len)).map(|s| s.reason.as_str())
+    }
 }
 
 /// An active model with its folder and pooling resolved.
@@ -286,6 +303,10 @@ pub fn load_config_with(
         catalog: unavailable,
         auto,
         errors: Vec::new(),
+        strict: benchmark.strict,
+        every_framework: benchmark.backends.is_none(),
+        skips: Vec::new(),
+        warnings: Vec::new(),
     }
     .validate(benchmark)
 }
@@ -297,6 +318,12 @@ struct Validator<'a> {
     catalog: Availability<'a>,
     auto: &'a AutoSettings,
     errors: Vec<ConfigError>,
+    /// `strict: true`: what would be skipped is an error.
+    strict: bool,
+    /// `backends` was omitted: every framework, those that cannot run here skipped.
+    every_framework: bool,
+    skips: Vec<Skip>,
+    warnings: Vec<String>,
 }
 
 impl Validator<'_> {
@@ -309,9 +336,10 @@ impl Validator<'_> {
     }
 
     fn validate(mut self, benchmark: BenchmarkConfig) -> Result<LoadedConfig, ConfigErrors> {
-        let backends = self.backends(&benchmark.backends);
+        let backends = self.backends(&skips::backend_specs(&benchmark));
         let scenarios = self.scenarios(&benchmark.test_scenarios, &backends);
-        let models = self.models(&benchmark.active_models, &backends);
+        let active = self.active(&benchmark);
+        let models = self.models(&active, &backends);
         self.check_prompts(&benchmark.test_scenarios, &models);
         let sequence_lengths = self.sequence_lengths(&benchmark.input_config.sequence_lengths, &models);
         let dataset = self.dataset(&benchmark);
@@ -345,6 +373,9 @@ impl Validator<'_> {
             scenarios,
             sequence_lengths,
             dataset,
+            skips: self.skips,
+            every_framework: self.every_framework,
+            warnings: self.warnings,
         })
     }
 
@@ -379,7 +410,9 @@ impl Validator<'_> {
                         field.clone(),
                         format!("sequence length {n} is over model '{}''s maximum of {max} ({source})", m.key),
                     );
-                    self.err(e.fix(format!("use at most {max}, or remove '{}' from active_models", m.key)));
+                    let e = e.fix(format!("use at most {max}, or remove '{}' from active_models", m.key));
+                    let skip = Skip { model: Some(m.key.clone()), seq_len: Some(len.value), ..Skip::everywhere() };
+                    self.skip_or_err(e, skip);
                 }
             }
         }

@@ -40,7 +40,8 @@ pub struct ModelShape {
 impl ModelShape {
     /// The shape from the model folder's `config.json`, else a BERT-like guess from `models.yaml`.
     pub fn of(model: &ResolvedModel) -> Self {
-        let guess = Self::guess(model.config.embedding_dim.value, parse_params(&model.config.params));
+        let guess =
+            Self::guess(model.config.embedding_dim.value, model.config.params.as_deref().and_then(parse_params));
         let Some(folder) = &model.folder else { return guess };
         let Ok(text) = std::fs::read_to_string(folder.config_json()) else { return guess };
         let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else { return guess };

@@ -130,6 +130,11 @@ pub fn failure_record(plan: &RunPlan, index: usize, failure: WorkerFailure, reas
     assemble(&setup, parts, &setup.context, 1)
 }
 
+/// The record of plan cell `index`, which the config skips (`reason`) without running it.
+pub fn planned_skip_record(plan: &RunPlan, index: usize, reason: &str) -> CellRecord {
+    skipped_record(&base_setup(plan, index, None), reason.to_string())
+}
+
 /// The label of plan cell `index` in progress lines and messages.
 pub fn cell_label(plan: &RunPlan, index: usize) -> String {
     let cell = &plan.cells[index];
@@ -162,9 +167,11 @@ pub fn execute_cells(
     let mut inputs = InputFactory::new(source);
     // One gate per model, read once: the probe sets and their reference embeddings,
     // made first at the fixed lengths the selected cells use where they are missing.
-    make_references(plan, selection);
+    let to_run: Vec<usize> =
+        selection.iter().copied().filter(|&i| plan.skip_reason(&plan.cells[i]).is_none()).collect();
+    make_references(plan, &to_run);
     let mut gates: BTreeMap<(usize, Option<String>), Result<Option<Gate>, String>> = BTreeMap::new();
-    for &i in selection {
+    for &i in &to_run {
         let cell = &plan.cells[i];
         let prompt = plan.scenario(cell).prompt.clone();
         gates
@@ -179,6 +186,10 @@ pub fn execute_cells(
             return Ok(RunOutcome { records, skipped: selection.len() - done });
         }
         let cell = &plan.cells[index];
+        if let Some(reason) = plan.skip_reason(cell) {
+            write(sink, observer, &mut records, index, vec![planned_skip_record(plan, index, reason)])?;
+            continue;
+        }
         // Free heap the previous cell left behind goes back to the OS (the process keeps
         // up to 128 MiB otherwise; see embench's main), so this cell's memory is its own.
         // SAFETY: malloc_trim only releases free memory; it has no preconditions.
@@ -349,7 +360,7 @@ fn is_out_of_memory(record: &CellRecord) -> bool {
 }
 
 /// Appends the records of plan cell `cell` to the sink (durably) and to `records`.
-fn write(
+pub(crate) fn write(
     sink: &mut dyn RecordSink,
     observer: &dyn RunObserver,
     records: &mut Vec<CellRecord>,

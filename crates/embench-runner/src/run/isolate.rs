@@ -22,7 +22,7 @@ use embench_schema::WorkerFailureKind;
 use serde::{Deserialize, Serialize};
 
 use crate::cell::CellProgress;
-use crate::run::execute::{failure_record, RunError, RunObserver, RunOutcome};
+use crate::run::execute::{failure_record, planned_skip_record, write, RunError, RunObserver, RunOutcome};
 use crate::run::plan::RunPlan;
 use crate::run::ticker::CounterTicker;
 use embench_schema::record::{CellRecord, WorkerFailure};
@@ -176,7 +176,13 @@ pub fn execute_isolated(
     let mut records = Vec::new();
     let mut finished = 0usize;
     let mut groups: Vec<Vec<usize>> = Vec::new();
+    // Cells the config skips are recorded here, without a worker; the others run by group.
     for &i in selection {
+        if let Some(reason) = plan.skip_reason(&plan.cells[i]) {
+            write(sink, observer, &mut records, i, vec![planned_skip_record(plan, i, reason)])?;
+            finished += 1;
+            continue;
+        }
         let key = |c: usize| (plan.cells[c].model, plan.cells[c].backend);
         match groups.last_mut() {
             Some(g) if key(g[0]) == key(i) => g.push(i),

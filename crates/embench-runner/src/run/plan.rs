@@ -76,6 +76,13 @@ impl RunPlan {
         cell.repeat.map(|i| cache.repeat_ratios[i])
     }
 
+    /// Why `cell` is recorded as SKIPPED instead of run (the config's
+    /// [`LoadedConfig::skip_reason`]), None when it runs.
+    pub fn skip_reason(&self, cell: &Cell) -> Option<&str> {
+        let (model, backend, scenario) = (self.model(cell), self.backend(cell), self.scenario(cell));
+        self.config.skip_reason(&model.key, &backend.label, &scenario.name, cell.seq_len)
+    }
+
     /// The scenario of `cell`.
     pub fn scenario(&self, cell: &Cell) -> &ResolvedScenario {
         &self.config.scenarios[cell.scenario]

@@ -33,14 +33,18 @@ pub fn list(args: &ListArgs) -> anyhow::Result<ExitCode> {
         ListWhat::Models => {
             let file: ModelsFile =
                 parse_yaml_file(&args.models, "the models file").map_err(|e| anyhow::anyhow!("{e}"))?;
-            let base = args.models.parent().unwrap_or(std::path::Path::new("."));
             for (key, m) in &file.models {
-                let state = match &m.path {
-                    None => {
-                        format!("no local path (fix: scripts/convert_models.sh {key} fetches {})", m.huggingface_id)
+                let root = m.folder_path(&args.models, key);
+                let fetch = match m.hub_id() {
+                    Some(id) => {
+                        format!("scripts/convert_models.sh --models-file {} {key} fetches {id}", args.models.display())
                     }
-                    Some(p) => {
-                        let folder = ModelFolder::new(base.join(&p.value));
+                    None => format!("put its Hugging Face folder at {}/pytorch", root.display()),
+                };
+                let state = match root.is_dir() {
+                    false => format!("{} does not exist (fix: {fetch})", root.display()),
+                    true => {
+                        let folder = ModelFolder::new(root.clone());
                         let present: Vec<&str> = [
                             ("pytorch", folder.config_json()),
                             ("onnx", folder.onnx_model()),

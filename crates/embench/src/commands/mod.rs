@@ -1,6 +1,7 @@
 //! Subcommands.
 
 mod compare;
+mod fetch;
 mod list;
 mod report;
 mod run;

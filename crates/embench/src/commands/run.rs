@@ -55,6 +55,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         for w in crate::commands::validate::warnings(&plan.config) {
             eprintln!("embench: warning: {w}");
         }
+        if let Some(line) = crate::commands::validate::every_framework_line(&plan.config) {
+            eprintln!("embench: {line}");
+        }
+    }
+    // Cells the config skips are said even with --quiet: they are results missing.
+    for line in crate::commands::validate::skip_lines(&plan, &selection) {
+        eprintln!("embench: {line}");
     }
 
     let flags = Arc::new(StopFlags::default());
@@ -116,7 +123,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let skipped = records.iter().filter(|r| r.skipped.is_some()).count();
     let crashed = records.iter().filter(|r| r.worker_failure.is_some()).count();
     if skipped > 0 {
-        eprintln!("embench: {skipped} cells SKIPPED because they would not fit in memory (reasons in the table and results.jsonl)");
+        eprintln!(
+            "embench: {skipped} of {} cells SKIPPED, not measured (each reason in the table and results.jsonl)",
+            records.len()
+        );
     }
     if crashed > 0 {
         eprintln!("embench: {crashed} cells LOST to a crashed or timed-out worker process (exit status and stderr in results.jsonl)");
@@ -134,6 +144,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             invalid.len(),
             records.len()
         );
+        return Ok(ExitCode::from(1));
+    }
+    if !records.is_empty() && skipped == records.len() {
+        eprintln!("embench: nothing was measured: every cell was SKIPPED (the reasons above say what to do)");
         return Ok(ExitCode::from(1));
     }
     Ok(if outcome.skipped > 0 { ExitCode::from(130) } else { ExitCode::SUCCESS })
@@ -156,7 +170,11 @@ fn start(args: &RunArgs) -> anyhow::Result<Option<Prepared>> {
     let config_path = &std::fs::canonicalize(config_path).unwrap_or_else(|_| config_path.to_path_buf());
     let host = embench_runner::machine::host::probe();
     let recommendation = embench_runner::machine::tier::recommend(&host);
-    let config = crate::commands::validate::load_with(config_path, &auto_settings(&recommendation))?;
+    let auto = auto_settings(&recommendation);
+    let mut config = crate::commands::validate::load_with(config_path, &auto)?;
+    if args.fetch && crate::commands::fetch::fetch_missing(&config) {
+        config = crate::commands::validate::load_with(config_path, &auto)?;
+    }
     let mut plan = RunPlan::new(config);
     plan.peaks = Peaks::find(&host).ok();
     let filter = args.filter();
@@ -167,6 +185,9 @@ fn start(args: &RunArgs) -> anyhow::Result<Option<Prepared>> {
         "--model, --backend and --scenario together choose no cell (fix: widen them)"
     );
     if args.dry_run {
+        for line in crate::commands::validate::skip_lines(&plan, &selection) {
+            println!("{line}");
+        }
         crate::commands::validate::print_cells(&plan, &selection);
         return Ok(None);
     }

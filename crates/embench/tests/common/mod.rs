@@ -48,6 +48,13 @@ pub fn validate_results(run_dir: &Path) -> Vec<serde_json::Value> {
 /// `embench run --config CONFIG --out OUT`, without LD_LIBRARY_PATH: the binary must
 /// find its native libraries itself (rpath, venv search), as a user's would. No
 /// terminal: progress comes as a line per cell, warnings included, as in a CI log.
+/// The `embench` binary, without the caller's `LD_LIBRARY_PATH` (the runtimes are found as a user's would be).
+pub fn embench() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("embench").unwrap();
+    cmd.env_remove("LD_LIBRARY_PATH");
+    cmd
+}
+
 pub fn run(config: &Path, out: &Path) -> assert_cmd::assert::Assert {
     assert_cmd::Command::cargo_bin("embench")
         .unwrap()

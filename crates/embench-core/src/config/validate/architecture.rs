@@ -4,7 +4,7 @@
 
 use serde_saphyr::Spanned;
 
-use super::{ResolvedBackend, Validator};
+use super::{ResolvedBackend, Skip, Validator};
 use crate::architecture::Architecture;
 use crate::backend::BackendKind;
 use crate::config::benchmark::TorchMode;
@@ -68,8 +68,9 @@ impl Validator<'_> {
         }
     }
 
-    /// Every backend of the config that does not declare `architecture` (a model
-    /// whose architecture is not known is left to the backends, as before).
+    /// Every backend of the config that does not declare `architecture`: its cells of
+    /// the model are skipped (an error under `strict`). A model whose architecture is
+    /// not known is left to the backends, as before.
     pub(super) fn check_backends_run(
         &mut self,
         key: &Spanned<String>,
@@ -106,9 +107,11 @@ impl Validator<'_> {
             } else {
                 format!("backends that run {arch}: {}", runs_it.join(", "))
             };
-            self.err(
-                e.fix(format!("remove '{}' from backends or '{}' from active_models ({others})", b.label, key.value)),
-            );
+            let e =
+                e.fix(format!("remove '{}' from backends or '{}' from active_models ({others})", b.label, key.value));
+            let skip =
+                Skip { model: Some(key.value.clone()), backends: Some(vec![b.label.clone()]), ..Skip::everywhere() };
+            self.skip_or_err(e, skip);
         }
     }
 

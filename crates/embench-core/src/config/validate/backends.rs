@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_saphyr::Spanned;
 
-use super::{DeviceKind, MockSettings, PythonOptions, ResolvedBackend, Validator, MAX_CONCURRENCY, MAX_THREADS};
+use super::{DeviceKind, MockSettings, PythonOptions, ResolvedBackend, Skip, Validator, MAX_CONCURRENCY, MAX_THREADS};
 use crate::backend::BackendKind;
 use crate::config::backend_options::{OpenvinoOptions, OrtOptions};
 use crate::config::benchmark::{BackendSpec, BatchCost, ServiceTime, Stall};
@@ -18,7 +18,8 @@ impl Validator<'_> {
     pub(super) fn backends(&mut self, specs: &[BackendSpec]) -> Vec<ResolvedBackend> {
         if specs.is_empty() {
             self.err(
-                ConfigError::file(self.config_path, "backends", "no backends listed").fix("add e.g. '- name: candle'"),
+                ConfigError::file(self.config_path, "backends", "no backends listed")
+                    .fix("add e.g. '- name: candle' (or [candle, ort]), or remove 'backends' to run every framework"),
             );
         }
         let names: Vec<String> = BackendKind::ALL.iter().map(|k| k.name().to_string()).collect();
@@ -33,13 +34,31 @@ impl Validator<'_> {
                 self.err(e.fix(format!("use one of: {}", names.join(", "))));
                 continue;
             };
-            if let Some(why) = self.catalog.unusable(kind) {
-                let e = self.at(&spec.name, field("name"), format!("backend '{kind}' cannot run here: {why}"));
-                self.err(e.fix(format!(
-                    "do what the message says (a backend left out of the build needs its '{kind}' feature), or remove this backend"
-                )));
-            }
             let label = spec.label.as_ref().map_or_else(|| kind.name().to_string(), |l| l.value.clone());
+            if let Some(why) = self.catalog.unusable(kind) {
+                let fix = format!(
+                    "do what the message says (a backend left out of the build needs its '{kind}' feature), or remove this backend"
+                );
+                // Asked for by name, it must run; as one of every framework, it is skipped.
+                if self.every_framework {
+                    let message = format!("backend '{kind}' cannot run here: {why}");
+                    let e = ConfigError::file(
+                        self.config_path,
+                        "backends",
+                        format!("{message} ('backends' is omitted, so every framework runs)"),
+                    );
+                    let e = e.fix("do what the message says, or list the backends to run under 'backends'");
+                    if self.strict {
+                        self.err(e);
+                    } else {
+                        let skip = Skip { backends: Some(vec![label.clone()]), reason: message, ..Skip::everywhere() };
+                        self.skips.push(skip);
+                    }
+                } else {
+                    let e = self.at(&spec.name, field("name"), format!("backend '{kind}' cannot run here: {why}"));
+                    self.err(e.fix(fix));
+                }
+            }
             if !seen.insert(label.clone()) {
                 let e = match &spec.label {
                     Some(l) => self.at(l, field("label"), format!("label '{label}' is used twice")),

@@ -6,10 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde_saphyr::Spanned;
 
-use super::{ResolvedBackend, ResolvedModel, Validator};
-use crate::backend::BackendKind;
+use super::{ResolvedBackend, ResolvedModel, Skip, Validator};
 use crate::config::error::ConfigError;
-use crate::config::models::ModelConfig;
+use crate::config::models::{ModelConfig, ModelType};
 use crate::config::parse::closest;
 use crate::head::dense_layers;
 use crate::model_files::ModelFolder;
@@ -44,15 +43,14 @@ impl Validator<'_> {
                 self.err(e.fix(format!("use one of: {}", keys.join(", "))));
                 continue;
             };
-            let folder = config
-                .path
-                .as_ref()
-                .map(|p| ModelFolder::new(self.models_path.parent().unwrap_or(Path::new(".")).join(&p.value)));
-            self.check_model_files(key, config, folder.as_ref(), backends);
+            // The folder, where it exists: `path`, else where convert_models.sh puts the model.
+            let root = config.folder_path(self.models_path, &key.value);
+            let folder = root.is_dir().then(|| ModelFolder::new(root.clone()));
             let pooling = self.pooling(&key.value, config, folder.as_ref());
             let limits = folder.as_ref().and_then(|f| self.limits(&key.value, config, f));
             let architecture = self.architecture(&key.value, config, limits.as_ref());
             self.check_backends_run(key, i, architecture, backends);
+            self.check_model_files(key, config, folder.as_ref(), &root, backends);
             let dense = match folder.as_ref().map(dense_layers) {
                 Some(Ok(d)) => d,
                 Some(Err(msg)) => {
@@ -91,37 +89,80 @@ impl Validator<'_> {
         out
     }
 
+    /// The files each backend reads, in the model's folder; a folder that does not
+    /// exist skips the model's cells on those backends (an error under `strict`), with
+    /// the command that fetches and converts it.
     fn check_model_files(
         &mut self,
         key: &Spanned<String>,
         config: &ModelConfig,
         folder: Option<&ModelFolder>,
+        root: &Path,
         backends: &[ResolvedBackend],
     ) {
-        let needing: Vec<BackendKind> = backends.iter().map(|b| b.kind).filter(|k| k.needs_model_files()).collect();
+        let needing: Vec<String> = backends
+            .iter()
+            .filter(|b| b.kind.needs_model_files() && !self.skips_everything_of(&key.value, &b.label))
+            .map(|b| b.label.clone())
+            .collect();
         if needing.is_empty() {
             return;
         }
-        let fetch = format!(
-            "fetch and convert the model first: scripts/convert_models.sh {0} (or `make convert` for the default model)",
-            key.value
-        );
-        let (Some(folder), Some(path)) = (folder, config.path.as_ref()) else {
+        let convert = format!("scripts/convert_models.sh --models-file {} {}", self.models_path.display(), key.value);
+        let fetch = format!("fetch and convert the model first: {convert} (or `make convert` for the default model)");
+        if folder.is_none() && config.model_type == ModelType::Multimodal {
+            // Fetching CLIP or SigLIP would download it for nothing: no backend runs it yet.
             let e = self.at(
                 key,
-                "path",
+                "active_models",
                 format!(
-                    "model '{}' has no local 'path' in {}, which {} needs",
-                    key.value,
-                    self.models_path.display(),
-                    needing[0]
+                    "model '{}' is multimodal, and no backend of embench runs a multimodal model yet (CLIP and SigLIP towers are not implemented), so it is not fetched",
+                    key.value
                 ),
             );
-            self.err(e.fix(format!("set 'path' for '{}' in models.yaml; {fetch}", key.value)));
+            let e = e.fix("remove it from active_models, or keep it: its cells are recorded as SKIPPED");
+            let skip = Skip { model: Some(key.value.clone()), backends: Some(needing), ..Skip::everywhere() };
+            return self.skip_or_err(e, skip);
+        }
+        let Some(folder) = folder else {
+            let whence = match &config.path {
+                Some(_) => format!("its 'path' in {}", self.models_path.display()),
+                None => format!("the default for a model without 'path' in {}", self.models_path.display()),
+            };
+            let message = format!("model '{}' has no folder: {} does not exist ({whence})", key.value, root.display());
+            let fix = match config.hub_id() {
+                Some(id) => format!(
+                    "fetch {id} from the Hugging Face Hub and convert it: `embench run --fetch --config {}` or `{convert}`, on a machine that reaches the Hub",
+                    self.config_path.display()
+                ),
+                None => format!(
+                    "put the model's Hugging Face folder at {}/pytorch and run `{convert}` (it has no huggingface_id to fetch from)",
+                    root.display()
+                ),
+            };
+            let e = match &config.path {
+                Some(p) => ConfigError::at(self.models_path, p, format!("models.{}.path", key.value), message),
+                None => self.at(key, "active_models", message),
+            };
+            let skip = Skip { model: Some(key.value.clone()), backends: Some(needing), ..Skip::everywhere() };
+            self.skip_or_err(e.fix(fix), skip);
             return;
         };
+        self.check_files(key, folder, config.path.as_ref(), &fetch, backends);
+    }
+
+    /// Every file a backend of the config reads that `folder` lacks, in one error.
+    fn check_files(
+        &mut self,
+        key: &Spanned<String>,
+        folder: &ModelFolder,
+        path: Option<&Spanned<String>>,
+        fetch: &str,
+        backends: &[ResolvedBackend],
+    ) {
         let mut missing: Vec<PathBuf> = Vec::new();
-        for backend in backends.iter().filter(|b| b.kind.needs_model_files()) {
+        let runs = |b: &&ResolvedBackend| b.kind.needs_model_files() && !self.skips_everything_of(&key.value, &b.label);
+        for backend in backends.iter().filter(runs) {
             let needed = [folder.config_json(), folder.tokenizer_json()]
                 .into_iter()
                 .chain(self.catalog.model_files(folder, backend));
@@ -133,12 +174,15 @@ impl Validator<'_> {
         }
         if !missing.is_empty() {
             let list: Vec<String> = missing.iter().map(|p| p.display().to_string()).collect();
-            let e = ConfigError::at(
-                self.models_path,
-                path,
-                format!("models.{}.path", key.value),
-                format!("missing model files: {}", list.join(", ")),
-            );
+            let message = format!("missing model files: {}", list.join(", "));
+            let e = match path {
+                Some(p) => ConfigError::at(self.models_path, p, format!("models.{}.path", key.value), message),
+                None => self.at(
+                    key,
+                    "active_models",
+                    format!("model '{}' (folder {}): {message}", key.value, folder.root.display()),
+                ),
+            };
             self.err(e.fix(fetch));
         }
     }
@@ -163,7 +207,16 @@ impl Validator<'_> {
                     max.value, limits.positions_source
                 ),
             );
-            self.err(e.fix(format!("set max_seq_length to at most {positions}")));
+            // The design's own models.yaml says 8192 for EmbeddingGemma's 2048 positions:
+            // the model's table bounds the lengths either way, so only `strict` refuses it.
+            if self.strict {
+                self.err(e.fix(format!("set max_seq_length to at most {positions}")));
+            } else {
+                let fix = format!(
+                    "set max_seq_length to at most {positions}; until then lengths over {positions} are skipped for '{key}'"
+                );
+                self.warnings.push(e.fix(fix).to_string());
+            }
         }
         // Below the head's output is Matryoshka truncation (sentence-transformers'
         // truncate_dim); above it, or zero, is impossible.

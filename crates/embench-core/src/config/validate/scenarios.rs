@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use serde_saphyr::Spanned;
 
-use super::{Mode, ResolvedBackend, ResolvedModel, Validator, MAX_BATCH_SIZE, MAX_CONCURRENCY};
+use super::{Mode, ResolvedBackend, ResolvedModel, Skip, Validator, MAX_BATCH_SIZE, MAX_CONCURRENCY};
 use crate::config::benchmark::{Arrival, CacheSpec, LoadMode, RepeatDistribution, Scenario};
 use crate::config::error::ConfigError;
 use crate::config::execution::{Execution, Measurement, Slo};
@@ -144,15 +144,22 @@ impl Validator<'_> {
 
     /// Every scenario's prompt must be one each active model has, and a model that
     /// leaves prompts out of its pooling (`include_prompt: false`) is not run with one.
+    /// Each scenario's prompt against each model's prompts. A model without it has
+    /// its cells of the scenario skipped (an error under `strict`); a prompt no model
+    /// has is a typo, and an error.
     pub(super) fn check_prompts(&mut self, specs: &[Scenario], models: &[ResolvedModel]) {
         for (i, s) in specs.iter().enumerate() {
             let Some(name) = s.prompt.as_ref().filter(|p| p.value != "none") else { continue };
             let field = format!("test_scenarios[{i}].prompt");
+            let anyone_has = models.iter().any(|m| m.prompts.contains_key(&name.value));
             for m in models {
+                let skip =
+                    Skip { model: Some(m.key.clone()), scenario: Some(s.name.value.clone()), ..Skip::everywhere() };
                 let file = m.folder.as_ref().map(|f| f.hf_dir().join(crate::model_files::PROMPTS_FILE));
                 let Some(file) = file else {
                     let e = self.at(name, field.clone(), format!("model '{}' has no folder, so no prompts", m.key));
-                    self.err(e.fix("give the model a 'path' in models.yaml, or set 'prompt: none'"));
+                    let e = e.fix("give the model a 'path' in models.yaml, or set 'prompt: none'");
+                    self.skip_or_err(e, skip);
                     continue;
                 };
                 if !m.prompts.contains_key(&name.value) {
@@ -163,9 +170,14 @@ impl Validator<'_> {
                         field.clone(),
                         format!("model '{}' has no prompt '{}' ({} has: {has})", m.key, name.value, file.display()),
                     );
-                    self.err(e.fix(
+                    let e = e.fix(
                         "name one of the model's prompts, or 'none'; a model without it goes in a config of its own",
-                    ));
+                    );
+                    if anyone_has {
+                        self.skip_or_err(e, skip);
+                    } else {
+                        self.err(e);
+                    }
                 } else if !m.include_prompt {
                     let e = self.at(
                         name,
