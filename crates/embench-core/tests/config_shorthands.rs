@@ -7,8 +7,9 @@ use std::path::Path;
 use embench_core::config::{load_config, ConfigError, LoadedConfig, SeqLen};
 use embench_core::BackendKind;
 
-/// Two models: `short` (64 tokens) with a folder candle can read, and `remote`,
-/// which has no `path` and whose default folder (`../models/remote`) does not exist.
+/// Three models: `short` (64 tokens) with a folder candle can read; `remote`, which
+/// has no `path` and whose default folder (`../models/remote`) does not exist; and
+/// `bare`, whose folder lacks its tokenizer (a conversion that never finished).
 const MODELS: &str = "\
 models:
   short:
@@ -22,6 +23,10 @@ models:
     huggingface_id: vendor/remote
     max_seq_length: 512
     embedding_dim: 384
+  bare:
+    path: bare
+    max_seq_length: 512
+    embedding_dim: 384
 ";
 
 const SCENARIOS: &str = "\
@@ -32,15 +37,21 @@ input_config:
   warmup_requests: 1
 ";
 
+/// Loads `head` + the scenarios from `dir/cfg/` (so `remote`'s default folder is
+/// `dir/models/remote`, which nothing else shares).
 fn load(dir: &Path, head: &str, unusable: &[BackendKind]) -> Result<LoadedConfig, Vec<ConfigError>> {
+    let dir = &dir.join("cfg");
+    std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("models.yaml"), MODELS).unwrap();
-    let folder = dir.join("short");
-    std::fs::create_dir_all(&folder).unwrap();
-    for f in ["model.safetensors", "tokenizer.json"] {
-        std::fs::write(folder.join(f), "x").unwrap();
-    }
     let config_json = r#"{"model_type": "bert", "max_position_embeddings": 512, "hidden_size": 384}"#;
-    std::fs::write(folder.join("config.json"), config_json).unwrap();
+    for (name, files) in [("short", &["model.safetensors", "tokenizer.json"][..]), ("bare", &[][..])] {
+        let folder = dir.join(name);
+        std::fs::create_dir_all(&folder).unwrap();
+        for f in files {
+            std::fs::write(folder.join(f), "x").unwrap();
+        }
+        std::fs::write(folder.join("config.json"), config_json).unwrap();
+    }
     let p = dir.join("bench.yaml");
     std::fs::write(&p, format!("{head}{SCENARIOS}")).unwrap();
     let catalog = |k: BackendKind| unusable.contains(&k).then(|| format!("{k} is not in this test's build"));
@@ -124,7 +135,7 @@ fn a_model_without_its_folder_is_skipped_with_the_command_that_makes_it() {
     let dir = tempfile::tempdir().unwrap();
     let c = load(dir.path(), "active_models: [short, remote]\nbackends: [candle, mock]\n", &[]).unwrap();
     let why = c.skip_reason("remote", "candle", "s", SeqLen::Tokens(32)).expect("remote skipped on candle");
-    let folder = dir.path().parent().unwrap().join("models/remote");
+    let folder = dir.path().join("models/remote");
     assert!(why.contains(&format!("{} does not exist", folder.display())), "{why}");
     assert!(why.contains("the default for a model without 'path'"), "{why}");
     assert!(why.contains("fetch vendor/remote from the Hugging Face Hub"), "{why}");
@@ -133,4 +144,17 @@ fn a_model_without_its_folder_is_skipped_with_the_command_that_makes_it() {
     assert_eq!(c.skip_reason("short", "candle", "s", SeqLen::Tokens(32)), None);
     let strict = errors(dir.path(), "active_models: [remote]\nbackends: [candle]\nstrict: true\n");
     assert!(strict.contains("bench.yaml:1:17: field 'active_models': model 'remote' has no folder"), "{strict}");
+}
+
+#[test]
+fn a_folder_without_a_backends_files_skips_the_model_on_that_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = load(dir.path(), "active_models: [short, bare]\nbackends: [candle]\n", &[]).unwrap();
+    let why = c.skip_reason("bare", "candle", "s", SeqLen::Tokens(32)).expect("bare skipped");
+    let tokenizer = dir.path().join("cfg/bare/tokenizer.json");
+    assert!(why.starts_with(&format!("missing model files: {}", tokenizer.display())), "{why}");
+    assert!(why.contains("(fix: fetch and convert the model first: scripts/convert_models.sh --models-file"), "{why}");
+    assert_eq!(c.skip_reason("short", "candle", "s", SeqLen::Tokens(32)), None);
+    let strict = errors(dir.path(), "active_models: [short, bare]\nbackends: [candle]\nstrict: true\n");
+    assert!(strict.contains("field 'models.bare.path': missing model files:"), "{strict}");
 }

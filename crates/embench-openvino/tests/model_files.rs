@@ -39,14 +39,20 @@ fn converted_files_are_checked_per_backend_setting() {
     std::fs::write(folder.join("openvino/model_fp32.bin"), "x").unwrap();
     let config_json = r#"{"model_type": "bert", "max_position_embeddings": 512, "hidden_size": 384}"#;
     std::fs::write(folder.join("config.json"), config_json).unwrap();
-    let bench = |backend: &str| {
+    let bench = |backend: &str, strict: bool| {
         let p = dir.path().join("bench.yaml");
-        let text = format!("active_models: [minilm]\nbackends:\n{backend}test_scenarios:\n  - name: s\n    concurrency: 1\n    num_requests: 10\n    batch_size: 1\ninput_config:\n  sequence_lengths: [32]\n  warmup_requests: 1\n");
+        let text = format!("active_models: [minilm]\nstrict: {strict}\nbackends:\n{backend}test_scenarios:\n  - name: s\n    concurrency: 1\n    num_requests: 10\n    batch_size: 1\ninput_config:\n  sequence_lengths: [32]\n  warmup_requests: 1\n");
         std::fs::write(&p, text).unwrap();
         load_config(&p, &OpenvinoOnly).map_err(|e| e.0)
     };
-    bench("  - name: openvino\n").expect("the fp32 IR is there");
-    let errors: Vec<ConfigError> = bench("  - name: openvino\n    model_format: ir_fp16\n").unwrap_err();
+    bench("  - name: openvino\n", true).expect("the fp32 IR is there");
+    // The fp16 IR is not: its cells are skipped, with the files and the command.
+    let fp16 = "  - name: openvino\n    model_format: ir_fp16\n";
+    let skipped = bench(fp16, false).expect("skipped, not refused");
+    let why = skipped.skips[0].reason.as_str();
+    assert!(why.contains("openvino/model_fp16.xml") && why.contains("convert_models.sh --models-file"), "{why}");
+    // `strict: true` refuses it, naming models.yaml's `path`.
+    let errors: Vec<ConfigError> = bench(fp16, true).unwrap_err();
     assert_eq!(errors.len(), 1, "{errors:#?}");
     let e = &errors[0];
     assert_eq!((e.file.clone(), e.line, e.column), (dir.path().join("models.yaml"), Some(6), Some(11)), "{e}");

@@ -24,8 +24,12 @@ pub fn report(runs: &Runs, charts: &[ChartFile]) -> String {
         let _ = writeln!(md, "## {model}, sequence length {seq}\n");
         // A model not fetched, or a length over its maximum: one line, not a table of dashes.
         if entries.iter().all(|e| e.record.skipped.is_some()) {
-            let mut reasons: Vec<&str> = entries.iter().filter_map(|e| e.record.skipped.as_deref()).collect();
-            reasons.dedup();
+            let mut reasons: Vec<&str> = Vec::new();
+            for why in entries.iter().filter_map(|e| e.record.skipped.as_deref()) {
+                if !reasons.contains(&why) {
+                    reasons.push(why);
+                }
+            }
             let _ = writeln!(md, "All {} cells SKIPPED, not measured: {}\n", entries.len(), reasons.join("; "));
             continue;
         }

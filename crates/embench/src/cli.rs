@@ -28,7 +28,7 @@ pub enum Command {
   embench run --resume results/20261129T144238Z-vm
   embench run configs/quick.yaml --backend ort --backend tch --scenario single_query
   embench run configs/benchmark_config.yaml --dry-run
-  embench run tests/fixtures/design/benchmark_config.yaml --fetch
+  embench run design/benchmark_config.yaml --fetch   (a copy of tests/fixtures/design/)
 
 Cells that cannot run here (a sequence length over a model's maximum, a model not
 fetched, a backend that does not run the model or this machine) are SKIPPED: listed

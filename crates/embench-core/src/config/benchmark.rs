@@ -93,11 +93,18 @@ fn backend_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<BackendSpe
     }
     struct List;
     impl<'de> Visitor<'de> for List {
-        type Value = Vec<BackendSpec>;
+        type Value = Option<Vec<BackendSpec>>;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str("a list of backends, e.g. [candle, ort] or '- name: ort'")
         }
-        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<BackendSpec>, A::Error> {
+        /// `backends:` with nothing after it is `backends` omitted: every framework.
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
             let mut out = Vec::new();
             while let Some(entry) = seq.next_element::<Spanned<Entry>>()? {
                 out.push(match entry.value {
@@ -105,10 +112,10 @@ fn backend_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<BackendSpe
                     Entry::Name(name) => BackendSpec::named(Spanned::new(name, entry.referenced, entry.defined)),
                 });
             }
-            Ok(out)
+            Ok(Some(out))
         }
     }
-    d.deserialize_seq(List).map(Some)
+    d.deserialize_any(List)
 }
 
 /// One backend and its settings.

@@ -20,13 +20,15 @@ fn convert_script() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Fetches and converts every model of `config` that has no folder and that a
-/// backend of the config needs, with the script's own progress on the terminal.
+/// Fetches and converts every model of `config` (of `only`, when it names any: the
+/// run's `--model` filter) that has no folder and that a backend of the config
+/// needs, with the script's own progress on the terminal.
 /// Returns whether any script ran (so the config is validated again); one that fails
 /// is said, and that model's cells stay SKIPPED with their reason.
-pub fn fetch_missing(config: &LoadedConfig) -> bool {
+pub fn fetch_missing(config: &LoadedConfig, only: &[String]) -> bool {
     let needs_files = config.backends.iter().any(|b| b.kind.needs_model_files());
-    let missing = config.models.iter().filter(|m| m.folder.is_none() && needs_files);
+    let chosen = |key: &String| only.is_empty() || only.contains(key);
+    let missing = config.models.iter().filter(|m| m.folder.is_none() && needs_files && chosen(&m.key));
     // No backend runs a multimodal model yet: fetching one would download it for nothing.
     let (multimodal, wanted): (Vec<_>, Vec<_>) = missing.partition(|m| m.config.model_type == ModelType::Multimodal);
     for m in multimodal {

@@ -146,7 +146,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(1));
     }
-    if !records.is_empty() && skipped == records.len() {
+    if outcome.skipped == 0 && !records.is_empty() && skipped == records.len() {
         eprintln!("embench: nothing was measured: every cell was SKIPPED (the reasons above say what to do)");
         return Ok(ExitCode::from(1));
     }
@@ -172,7 +172,7 @@ fn start(args: &RunArgs) -> anyhow::Result<Option<Prepared>> {
     let recommendation = embench_runner::machine::tier::recommend(&host);
     let auto = auto_settings(&recommendation);
     let mut config = crate::commands::validate::load_with(config_path, &auto)?;
-    if args.fetch && crate::commands::fetch::fetch_missing(&config) {
+    if args.fetch && crate::commands::fetch::fetch_missing(&config, &args.models) {
         config = crate::commands::validate::load_with(config_path, &auto)?;
     }
     let mut plan = RunPlan::new(config);

@@ -151,7 +151,9 @@ impl Validator<'_> {
         self.check_files(key, folder, config.path.as_ref(), &fetch, backends);
     }
 
-    /// Every file a backend of the config reads that `folder` lacks, in one error.
+    /// The files each backend of the config reads that `folder` lacks (a conversion
+    /// that failed or was never made): the model's cells on those backends are skipped,
+    /// one reason per set of missing files; under `strict`, one error names them all.
     fn check_files(
         &mut self,
         key: &Spanned<String>,
@@ -160,30 +162,50 @@ impl Validator<'_> {
         fetch: &str,
         backends: &[ResolvedBackend],
     ) {
-        let mut missing: Vec<PathBuf> = Vec::new();
+        // Backends (labels) by the files they lack, in config order.
+        let mut lacking: Vec<(Vec<PathBuf>, Vec<String>)> = Vec::new();
         let runs = |b: &&ResolvedBackend| b.kind.needs_model_files() && !self.skips_everything_of(&key.value, &b.label);
         for backend in backends.iter().filter(runs) {
             let needed = [folder.config_json(), folder.tokenizer_json()]
                 .into_iter()
                 .chain(self.catalog.model_files(folder, backend));
-            for p in needed.filter(|p| !p.is_file()) {
-                if !missing.contains(&p) {
-                    missing.push(p);
-                }
+            let missing: Vec<PathBuf> = needed.filter(|p| !p.is_file()).collect();
+            if missing.is_empty() {
+                continue;
+            }
+            match lacking.iter_mut().find(|(files, _)| *files == missing) {
+                Some((_, labels)) => labels.push(backend.label.clone()),
+                None => lacking.push((missing, vec![backend.label.clone()])),
             }
         }
-        if !missing.is_empty() {
-            let list: Vec<String> = missing.iter().map(|p| p.display().to_string()).collect();
+        let error = |this: &Self, files: &[&PathBuf]| {
+            let list: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
             let message = format!("missing model files: {}", list.join(", "));
             let e = match path {
-                Some(p) => ConfigError::at(self.models_path, p, format!("models.{}.path", key.value), message),
-                None => self.at(
+                Some(p) => ConfigError::at(this.models_path, p, format!("models.{}.path", key.value), message),
+                None => this.at(
                     key,
                     "active_models",
                     format!("model '{}' (folder {}): {message}", key.value, folder.root.display()),
                 ),
             };
-            self.err(e.fix(fetch));
+            e.fix(fetch)
+        };
+        if self.strict && !lacking.is_empty() {
+            let mut all: Vec<&PathBuf> = Vec::new();
+            for p in lacking.iter().flat_map(|(files, _)| files) {
+                if !all.contains(&p) {
+                    all.push(p);
+                }
+            }
+            let e = error(self, &all);
+            self.err(e);
+            return;
+        }
+        for (files, labels) in &lacking {
+            let e = error(self, &files.iter().collect::<Vec<_>>());
+            let skip = Skip { model: Some(key.value.clone()), backends: Some(labels.clone()), ..Skip::everywhere() };
+            self.skip_or_err(e, skip);
         }
     }
 

@@ -145,13 +145,14 @@ impl Validator<'_> {
     /// Every scenario's prompt must be one each active model has, and a model that
     /// leaves prompts out of its pooling (`include_prompt: false`) is not run with one.
     /// Each scenario's prompt against each model's prompts. A model without it has
-    /// its cells of the scenario skipped (an error under `strict`); a prompt no model
-    /// has is a typo, and an error.
+    /// its cells of the scenario skipped (an error under `strict`); a prompt that no
+    /// model has, when every model's folder is there to say so, is a typo and an error.
     pub(super) fn check_prompts(&mut self, specs: &[Scenario], models: &[ResolvedModel]) {
         for (i, s) in specs.iter().enumerate() {
             let Some(name) = s.prompt.as_ref().filter(|p| p.value != "none") else { continue };
             let field = format!("test_scenarios[{i}].prompt");
-            let anyone_has = models.iter().any(|m| m.prompts.contains_key(&name.value));
+            // A model not fetched yet may be the one that has it.
+            let anyone_has = models.iter().any(|m| m.folder.is_none() || m.prompts.contains_key(&name.value));
             for m in models {
                 let skip =
                     Skip { model: Some(m.key.clone()), scenario: Some(s.name.value.clone()), ..Skip::everywhere() };
