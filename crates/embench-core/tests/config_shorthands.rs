@@ -71,7 +71,7 @@ fn backends_may_be_bare_names_or_mappings() {
     let labels: Vec<&str> = c.backends.iter().map(|b| b.label.as_str()).collect();
     assert_eq!(labels, ["candle", "ort", "mock"]);
     assert_eq!(c.backends[1].ort.as_ref().unwrap().sessions, 2);
-    assert!(!c.every_framework);
+    assert!(!c.every_framework());
     let c = load(dir.path(), "active_models: [short]\nbackends:\n  - candle\n  - name: ort\n", &[]).unwrap();
     assert_eq!(c.backends.len(), 2);
 }
@@ -106,7 +106,7 @@ fn active_model_is_active_models_of_one() {
 fn omitted_backends_are_every_framework_and_those_that_cannot_run_are_skipped() {
     let dir = tempfile::tempdir().unwrap();
     let c = load(dir.path(), "active_models: [short]\n", &[BackendKind::Tch]).unwrap();
-    assert!(c.every_framework);
+    assert!(c.every_framework());
     let kinds: Vec<BackendKind> = c.backends.iter().map(|b| b.kind).collect();
     assert_eq!(kinds, embench_core::config::frameworks());
     let why = c.skip_reason("short", "tch", "s", SeqLen::Tokens(32)).expect("tch skipped");

@@ -9,6 +9,11 @@ use candle_transformers::utils::repeat_kv;
 
 use super::rotary::Rotary;
 
+/// Added to the attention scores of a key a query must not see: large enough that
+/// its softmax weight is exactly 0 in f32, finite so a query with no visible key (a
+/// left-padding position) gets a uniform average instead of NaN.
+pub(crate) const MASKED: f64 = -1e9;
+
 /// The attention block's sizes.
 pub(crate) struct Shape {
     /// Hidden size.

@@ -15,11 +15,8 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{embedding, linear_no_bias, Embedding, Linear, RmsNorm, VarBuilder};
 use serde::Deserialize;
 
-use super::attention::{Attention, Shape};
+use super::attention::{Attention, Shape, MASKED};
 use super::rotary::Rotary;
-
-/// Added to the scores of keys a query must not see (finite: see qwen3.rs).
-const MASKED: f64 = -1e9;
 
 /// The `config.json` fields the network needs.
 #[derive(Debug, Clone, Deserialize)]

@@ -16,14 +16,9 @@
 use candle_core::{DType, Module, Tensor};
 use candle_nn::{embedding, linear_no_bias, rms_norm, Embedding, Linear, RmsNorm, VarBuilder};
 
-use super::attention::{Attention, Shape};
+use super::attention::{Attention, Shape, MASKED};
 use super::rotary::Rotary;
 use serde::Deserialize;
-
-/// Added to the attention scores of a key a query must not see: large enough that
-/// its softmax weight is exactly 0 in f32, finite so a query with no visible key (a
-/// left-padding position) gets a uniform average instead of NaN.
-const MASKED: f64 = -1e9;
 
 /// The `config.json` fields the network needs.
 #[derive(Debug, Clone, Deserialize)]

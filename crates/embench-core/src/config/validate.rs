@@ -71,14 +71,17 @@ pub struct LoadedConfig {
     pub auto: AutoSettings,
     /// Cells that cannot run here and are recorded as SKIPPED, with why (empty under `strict`).
     pub skips: Vec<Skip>,
-    /// Whether `backends` was omitted, so that the backends are every framework ([`frameworks`]).
-    pub every_framework: bool,
     /// What the reader should know before running it, each with its file, field and fix
     /// (a models.yaml `max_seq_length` over the model's positions, outside `strict`).
     pub warnings: Vec<String>,
 }
 
 impl LoadedConfig {
+    /// Whether `backends` was omitted, so that the backends are every framework ([`frameworks`]).
+    pub fn every_framework(&self) -> bool {
+        self.benchmark.backends.is_none()
+    }
+
     /// Why the cell of `model` on backend `label` in `scenario` at `seq_len` is
     /// skipped, or None when it runs (the first [`Skip`] that covers it).
     pub fn skip_reason(&self, model: &str, label: &str, scenario: &str, seq_len: SeqLen) -> Option<&str> {
@@ -374,7 +377,6 @@ impl Validator<'_> {
             sequence_lengths,
             dataset,
             skips: self.skips,
-            every_framework: self.every_framework,
             warnings: self.warnings,
         })
     }

@@ -97,7 +97,7 @@ pub fn print_cells(plan: &RunPlan, selection: &[usize]) {
 
 /// Which backends run when the config lists none: every framework, each named.
 pub fn every_framework_line(config: &LoadedConfig) -> Option<String> {
-    config.every_framework.then(|| {
+    config.every_framework().then(|| {
         let names: Vec<String> = config
             .backends
             .iter()
