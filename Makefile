@@ -12,7 +12,7 @@ CARGO_ENV := LIBTORCH_USE_PYTORCH=1 PATH="$(CURDIR)/.venv/bin:$$PATH"
 FEATURES := --features embench/tch
 MODEL_DIR := models/all-minilm-l6-v2/pytorch
 
-.PHONY: all install model venv convert tiny-models build test test-rust test-infra tools bench bench-architectures bench-peers bench-python bench-overhead bench-batching peak validate fmt lint clean
+.PHONY: all install model venv convert tiny-models build test test-rust test-infra tools bench bench-architectures bench-multimodal bench-peers bench-python bench-overhead bench-batching peak validate fmt lint clean
 
 all: build
 
@@ -36,6 +36,8 @@ tiny-models: venv
 	scripts/convert_models.sh tiny-xlm-roberta
 	scripts/convert_models.sh tiny-qwen3
 	scripts/convert_models.sh tiny-gemma3
+	scripts/convert_models.sh tiny-clip
+	scripts/convert_models.sh tiny-siglip
 
 ## build: the embench binary with every backend (candle, ort, openvino, tch, mock)
 build: venv
@@ -76,6 +78,11 @@ bench: convert build peak
 bench-architectures: tiny-models build
 	$(EMBENCH) run --config configs/architectures.yaml --out $(RUN_DIR)-architectures --wide
 	$(EMBENCH) report $(RUN_DIR)-architectures
+
+## bench-multimodal: CLIP and SigLIP (tiny models) x both towers x every backend x batch 1 and 8: valid, min cosine, images/s, preprocessing parity
+bench-multimodal: tiny-models build
+	$(EMBENCH) run --config configs/multimodal.yaml --out $(RUN_DIR)-multimodal --wide
+	$(EMBENCH) report $(RUN_DIR)-multimodal
 
 ## bench-peers: embench's ort/openvino beside Python onnxruntime and OpenVINO's benchmark_app
 bench-peers: convert build

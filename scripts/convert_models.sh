@@ -3,11 +3,12 @@
 # its folder ('path', else ../models/<key> from the models file) gets pytorch/ from the
 # Hub, then ONNX, OpenVINO IR (fp32, fp16), TorchScript, each checked against PyTorch,
 # and the probe set's reference embeddings. Up-to-date conversions are left alone.
+# CLIP and SigLIP (config.json's model_type) are converted tower by tower (text, vision).
 # Usage: scripts/convert_models.sh [-h] [--force] [--exporter legacy|dynamo|compare] [--models-file F] <model-key>
 set -euo pipefail
 
 usage() {
-    sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 force=false
@@ -73,8 +74,16 @@ PY
     fi
 fi
 
+# The converter of the folder's model type: multimodal models tower by tower, text models whole.
+model_type="$("$python" -c 'import json, sys; print(json.load(open(sys.argv[1])).get("model_type", ""))' \
+    "$dest/pytorch/config.json")"
+case "$model_type" in
+    clip | siglip) converter="$root/scripts/python/convert_multimodal.py" ;;
+    *) converter="$root/scripts/python/convert_model.py" ;;
+esac
+
 # Up to date when conversion.json names this converter version and these weights.
-if ! $force && [[ -s "$dest/conversion.json" ]] && "$python" - "$dest" "$root/scripts/python/convert_model.py" <<'PY'
+if ! $force && [[ -s "$dest/conversion.json" ]] && "$python" - "$dest" "$converter" <<'PY'
 import hashlib, json, pathlib, re, sys
 dest, script = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
 record = json.loads((dest / "conversion.json").read_text())
@@ -83,6 +92,8 @@ weights = dest / "pytorch" / "model.safetensors"
 digest = hashlib.sha256(weights.read_bytes()).hexdigest() if weights.is_file() else None
 files = [dest / a["path"] for a in record["artifacts"].values()] + [dest / "reference.json"]
 files += [dest / f for f in record.get("reference", {}).get("files", [])]
+# Multimodal models: references/image.json, image_pixels.f32 and the probe images.
+files += [dest / f for f in record.get("image_reference", {}).get("files", [])]
 sys.exit(0 if record.get("converter_version") == version and record.get("source_sha256") == digest
          and all(f.is_file() for f in files) else 1)
 PY
@@ -92,4 +103,4 @@ then
 fi
 
 echo "model $key: converting into $dest"
-"$python" "$root/scripts/python/convert_model.py" "$dest" --max-length "$max_len" --exporter "$exporter"
+"$python" "$converter" "$dest" --max-length "$max_len" --exporter "$exporter"

@@ -167,11 +167,15 @@ def ort_throughput(path: pathlib.Path, names: list[str], seconds: float = 3.0) -
     return n / (time.perf_counter() - start)
 
 
-def export_onnx(wrapper, example, names, path: pathlib.Path, exporter: str) -> None:
+def export_onnx(wrapper, example, names, path: pathlib.Path, exporter: str, output: str = OUTPUT,
+                axes: dict | None = None) -> None:
+    """Exports `wrapper` (inputs `names`, one output `output` [batch, dim]) at opset OPSET and
+    checks the file; `axes` are the inputs' dynamic axes for the legacy exporter (default:
+    batch and sequence on each; the dynamo exporter always makes those two dynamic)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    axes = {n: {0: "batch", 1: "sequence"} for n in names}
-    axes[OUTPUT] = {0: "batch"}
-    kwargs = dict(input_names=names, output_names=[OUTPUT], opset_version=OPSET)
+    axes = dict(axes or {n: {0: "batch", 1: "sequence"} for n in names})
+    axes[output] = {0: "batch"}
+    kwargs = dict(input_names=names, output_names=[output], opset_version=OPSET)
     if exporter == "legacy":
         torch.onnx.export(wrapper, example, str(path), dynamic_axes=axes, dynamo=False, **kwargs)
     else:
@@ -190,6 +194,46 @@ def export_onnx(wrapper, example, names, path: pathlib.Path, exporter: str) -> N
     opset = max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
     if opset < OPSET:
         fail(f"{path}: opset {opset} < {OPSET}", "upgrade torch in the venv (scripts/setup_environment.sh)")
+
+
+def run_ovc(onnx_path: pathlib.Path, xml: pathlib.Path, compress_to_fp16: bool) -> None:
+    """OpenVINO IR from a verified ONNX file with ovc, as a user would run it: fp16-compressed
+    weights, or exact fp32 ones (`--compress_to_fp16=False`; ovc's default compresses)."""
+    xml.parent.mkdir(parents=True, exist_ok=True)
+    ovc = pathlib.Path(sys.executable).parent / "ovc"
+    subprocess.run([str(ovc), str(onnx_path), "--output_model", str(xml), f"--compress_to_fp16={compress_to_fp16}"],
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+def openvino_feed(compiled, feed: dict[str, np.ndarray]) -> dict[int, np.ndarray]:
+    """`feed` keyed by the compiled model's input ports: a port is matched when the name is
+    one of its names (`port.get_names()`): ovc may fold a no-op Cast after an input, so
+    `get_any_name()` can be another name, and feeding a name no port has silently gave an
+    empty output. A port no name of `feed` matches is an error."""
+    out = {}
+    for i, port in enumerate(compiled.inputs):
+        names = port.get_names()
+        match = [n for n in feed if n in names]
+        if not match:
+            raise KeyError(f"the model's input {sorted(names)} is none of the inputs given ({', '.join(feed)})")
+        out[i] = feed[match[0]]
+    return out
+
+
+def export_torchscript(wrapper, example, names: list[str], path: pathlib.Path):
+    """Traces `wrapper` on `example` into `path`, reloads it, and returns a function running
+    the reloaded module on a feed of numpy arrays by `names` (for verification)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.inference_mode():
+        traced = torch.jit.trace(wrapper, example, check_trace=False)
+    traced.save(str(path))
+    loaded = torch.jit.load(str(path)).eval()
+
+    def run(feed):
+        with torch.inference_mode():
+            return loaded(*(torch.from_numpy(feed[n]) for n in names)).numpy()
+
+    return run
 
 
 def main() -> None:
@@ -257,13 +301,10 @@ def main() -> None:
 
     # OpenVINO IR, from the verified ONNX file, with ovc (as a user would run it).
     core = openvino.Core()
-    ovc = pathlib.Path(sys.executable).parent / "ovc"
     for variant, compress in (("fp32", "False"), ("fp16", "True")):
         t0 = time.perf_counter()
         xml = root / "openvino" / f"model_{variant}.xml"
-        xml.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([str(ovc), str(onnx_path), "--output_model", str(xml), f"--compress_to_fp16={compress}"],
-                       check=True, stdout=subprocess.DEVNULL)
+        run_ovc(onnx_path, xml, compress == "True")
         compiled = core.compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
         diff = max_abs_diff(lambda f: compiled(f)[0], reference, inputs)
         record["artifacts"][f"openvino_{variant}"] = {
@@ -276,16 +317,7 @@ def main() -> None:
     # TorchScript, traced on one shape and verified on the others.
     t0 = time.perf_counter()
     ts_path = root / "torchscript" / "model.pt"
-    ts_path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.inference_mode():
-        traced = torch.jit.trace(wrapper, example, check_trace=False)
-    traced.save(str(ts_path))
-    loaded = torch.jit.load(str(ts_path)).eval()
-
-    def run_ts(feed):
-        with torch.inference_mode():
-            return loaded(*(torch.from_numpy(feed[n]) for n in names)).numpy()
-
+    run_ts = export_torchscript(wrapper, example, names, ts_path)
     diff = max_abs_diff(run_ts, reference, inputs)
     record["artifacts"]["torchscript"] = {"path": "torchscript/model.pt", "tool": "torch.jit.trace",
                                           "max_abs_diff": diff, "seconds": time.perf_counter() - t0}

@@ -10,11 +10,18 @@ run the model, pool and normalise in the framework, return the vectors.
 Protocol (little-endian) on stdin/stdout:
 - after loading, one JSON line: {"ok": true, "framework", "version", "device",
   "precision", "threads", "settings"} or {"ok": false, "error"};
-- request: u32 rows, u32 seq, then int64 input_ids, attention_mask, token_type_ids
-  ([rows, seq] each);
+- request, `--modality text` (the default): u32 rows, u32 seq, then int64 input_ids,
+  attention_mask, token_type_ids ([rows, seq] each);
+- request, `--modality image --image-size H W`: u32 rows, u32 values_per_image (must be
+  3*H*W, else the reply is an error), then float32 pixel_values [rows, 3, H, W];
 - reply: u32 0, u32 rows, u32 dim, float32 [rows, dim]; or u32 1, u32 n, n bytes of
   UTF-8 error message.
 EOF on stdin ends the worker.
+
+A multimodal model (CLIP, SigLIP) runs one tower per worker: `--model` names the
+tower's file (onnx/text_model.onnx or vision_model.onnx, openvino/*_fp32.xml,
+torchscript/*.pt) or, for PyTorch eager, pytorch/config.json as for text models;
+eager runs transformers' get_text_features / get_image_features, L2-normalised.
 """
 from __future__ import annotations
 
@@ -30,6 +37,8 @@ import traceback
 import numpy as np
 
 HEADER = struct.Struct("<II")
+# config.json model types run tower by tower (transformers' CLIPModel, SiglipModel).
+MULTIMODAL = ("clip", "siglip")
 
 
 def last_positions(mask: np.ndarray) -> np.ndarray:
@@ -40,7 +49,7 @@ def last_positions(mask: np.ndarray) -> np.ndarray:
     return np.where(flipped.any(axis=1), seq - 1 - flipped.argmax(axis=1), 0)
 
 
-def pool_numpy(hidden: np.ndarray, mask: np.ndarray, kind: str, normalize: bool) -> np.ndarray:
+def pool_numpy(hidden: np.ndarray, mask: np.ndarray | None, kind: str, normalize: bool) -> np.ndarray:
     """The sentence embeddings of a network's output: as they are when the head ran in the
     graph (`[batch, dim]`, converter 5), else pooled from the token states."""
     if hidden.ndim == 2:
@@ -69,7 +78,7 @@ def load_ort(args):
 
     def run(feed):
         hidden = sess.run(None, {n: feed[n] for n in names})[0]
-        return pool_numpy(hidden, feed["attention_mask"], args.pooling, args.normalize)
+        return pool_numpy(hidden, feed.get("attention_mask"), args.pooling, args.normalize)
 
     settings = {"providers": ",".join(sess.get_providers()), "graph_optimization": "all",
                 "execution_mode": "sequential"}
@@ -85,12 +94,20 @@ def load_openvino(args):
         "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": str(args.threads),
         "INFERENCE_PRECISION_HINT": precision, "NUM_STREAMS": "1"})
     request = compiled.create_infer_request()
-    names = [p.get_any_name() for p in compiled.inputs]
+    # Each input port by any of its names: ovc may fold a no-op Cast after an input (CLIP's
+    # pixel_values), so get_any_name() can be another name.
+    ports = [p.get_names() for p in compiled.inputs]
 
     def run(feed):
-        request.infer({n: feed[n] for n in names})
+        given = {}
+        for i, names in enumerate(ports):
+            match = [n for n in feed if n in names]
+            if not match:
+                raise KeyError(f"the model's input {sorted(names)} is none of {', '.join(feed)}")
+            given[i] = feed[match[0]]
+        request.infer(given)
         hidden = request.get_output_tensor(0).data
-        return pool_numpy(hidden, feed["attention_mask"], args.pooling, args.normalize)
+        return pool_numpy(hidden, feed.get("attention_mask"), args.pooling, args.normalize)
 
     ran = str(compiled.get_property("INFERENCE_PRECISION_HINT")).lower()
     ran = {"f32": "fp32", "<type: 'float32'>": "fp32", "bf16": "bf16", "<type: 'bfloat16'>": "bf16"}.get(ran, ran)
@@ -107,7 +124,9 @@ def load_torch(args):
         # The traced export: the network and its head (pooling, Dense, Normalize) in one module.
         model = torch.jit.load(args.model).eval()
         conversion = pathlib.Path(args.model).resolve().parents[1] / "conversion.json"
-        names = json.loads(conversion.read_text())["inputs"]
+        record = json.loads(conversion.read_text())
+        # A multimodal model's towers each take their own inputs.
+        names = record["towers"][args.modality]["inputs"] if "towers" in record else record["inputs"]
 
         def forward(feed):
             out = model(*(feed[n] for n in names))
@@ -116,6 +135,8 @@ def load_torch(args):
                 return pool_numpy(out.float().numpy(), feed["attention_mask"].numpy(), args.pooling, args.normalize)
             return out.float().contiguous().numpy()
         version = torch.__version__
+    elif model_type(args.model) in MULTIMODAL:
+        forward, version = multimodal_eager(args)
     else:
         # The model as a Python service runs it: sentence-transformers' own pipeline
         # (network, Pooling, Dense, Normalize), in PyTorch, on the ids embench sends.
@@ -143,10 +164,45 @@ def load_torch(args):
     return (f"pytorch {args.mode} (python)", version, "fp32", settings), run
 
 
+def model_type(model: str) -> str | None:
+    """`model_type` of the config.json beside `model` (the safetensors embench passes for
+    eager PyTorch, or config.json itself); None without one."""
+    path = pathlib.Path(model)
+    path = path if path.name == "config.json" else path.parent / "config.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text()).get("model_type")
+
+
+def multimodal_eager(args):
+    """CLIP or SigLIP in PyTorch as its users call it: transformers' model (AutoModel:
+    CLIPModel, SiglipModel) and one tower, `get_text_features(input_ids, attention_mask
+    for CLIP only)` or `get_image_features(pixel_values)`, `.pooler_output` L2-normalised."""
+    import torch
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+    folder = pathlib.Path(args.model).parent
+    model = transformers.AutoModel.from_pretrained(str(folder)).float().eval()
+    with_mask = model.config.model_type == "clip"  # SigLIP's text tower is called without a mask
+
+    def forward(feed):
+        if args.modality == "image":
+            out = model.get_image_features(pixel_values=feed["pixel_values"]).pooler_output
+        else:
+            given = {"input_ids": feed["input_ids"]}
+            if with_mask:
+                given["attention_mask"] = feed["attention_mask"]
+            out = model.get_text_features(**given).pooler_output
+        return torch.nn.functional.normalize(out.float(), dim=-1).contiguous().numpy()
+
+    return forward, f"{torch.__version__} (transformers {transformers.__version__})"
+
+
 def load_echo(args):
     """Answers at once with unit vectors: what is left is the protocol's own cost."""
     def run(feed):
-        out = np.zeros((feed["input_ids"].shape[0], args.dim), dtype=np.float32)
+        out = np.zeros((next(iter(feed.values())).shape[0], args.dim), dtype=np.float32)
         out[:, 0] = 1.0
         return out
 
@@ -163,19 +219,42 @@ def read_exact(stream, n: int) -> bytes | None:
     return data
 
 
-def serve(run, stdin, stdout) -> None:
+def read_text(stdin, rows: int, seq: int) -> dict[str, np.ndarray] | None:
+    body = read_exact(stdin, 3 * rows * seq * 8)
+    if body is None:
+        return None
+    # A writable copy: torch.from_numpy refuses to share read-only memory silently.
+    arrays = np.frombuffer(bytearray(body), dtype="<i8").reshape(3, rows, seq)
+    return {"input_ids": arrays[0], "attention_mask": arrays[1], "token_type_ids": arrays[2]}
+
+
+def read_image(stdin, rows: int, values: int, size: tuple[int, int]) -> dict[str, np.ndarray] | str | None:
+    """The request's pixels as [rows, 3, H, W], or an error message when values_per_image is
+    not 3*H*W (the body is read all the same, so the next request starts where it should)."""
+    body = read_exact(stdin, rows * values * 4)
+    if body is None:
+        return None
+    height, width = size
+    if values != 3 * height * width:
+        return (f"a request of {values} values per image; this worker's model takes 3x{height}x{width} = "
+                f"{3 * height * width} (--image-size {height} {width})")
+    pixels = np.frombuffer(bytearray(body), dtype="<f4").reshape(rows, 3, height, width)
+    return {"pixel_values": pixels.astype(np.float32, copy=False)}
+
+
+def serve(run, stdin, stdout, image_size: tuple[int, int] | None = None) -> None:
+    """Answers requests until EOF: token ids, or pixels when `image_size` (H, W) is given."""
     while True:
         head = read_exact(stdin, HEADER.size)
         if head is None:
             return
         rows, seq = HEADER.unpack(head)
-        body = read_exact(stdin, 3 * rows * seq * 8)
-        if body is None:
+        feed = read_text(stdin, rows, seq) if image_size is None else read_image(stdin, rows, seq, image_size)
+        if feed is None:
             return
-        # A writable copy: torch.from_numpy refuses to share read-only memory silently.
-        arrays = np.frombuffer(bytearray(body), dtype="<i8").reshape(3, rows, seq)
-        feed = {"input_ids": arrays[0], "attention_mask": arrays[1], "token_type_ids": arrays[2]}
         try:
+            if isinstance(feed, str):
+                raise ValueError(feed)
             out = run(feed)
             stdout.write(struct.pack("<III", 0, out.shape[0], out.shape[1]))
             stdout.write(out.tobytes())
@@ -195,7 +274,13 @@ def main() -> None:
     parser.add_argument("--pooling", choices=("mean", "cls", "lasttoken"), default="mean")
     parser.add_argument("--normalize", type=int, default=1)
     parser.add_argument("--dim", type=int, default=384)
+    parser.add_argument("--modality", choices=("text", "image"), default="text",
+                        help="what the requests carry: token ids, or pixels (a multimodal model's image tower)")
+    parser.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"), default=None,
+                        help="the image tower's input height and width (with --modality image)")
     args = parser.parse_args()
+    if args.modality == "image" and args.image_size is None:
+        parser.error("--modality image needs --image-size H W")
     stdin = sys.stdin.buffer
     # The protocol gets its own copy of fd 1; fd 1 itself then points at stderr, so
     # whatever a library prints (from Python or C) cannot corrupt the protocol.
@@ -211,11 +296,13 @@ def main() -> None:
         stdout.flush()
         sys.exit(1)
     settings["python"] = platform.python_version()
+    if args.modality == "image":
+        settings["modality"] = "image"
     hello = {"ok": True, "framework": framework, "version": version, "device": "cpu", "precision": precision,
              "threads": args.threads, "settings": settings}
     stdout.write((json.dumps(hello) + "\n").encode())
     stdout.flush()
-    serve(run, stdin, stdout)
+    serve(run, stdin, stdout, tuple(args.image_size) if args.modality == "image" else None)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,10 @@ PROBES = [
 ]
 # Fixed lengths the converter writes up front (each at most the model's positions).
 DEFAULT_SEQ_LENS = [8, 16, 32, 64, 128, 256, 512]
+# The image probe set (multimodal models): (width, height) of each seeded photo-like
+# image: landscape, portrait, odd sizes, a tiny one the processors upscale, square, wide.
+IMAGE_PROBE_SIZES = [(640, 480), (480, 640), (97, 61), (33, 33), (20, 14), (256, 256), (300, 120), (64, 64)]
+IMAGE_PROBE_SEED = 20261129
 
 
 def fail(msg: str, fix: str) -> None:
@@ -120,17 +124,65 @@ def embed(st, texts: list[str], max_length: int, prompt_name: str | None) -> np.
     return vectors.astype(np.float32)
 
 
+def probe_image(i: int, width: int, height: int):
+    """Probe image `i`: a seeded "photo-like" RGB image (a smooth two-colour gradient, a few
+    soft-edged ellipses and rectangles, mild noise), never flat colours, so that resizing,
+    cropping and normalisation all move real values."""
+    from PIL import Image, ImageDraw, ImageFilter
+
+    rng = np.random.default_rng(IMAGE_PROBE_SEED + i)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    x /= max(width - 1, 1)
+    y /= max(height - 1, 1)
+    start, end = rng.uniform(0, 255, (2, 3))
+    angle = rng.uniform(0, 2 * np.pi)
+    t = np.cos(angle) * x + np.sin(angle) * y
+    t = (t - t.min()) / max(float(t.max() - t.min()), 1e-6)
+    gradient = start * (1 - t[..., None]) + end * t[..., None]
+    img = Image.fromarray(np.clip(gradient, 0, 255).astype(np.uint8), "RGB")
+    blur = ImageFilter.GaussianBlur(max(1.0, min(width, height) / 40))
+    for _ in range(int(rng.integers(2, 5))):
+        cx, cy = rng.uniform(0, width), rng.uniform(0, height)
+        r = rng.uniform(0.1, 0.4) * min(width, height) + 1
+        box = [cx - r, cy - r * rng.uniform(0.5, 1.5), cx + r, cy + r * rng.uniform(0.5, 1.5)]
+        colour = tuple(int(v) for v in rng.uniform(0, 255, 3))
+        shape, mask = Image.new("RGB", (width, height), colour), Image.new("L", (width, height), 0)
+        draw = ImageDraw.Draw(mask)
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=255)
+        img = Image.composite(shape, img, mask.filter(blur))
+    noisy = np.asarray(img, dtype=np.float64) + rng.normal(0, 4, (height, width, 3))
+    return Image.fromarray(np.clip(np.rint(noisy), 0, 255).astype(np.uint8), "RGB")
+
+
+def probe_images() -> list:
+    """The image probe set: one seeded PIL image per IMAGE_PROBE_SIZES entry."""
+    return [probe_image(i, w, h) for i, (w, h) in enumerate(IMAGE_PROBE_SIZES)]
+
+
+def write_json(path: pathlib.Path, body: dict) -> None:
+    """Writes `body` through a temporary name and a rename (readers never see half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(body, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
 def write_set(path: pathlib.Path, root: pathlib.Path, texts: list[str], vectors: np.ndarray, seq_len: int | None,
-              kind: str, normalize: bool, max_length: int, prompt: tuple[str, str] | None = None) -> None:
-    import sentence_transformers
+              kind: str, normalize: bool, max_length: int, prompt: tuple[str, str] | None = None,
+              made_with: dict | None = None) -> None:
+    """Writes one reference set; `made_with` replaces the sentence-transformers record
+    (a multimodal model's text tower is embedded by transformers itself)."""
     import transformers
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if made_with is None:
+        import sentence_transformers
+
+        made_with = {"torch": torch.__version__, "transformers": transformers.__version__,
+                     "sentence_transformers": sentence_transformers.__version__,
+                     "script": "scripts/python/make_references.py", "pooling": kind, "normalize": normalize}
     body = {
         "model": root.name,
-        "made_with": {"torch": torch.__version__, "transformers": transformers.__version__,
-                      "sentence_transformers": sentence_transformers.__version__,
-                      "script": "scripts/python/make_references.py", "pooling": kind, "normalize": normalize},
+        "made_with": made_with,
         "max_seq_length": max_length,
         "seq_len": seq_len,
         # The sentences are stored without the prompt: embench puts it before each, as here.
@@ -139,14 +191,13 @@ def write_set(path: pathlib.Path, root: pathlib.Path, texts: list[str], vectors:
         "sentences": texts,
         "embeddings": [[round(float(x), 7) for x in v] for v in vectors],
     }
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(body, indent=1) + "\n")
-    os.replace(tmp, path)
+    write_json(path, body)
 
 
 def usable_positions(config: dict) -> int | None:
     """Rows of the position table a real token can use (RoBERTa's family skip pad_token_id + 1)."""
-    rows = config.get("max_position_embeddings")
+    # CLIP and SigLIP keep the text tower's table in text_config.
+    rows = config.get("max_position_embeddings", (config.get("text_config") or {}).get("max_position_embeddings"))
     if rows is None:
         return None
     if config.get("model_type") in ("roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "data2vec-text",

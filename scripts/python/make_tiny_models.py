@@ -13,6 +13,13 @@ structure of its real model and goes through the same conversion and gate.
                                        sliding-window and full layers, GQA, Unigram tokenizer
                                        `<bos> $A <eos>`, mean pooling, Dense 32->64->32, Normalize,
                                        the real model's task prompts
+    models/tiny-clip/pytorch/          CLIP's (openai/clip-vit-base-patch16): CLIPModel, text and vision
+                                       towers with projections, CLIP's byte-level BPE with `</w>` and
+                                       `<|startoftext|> $A <|endoftext|>` (<|endoftext|> the highest id, the
+                                       pad and the pooled token), CLIPImageProcessor (32x32)
+    models/tiny-siglip/pytorch/        SigLIP's (google/siglip-base-patch16-224): SiglipModel, a Unigram
+                                       tokenizer `$A </s>` (pad = eos = </s>, no attention mask, 64
+                                       positions), SiglipImageProcessor (32x32)
 
     python make_tiny_models.py models [--only tiny-xlm-roberta] [--force]
 
@@ -28,6 +35,8 @@ import pathlib
 import random
 import shutil
 import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 # Bump when the folders' contents change, so existing ones are rebuilt.
 TINY_VERSION = 1
@@ -55,9 +64,10 @@ def corpus(n: int, seed: int) -> list[str]:
     return out
 
 
-def unigram_tokenizer(specials: list[str], vocab_size: int, template: tuple[str, str] = ("<s>", "</s>")):
+def unigram_tokenizer(specials: list[str], vocab_size: int, template: tuple[str | None, str] = ("<s>", "</s>")):
     """A SentencePiece-like Unigram tokenizer (NFKC, Metaspace), `<s> $A </s>` (XLM-R's;
-    `template` names the first and last token: Gemma's `<bos> $A <eos>`)."""
+    `template` names the first and last token: Gemma's `<bos> $A <eos>`; no first token,
+    SigLIP's `$A </s>`)."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
     tok = Tokenizer(models.Unigram())
@@ -66,13 +76,34 @@ def unigram_tokenizer(specials: list[str], vocab_size: int, template: tuple[str,
     tok.decoder = decoders.Metaspace()
     trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=specials, unk_token="<unk>")
     tok.train_from_iterator(corpus(4000, SEED), trainer=trainer)
+    tok = settled_unigram(tok, specials)
     first, last = template
-    bos, eos = tok.token_to_id(first), tok.token_to_id(last)
-    tok.post_processor = processors.TemplateProcessing(
-        single=f"{first} $A {last}", pair=f"{first} $A {last} {last} $B {last}",
-        special_tokens=[(first, bos), (last, eos)]
-    )
+    eos = tok.token_to_id(last)
+    if first is None:
+        single, pair, special_tokens = f"$A {last}", f"$A {last} $B {last}", [(last, eos)]
+    else:
+        single, pair = f"{first} $A {last}", f"{first} $A {last} {last} $B {last}"
+        special_tokens = [(first, tok.token_to_id(first)), (last, eos)]
+    tok.post_processor = processors.TemplateProcessing(single=single, pair=pair, special_tokens=special_tokens)
     return tok
+
+
+def settled_unigram(tok, specials: list[str]):
+    """`tok` with its Unigram scores rounded to 2 decimals and its pieces ordered by
+    (score, piece) after the special tokens, so that two builds of the same seed give the
+    same ids: the trainer's scores differ in their last bits from run to run (its sums run
+    in hash-map order), and it appends the characters it must keep in hash-map order with
+    scores 1e-4 apart."""
+    from tokenizers import Tokenizer
+
+    state = json.loads(tok.to_str())
+    vocab = state["model"]["vocab"]
+    head = [[piece, score] for piece, score in vocab if piece in specials]
+    rest = sorted(([piece, round(score, 2)] for piece, score in vocab if piece not in specials),
+                  key=lambda p: (-p[1], p[0]))
+    state["model"]["vocab"] = head + rest
+    state["model"]["unk_id"] = [p for p, _ in state["model"]["vocab"]].index("<unk>")
+    return Tokenizer.from_str(json.dumps(state))
 
 
 def save_sentence_transformer(out: pathlib.Path, model, tokenizer, pooling_mode: str,
@@ -257,7 +288,176 @@ def tiny_gemma3(out: pathlib.Path) -> None:
                               dense=[64, 32])
 
 
-BUILDERS = {"tiny-xlm-roberta": tiny_xlm_roberta, "tiny-qwen3": tiny_qwen3, "tiny-gemma3": tiny_gemma3}
+def clip_bpe_vocab(vocab_size: int) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """CLIP's byte-level BPE, trained here with CLIPTokenizer's own pipeline (NFC, whitespace
+    runs to one space, lowercase; CLIP's split regex, ByteLevel; `</w>` ending each word),
+    laid out as openai/clip's vocab is: the 256 byte symbols, the same with `</w>`, one
+    token per merge in merge order, then <|startoftext|> and <|endoftext|> last (49406 and
+    49407 in the real one)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import CLIPTokenizer
+
+    pipeline = CLIPTokenizer().backend_tokenizer  # the class's normalizer and pre-tokenizer
+    tok = Tokenizer(models.BPE(end_of_word_suffix="</w>", continuing_subword_prefix="", unk_token="<|endoftext|>"))
+    tok.normalizer = pipeline.normalizer
+    tok.pre_tokenizer = pipeline.pre_tokenizer
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=alphabet, end_of_word_suffix="</w>",
+                                  show_progress=False)
+    tok.train_from_iterator(corpus(4000, SEED), trainer=trainer)
+    merges = [tuple(m) for m in json.loads(tok.to_str())["model"]["merges"]]
+    # GPT-2's byte-to-symbol order (printable bytes first), as CLIP's vocab.json has it.
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    symbols = [chr(b) for b in printable] + [chr(256 + n) for n in range(256 - len(printable))]
+    if sorted(symbols) != sorted(alphabet):
+        fail("the byte-level alphabet of `tokenizers` is not GPT-2's 256 symbols", "report a bug")
+    vocab: dict[str, int] = {}
+    for piece in symbols + [s + "</w>" for s in symbols] + ["".join(m) for m in merges]:
+        vocab.setdefault(piece, len(vocab))
+    vocab["<|startoftext|>"] = len(vocab)
+    vocab["<|endoftext|>"] = len(vocab)
+    return vocab, merges
+
+
+def assert_spread(key: str, what: str, vectors) -> float:
+    """Fails unless every two rows of `vectors` have cosine < 0.99 (a gate must be able to
+    tell two inputs apart); returns the largest cosine."""
+    import torch
+
+    v = torch.nn.functional.normalize(vectors.float(), dim=-1)
+    cos = v @ v.T
+    cos.fill_diagonal_(-1.0)
+    worst = float(cos.max())
+    if worst >= 0.99:
+        fail(f"{key}: two of the probe {what} have cosine {worst:.4f} >= 0.99", "widen the initializer settings")
+    print(f"{key}: probe {what}: largest pairwise cosine {worst:.3f}")
+    return worst
+
+
+def check_round_trip(key: str, folder: pathlib.Path, tokenizer, **kwargs) -> None:
+    """Fails unless AutoTokenizer, reloading `folder`, gives the probes the ids `tokenizer` gives."""
+    from transformers import AutoTokenizer
+
+    from make_references import PROBES
+
+    want = tokenizer(PROBES, **kwargs)["input_ids"]
+    got = AutoTokenizer.from_pretrained(folder)(PROBES, **kwargs)["input_ids"]
+    if got != want:
+        fail(f"{key}: {folder}'s tokenizer gives other ids after a reload", "save the tokenizer with another class")
+
+
+def save_multimodal(out: pathlib.Path, key: str, model, tokenizer, processor) -> None:
+    """Writes out/pytorch: the whole model (config.json, model.safetensors), the tokenizer
+    and the image processor's preprocessor_config.json, each by its own class."""
+    hf = out / "pytorch"
+    model.eval().save_pretrained(hf)
+    tokenizer.save_pretrained(hf)
+    processor.save_pretrained(hf)
+    reloaded = type(processor).from_pretrained(hf)
+    if reloaded.to_dict() != processor.to_dict():
+        fail(f"{key}: {hf}/preprocessor_config.json reloads as another processor", "report a bug")
+
+
+def tiny_clip(out: pathlib.Path) -> None:
+    """CLIP's layout (openai/clip-vit-base-patch16): CLIPModel with a causal text tower
+    pooled at the first <|endoftext|> and a ViT image tower (class token), each with its
+    projection (32 -> 16); 77 text positions; images 32x32 in patches of 8."""
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPTokenizer
+
+    from make_references import PROBES, probe_images
+
+    key = out.name
+    torch.manual_seed(SEED)
+    vocab, merges = clip_bpe_vocab(vocab_size=700)
+    # The real class: it round-trips, as the tokenizer is trained with its own pipeline.
+    tokenizer = CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=77, padding_side="right")
+    bos, eos, pad = tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id
+    if eos != max(vocab.values()) or pad != eos or bos != eos - 1:
+        fail(f"{key}: <|endoftext|> is {eos}, pad {pad}, <|startoftext|> {bos}",
+             "<|endoftext|> must be the highest id and the pad token (openai/clip: 49407), <|startoftext|> the one before")
+    tower = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                 projection_dim=16, initializer_range=0.3, initializer_factor=3.0)
+    config = CLIPConfig(
+        # Pooling takes the first eos_token_id of each row: it must be the tokenizer's
+        # <|endoftext|>, or the text tower silently pools position 0.
+        text_config=dict(vocab_size=len(vocab), max_position_embeddings=77, bos_token_id=bos, eos_token_id=eos,
+                         pad_token_id=pad, **tower),
+        vision_config=dict(image_size=32, patch_size=8, num_channels=3, **tower),
+        projection_dim=16,
+        # Wide enough that different inputs get clearly different vectors (see assert_spread).
+        initializer_factor=3.0,
+    )
+    model = CLIPModel(config).eval()
+    # CLIP's image processor (bicubic, OpenAI's mean/std, shortest edge then centre crop),
+    # PIL-based: the default class needs torchvision.
+    processor = CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    with torch.inference_mode():
+        enc = tokenizer(PROBES, padding=True, truncation=True, max_length=77, return_tensors="pt")
+        assert_spread(key, "texts", model.get_text_features(**enc).pooler_output)
+        pixels = processor(probe_images(), return_tensors="pt")["pixel_values"]
+        assert_spread(key, "images", model.get_image_features(pixel_values=pixels).pooler_output)
+    save_multimodal(out, key, model, tokenizer, processor)
+    check_round_trip(key, out / "pytorch", tokenizer)
+
+
+# SigLIP's initializers (LeCun, Xavier) take no range setting: its weight matrices are
+# scaled by this after them (x1 leaves two probe texts at cosine 0.96-0.98).
+SIGLIP_WIDEN = 2.0
+
+
+def tiny_siglip(out: pathlib.Path) -> None:
+    """SigLIP's layout (google/siglip-base-patch16-224): SiglipModel, a text tower pooled at
+    the last position (inputs padded to 64 with </s>, no attention mask) and a ViT image
+    tower with the attention-pooling head; width 32 both; 64 text positions; images 32x32
+    in patches of 8."""
+    import torch
+    from transformers import PreTrainedTokenizerFast, SiglipConfig, SiglipImageProcessorPil, SiglipModel
+
+    from make_references import PROBES, probe_images
+
+    key = out.name
+    torch.manual_seed(SEED)
+    # SigLIP's SentencePiece ids: <pad> 0, </s> 1, <unk> 2; the tokenizer pads with </s>.
+    tok = unigram_tokenizer(["<pad>", "</s>", "<unk>"], vocab_size=600, template=(None, "</s>"))
+    # SiglipTokenizer needs sentencepiece; the generic class keeps this tokenizer.json as it is.
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token="</s>",
+        pad_token="</s>",
+        unk_token="<unk>",
+        padding_side="right",
+        model_max_length=64,
+        model_input_names=["input_ids"],  # SigLIP's tokenizer returns no attention mask
+    )
+    eos = tokenizer.eos_token_id
+    tower = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4)
+    config = SiglipConfig(
+        # pad = eos = </s>, no <bos>: as the tokenizer (the text tower pools the last position).
+        text_config=dict(vocab_size=tok.get_vocab_size(), max_position_embeddings=64, pad_token_id=eos,
+                         eos_token_id=eos, bos_token_id=None, **tower),
+        vision_config=dict(image_size=32, patch_size=8, num_channels=3, **tower),
+    )
+    model = SiglipModel(config).eval()
+    # Wide enough that different inputs get clearly different vectors (see assert_spread):
+    # every weight matrix but the embeddings (token, position, patch) x SIGLIP_WIDEN.
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if param.dim() >= 2 and "embedding" not in name:
+                param.mul_(SIGLIP_WIDEN)
+    # SigLIP's image processor (bicubic resize to the square, mean = std = 0.5), PIL-based.
+    processor = SiglipImageProcessorPil(size={"height": 32, "width": 32})
+    with torch.inference_mode():
+        enc = tokenizer(PROBES, padding="max_length", truncation=True, max_length=64, return_tensors="pt")
+        assert_spread(key, "texts", model.get_text_features(input_ids=enc["input_ids"]).pooler_output)
+        pixels = processor(probe_images(), return_tensors="pt")["pixel_values"]
+        assert_spread(key, "images", model.get_image_features(pixel_values=pixels).pooler_output)
+    save_multimodal(out, key, model, tokenizer, processor)
+    check_round_trip(key, out / "pytorch", tokenizer, padding="max_length", truncation=True, max_length=64)
+
+
+BUILDERS = {"tiny-xlm-roberta": tiny_xlm_roberta, "tiny-qwen3": tiny_qwen3, "tiny-gemma3": tiny_gemma3,
+            "tiny-clip": tiny_clip, "tiny-siglip": tiny_siglip}
 
 
 def main() -> None:

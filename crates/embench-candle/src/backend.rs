@@ -6,7 +6,7 @@ use embench_core::config::{DeviceKind, ResolvedBackend};
 use embench_core::model_files::ModelFolder;
 use embench_core::{Architecture, Backend, EmbedError, Embedder, LoadRequest, Phase};
 
-use crate::{CandleEmbedder, CandleSettings, CANDLE_VERSION};
+use crate::{CandleEmbedder, CandleSettings, CandleTower, CANDLE_VERSION};
 
 /// candle: BERT and XLM-RoBERTa (`candle-transformers`' models), Qwen3 and
 /// bidirectional Gemma 3 (embench's own files), with the head in candle; CPU or CUDA.
@@ -17,8 +17,10 @@ impl Backend for CandleBackend {
         CANDLE_VERSION.to_string()
     }
 
+    /// Every one: its own networks ([`crate::models::ARCHITECTURES`]) and the towers of
+    /// candle-transformers' CLIP and SigLIP ([`CandleTower`]).
     fn architectures(&self) -> Option<&'static [Architecture]> {
-        Some(&crate::models::ARCHITECTURES)
+        Some(&Architecture::ALL)
     }
 
     fn model_files(&self, folder: &ModelFolder, _backend: &ResolvedBackend) -> Vec<PathBuf> {
@@ -27,6 +29,17 @@ impl Backend for CandleBackend {
 
     fn load(&self, request: &LoadRequest) -> Result<Box<dyn Embedder>, EmbedError> {
         let model = request.model;
+        if let Some(arch @ (Architecture::Clip | Architecture::Siglip)) = model.architecture {
+            let threads = crate::configure_threads(Some(request.threads));
+            let device = crate::open_device(request.backend.device == DeviceKind::Cuda)?;
+            return Ok(Box::new(CandleTower::load(
+                request.folder("candle")?,
+                arch,
+                request.modality,
+                device,
+                threads,
+            )?));
+        }
         // A model embench cannot name (a `model_type` it does not know) passes
         // validation for the converted backends; candle's own networks would misread it.
         let Some(architecture) = model.architecture.filter(|a| crate::models::ARCHITECTURES.contains(a)) else {

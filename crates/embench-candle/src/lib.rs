@@ -8,6 +8,7 @@
 mod backend;
 mod head;
 mod models;
+mod towers;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -20,6 +21,7 @@ use embench_core::{
 pub use backend::CandleBackend;
 use head::Head;
 use models::Network;
+pub use towers::CandleTower;
 
 /// The candle release this crate is built against; a test checks it against Cargo.lock.
 pub const CANDLE_VERSION: &str = "0.11.1";
@@ -88,7 +90,7 @@ impl CandleEmbedder {
 /// call and runs on rayon's global pool, which can be sized only once per
 /// process; see candle-core `utils::get_num_threads`. The effective count is the
 /// smaller of the two.
-fn configure_threads(requested: Option<usize>) -> usize {
+pub(crate) fn configure_threads(requested: Option<usize>) -> usize {
     if let Some(n) = requested {
         std::env::set_var("RAYON_NUM_THREADS", n.to_string());
         // Fails harmlessly when the global pool already exists.
@@ -97,7 +99,7 @@ fn configure_threads(requested: Option<usize>) -> usize {
     candle_core::utils::get_num_threads().min(rayon::current_num_threads())
 }
 
-fn open_device(cuda: bool) -> Result<Device, EmbedError> {
+pub(crate) fn open_device(cuda: bool) -> Result<Device, EmbedError> {
     if !cuda {
         return Ok(Device::Cpu);
     }

@@ -28,15 +28,7 @@ pub enum Architecture {
     Siglip,
 }
 
-/// What a model (or one tower of it) embeds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Modality {
-    /// Token ids.
-    Text,
-    /// Pixel batches `[batch, 3, H, W]`, f32.
-    Image,
-}
+pub use embench_schema::Modality;
 
 impl Architecture {
     /// Every architecture, in display order.
@@ -97,15 +89,6 @@ impl Architecture {
 impl std::fmt::Display for Architecture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-impl std::fmt::Display for Modality {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Modality::Text => "text",
-            Modality::Image => "image",
-        })
     }
 }
 

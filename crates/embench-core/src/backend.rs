@@ -118,11 +118,6 @@ pub trait Backend: Sync {
     /// A model whose architecture is not listed is refused when the config is validated.
     fn architectures(&self) -> Option<&'static [Architecture]>;
 
-    /// What it embeds.
-    fn modalities(&self) -> &'static [Modality] {
-        &[Modality::Text]
-    }
-
     /// The files of `folder` it reads besides `config.json` and `tokenizer.json` (its
     /// converted network, as `backend`'s settings choose it); validation checks that
     /// they exist before anything runs. None for a backend that loads no model.
@@ -146,6 +141,8 @@ pub struct LoadRequest<'a> {
     pub model: &'a ResolvedModel,
     /// Intra-op threads: as configured, else the physical cores this process may use.
     pub threads: usize,
+    /// What the cells of this instance embed: a multimodal model loads that tower.
+    pub modality: Modality,
 }
 
 impl LoadRequest<'_> {
@@ -158,6 +155,12 @@ impl LoadRequest<'_> {
                 format!("model '{}' has no local path in models.yaml", self.model.key),
             )
         })
+    }
+
+    /// Whether the model has a text tower and an image tower (CLIP, SigLIP): its
+    /// converted files are one per tower ([`ModelFolder::tower`]).
+    pub fn towers(&self) -> bool {
+        self.model.modalities().contains(&Modality::Image)
     }
 
     /// An error unless the backend is asked to run on the CPU.

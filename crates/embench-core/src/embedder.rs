@@ -188,6 +188,81 @@ pub struct PixelBatch {
     pub pixels: Vec<f32>,
 }
 
+impl PixelBatch {
+    /// The images of `parts`, in order, in one batch (all of one size).
+    ///
+    /// Errors: parts of different image sizes.
+    pub fn concat(parts: &[&PixelBatch]) -> Result<PixelBatch, String> {
+        let first = parts.first().ok_or("no images to join")?;
+        if let Some(p) = parts.iter().find(|p| (p.height, p.width) != (first.height, first.width)) {
+            return Err(format!("cannot batch {}x{} with {}x{} images", first.width, first.height, p.width, p.height));
+        }
+        Ok(PixelBatch {
+            batch_size: parts.iter().map(|p| p.batch_size).sum(),
+            height: first.height,
+            width: first.width,
+            pixels: parts.iter().flat_map(|p| p.pixels.iter().copied()).collect(),
+        })
+    }
+}
+
+/// One request's input, owned: what a cell's requests cycle through.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RequestInput {
+    /// Token ids.
+    Text(TokenizedBatch),
+    /// Preprocessed images.
+    Image(PixelBatch),
+}
+
+impl RequestInput {
+    /// The borrowed form a backend takes.
+    pub fn as_input(&self) -> EmbedInput<'_> {
+        match self {
+            RequestInput::Text(b) => EmbedInput::Text(b),
+            RequestInput::Image(b) => EmbedInput::Image(b),
+        }
+    }
+
+    /// Texts or images in the request.
+    pub fn batch_size(&self) -> usize {
+        match self {
+            RequestInput::Text(b) => b.batch_size,
+            RequestInput::Image(b) => b.batch_size,
+        }
+    }
+
+    /// The token ids, for text requests.
+    pub fn text(&self) -> Option<&TokenizedBatch> {
+        match self {
+            RequestInput::Text(b) => Some(b),
+            RequestInput::Image(_) => None,
+        }
+    }
+
+    /// The requests of `parts` joined into one (dynamic batching): texts padded as
+    /// the model pads ([`TokenizedBatch::concat`]), images stacked.
+    ///
+    /// Errors: parts of different modalities or image sizes.
+    pub fn concat(parts: &[&RequestInput], pad: Padding) -> Result<RequestInput, String> {
+        let texts: Vec<&TokenizedBatch> = parts.iter().filter_map(|p| p.text()).collect();
+        if texts.len() == parts.len() {
+            return Ok(RequestInput::Text(TokenizedBatch::concat(&texts, pad)));
+        }
+        let images: Vec<&PixelBatch> = parts
+            .iter()
+            .filter_map(|p| match p {
+                RequestInput::Image(b) => Some(b),
+                RequestInput::Text(_) => None,
+            })
+            .collect();
+        if images.len() != parts.len() {
+            return Err("cannot batch texts with images".into());
+        }
+        PixelBatch::concat(&images).map(RequestInput::Image)
+    }
+}
+
 /// A loaded embedding model.
 ///
 /// Implementations must be callable from several threads at once where the
@@ -202,7 +277,7 @@ pub trait Embedder: Send + Sync {
     fn embed(&self, batch: &TokenizedBatch) -> Result<Embeddings, EmbedError>;
 
     /// Embeds one request's input of any modality. Text goes to [`Embedder::embed`];
-    /// a backend that embeds images overrides this (issue 13), the others refuse them.
+    /// a backend that embeds images overrides this, the others refuse them.
     fn embed_input(&self, input: EmbedInput<'_>) -> Result<Embeddings, EmbedError> {
         match input {
             EmbedInput::Text(batch) => self.embed(batch),

@@ -16,6 +16,7 @@ pub mod config;
 pub mod dataset;
 pub mod embedder;
 pub mod head;
+pub mod images;
 pub mod model_files;
 pub mod model_limits;
 pub mod oversubscription;
@@ -30,5 +31,5 @@ pub use architecture::{Architecture, Modality};
 pub use backend::{Backend, BackendCatalog, BackendKind, LoadRequest};
 pub use embedder::{
     BackendInfo, EmbedError, EmbedInput, Embedder, Embeddings, Phase, PhaseContext, PixelBatch, Precision,
-    TokenizedBatch,
+    RequestInput, TokenizedBatch,
 };

@@ -74,6 +74,32 @@ impl ModelFolder {
         self.root.join("torchscript/model.pt")
     }
 
+    /// The file of one tower of a multimodal model (CLIP, SigLIP), as
+    /// `scripts/python/convert_multimodal.py` names it: `dir/{text,vision}_model{suffix}`,
+    /// e.g. `onnx/vision_model.onnx`, `openvino/text_model_fp32.xml`, `torchscript/vision_model.pt`.
+    pub fn tower(&self, modality: crate::Modality, dir: &str, suffix: &str) -> PathBuf {
+        let tower = match modality {
+            crate::Modality::Text => "text_model",
+            crate::Modality::Image => "vision_model",
+        };
+        self.root.join(format!("{dir}/{tower}{suffix}"))
+    }
+
+    /// Whether the folder is a multimodal model's (its `config.json`'s `model_type` is
+    /// CLIP's or SigLIP's), converted one file per tower ([`Self::tower`]).
+    pub fn has_towers(&self) -> bool {
+        let model_type = read_json(&self.config_json())
+            .ok()
+            .flatten()
+            .and_then(|j| j.get("model_type").and_then(|t| t.as_str()).and_then(crate::Architecture::from_model_type));
+        model_type.is_some_and(|a| a.modalities().contains(&crate::Modality::Image))
+    }
+
+    /// The image processor's settings (`preprocessor_config.json`).
+    pub fn preprocessor_config(&self) -> PathBuf {
+        self.hf_dir().join("preprocessor_config.json")
+    }
+
     /// Reference embeddings of the probe set at natural length, written by the conversion.
     pub fn reference(&self) -> PathBuf {
         self.root.join("reference.json")

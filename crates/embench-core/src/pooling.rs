@@ -87,8 +87,13 @@ impl Pooling {
 /// The output names a network file may have: the finished sentence embeddings
 /// (`[batch, dim]`: the head ran inside the framework, as `scripts/convert_models.sh`
 /// exports since converter 5), or the token states (`[batch, seq, hidden]`: older
-/// exports, pooled here).
-pub const OUTPUT_NAMES: [&str; 2] = ["sentence_embedding", "last_hidden_state"];
+/// exports, pooled here). CLIP's and SigLIP's towers put out `text_embeds` and
+/// `image_embeds` (`[batch, dim]`, normalised: transformers' names).
+pub const OUTPUT_NAMES: [&str; 4] = ["sentence_embedding", "text_embeds", "image_embeds", "last_hidden_state"];
+
+/// The names of a network file's inputs embench feeds: token ids, mask and segments
+/// (text), or `pixel_values` (an image tower).
+pub const INPUT_NAMES: [&str; 4] = ["input_ids", "attention_mask", "token_type_ids", "pixel_values"];
 
 impl Pooling {
     /// Embeddings from a network's output `data` of `shape`: returned as they are when

@@ -22,6 +22,9 @@ use crate::embedder::{Padding, TokenizedBatch};
 pub struct TextTokenizer {
     plain: Tokenizer,
     max_len: usize,
+    /// Every batch padded to exactly this many tokens, whatever its texts (SigLIP's
+    /// text tower: `padding="max_length"` to its 64 positions, as its processor does).
+    fixed_len: Option<usize>,
     pad: PaddingParams,
     /// Put before every text (sentence-transformers' `prompt + text`).
     prompt: Option<String>,
@@ -41,7 +44,8 @@ impl TextTokenizer {
         plain.with_padding(None);
         plain.with_truncation(None).map_err(|e| e.to_string())?;
         let pad = pad_params(&plain, own, &path.with_file_name("tokenizer_config.json"))?;
-        Ok(Self { plain, max_len, pad, prompt: None })
+        let fixed_len = fixed_length(&path.with_file_name("config.json"))?;
+        Ok(Self { plain, max_len, pad, prompt: None, fixed_len })
     }
 
     /// This tokenizer putting `prompt` before every text, as sentence-transformers'
@@ -89,6 +93,11 @@ impl TextTokenizer {
             SeqLen::Tokens(n) => (PaddingStrategy::Fixed(n), n),
             SeqLen::Natural => (PaddingStrategy::BatchLongest, self.max_len),
         };
+        // SigLIP: truncated at the cell's length, padded to the model's fixed length.
+        let (strategy, max) = match self.fixed_len {
+            Some(fixed) => (PaddingStrategy::Fixed(fixed), max.min(fixed)),
+            None => (strategy, max),
+        };
         t.with_padding(Some(PaddingParams { strategy, ..pad }));
         t.with_truncation(Some(TruncationParams { max_length: max, ..Default::default() }))
             .map_err(|e| e.to_string())?;
@@ -99,6 +108,17 @@ impl TextTokenizer {
 /// Pad token, id and side: `tokenizer_config.json`'s `pad_token` and `padding_side`
 /// when it names them, else `tokenizer.json`'s own padding, else `[PAD]` or `<pad>`
 /// (id 0 when the vocabulary has neither), on the right.
+/// SigLIP's fixed text length: `text_config.max_position_embeddings` (64) of a
+/// `config.json` whose `model_type` is `siglip`; None for every other model.
+fn fixed_length(config: &Path) -> Result<Option<usize>, String> {
+    let Some(json) = crate::model_files::read_json(config)? else { return Ok(None) };
+    if json.get("model_type").and_then(|t| t.as_str()) != Some("siglip") {
+        return Ok(None);
+    }
+    let n = json.pointer("/text_config/max_position_embeddings").and_then(|n| n.as_u64()).unwrap_or(64);
+    Ok(Some(n as usize))
+}
+
 fn pad_params(plain: &Tokenizer, own: Option<PaddingParams>, config: &Path) -> Result<PaddingParams, String> {
     let mut params = own.unwrap_or_default();
     if plain.token_to_id(&params.pad_token).is_none() {

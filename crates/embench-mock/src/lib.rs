@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use embench_core::config::{CrashKind, MockSettings, ServiceTime, WrongValues};
-use embench_core::{BackendInfo, EmbedError, Embedder, Embeddings, Phase, Precision, TokenizedBatch};
+use embench_core::{BackendInfo, EmbedError, EmbedInput, Embedder, Embeddings, Phase, Precision, TokenizedBatch};
 use spin_sleep::{SpinSleeper, SpinStrategy};
 
 /// A model-free backend.
@@ -204,6 +204,33 @@ impl Embedder for MockEmbedder {
             spoil(&mut data, dim, wrong.values);
         }
         Ok(Embeddings { rows: batch.batch_size, dim, data })
+    }
+
+    /// Images are served as texts are (same service time, same failures): each image
+    /// becomes a row of 16 ids hashed from its pixels, so equal images get equal vectors.
+    fn embed_input(&self, input: EmbedInput<'_>) -> Result<Embeddings, EmbedError> {
+        let images = match input {
+            EmbedInput::Text(batch) => return self.embed(batch),
+            EmbedInput::Image(images) => images,
+        };
+        const IDS: usize = 16;
+        let per_image = images.pixels.len() / images.batch_size.max(1);
+        let mut input_ids = Vec::with_capacity(images.batch_size * IDS);
+        for row in images.pixels.chunks(per_image.max(1)) {
+            for part in row.chunks(row.len().div_ceil(IDS).max(1)).take(IDS) {
+                let h = part.iter().fold(0u64, |h, v| h.rotate_left(7) ^ u64::from(v.to_bits()));
+                input_ids.push((h % 30_000) as i64 + 1000);
+            }
+            input_ids.resize(input_ids.len().div_ceil(IDS) * IDS, 1);
+        }
+        let n = images.batch_size * IDS;
+        self.embed(&TokenizedBatch {
+            batch_size: images.batch_size,
+            seq_len: IDS,
+            input_ids,
+            attention_mask: vec![1; n],
+            token_type_ids: vec![0; n],
+        })
     }
 }
 

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use embench_core::config::{ModelFormat, ResolvedBackend};
 use embench_core::model_files::ModelFolder;
-use embench_core::{Architecture, Backend, EmbedError, Embedder, LoadRequest};
+use embench_core::{Architecture, Backend, EmbedError, Embedder, LoadRequest, Modality};
 
 use crate::{runtime_library, OpenvinoEmbedder, OpenvinoSettings};
 
@@ -24,17 +24,26 @@ impl Backend for OpenvinoBackend {
     }
 
     fn architectures(&self) -> Option<&'static [Architecture]> {
-        Some(&[Architecture::Bert, Architecture::XlmRoberta, Architecture::Qwen3, Architecture::Gemma3])
+        Some(&Architecture::ALL)
     }
 
     fn model_files(&self, folder: &ModelFolder, backend: &ResolvedBackend) -> Vec<PathBuf> {
-        ModelFolder::with_companions(network_file(folder, backend))
+        match folder.has_towers() {
+            true => Modality::ALL
+                .into_iter()
+                .flat_map(|m| ModelFolder::with_companions(tower_file(folder, backend, m)))
+                .collect(),
+            false => ModelFolder::with_companions(network_file(folder, backend)),
+        }
     }
 
     fn load(&self, request: &LoadRequest) -> Result<Box<dyn Embedder>, EmbedError> {
         request.cpu_only("openvino")?;
         let folder = request.folder("openvino")?;
-        let file = network_file(folder, request.backend);
+        let file = match request.towers() {
+            true => tower_file(folder, request.backend, request.modality),
+            false => network_file(folder, request.backend),
+        };
         let settings = OpenvinoSettings {
             threads: Some(request.threads),
             precision: request.backend.precision,
@@ -52,5 +61,15 @@ fn network_file(folder: &ModelFolder, backend: &ResolvedBackend) -> PathBuf {
         Some(ModelFormat::Onnx) => folder.onnx_model(),
         Some(ModelFormat::IrFp16) => folder.openvino_ir(true),
         _ => folder.openvino_ir(false),
+    }
+}
+
+/// A multimodal model's tower file, as `model_format` chooses it
+/// (`openvino/vision_model_fp32.xml`, `…_fp16.xml`, or `onnx/vision_model.onnx`).
+fn tower_file(folder: &ModelFolder, backend: &ResolvedBackend, modality: Modality) -> PathBuf {
+    match backend.openvino.as_ref().map(|o| o.model_format) {
+        Some(ModelFormat::Onnx) => folder.tower(modality, "onnx", ".onnx"),
+        Some(ModelFormat::IrFp16) => folder.tower(modality, "openvino", "_fp16.xml"),
+        _ => folder.tower(modality, "openvino", "_fp32.xml"),
     }
 }

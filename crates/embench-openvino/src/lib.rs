@@ -21,7 +21,10 @@ use embench_core::config::{ModelFormat, OpenvinoOptions};
 use embench_core::pooling::Pooling;
 use embench_core::runtime_lib::{self, WheelLibrary};
 use embench_core::session_pool::Pool;
-use embench_core::{BackendInfo, EmbedError, Embedder, Embeddings, Phase, PhaseContext, Precision, TokenizedBatch};
+use embench_core::{
+    BackendInfo, EmbedError, EmbedInput, Embedder, Embeddings, Phase, PhaseContext, PixelBatch, Precision,
+    TokenizedBatch,
+};
 use openvino::{CompiledModel, Core, DeviceType, ElementType, InferRequest, PropertyKey, RwPropertyKey, Shape, Tensor};
 
 pub mod peak;
@@ -71,6 +74,9 @@ pub struct OpenvinoSettings {
 pub struct OpenvinoEmbedder {
     requests: Pool<InferRequest>,
     inputs: Vec<String>,
+    /// An image tower: its one input takes `pixel_values` (ovc may name that port after
+    /// a folded Cast, so it is fed by index; ../shared/notes/architectures.md, fact 4).
+    image_input: bool,
     pooling: Pooling,
     info: BackendInfo,
     // Kept alive for the requests; never used concurrently (Mutex makes them Sync).
@@ -139,7 +145,11 @@ impl OpenvinoEmbedder {
             requests.push(compiled.create_infer_request().in_phase(FRAMEWORK, Phase::Load)?);
         }
         let mut inputs = Vec::new();
-        for i in 0..compiled.get_input_size().in_phase(FRAMEWORK, Phase::Load)? {
+        let n_inputs = compiled.get_input_size().in_phase(FRAMEWORK, Phase::Load)?;
+        let first = compiled.get_input_by_index(0).in_phase(FRAMEWORK, Phase::Load)?;
+        let image_input =
+            n_inputs == 1 && first.get_element_type().in_phase(FRAMEWORK, Phase::Load)? == ElementType::F32;
+        for i in (0..n_inputs).filter(|_| !image_input) {
             let name = compiled.get_input_by_index(i).and_then(|n| n.get_name()).in_phase(FRAMEWORK, Phase::Load)?;
             if !["input_ids", "attention_mask", "token_type_ids"].contains(&name.as_str()) {
                 return Err(EmbedError::new(
@@ -179,6 +189,7 @@ impl OpenvinoEmbedder {
         Ok(Self {
             requests: Pool::new(requests),
             inputs,
+            image_input,
             pooling: settings.pooling,
             info: BackendInfo {
                 framework: FRAMEWORK.into(),
@@ -215,7 +226,21 @@ impl Embedder for OpenvinoEmbedder {
         &self.info
     }
 
+    fn embed_input(&self, input: EmbedInput<'_>) -> Result<Embeddings, EmbedError> {
+        match input {
+            EmbedInput::Text(batch) => self.embed(batch),
+            EmbedInput::Image(images) => self.embed_images(images),
+        }
+    }
+
     fn embed(&self, batch: &TokenizedBatch) -> Result<Embeddings, EmbedError> {
+        if self.image_input {
+            return Err(EmbedError::new(
+                FRAMEWORK,
+                Phase::Inference,
+                "this is an image tower: it takes images, not text",
+            ));
+        }
         let shape =
             Shape::new(&[batch.batch_size as i64, batch.seq_len as i64]).in_phase(FRAMEWORK, Phase::Inference)?;
         let mut tensors = Vec::with_capacity(self.inputs.len());
@@ -231,17 +256,44 @@ impl Embedder for OpenvinoEmbedder {
             for (name, tensor) in &tensors {
                 request.set_tensor(name, tensor).in_phase(FRAMEWORK, Phase::Inference)?;
             }
-            {
-                let _span = tracing::trace_span!("forward").entered();
-                request.infer().in_phase(FRAMEWORK, Phase::Inference)?;
-            }
-            let out = request.get_output_tensor_by_index(0).in_phase(FRAMEWORK, Phase::Inference)?;
-            let dims = out.get_shape().in_phase(FRAMEWORK, Phase::Inference)?.get_dimensions().to_vec();
-            let data = out.get_data::<f32>().in_phase(FRAMEWORK, Phase::Inference)?;
-            let dims: Vec<usize> = dims.iter().map(|&d| d as usize).collect();
-            self.pooling
-                .finish(data, &dims, &batch.attention_mask, batch.batch_size, batch.seq_len)
-                .map_err(|e| EmbedError::new(FRAMEWORK, Phase::Inference, e))
+            self.infer(request, &batch.attention_mask, batch.batch_size, batch.seq_len)
         })
+    }
+}
+
+impl OpenvinoEmbedder {
+    /// An image tower's vectors of `images` (its one f32 input, `[batch, 3, H, W]`).
+    fn embed_images(&self, images: &PixelBatch) -> Result<Embeddings, EmbedError> {
+        if !self.image_input {
+            return Err(EmbedError::new(FRAMEWORK, Phase::Inference, "this network takes text, not images"));
+        }
+        let dims = [images.batch_size, 3, images.height, images.width].map(|d| d as i64);
+        let shape = Shape::new(&dims).in_phase(FRAMEWORK, Phase::Inference)?;
+        let mut tensor = Tensor::new(ElementType::F32, &shape).in_phase(FRAMEWORK, Phase::Inference)?;
+        tensor.get_data_mut::<f32>().in_phase(FRAMEWORK, Phase::Inference)?.copy_from_slice(&images.pixels);
+        self.requests.with(|request| {
+            request.set_input_tensor_by_index(0, &tensor).in_phase(FRAMEWORK, Phase::Inference)?;
+            self.infer(request, &[], images.batch_size, 0)
+        })
+    }
+
+    /// Runs `request` (its inputs set) and finishes its first output as
+    /// [`Pooling::finish`] does, for a batch of `batch` inputs of `seq` tokens (images: 0).
+    fn infer(
+        &self,
+        request: &mut InferRequest,
+        mask: &[i64],
+        batch: usize,
+        seq: usize,
+    ) -> Result<Embeddings, EmbedError> {
+        {
+            let _span = tracing::trace_span!("forward").entered();
+            request.infer().in_phase(FRAMEWORK, Phase::Inference)?;
+        }
+        let out = request.get_output_tensor_by_index(0).in_phase(FRAMEWORK, Phase::Inference)?;
+        let dims = out.get_shape().in_phase(FRAMEWORK, Phase::Inference)?.get_dimensions().to_vec();
+        let data = out.get_data::<f32>().in_phase(FRAMEWORK, Phase::Inference)?;
+        let dims: Vec<usize> = dims.iter().map(|&d| d as usize).collect();
+        self.pooling.finish(data, &dims, mask, batch, seq).map_err(|e| EmbedError::new(FRAMEWORK, Phase::Inference, e))
     }
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use embench_core::config::ResolvedBackend;
 use embench_core::model_files::ModelFolder;
-use embench_core::{Architecture, Backend, EmbedError, Embedder, LoadRequest};
+use embench_core::{Architecture, Backend, EmbedError, Embedder, LoadRequest, Modality};
 
 use crate::{runtime_library, OrtEmbedder, OrtSettings, ORT_CRATE_VERSION};
 
@@ -24,11 +24,14 @@ impl Backend for OrtBackend {
     }
 
     fn architectures(&self) -> Option<&'static [Architecture]> {
-        Some(&[Architecture::Bert, Architecture::XlmRoberta, Architecture::Qwen3, Architecture::Gemma3])
+        Some(&Architecture::ALL)
     }
 
     fn model_files(&self, folder: &ModelFolder, _backend: &ResolvedBackend) -> Vec<PathBuf> {
-        vec![folder.onnx_model()]
+        match folder.has_towers() {
+            true => Modality::ALL.map(|m| folder.tower(m, "onnx", ".onnx")).to_vec(),
+            false => vec![folder.onnx_model()],
+        }
     }
 
     fn load(&self, request: &LoadRequest) -> Result<Box<dyn Embedder>, EmbedError> {
@@ -39,6 +42,10 @@ impl Backend for OrtBackend {
             options: request.backend.ort.clone().expect("validation fills ort options"),
             pooling: request.model.pooling,
         };
-        Ok(Box::new(OrtEmbedder::load(&folder.onnx_model(), &settings)?))
+        let file = match request.towers() {
+            true => folder.tower(request.modality, "onnx", ".onnx"),
+            false => folder.onnx_model(),
+        };
+        Ok(Box::new(OrtEmbedder::load(&file, &settings)?))
     }
 }

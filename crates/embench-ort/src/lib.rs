@@ -15,10 +15,13 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use embench_core::config::{ExecutionMode, ExecutionProvider, GraphOptimization, OrtOptions};
-use embench_core::pooling::{Pooling, OUTPUT_NAMES};
+use embench_core::pooling::{Pooling, INPUT_NAMES, OUTPUT_NAMES};
 use embench_core::runtime_lib::{self, WheelLibrary};
 use embench_core::session_pool::Pool;
-use embench_core::{BackendInfo, EmbedError, Embedder, Embeddings, Phase, PhaseContext, Precision, TokenizedBatch};
+use embench_core::{
+    BackendInfo, EmbedError, EmbedInput, Embedder, Embeddings, Phase, PhaseContext, PixelBatch, Precision,
+    TokenizedBatch,
+};
 use ort::environment::Environment;
 use ort::ep::ExecutionProviderDispatch;
 use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
@@ -111,7 +114,7 @@ impl OrtEmbedder {
         let first = &sessions[0];
         let inputs: Vec<String> = first.inputs().iter().map(|i| i.name().to_string()).collect();
         for name in &inputs {
-            if !["input_ids", "attention_mask", "token_type_ids"].contains(&name.as_str()) {
+            if !INPUT_NAMES.contains(&name.as_str()) {
                 return Err(EmbedError::new(
                     FRAMEWORK,
                     Phase::Load,
@@ -228,7 +231,21 @@ impl Embedder for OrtEmbedder {
         &self.info
     }
 
+    fn embed_input(&self, input: EmbedInput<'_>) -> Result<Embeddings, EmbedError> {
+        match input {
+            EmbedInput::Text(batch) => self.embed(batch),
+            EmbedInput::Image(images) => self.embed_images(images),
+        }
+    }
+
     fn embed(&self, batch: &TokenizedBatch) -> Result<Embeddings, EmbedError> {
+        if self.inputs.iter().any(|n| n == "pixel_values") {
+            return Err(EmbedError::new(
+                FRAMEWORK,
+                Phase::Inference,
+                "this is an image tower: it takes images, not text",
+            ));
+        }
         let shape = [batch.batch_size, batch.seq_len];
         let tensor = |name: &str| {
             let data = match name {
@@ -250,6 +267,30 @@ impl Embedder for OrtEmbedder {
             let dims: Vec<usize> = out_shape.iter().map(|&d| d as usize).collect();
             self.pooling
                 .finish(data, &dims, &batch.attention_mask, batch.batch_size, batch.seq_len)
+                .map_err(|e| EmbedError::new(FRAMEWORK, Phase::Inference, e))
+        })
+    }
+}
+
+impl OrtEmbedder {
+    /// An image tower's vectors of `images` (`pixel_values` `[batch, 3, H, W]`).
+    fn embed_images(&self, images: &PixelBatch) -> Result<Embeddings, EmbedError> {
+        if self.inputs != ["pixel_values"] {
+            return Err(EmbedError::new(FRAMEWORK, Phase::Inference, "this network takes text, not images"));
+        }
+        let shape = [images.batch_size, 3, images.height, images.width];
+        let tensor =
+            TensorRef::from_array_view((shape, images.pixels.as_slice())).in_phase(FRAMEWORK, Phase::Inference)?;
+        self.sessions.with(|session| {
+            let outputs = {
+                let _span = tracing::trace_span!("forward").entered();
+                session.run(ort::inputs!["pixel_values" => tensor]).in_phase(FRAMEWORK, Phase::Inference)?
+            };
+            let (out_shape, data) =
+                outputs[self.output.as_str()].try_extract_tensor::<f32>().in_phase(FRAMEWORK, Phase::Inference)?;
+            let dims: Vec<usize> = out_shape.iter().map(|&d| d as usize).collect();
+            self.pooling
+                .finish(data, &dims, &[], images.batch_size, 0)
                 .map_err(|e| EmbedError::new(FRAMEWORK, Phase::Inference, e))
         })
     }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use embench_core::config::{ResolvedBackend, TorchMode};
 use embench_core::model_files::ModelFolder;
-use embench_core::{Architecture, Backend, BackendKind, EmbedError, Embedder, LoadRequest};
+use embench_core::{Architecture, Backend, BackendKind, EmbedError, Embedder, LoadRequest, Modality, Phase};
 
 use crate::{interpreter, PythonEmbedder, PythonSettings};
 
@@ -51,6 +51,20 @@ impl PythonBackend {
             _ => None,
         }
     }
+
+    /// A multimodal model's file for the tower of `modality` (eager PyTorch: the whole
+    /// model's safetensors, of which the worker runs that tower).
+    fn tower_file(&self, folder: &ModelFolder, backend: &ResolvedBackend, modality: Modality) -> Option<PathBuf> {
+        match self.kind {
+            BackendKind::PythonOrt => Some(folder.tower(modality, "onnx", ".onnx")),
+            BackendKind::PythonOpenvino => Some(folder.tower(modality, "openvino", "_fp32.xml")),
+            BackendKind::PythonTorch => Some(match backend.python.as_ref().map(|p| p.mode) {
+                Some(TorchMode::Torchscript) => folder.tower(modality, "torchscript", ".pt"),
+                _ => folder.safetensors(),
+            }),
+            _ => None,
+        }
+    }
 }
 
 impl Backend for PythonBackend {
@@ -82,11 +96,20 @@ impl Backend for PythonBackend {
         match self.kind {
             // The echo worker answers without a model.
             BackendKind::PythonEcho => None,
-            _ => Some(&[Architecture::Bert, Architecture::XlmRoberta, Architecture::Qwen3, Architecture::Gemma3]),
+            _ => Some(&Architecture::ALL),
         }
     }
 
     fn model_files(&self, folder: &ModelFolder, backend: &ResolvedBackend) -> Vec<PathBuf> {
+        if folder.has_towers() {
+            let mut files: Vec<PathBuf> = Modality::ALL
+                .into_iter()
+                .filter_map(|m| self.tower_file(folder, backend, m))
+                .flat_map(ModelFolder::with_companions)
+                .collect();
+            files.dedup();
+            return files;
+        }
         self.network_file(folder, backend).map(ModelFolder::with_companions).unwrap_or_default()
     }
 
@@ -97,7 +120,12 @@ impl Backend for PythonBackend {
         let options = backend.python.clone().expect("validation fills python options");
         let network = match self.kind {
             BackendKind::PythonEcho => None,
+            _ if request.towers() => self.tower_file(request.folder(framework)?, backend, request.modality),
             _ => self.network_file(request.folder(framework)?, backend),
+        };
+        let image_size = match request.modality {
+            Modality::Text => None,
+            Modality::Image => Some(image_size(request)?),
         };
         let settings = PythonSettings {
             kind,
@@ -108,7 +136,29 @@ impl Backend for PythonBackend {
             pooling: model.pooling,
             processes: options.processes,
             dim: model.config.embedding_dim.value,
+            modality: request.modality,
+            image_size,
         };
         Ok(Box::new(PythonEmbedder::load(framework, &settings)?))
     }
+}
+
+/// The image tower's input size: `vision_config.image_size` of the model's `config.json`
+/// (square, as CLIP and SigLIP are), else models.yaml's `image_size`.
+fn image_size(request: &LoadRequest) -> Result<(usize, usize), EmbedError> {
+    let from_config = request.model.folder.as_ref().and_then(|f| {
+        let text = std::fs::read_to_string(f.config_json()).ok()?;
+        let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+        json.pointer("/vision_config/image_size").and_then(|v| v.as_u64()).map(|n| n as usize)
+    });
+    from_config.or(request.model.config.image_size).map(|n| (n, n)).ok_or_else(|| {
+        EmbedError::new(
+            "python",
+            Phase::Load,
+            format!(
+                "model '{}': no vision_config.image_size in config.json and no image_size in models.yaml (fix: set image_size)",
+                request.model.key
+            ),
+        )
+    })
 }

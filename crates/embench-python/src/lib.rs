@@ -23,7 +23,9 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Condvar, Mutex};
 
 use embench_core::pooling::Pooling;
-use embench_core::{BackendInfo, EmbedError, Embedder, Embeddings, Phase, Precision, TokenizedBatch};
+use embench_core::{
+    BackendInfo, EmbedError, EmbedInput, Embedder, Embeddings, Modality, Phase, PixelBatch, Precision, TokenizedBatch,
+};
 use serde::Deserialize;
 
 /// The worker script, embedded so the binary does not depend on where it runs from.
@@ -51,6 +53,10 @@ pub struct PythonSettings {
     pub processes: usize,
     /// Embedding dimension (the echo worker's vectors).
     pub dim: usize,
+    /// A multimodal model's tower, and for the image tower its input `(height, width)`.
+    pub modality: Modality,
+    /// The image tower's input size, pixels (`--image-size H W`).
+    pub image_size: Option<(usize, usize)>,
 }
 
 /// The python interpreter: `$EMBENCH_PYTHON`, else `bin/python` of the project venv.
@@ -105,6 +111,10 @@ impl Worker {
         if let Some(m) = &s.model {
             cmd.arg("--model").arg(m);
         }
+        cmd.args(["--modality", s.modality.as_str()]);
+        if let Some((h, w)) = s.image_size {
+            cmd.args(["--image-size", &h.to_string(), &w.to_string()]);
+        }
         // When this process ends, however it ends, the worker reads EOF and exits; a
         // worker stuck inside the framework goes with embench's worker process group,
         // which `embench run` kills on a timeout. (No parent-death signal: it fires when
@@ -141,11 +151,11 @@ impl Worker {
         }
     }
 
-    fn embed(&mut self, batch: &TokenizedBatch) -> Result<Embeddings, String> {
+    fn embed(&mut self, input: EmbedInput<'_>) -> Result<Embeddings, String> {
         if let Some(why) = &self.dead {
             return Err(why.clone());
         }
-        let result = self.round_trip(batch);
+        let result = self.round_trip(&request_bytes(input));
         if let Err(RoundTrip::Pipe(e)) = &result {
             let status = match self.child.try_wait() {
                 Ok(Some(s)) => s.to_string(),
@@ -159,17 +169,8 @@ impl Worker {
         })
     }
 
-    fn round_trip(&mut self, batch: &TokenizedBatch) -> Result<Embeddings, RoundTrip> {
-        let (rows, seq) = (batch.batch_size, batch.seq_len);
-        let mut msg = Vec::with_capacity(8 + 3 * rows * seq * 8);
-        msg.extend_from_slice(&(rows as u32).to_le_bytes());
-        msg.extend_from_slice(&(seq as u32).to_le_bytes());
-        for values in [&batch.input_ids, &batch.attention_mask, &batch.token_type_ids] {
-            for v in values.iter() {
-                msg.extend_from_slice(&v.to_le_bytes());
-            }
-        }
-        self.stdin.write_all(&msg).map_err(RoundTrip::Pipe)?;
+    fn round_trip(&mut self, msg: &[u8]) -> Result<Embeddings, RoundTrip> {
+        self.stdin.write_all(msg).map_err(RoundTrip::Pipe)?;
         self.stdin.flush().map_err(RoundTrip::Pipe)?;
         let mut head = [0u8; 8];
         self.stdout.read_exact(&mut head).map_err(RoundTrip::Pipe)?;
@@ -187,6 +188,34 @@ impl Worker {
         self.stdout.read_exact(&mut bytes).map_err(RoundTrip::Pipe)?;
         let data = bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
         Ok(Embeddings { rows: out_rows, dim, data })
+    }
+}
+
+/// One request in the worker protocol: text, u32 rows, u32 seq, then int64 ids, mask
+/// and segments; images, u32 rows, u32 values per image (3·H·W), then f32 pixels.
+fn request_bytes(input: EmbedInput<'_>) -> Vec<u8> {
+    match input {
+        EmbedInput::Text(batch) => {
+            let (rows, seq) = (batch.batch_size, batch.seq_len);
+            let mut msg = Vec::with_capacity(8 + 3 * rows * seq * 8);
+            msg.extend_from_slice(&(rows as u32).to_le_bytes());
+            msg.extend_from_slice(&(seq as u32).to_le_bytes());
+            for values in [&batch.input_ids, &batch.attention_mask, &batch.token_type_ids] {
+                for v in values.iter() {
+                    msg.extend_from_slice(&v.to_le_bytes());
+                }
+            }
+            msg
+        }
+        EmbedInput::Image(PixelBatch { batch_size, height, width, pixels }) => {
+            let mut msg = Vec::with_capacity(8 + pixels.len() * 4);
+            msg.extend_from_slice(&(*batch_size as u32).to_le_bytes());
+            msg.extend_from_slice(&((3 * height * width) as u32).to_le_bytes());
+            for v in pixels {
+                msg.extend_from_slice(&v.to_le_bytes());
+            }
+            msg
+        }
     }
 }
 
@@ -300,6 +329,10 @@ impl Embedder for PythonEmbedder {
     }
 
     fn embed(&self, batch: &TokenizedBatch) -> Result<Embeddings, EmbedError> {
+        self.embed_input(EmbedInput::Text(batch))
+    }
+
+    fn embed_input(&self, input: EmbedInput<'_>) -> Result<Embeddings, EmbedError> {
         let mut worker = {
             let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
             loop {
@@ -309,7 +342,7 @@ impl Embedder for PythonEmbedder {
                 idle = self.returned.wait(idle).unwrap_or_else(|e| e.into_inner());
             }
         };
-        let result = worker.embed(batch);
+        let result = worker.embed(input);
         self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(worker);
         self.returned.notify_one();
         result.map_err(|m| EmbedError::new(self.framework, Phase::Inference, m))

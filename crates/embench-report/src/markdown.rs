@@ -21,7 +21,11 @@ pub fn report(runs: &Runs, charts: &[ChartFile]) -> String {
     configs(&mut md, runs);
     summary(&mut md, runs);
     for ((model, seq), entries) in runs.groups() {
-        let _ = writeln!(md, "## {model}, sequence length {seq}\n");
+        match crate::image_sections::is_image(&seq) {
+            true => writeln!(md, "## {model}, image tower ({})\n", seq.trim_start_matches("image").trim()),
+            false => writeln!(md, "## {model}, sequence length {seq}\n"),
+        }
+        .expect("writing to a String");
         // A model not fetched, or a length over its maximum: one line, not a table of dashes.
         if entries.iter().all(|e| e.record.skipped.is_some()) {
             let mut reasons: Vec<&str> = Vec::new();
@@ -41,6 +45,7 @@ pub fn report(runs: &Runs, charts: &[ChartFile]) -> String {
         crate::load_sections::slo_table(&mut md, &plain, runs.many_hosts());
         crate::load_sections::trust_table(&mut md, &plain, runs.many_hosts());
         crate::python_sections::rust_vs_python(&mut md, &plain, runs.many_hosts());
+        crate::image_sections::image_table(&mut md, &plain, runs.many_hosts());
         for c in charts.iter().filter(|c| c.model == model && c.seq == seq) {
             let _ = writeln!(md, "![{}](charts/{}.png)\n", c.title, c.stem);
         }
@@ -232,8 +237,11 @@ fn summary(md: &mut String, runs: &Runs) {
                         ord.reverse()
                     }
                 });
+            // An image tower's throughput is images/s.
+            let unit =
+                if crate::image_sections::is_image(&seq) && q.unit == "embeddings/s" { "images/s" } else { q.unit };
             let (best, value, cell) = match best {
-                Some((v, e)) => (e.series(runs.many_hosts()), format!("{} {}", sig(v), q.unit), describe(e.record)),
+                Some((v, e)) => (e.series(runs.many_hosts()), format!("{} {unit}", sig(v)), describe(e.record)),
                 None => ("-".into(), "no valid cell".into(), "-".into()),
             };
             table.row(&[model.to_string(), seq.to_string(), q.text.to_string(), best, value, cell]);

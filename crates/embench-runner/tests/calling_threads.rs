@@ -44,7 +44,12 @@ impl Embedder for Recording {
 struct Factory(Mutex<Vec<Load>>);
 
 impl BackendFactory for Factory {
-    fn load(&self, backend: &ResolvedBackend, _: &ResolvedModel) -> Result<Box<dyn Embedder>, EmbedError> {
+    fn load(
+        &self,
+        backend: &ResolvedBackend,
+        _: &ResolvedModel,
+        _: embench_core::Modality,
+    ) -> Result<Box<dyn Embedder>, EmbedError> {
         let calls = Calls::default();
         self.0.lock().unwrap().push((std::thread::current().id(), calls.clone()));
         let inner = MockEmbedder::new(backend.mock.clone().expect("a mock backend"));

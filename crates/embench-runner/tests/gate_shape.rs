@@ -85,7 +85,10 @@ fn run(wrong: Option<WrongOutput>) -> Vec<CellRecord> {
         [16, 64].into_iter().map(|n| (n, reference(&right, &tokenizer, SeqLen::Tokens(n)))).collect();
     let gate = Gate::new(tokenizer.clone(), reference(&right, &tokenizer, SeqLen::Natural), fixed);
     settings.wrong_output = wrong;
-    let mut inputs = InputFactory::new(TextSource::Synthetic { seed: 7 });
+    let mut inputs = InputFactory::new(
+        TextSource::Synthetic { seed: 7 },
+        embench_core::images::ImageSource::Synthetic { width: 64, height: 48, seed: 7 },
+    );
     plan.cells
         .iter()
         .map(|cell| {

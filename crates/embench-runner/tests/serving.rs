@@ -51,10 +51,11 @@ fn qps(o: &LoopOutcome) -> f64 {
 fn dynamic_batching_forms_batches_and_beats_the_unbatched_run() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let input = one_text();
+    let request = embench_core::RequestInput::Text(input.clone());
     let run = |batching: Option<DynamicBatching>| {
         let replicas: Vec<Box<dyn Embedder>> = vec![Box::new(mock(2.0, 0.25))];
         Server::run(&replicas, 1, batching, Padding::default(), |server| {
-            let serve = |_: u64| server.submit(&input);
+            let serve = |_: u64| server.submit(&request);
             run_for(&serve, 8, 400, Duration::ZERO, &AtomicU64::new(0), &Mode::ClosedLoop)
         })
     };
@@ -76,9 +77,10 @@ fn dynamic_batching_forms_batches_and_beats_the_unbatched_run() {
 fn replicas_share_the_requests_and_serve_in_parallel() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let input = one_text();
+    let request = embench_core::RequestInput::Text(input.clone());
     let replicas: Vec<Box<dyn Embedder>> = vec![Box::new(mock(4.0, 0.0)), Box::new(mock(4.0, 0.0))];
     let (out, formed) = Server::run(&replicas, 1, None, Padding::default(), |server| {
-        let serve = |_: u64| server.submit(&input);
+        let serve = |_: u64| server.submit(&request);
         run_for(&serve, 2, 200, Duration::ZERO, &AtomicU64::new(0), &Mode::ClosedLoop)
     });
     assert_eq!(formed.get(&1), Some(&200));

@@ -136,3 +136,35 @@ mod tests {
         assert_eq!(ScenarioKind::default().as_str(), "fixed");
     }
 }
+
+/// What a model (or one tower of it) embeds, and what a cell measured.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Modality {
+    /// Token ids.
+    #[default]
+    Text,
+    /// Pixel batches `[batch, 3, H, W]`, f32.
+    Image,
+}
+
+impl Modality {
+    /// Both, in display order.
+    pub const ALL: [Modality; 2] = [Modality::Text, Modality::Image];
+
+    /// `text` or `image`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Modality::Text => "text",
+            Modality::Image => "image",
+        }
+    }
+}
+
+impl std::fmt::Display for Modality {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -20,6 +20,6 @@ pub mod stats;
 
 pub use histogram::{LatencyHistogram, LatencySummary};
 pub use jsonl::{read_complete_cells, read_records, RecordSink, ResultsWriter};
-pub use kinds::{CacheLimit, LoadMode, Precision, ScenarioKind, WorkerFailureKind};
+pub use kinds::{CacheLimit, LoadMode, Modality, Precision, ScenarioKind, WorkerFailureKind};
 pub use manifest::{BackendVersion, CellFilter, HostFacts, Manifest};
 pub use record::{CellRecord, SCHEMA_VERSION};

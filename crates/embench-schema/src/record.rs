@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::histogram::LatencySummary;
-use crate::kinds::{CacheLimit, LoadMode, Precision, ScenarioKind, WorkerFailureKind};
+use crate::kinds::{CacheLimit, LoadMode, Modality, Precision, ScenarioKind, WorkerFailureKind};
 use crate::stats::{Estimate, SloResult, SteadyState};
 
 /// Version of the record layout; bump on any incompatible change, and update `schema/result.schema.json`.
@@ -40,9 +40,12 @@ pub struct CellRecord {
     pub warnings: Vec<String>,
     /// Closed-loop clients.
     pub concurrency: usize,
-    /// Texts per request.
+    /// What the cell embedded: `text` (default) or `image`.
+    #[serde(default)]
+    pub modality: Modality,
+    /// Texts (or images) per request.
     pub batch_size: usize,
-    /// Tokens per input: a number, or `natural`.
+    /// Tokens per input: a number, or `natural`; image cells: `image HxW` (the model's input size).
     pub seq_len: serde_json::Value,
     /// Mean real (unpadded) tokens per input (the prompt's included).
     pub tokens_per_input_mean: f64,
@@ -64,7 +67,7 @@ pub struct CellRecord {
     pub error_messages: BTreeMap<String, u64>,
     /// Requests per second over the measured phase.
     pub qps: Option<f64>,
-    /// Embeddings per second (qps × batch size).
+    /// Embeddings per second (qps × batch size): images per second in an image cell.
     pub embeddings_per_s: Option<f64>,
     /// Latency from submit to result, milliseconds.
     pub latency_ms: Option<LatencySummary>,
@@ -138,12 +141,16 @@ pub struct CellRecord {
     /// Latency-bounded throughput search: the answer and every probe.
     #[serde(default)]
     pub slo: Option<SloResult>,
-    /// Model FLOPs of one text at the cell's sequence length (natural lengths: the mean), GFLOP.
+    /// Model FLOPs of one text at the cell's sequence length (natural lengths: the mean),
+    /// or of one image over its tower's patches, GFLOP.
     #[serde(default)]
     pub gflop_per_text: Option<f64>,
     /// Achieved model GFLOP/s: embeddings/s x GFLOP per text.
     #[serde(default)]
     pub gflops_per_s: Option<f64>,
+    /// Image cells: the images, their preprocessing and its parity with Hugging Face's.
+    #[serde(default)]
+    pub image: Option<ImageFigures>,
     /// Set when the cell ran out of GPU memory and was run again on the CPU with a quarter of the batch.
     #[serde(default)]
     pub fallback: Option<Fallback>,
@@ -365,4 +372,38 @@ mod tests {
         }
         assert!(serde_json::from_str::<Ran>(r#"{"precision":"fp64"}"#).is_err());
     }
+}
+
+/// An image cell's inputs and how they were made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageFigures {
+    /// `synthetic 640x480 jpeg (seed 42)` or the images folder.
+    pub source: String,
+    /// Decoding and preprocessing ran inside each measured request (in the latency),
+    /// not before the cell.
+    #[serde(default)]
+    pub include_preprocessing: bool,
+    /// The model's input, pixels.
+    pub height_px: usize,
+    /// The model's input, pixels.
+    pub width_px: usize,
+    /// The preprocessing run (processor class and resample filter, from `preprocessor_config.json`).
+    pub processor: String,
+    /// Mean time to decode and preprocess one image, measured before the cell, ms (in
+    /// the latency as well when `include_preprocessing`).
+    pub preprocess_ms_per_image: f64,
+    /// Images of the source that could not be decoded and were left out.
+    pub images_skipped: usize,
+    /// Why, for up to 3 of them.
+    #[serde(default)]
+    pub skipped_examples: Vec<String>,
+    /// Preprocessing parity: the largest difference of a normalised pixel value between
+    /// embench's preprocessing and Hugging Face's image processor on the probe images
+    /// (None: not measured).
+    #[serde(default)]
+    pub preprocess_max_abs_diff: Option<f64>,
+    /// Preprocessing parity: the smallest cosine between this backend's embedding of
+    /// embench's pixels and transformers' embedding of Hugging Face's pixels.
+    #[serde(default)]
+    pub preprocess_min_cosine: Option<f64>,
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use embench_core::config::{DeviceKind, ResolvedBackend};
 use embench_core::model_files::ModelFolder;
-use embench_core::{Architecture, Backend, EmbedError, Embedder, LoadRequest};
+use embench_core::{Architecture, Backend, EmbedError, Embedder, LoadRequest, Modality};
 
 use crate::{TchEmbedder, TchSettings, LIBTORCH_VERSION, TCH_CRATE_VERSION};
 
@@ -17,11 +17,14 @@ impl Backend for TchBackend {
     }
 
     fn architectures(&self) -> Option<&'static [Architecture]> {
-        Some(&[Architecture::Bert, Architecture::XlmRoberta, Architecture::Qwen3, Architecture::Gemma3])
+        Some(&Architecture::ALL)
     }
 
     fn model_files(&self, folder: &ModelFolder, _backend: &ResolvedBackend) -> Vec<PathBuf> {
-        vec![folder.torchscript()]
+        match folder.has_towers() {
+            true => Modality::ALL.map(|m| folder.tower(m, "torchscript", ".pt")).to_vec(),
+            false => vec![folder.torchscript()],
+        }
     }
 
     fn load(&self, request: &LoadRequest) -> Result<Box<dyn Embedder>, EmbedError> {
@@ -31,7 +34,12 @@ impl Backend for TchBackend {
             cuda: request.backend.device == DeviceKind::Cuda,
             precision: request.backend.precision,
             pooling: request.model.pooling,
+            modality: request.modality,
         };
-        Ok(Box::new(TchEmbedder::load(&folder.torchscript(), &settings)?))
+        let file = match request.towers() {
+            true => folder.tower(request.modality, "torchscript", ".pt"),
+            false => folder.torchscript(),
+        };
+        Ok(Box::new(TchEmbedder::load(&file, &settings)?))
     }
 }

@@ -15,7 +15,10 @@ pub use backend::TchBackend;
 use std::path::Path;
 
 use embench_core::pooling::Pooling;
-use embench_core::{BackendInfo, EmbedError, Embedder, Embeddings, Phase, PhaseContext, Precision, TokenizedBatch};
+use embench_core::{
+    BackendInfo, EmbedError, EmbedInput, Embedder, Embeddings, Modality, Phase, PhaseContext, PixelBatch, Precision,
+    TokenizedBatch,
+};
 use tch::{CModule, Device, Kind, Tensor};
 
 const FRAMEWORK: &str = "tch";
@@ -36,6 +39,8 @@ pub struct TchSettings {
     pub precision: Precision,
     /// Pooling and normalisation of the model.
     pub pooling: Pooling,
+    /// A multimodal model's tower: text or image (text models: text).
+    pub modality: Modality,
 }
 
 /// A loaded TorchScript module.
@@ -46,6 +51,8 @@ pub struct TchEmbedder {
     module: CModule,
     device: Device,
     inputs: usize,
+    /// An image tower: one input, `pixel_values`, in the parameters' float kind.
+    image: Option<Kind>,
     pooling: Pooling,
     info: BackendInfo,
 }
@@ -98,7 +105,7 @@ impl TchEmbedder {
         }
         // The export's inputs are (input_ids, attention_mask[, token_type_ids]); the
         // converter records which, and BERT-family models take all three.
-        let inputs = input_count(model);
+        let inputs = input_count(model, settings.modality);
         let threads = tch::get_num_threads().max(1) as usize;
         let device_name = match device {
             Device::Cuda(i) => match gpu_name(i) {
@@ -111,6 +118,7 @@ impl TchEmbedder {
             module,
             device,
             inputs,
+            image: (settings.modality == Modality::Image).then_some(kind),
             pooling: settings.pooling,
             info: BackendInfo {
                 framework: FRAMEWORK.into(),
@@ -173,15 +181,21 @@ fn gpu_name(index: usize) -> Option<String> {
     (out.status.success() && !name.is_empty()).then_some(name)
 }
 
-/// Inputs the export takes, from the `conversion.json` beside it (default: three).
-fn input_count(model: &Path) -> usize {
+/// Inputs the export takes, from the `conversion.json` beside it: a multimodal
+/// model's tower's (`towers.text.inputs`: SigLIP takes only `input_ids`), else the
+/// text model's `inputs` (default: three).
+fn input_count(model: &Path, modality: Modality) -> usize {
     let record = model.parent().and_then(Path::parent).map(|root| root.join("conversion.json"));
-    record
+    let json = record
         .and_then(|p| std::fs::read_to_string(p).ok())
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .and_then(|json| json["inputs"].as_array().map(Vec::len))
-        .filter(|&n| n == 2 || n == 3)
-        .unwrap_or(3)
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
+    let tower = json.as_ref().and_then(|j| j.pointer(&format!("/towers/{modality}/inputs"))).and_then(|v| v.as_array());
+    match tower {
+        Some(list) => list.len(),
+        None => {
+            json.and_then(|json| json["inputs"].as_array().map(Vec::len)).filter(|&n| n == 2 || n == 3).unwrap_or(3)
+        }
+    }
 }
 
 extern "C" {
@@ -214,11 +228,29 @@ impl Embedder for TchEmbedder {
         &self.info
     }
 
+    fn embed_input(&self, input: EmbedInput<'_>) -> Result<Embeddings, EmbedError> {
+        match input {
+            EmbedInput::Text(batch) => self.embed(batch),
+            EmbedInput::Image(images) => self.embed_images(images),
+        }
+    }
+
     fn embed(&self, batch: &TokenizedBatch) -> Result<Embeddings, EmbedError> {
+        if self.image.is_some() {
+            return Err(EmbedError::new(
+                FRAMEWORK,
+                Phase::Inference,
+                "this is an image tower: it takes images, not text",
+            ));
+        }
         let _inference = InferenceMode::enter();
         let shape = [batch.batch_size as i64, batch.seq_len as i64];
         let tensor = |data: &[i64]| Tensor::from_slice(data).view(shape).to_device(self.device);
-        let mut inputs = vec![tensor(&batch.input_ids), tensor(&batch.attention_mask)];
+        // (input_ids[, attention_mask[, token_type_ids]]), as the export was traced.
+        let mut inputs = vec![tensor(&batch.input_ids)];
+        if self.inputs >= 2 {
+            inputs.push(tensor(&batch.attention_mask));
+        }
         if self.inputs == 3 {
             inputs.push(tensor(&batch.token_type_ids));
         }
@@ -232,6 +264,29 @@ impl Embedder for TchEmbedder {
         let data = Vec::<f32>::try_from(&flat).in_phase(FRAMEWORK, Phase::Inference)?;
         self.pooling
             .finish(&data, &dims, &batch.attention_mask, batch.batch_size, batch.seq_len)
+            .map_err(|e| EmbedError::new(FRAMEWORK, Phase::Inference, e))
+    }
+}
+
+impl TchEmbedder {
+    /// An image tower's vectors of `images` (`pixel_values` `[batch, 3, H, W]`).
+    fn embed_images(&self, images: &PixelBatch) -> Result<Embeddings, EmbedError> {
+        let Some(kind) = self.image else {
+            return Err(EmbedError::new(FRAMEWORK, Phase::Inference, "this network takes text, not images"));
+        };
+        let _inference = InferenceMode::enter();
+        let shape = [images.batch_size, 3, images.height, images.width].map(|d| d as i64);
+        let pixels = Tensor::from_slice(&images.pixels).view(shape).to_device(self.device).to_kind(kind);
+        let output = {
+            let _span = tracing::trace_span!("forward").entered();
+            self.module.forward_ts(&[pixels])
+        }
+        .in_phase(FRAMEWORK, Phase::Inference)?;
+        let dims: Vec<usize> = output.size().iter().map(|&d| d as usize).collect();
+        let flat = output.to_kind(Kind::Float).to_device(Device::Cpu).flatten(0, -1);
+        let data = Vec::<f32>::try_from(&flat).in_phase(FRAMEWORK, Phase::Inference)?;
+        self.pooling
+            .finish(&data, &dims, &[], images.batch_size, 0)
             .map_err(|e| EmbedError::new(FRAMEWORK, Phase::Inference, e))
     }
 }

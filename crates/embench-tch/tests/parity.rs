@@ -12,7 +12,11 @@ fn load(precision: Precision) -> TchEmbedder {
     let file = minilm().torchscript();
     require(&file);
     let pooling = Pooling { kind: PoolingKind::Mean, normalize: true };
-    let model = TchEmbedder::load(&file, &TchSettings { threads: Some(2), cuda: false, precision, pooling }).unwrap();
+    let model = TchEmbedder::load(
+        &file,
+        &TchSettings { threads: Some(2), cuda: false, precision, pooling, modality: embench_core::Modality::Text },
+    )
+    .unwrap();
     assert_eq!(model.info().precision, precision);
     assert_eq!(model.info().intra_op_threads, 2);
     model

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use embench_core::config::{ResolvedBackend, ResolvedModel};
 use embench_core::model_files::ModelFolder;
-use embench_core::{Architecture, Backend, BackendCatalog, BackendKind, EmbedError, Embedder, LoadRequest, Phase};
+use embench_core::{
+    Architecture, Backend, BackendCatalog, BackendKind, EmbedError, Embedder, LoadRequest, Modality, Phase,
+};
 use embench_runner::run::execute::BackendFactory;
 use embench_schema::manifest::BackendVersion;
 
@@ -89,14 +91,19 @@ impl BackendCatalog for Catalog {
 }
 
 impl BackendFactory for Factory {
-    fn load(&self, backend_entry: &ResolvedBackend, model: &ResolvedModel) -> Result<Box<dyn Embedder>, EmbedError> {
+    fn load(
+        &self,
+        backend_entry: &ResolvedBackend,
+        model: &ResolvedModel,
+        modality: Modality,
+    ) -> Result<Box<dyn Embedder>, EmbedError> {
         let b = backend(backend_entry.kind).map_err(|why| {
             EmbedError::new("embench", Phase::Load, format!("backend '{}' cannot run: {why}", backend_entry.kind))
         })?;
         // Intra-op threads: as configured, else (unset or `auto`) the physical cores this
         // process may use, container quota applied (recorded either way).
         let threads = backend_entry.threads.unwrap_or_else(embench_runner::machine::host::effective_cores);
-        b.load(&LoadRequest { backend: backend_entry, model, threads })
+        b.load(&LoadRequest { backend: backend_entry, model, threads, modality })
     }
 
     fn versions(&self) -> Vec<BackendVersion> {

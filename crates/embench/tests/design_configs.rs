@@ -55,7 +55,9 @@ fn the_designs_files_validate_as_written_listing_what_is_skipped() {
             .and(contains("model 'clip' at sequence length 128 (35 cells): sequence length 128 is over model 'clip''s maximum of 77"))
             .and(contains("models.yaml: models.clip.max_seq_length"))
             .and(contains("model 'siglip' at sequence length 512"))
-            .and(contains("model 'clip' is multimodal, and no backend of embench runs a multimodal model yet"))
+            // CLIP and SigLIP are fetched like any model now that their towers run.
+            .and(contains("model 'clip' has no folder"))
+            .and(contains("fetch openai/clip-vit-base-patch16 from the Hugging Face Hub"))
             .and(contains("SKIPPED (reason above)")),
     );
 }
@@ -74,14 +76,16 @@ fn strict_turns_the_skips_into_errors() {
     );
 }
 
-/// The design's models.yaml with each text model's folder set to the tiny model of its
+/// The design's models.yaml with each model's folder set to the tiny model of its
 /// architecture (and `embedding_dim` to the tiny one's: 16 for EmbeddingGemma's
-/// Matryoshka truncation, as the design's 256 of 768); CLIP and SigLIP stay unfetched.
+/// Matryoshka truncation, as the design's 256 of 768).
 fn with_tiny_models(models: &str) -> String {
     let tiny = [
         ("embeddinggemma-300m", "tiny-gemma3", 16),
         ("qwen3-embedding-600m", "tiny-qwen3", 32),
         ("bge-m3", "tiny-xlm-roberta", 32),
+        ("clip", "tiny-clip", 16),
+        ("siglip", "tiny-siglip", 32),
     ];
     let mut out = String::new();
     let mut key = "";
@@ -104,7 +108,7 @@ fn with_tiny_models(models: &str) -> String {
 fn the_designs_files_run_every_cell_they_can_with_tiny_models_in_place_of_the_real_ones() {
     let dir = tempfile::tempdir().unwrap();
     let models = with_tiny_models(&fixture("models.yaml"));
-    assert_eq!(models.matches("    path: ").count(), 3, "{models}");
+    assert_eq!(models.matches("    path: ").count(), 5, "{models}");
     // The design's request counts, smaller: what is proven here is which cells run.
     let mut bench = fixture("benchmark_config.yaml").replace("warmup_requests: 100", "warmup_requests: 2");
     for n in ["1000", "5000", "10000", "20000", "500"] {
@@ -112,7 +116,7 @@ fn the_designs_files_run_every_cell_they_can_with_tiny_models_in_place_of_the_re
     }
     let config = design_copy(dir.path(), &models, &bench);
     embench().arg("validate").arg(&config).assert().success().stdout(
-        contains("SKIPPED: 210 of 525 cells cannot run here")
+        contains("SKIPPED: 140 of 525 cells cannot run here")
             // The tiny models' position tables (512) bound them, not the design's 8192.
             .and(contains("sequence length 512 is over model 'bge-m3'").not()),
     );
@@ -125,7 +129,7 @@ fn the_designs_files_run_every_cell_they_can_with_tiny_models_in_place_of_the_re
         .arg(&config)
         .assert()
         .success()
-        .stderr(contains("42 of 105 cells SKIPPED, not measured").and(contains("INVALID").not()));
+        .stderr(contains("28 of 105 cells SKIPPED, not measured").and(contains("INVALID").not()));
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
     assert!(
         stderr.contains("warning:") && stderr.contains("max_seq_length 8192 is over the 512 positions"),
@@ -134,7 +138,8 @@ fn the_designs_files_run_every_cell_they_can_with_tiny_models_in_place_of_the_re
     let records = validate_results(&out);
     assert_eq!(records.len(), 5 * 7 * 3);
     let (skipped, ran): (Vec<_>, Vec<_>) = records.iter().partition(|r| r["skipped"].is_string());
-    assert_eq!(ran.len(), 3 * 7 * 3);
+    // The three text models at every length, CLIP (77 positions) and SigLIP (64) at 32 only.
+    assert_eq!(ran.len(), 3 * 7 * 3 + 2 * 7);
     for r in &ran {
         let cell = format!("{} / {} / seq {}", r["model"], r["backend"], r["seq_len"]);
         assert_eq!(r["valid"], true, "{cell}: {}", r["invalid_reason"]);
@@ -145,12 +150,11 @@ fn the_designs_files_run_every_cell_they_can_with_tiny_models_in_place_of_the_re
     for r in &skipped {
         assert!(["siglip", "clip"].contains(&r["model"].as_str().unwrap()), "{r}");
         let why = r["skipped"].as_str().unwrap();
-        // No backend runs a multimodal model yet: not fetched, for nothing.
-        assert!(why.contains("is multimodal, and no backend of embench runs a multimodal model yet"), "{why}");
+        assert!(why.contains("is over model"), "{why}");
     }
     let report = common::report(dir.path(), &out);
-    assert!(report.contains("Not measured (every cell SKIPPED; why in its section): siglip at 32"), "{report}");
-    assert!(report.contains("All 7 cells SKIPPED, not measured: model 'clip' is multimodal"), "{report}");
+    assert!(report.contains("Not measured (every cell SKIPPED; why in its section): siglip at 128"), "{report}");
+    assert!(report.contains("All 7 cells SKIPPED, not measured: sequence length 128 is over model 'clip'"), "{report}");
     assert!(report.contains("backends: not listed, so every framework"), "{report}");
 }
 

@@ -316,8 +316,12 @@ fn list_says_what_runs_here_and_why_not() {
     let embench = || assert_cmd::Command::cargo_bin("embench").unwrap();
     embench().args(["list", "backends"]).assert().success().stdout(
         predicates::str::contains("mock             usable")
-            .and(predicates::str::contains("candle           usable (runs bert, xlm-roberta, qwen3, gemma3)"))
-            .and(predicates::str::contains("ort              usable (runs bert, xlm-roberta, qwen3, gemma3)")),
+            .and(predicates::str::contains(
+                "candle           usable (runs bert, xlm-roberta, qwen3, gemma3, clip, siglip)",
+            ))
+            .and(predicates::str::contains(
+                "ort              usable (runs bert, xlm-roberta, qwen3, gemma3, clip, siglip)",
+            )),
     );
     let dir = tempfile::tempdir().unwrap();
     let bogus = write(dir.path(), "libonnxruntime.so", "not a library");
@@ -335,44 +339,45 @@ fn list_says_what_runs_here_and_why_not() {
 }
 
 #[test]
-fn validate_refuses_under_strict_a_backend_that_does_not_run_the_models_architecture() {
+fn a_siglip_folder_without_its_tower_files_is_refused_under_strict_and_skipped_without() {
     let dir = tempfile::tempdir().unwrap();
-    // A SigLIP folder as validation sees it: its config.json and the files each backend reads.
+    // A SigLIP folder converted as a text model (one onnx/model.onnx): the backends that
+    // read converted files need one file per tower; candle reads the safetensors.
     let folder = dir.path().join("siglip");
     std::fs::create_dir_all(folder.join("onnx")).unwrap();
     for f in ["model.safetensors", "tokenizer.json", "onnx/model.onnx"] {
         write(&folder, f, "x");
     }
-    let config_json = r#"{"model_type": "siglip", "max_position_embeddings": 512, "hidden_size": 32}"#;
+    let config_json = r#"{"model_type": "siglip", "text_config": {"max_position_embeddings": 64, "hidden_size": 32}}"#;
     write(&folder, "config.json", config_json);
     write(
         dir.path(),
         "models.yaml",
-        "models:\n  siglip:\n    name: tiny SigLIP\n    type: text_embedding\n    huggingface_id: x/siglip\n    path: siglip\n    max_seq_length: 128\n    embedding_dim: 32\n    params: 1M\n    multilingual: true\n",
+        "models:\n  siglip:\n    type: multimodal\n    huggingface_id: x/siglip\n    path: siglip\n    max_seq_length: 64\n    embedding_dim: 32\n",
     );
     let config = write(
         dir.path(),
         "bench.yaml",
-        "active_models: [siglip]\nstrict: true\nbackends:\n  - name: candle\n  - name: ort\ntest_scenarios:\n  - name: s\n    concurrency: 1\n    num_requests: 5\n    batch_size: 1\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 0\n",
+        "active_models: [siglip]\nstrict: true\nbackends:\n  - name: ort\n  - name: tch\ntest_scenarios:\n  - name: s\n    concurrency: 1\n    num_requests: 5\n    batch_size: 1\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 0\n",
     );
     assert_cmd::Command::cargo_bin("embench").unwrap().arg("validate").arg(&config).assert().failure().stderr(
-        predicates::str::contains("bench.yaml:1:")
-            .and(predicates::str::contains("backend 'candle' does not run siglip models"))
-            .and(predicates::str::contains("backend 'ort' does not run siglip models"))
-            .and(predicates::str::contains("no backend of this build runs siglip models yet")),
+        predicates::str::contains("missing model files:")
+            .and(predicates::str::contains("onnx/text_model.onnx"))
+            .and(predicates::str::contains("onnx/vision_model.onnx"))
+            .and(predicates::str::contains("torchscript/vision_model.pt")),
     );
     // Without `strict`, the same cells are SKIPPED: listed, recorded, and a run that
     // measures nothing says so and fails.
     std::fs::write(&config, std::fs::read_to_string(&config).unwrap().replace("strict: true\n", "")).unwrap();
     assert_cmd::Command::cargo_bin("embench").unwrap().arg("validate").arg(&config).assert().success().stdout(
-        predicates::str::contains("SKIPPED: 2 of 2 cells cannot run here").and(predicates::str::contains(
-            "model 'siglip' on candle (1 cells): backend 'candle' does not run siglip models",
-        )),
+        predicates::str::contains("SKIPPED: 2 of 2 cells cannot run here")
+            .and(predicates::str::contains("model 'siglip' on ort (1 cells)"))
+            .and(predicates::str::contains("onnx/text_model.onnx")),
     );
     let out = dir.path().join("run");
     run(&config, &out).code(1).stderr(
         predicates::str::contains("2 of 2 cells SKIPPED").and(predicates::str::contains("nothing was measured")),
     );
     let records = validate_results(&out);
-    assert!(records.iter().all(|r| r["skipped"].as_str().unwrap().contains("does not run siglip models")));
+    assert!(records.iter().all(|r| r["skipped"].as_str().unwrap().contains("missing model files")));
 }

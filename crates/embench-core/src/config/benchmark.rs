@@ -8,7 +8,8 @@ use serde_saphyr::Spanned;
 
 use super::backend_options::{ExecutionMode, ExecutionProvider, GraphOptimization, ModelFormat, PerformanceHint};
 use super::execution::{CostSpec, Count, DynamicBatchingSpec, SloSpec, SteadyStateSpec};
-use super::sizes::{one_or_many, BatchSpec, OneOrMany, SeqLen};
+use super::inputs::{DatasetConfig, InputConfig};
+use super::sizes::BatchSpec;
 use crate::embedder::Precision;
 
 /// The whole benchmark config file.
@@ -455,6 +456,16 @@ pub struct Scenario {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub prompt: Option<Spanned<String>>,
+    /// What the scenario embeds: `text` (default) or `image` (multimodal models only;
+    /// the cells then run once per batch size, at the model's image size, not per sequence length).
+    #[serde(default)]
+    #[schemars(with = "Option<crate::Modality>")]
+    pub modality: Option<Spanned<crate::Modality>>,
+    /// Image scenarios: decode and preprocess each request's images inside the measured
+    /// request, for an end-to-end latency (default false: before the cell, as texts are tokenized).
+    #[serde(default)]
+    #[schemars(with = "bool")]
+    pub include_preprocessing: Option<Spanned<bool>>,
 }
 
 /// The embedding-cache scenario's settings.
@@ -525,60 +536,4 @@ pub enum Arrival {
     Poisson,
     /// Equal gaps.
     Fixed,
-}
-
-/// Input settings shared by all scenarios.
-#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct InputConfig {
-    /// Token lengths to test (each scenario runs at each), or `natural`; one length
-    /// may be written alone (`64` is `[64]`), as `batch_size` may.
-    #[schemars(with = "OneOrMany<SeqLen>")]
-    #[serde(deserialize_with = "one_or_many")]
-    pub sequence_lengths: Vec<Spanned<SeqLen>>,
-    /// Unrecorded requests after the first (cold) one.
-    pub warmup_requests: usize,
-    /// Memory a cell may plan to use, MiB (default: the machine's available memory);
-    /// cells whose estimate exceeds 85 % of it are skipped with the reason.
-    #[serde(default)]
-    #[schemars(with = "Option<f64>")]
-    pub memory_budget_mb: Option<Spanned<f64>>,
-    /// A cell whose RSS peaks above this many MiB in any phase (load, warm-up,
-    /// measure) carries a warning (default: 85 % of the memory budget).
-    #[serde(default)]
-    #[schemars(with = "Option<f64>")]
-    pub memory_warn_mb: Option<Spanned<f64>>,
-    /// Seconds a cell may take before its worker process is killed and the cell
-    /// recorded as timed out (default 1800).
-    #[serde(default)]
-    #[schemars(with = "Option<f64>")]
-    pub cell_timeout_s: Option<Spanned<f64>>,
-    /// Model instances that may load at the same time (default 1: loads are the
-    /// moment memory peaks, so they go one by one unless this says otherwise).
-    #[serde(default)]
-    #[schemars(with = "Option<usize>")]
-    pub max_concurrent_loads: Option<Spanned<usize>>,
-}
-
-/// Where texts come from.
-#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DatasetConfig {
-    /// A text file (one text per line) or JSONL (`{"text": ...}` per line); synthetic when absent.
-    #[serde(default)]
-    #[schemars(with = "Option<String>")]
-    pub path: Option<Spanned<String>>,
-    /// Seed of the synthetic texts and of their order.
-    #[serde(default = "default_seed")]
-    pub seed: u64,
-}
-
-impl Default for DatasetConfig {
-    fn default() -> Self {
-        Self { path: None, seed: default_seed() }
-    }
-}
-
-fn default_seed() -> u64 {
-    42
 }

@@ -8,6 +8,7 @@ mod backend_options;
 mod benchmark;
 mod error;
 mod execution;
+mod inputs;
 mod models;
 mod parse;
 mod sizes;
@@ -17,14 +18,15 @@ pub use backend_options::{
     ExecutionMode, ExecutionProvider, GraphOptimization, ModelFormat, OpenvinoOptions, OrtOptions, PerformanceHint,
 };
 pub use benchmark::{
-    Arrival, BackendSpec, BatchCost, BenchmarkConfig, CacheSpec, Crash, CrashKind, DatasetConfig, InputConfig,
-    LoadMode, RepeatDistribution, Scenario, ServiceTime, Stall, TorchMode, WrongOutput, WrongValues,
+    Arrival, BackendSpec, BatchCost, BenchmarkConfig, CacheSpec, Crash, CrashKind, LoadMode, RepeatDistribution,
+    Scenario, ServiceTime, Stall, TorchMode, WrongOutput, WrongValues,
 };
 pub use error::{ConfigError, ConfigErrors};
 pub use execution::{
     Cost, CostSpec, Count, DynamicBatching, DynamicBatchingSpec, Execution, Measurement, Slo, SloSpec, SteadyStateSpec,
     DEFAULT_INSTANCE,
 };
+pub use inputs::{DatasetConfig, InputConfig};
 pub use models::{ModelConfig, ModelType, ModelsFile};
 pub use parse::{closest, parse_config_file, parse_yaml_file, parse_yaml_str};
 pub use sizes::{BatchSpec, SeqLen, DEFAULT_SWEEP};

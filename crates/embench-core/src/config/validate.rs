@@ -22,6 +22,7 @@ use crate::pooling::Pooling;
 mod architecture;
 mod backends;
 mod execution;
+mod modality;
 mod models;
 mod scenarios;
 mod skips;
@@ -264,6 +265,8 @@ pub struct ResolvedDataset {
     pub path: Option<PathBuf>,
     /// Seed.
     pub seed: u64,
+    /// Where image scenarios' images come from.
+    pub images: crate::images::ImageSource,
 }
 
 /// Says why a backend cannot run here (not in this binary, or its runtime missing)
@@ -344,6 +347,7 @@ impl Validator<'_> {
         let active = self.active(&benchmark);
         let models = self.models(&active, &backends);
         self.check_prompts(&benchmark.test_scenarios, &models);
+        self.check_modalities(&benchmark.test_scenarios, &models);
         let sequence_lengths = self.sequence_lengths(&benchmark.input_config.sequence_lengths, &models);
         let dataset = self.dataset(&benchmark);
         let memory_budget_mb = self.memory_budget(&benchmark);
@@ -463,6 +467,37 @@ impl Validator<'_> {
             }
             full
         });
-        ResolvedDataset { path, seed: benchmark.dataset.seed }
+        let seed = benchmark.dataset.seed;
+        let images = match (&benchmark.dataset.images, &benchmark.dataset.synthetic_image_size) {
+            (Some(dir), size) => {
+                let full = base.join(&dir.value);
+                if let Err(why) = crate::images::source::image_files(&full) {
+                    self.err(self.at(dir, "dataset.images", why));
+                }
+                if let Some(size) = size {
+                    let e = self.at(
+                        size,
+                        "dataset.synthetic_image_size",
+                        "synthetic images are not used when dataset.images is set",
+                    );
+                    self.err(e.fix("remove one of the two"));
+                }
+                crate::images::ImageSource::Folder(full)
+            }
+            (None, Some(size)) => {
+                let [width, height] = size.value;
+                if width == 0 || height == 0 || width > 8192 || height > 8192 {
+                    let e = self.at(
+                        size,
+                        "dataset.synthetic_image_size",
+                        format!("{width}x{height} pixels is not a usable image size"),
+                    );
+                    self.err(e.fix("use [width, height] between 1 and 8192, e.g. [640, 480]"));
+                }
+                crate::images::ImageSource::Synthetic { width, height, seed }
+            }
+            (None, None) => crate::images::ImageSource::Synthetic { width: 640, height: 480, seed },
+        };
+        ResolvedDataset { path, seed, images }
     }
 }

@@ -81,7 +81,7 @@ pub fn render_all(runs: &Runs, dir: &Path) -> Result<Vec<ChartFile>, ReportError
             (
                 "throughput_vs_batch",
                 format!("throughput vs batch size ({source})"),
-                "embeddings per second",
+                if crate::image_sections::is_image(ctx.seq) { "images per second" } else { "embeddings per second" },
                 ctx.lines(&by_batch, |e| e.record.batch_size as f64, &[("", |e| e.record.embeddings_per_s)]),
                 tput_marks,
             ),
@@ -168,7 +168,10 @@ impl Ctx<'_> {
     }
 
     fn title(&self, what: &str) -> String {
-        format!("{}, seq {}: {what}", self.model, self.seq)
+        match crate::image_sections::is_image(self.seq) {
+            true => format!("{}, image tower ({}): {what}", self.model, self.seq.trim_start_matches("image").trim()),
+            false => format!("{}, seq {}: {what}", self.model, self.seq),
+        }
     }
 
     fn stem(&self, kind: &str) -> String {

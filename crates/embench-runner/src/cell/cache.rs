@@ -56,7 +56,7 @@ pub fn run_cache_cell(
     };
     let model = models.pop().expect("one instance");
     let batches = &setup.inputs.batches;
-    let serve = |i: u64| model.embed(&batches[(i % batches.len() as u64) as usize]).map(drop);
+    let serve = |i: u64| model.embed_input(batches[(i % batches.len() as u64) as usize].as_input()).map(drop);
     let warm = warm_up(setup, &serve, progress);
     base.memory.extend(warm.memory);
     base.verdict.absorb(warm.verdict);

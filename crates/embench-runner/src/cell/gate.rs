@@ -18,15 +18,21 @@ use std::path::Path;
 use std::process::Command;
 
 use embench_core::config::{ResolvedModel, SeqLen};
+use embench_core::images::reference::{ImageReference, PreprocessParity};
+use embench_core::images::ImageProcessor;
 use embench_core::model_files::ModelFolder;
 use embench_core::reference::ReferenceSet;
 use embench_core::tokenize::TextTokenizer;
-use embench_core::{Embedder, Precision};
+use embench_core::{Embedder, Modality, Precision};
 
 /// Minimum cosine for full precision.
 pub const FP32_MIN_COSINE: f64 = 0.999;
 /// Minimum cosine for reduced precision (bf16, fp16, int8).
 pub const REDUCED_MIN_COSINE: f64 = 0.99;
+/// Minimum cosine between a backend's embedding of embench's preprocessing of the
+/// probe images and transformers' embedding of Hugging Face's: resamplers differ a
+/// little (rounding), so this bound is looser than the backend's own.
+pub const PREPROCESS_MIN_COSINE: f64 = 0.99;
 
 /// The script that writes reference sets, embedded so the binary can make a missing one wherever it runs.
 pub const REFERENCE_SCRIPT: &str = include_str!("../../../../scripts/python/make_references.py");
@@ -51,6 +57,8 @@ pub struct Gate {
     key: String,
     /// The scenario prompt's name (None: no prompt), for the fix in messages.
     prompt: Option<String>,
+    /// A multimodal model's image reference and its preprocessing (None: a text model).
+    image: Option<(ImageReference, ImageProcessor)>,
 }
 
 /// What the gate found.
@@ -71,17 +79,32 @@ pub struct GateResult {
     /// Set when it could not run at the cell's own length (no reference there) and
     /// checked the natural-length probes at the cell's batch size instead: for the record's warnings.
     pub fallback: Option<String>,
+    /// Image cells: embench's preprocessing against Hugging Face's.
+    pub parity: Option<PreprocessParity>,
+    /// What the probes were: `text` or `image`.
+    pub modality: Modality,
 }
 
 impl GateResult {
     /// Whether every probe met the bound (a NaN never does).
     pub fn passed(&self) -> bool {
-        self.nan_cosines == 0 && self.min_cosine.is_some_and(|m| m >= self.threshold)
+        self.nan_cosines == 0
+            && self.min_cosine.is_some_and(|m| m >= self.threshold)
+            && self.parity.is_none_or(|p| p.min_cosine >= PREPROCESS_MIN_COSINE)
     }
 
     /// Why it failed, for the record.
     pub fn failure(&self, precision: &str) -> String {
-        let shape = format!("batch {} x seq {}", self.batch_size, self.seq_len);
+        let shape = match self.modality {
+            Modality::Text => format!("batch {} x seq {}", self.batch_size, self.seq_len),
+            Modality::Image => format!("batch {} of images", self.batch_size),
+        };
+        if let Some(p) = self.parity.filter(|p| p.min_cosine < PREPROCESS_MIN_COSINE) {
+            return format!(
+                "preprocessing parity failed: the probe images preprocessed by embench embed at min cosine {:.6} < {PREPROCESS_MIN_COSINE} to transformers' vectors of Hugging Face's pixels (max pixel difference {:.4}; fix: check preprocessor_config.json against the model's image processor)",
+                p.min_cosine, p.max_abs_pixel_diff
+            );
+        }
         if self.nan_cosines > 0 {
             format!(
                 "correctness gate failed at {shape}: {} of {} probe vectors hold NaN or infinity (fix: the model's numbers are broken: check its config.json, its conversion, or a precision that overflows)",
@@ -100,7 +123,7 @@ impl GateResult {
 impl Gate {
     /// A gate from reference sets in memory (`fixed`: by sequence length).
     pub fn new(tokenizer: TextTokenizer, natural: ReferenceSet, fixed: BTreeMap<usize, ReferenceSet>) -> Self {
-        Self { natural, fixed, tokenizer, folder: None, key: "the model".into(), prompt: None }
+        Self { natural, fixed, tokenizer, folder: None, key: "the model".into(), prompt: None, image: None }
     }
 
     /// The gate of `model` with the scenario prompt named `prompt` (None: no prompt):
@@ -153,7 +176,15 @@ impl Gate {
             None => (natural, fixed),
         };
         let key = model.key.clone();
+        let image = if model.modalities().contains(&Modality::Image) {
+            let reference = ImageReference::from_root(&folder.root)?;
+            let processor = ImageProcessor::from_file(&folder.preprocessor_config())?;
+            Some((reference, processor))
+        } else {
+            None
+        };
         Ok(Some(Gate {
+            image,
             natural,
             fixed,
             tokenizer,
@@ -161,6 +192,30 @@ impl Gate {
             key,
             prompt: prompt.map(str::to_string),
         }))
+    }
+
+    /// The gate of a cell of `modality`: [`Self::check`] for text; for images, the
+    /// reference pixel tensor at the cell's batch size against transformers' vectors,
+    /// and preprocessing parity on the probe files.
+    ///
+    /// Errors: the backend's own, a model without an image reference, or a probe file
+    /// that cannot be read.
+    pub fn check_cell(
+        &self,
+        embedder: &dyn Embedder,
+        modality: Modality,
+        seq: SeqLen,
+        batch_size: usize,
+    ) -> Result<GateResult, String> {
+        if modality == Modality::Text {
+            return self.check(embedder, seq, batch_size);
+        }
+        let (reference, processor) = self.image.as_ref().ok_or_else(|| {
+            format!("model '{}' has no image reference (fix: scripts/convert_models.sh --force {})", self.key, self.key)
+        })?;
+        let cosines = reference.cosines(embedder, batch_size)?;
+        let parity = reference.parity(processor, embedder)?;
+        Ok(summarise(&cosines, embedder, batch_size, SeqLen::Natural, None, Some(parity), Modality::Image))
     }
 
     /// Embeds the probe set with `embedder` at a cell's shape and compares every row
@@ -189,17 +244,32 @@ impl Gate {
             },
         };
         let cosines = reference.cosines_at(embedder, &self.tokenizer, at, batch_size)?;
-        // Clamped: rounding can put a cosine of parallel vectors a hair past ±1.
-        let finite: Vec<f64> = cosines.iter().filter(|c| !c.is_nan()).map(|&c| (c as f64).clamp(-1.0, 1.0)).collect();
-        Ok(GateResult {
-            min_cosine: finite.iter().copied().reduce(f64::min),
-            nan_cosines: cosines.len() - finite.len(),
-            probes: cosines.len(),
-            threshold: threshold(embedder.info().precision),
-            batch_size,
-            seq_len: at,
-            fallback,
-        })
+        Ok(summarise(&cosines, embedder, batch_size, at, fallback, None, Modality::Text))
+    }
+}
+
+/// The gate's verdict on probe `cosines`.
+fn summarise(
+    cosines: &[f32],
+    embedder: &dyn Embedder,
+    batch_size: usize,
+    seq_len: SeqLen,
+    fallback: Option<String>,
+    parity: Option<PreprocessParity>,
+    modality: Modality,
+) -> GateResult {
+    // Clamped: rounding can put a cosine of parallel vectors a hair past ±1.
+    let finite: Vec<f64> = cosines.iter().filter(|c| !c.is_nan()).map(|&c| (c as f64).clamp(-1.0, 1.0)).collect();
+    GateResult {
+        min_cosine: finite.iter().copied().reduce(f64::min),
+        nan_cosines: cosines.len() - finite.len(),
+        probes: cosines.len(),
+        threshold: threshold(embedder.info().precision),
+        batch_size,
+        seq_len,
+        fallback,
+        parity,
+        modality,
     }
 }
 
@@ -215,6 +285,11 @@ pub fn make_missing_references(
     python: Option<&Path>,
 ) -> Result<(), String> {
     let Some(folder) = &model.folder else { return Ok(()) };
+    // CLIP and SigLIP have no sentence-transformers pipeline: their references come
+    // from the conversion only (the gate falls back to natural length and says so).
+    if model.modalities().contains(&Modality::Image) {
+        return Ok(());
+    }
     let missing: Vec<usize> =
         lens.iter().copied().filter(|&n| !folder.reference_for(prompt, Some(n)).is_file()).collect();
     let natural = prompt.is_some() && !folder.reference_for(prompt, None).is_file();

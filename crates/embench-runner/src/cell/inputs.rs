@@ -11,19 +11,23 @@ use std::time::Instant;
 use embench_core::config::{BatchPoint, ResolvedCache, ResolvedModel, SeqLen};
 use embench_core::dataset::TextSource;
 use embench_core::embedder::Padding;
+use embench_core::images::{EncodedImage, ImageProcessor, ImageSource, PreprocessedImages};
 use embench_core::tokenize::TextTokenizer;
-use embench_core::TokenizedBatch;
+use embench_core::{EmbedError, Phase, PixelBatch, RequestInput, TokenizedBatch};
 
 use crate::cell::repeats::{repeat_stream, RepeatStream};
 
 /// Distinct texts prepared per cell (fewer when a cell has fewer requests).
 pub const DISTINCT_TEXTS: usize = 1024;
 
+/// Distinct images decoded and preprocessed per model (requests cycle through them).
+pub const DISTINCT_IMAGES: usize = 64;
+
 /// The batches one cell cycles through.
 #[derive(Debug)]
 pub struct PreparedInputs {
     /// Distinct request batches; request `i` uses `batches[i % len]`.
-    pub batches: Vec<TokenizedBatch>,
+    pub batches: Vec<RequestInput>,
     /// Mean tokenization time of one batch, ms (None for synthetic token ids).
     pub tokenize_ms_per_request: Option<f64>,
     /// Mean real tokens per input.
@@ -32,6 +36,52 @@ pub struct PreparedInputs {
     pub prompt_tokens: Option<usize>,
     /// How the model pads, for batches joined later (dynamic batching).
     pub padding: Padding,
+    /// Image cells: where the images came from and what preprocessing cost.
+    pub images: Option<ImageInputs>,
+    /// `include_preprocessing`: the encoded images each request decodes and
+    /// preprocesses itself (request `i` uses batch `i % len`, as `batches`).
+    pub encoded: Option<EncodedRequests>,
+}
+
+/// The encoded images of an image cell whose preprocessing is measured inside each request.
+#[derive(Debug)]
+pub struct EncodedRequests {
+    /// The images of each request.
+    pub batches: Vec<Vec<Arc<EncodedImage>>>,
+    /// The model's preprocessing.
+    pub processor: Arc<ImageProcessor>,
+}
+
+impl EncodedRequests {
+    /// Request `i`'s images, decoded and preprocessed now (inside the measured request).
+    ///
+    /// Errors: an image that cannot be decoded (checked before the cell, so only a
+    /// changed file), as the request's error.
+    pub fn pixels(&self, i: u64) -> Result<PixelBatch, EmbedError> {
+        let _span = tracing::trace_span!("preprocess").entered();
+        let batch = &self.batches[(i % self.batches.len() as u64) as usize];
+        let refs: Vec<&EncodedImage> = batch.iter().map(|b| b.as_ref()).collect();
+        PreprocessedImages::batch_of(&refs, &self.processor).map_err(|e| EmbedError::new("inputs", Phase::Inference, e))
+    }
+}
+
+/// What an image cell's inputs are made of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageInputs {
+    /// `synthetic 640x480 jpeg (seed 42)` or the folder.
+    pub source: String,
+    /// Decoding and preprocessing are inside each measured request.
+    pub include_preprocessing: bool,
+    /// The model's input size, pixels.
+    pub height: usize,
+    /// Pixels.
+    pub width: usize,
+    /// Mean time to decode and preprocess one image (not part of the latency), ms.
+    pub preprocess_ms_per_image: f64,
+    /// Images that could not be decoded and were left out, with why.
+    pub skipped: Vec<String>,
+    /// The processor class and filter (`CLIPImageProcessor, bicubic`).
+    pub processor: String,
 }
 
 impl PreparedInputs {
@@ -43,8 +93,20 @@ impl PreparedInputs {
             tokens_per_input_mean: 0.0,
             prompt_tokens: None,
             padding: Padding { left: false, id: 0 },
+            images: None,
+            encoded: None,
         }
     }
+}
+
+/// A model's images: preprocessed once, with what they came from.
+struct ModelImages {
+    preprocessed: PreprocessedImages,
+    /// The encoded images that decoded, in the order of `preprocessed.rows`.
+    encoded: Vec<Arc<EncodedImage>>,
+    processor: Arc<ImageProcessor>,
+    /// `CLIPImageProcessor, bicubic`.
+    describe: String,
 }
 
 /// A tokenizer's key: model key and prompt name.
@@ -56,15 +118,78 @@ type InputsKey = (TokenizerKey, SeqLen, usize, usize);
 /// Prepares (and caches) inputs per model × prompt × sequence length × batch size.
 pub struct InputFactory {
     source: TextSource,
+    image_source: ImageSource,
+    /// Preprocessed images by model key, with the encoded images they came from and the processor.
+    images: HashMap<String, Arc<ModelImages>>,
     /// By model key and prompt name.
     tokenizers: HashMap<TokenizerKey, Option<TextTokenizer>>,
     cache: HashMap<InputsKey, Arc<PreparedInputs>>,
 }
 
 impl InputFactory {
-    /// A factory drawing texts from `source`.
-    pub fn new(source: TextSource) -> Self {
-        Self { source, tokenizers: HashMap::new(), cache: HashMap::new() }
+    /// A factory drawing texts from `source` and images from `image_source`.
+    pub fn new(source: TextSource, image_source: ImageSource) -> Self {
+        Self { source, image_source, images: HashMap::new(), tokenizers: HashMap::new(), cache: HashMap::new() }
+    }
+
+    /// Inputs for `num_requests` requests of `batch_size` images each: [`DISTINCT_IMAGES`]
+    /// images from the source, decoded and preprocessed as the model's
+    /// `preprocessor_config.json` says (once per model, timed), cycled into batches.
+    ///
+    /// Errors: a model without a folder or processor config, or no usable image.
+    /// With `include_preprocessing`, the requests also carry the encoded images, which
+    /// each request decodes and preprocesses again inside its measured time.
+    pub fn prepare_images(
+        &mut self,
+        model: &ResolvedModel,
+        batch_size: usize,
+        num_requests: usize,
+        include_preprocessing: bool,
+    ) -> Result<Arc<PreparedInputs>, String> {
+        if !self.images.contains_key(&model.key) {
+            // A model without a folder (mock runs) gets a plain square resize, as it gets synthetic token ids.
+            let processor = match &model.folder {
+                Some(folder) => ImageProcessor::from_file(&folder.preprocessor_config())?,
+                None => ImageProcessor::plain(model.config.image_size.unwrap_or(224) as u32),
+            };
+            let encoded = self.image_source.images(DISTINCT_IMAGES)?;
+            let preprocessed = PreprocessedImages::new(&encoded, &processor)
+                .map_err(|e| format!("{}: {e}", self.image_source.describe()))?;
+            let describe = format!("{}, {}", processor.class, processor.resample_name());
+            let mut encoded: Vec<Option<EncodedImage>> = encoded.into_iter().map(Some).collect();
+            let encoded = preprocessed.kept.iter().filter_map(|&k| encoded[k].take().map(Arc::new)).collect();
+            let entry = ModelImages { preprocessed, encoded, processor: Arc::new(processor), describe };
+            self.images.insert(model.key.clone(), Arc::new(entry));
+        }
+        let entry = self.images[&model.key].clone();
+        let images = &entry.preprocessed;
+        let n_batches = num_requests.clamp(1, (DISTINCT_IMAGES / batch_size).max(1));
+        let batches = (0..n_batches).map(|b| RequestInput::Image(images.batch(b * batch_size, batch_size))).collect();
+        let encoded = include_preprocessing.then(|| EncodedRequests {
+            batches: (0..n_batches)
+                .map(|b| {
+                    (0..batch_size).map(|k| entry.encoded[(b * batch_size + k) % entry.encoded.len()].clone()).collect()
+                })
+                .collect(),
+            processor: entry.processor.clone(),
+        });
+        Ok(Arc::new(PreparedInputs {
+            batches,
+            tokenize_ms_per_request: None,
+            tokens_per_input_mean: 0.0,
+            prompt_tokens: None,
+            padding: Padding::default(),
+            images: Some(ImageInputs {
+                source: self.image_source.describe(),
+                include_preprocessing,
+                height: images.height,
+                width: images.width,
+                preprocess_ms_per_image: images.ms_per_image,
+                skipped: images.skipped.clone(),
+                processor: entry.describe.clone(),
+            }),
+            encoded,
+        }))
     }
 
     /// Inputs for `num_requests` requests of `batch_size` texts at `seq`, each text
@@ -151,10 +276,12 @@ fn tokenized(
     };
     Ok(PreparedInputs {
         tokens_per_input_mean: mean_tokens(&batches),
-        batches,
+        batches: batches.into_iter().map(RequestInput::Text).collect(),
         tokenize_ms_per_request: Some(tokenize_ms),
         prompt_tokens,
         padding: t.padding(),
+        images: None,
+        encoded: None,
     })
 }
 
@@ -184,10 +311,12 @@ fn synthetic(seq: SeqLen, batch_size: usize, n_batches: usize) -> PreparedInputs
         .collect();
     PreparedInputs {
         tokens_per_input_mean: mean_tokens(&batches),
-        batches,
+        batches: batches.into_iter().map(RequestInput::Text).collect(),
         tokenize_ms_per_request: None,
         prompt_tokens: None,
         padding: Padding::default(),
+        images: None,
+        encoded: None,
     }
 }
 

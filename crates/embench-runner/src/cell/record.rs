@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 
 use embench_core::config::{Mode, SeqLen};
-use embench_core::BackendInfo;
+use embench_core::images::reference::PreprocessParity;
+use embench_core::{BackendInfo, Modality};
 use embench_schema::record::{
-    CacheFigures, CellRecord, CostFigures, ExecutionFigures, PhaseMemory, Repetitions, WorkerFailure,
+    CacheFigures, CellRecord, CostFigures, ExecutionFigures, ImageFigures, PhaseMemory, Repetitions, WorkerFailure,
 };
 use embench_schema::stats::{SloResult, SteadyState};
 use embench_schema::{LatencySummary, LoadMode, SCHEMA_VERSION};
@@ -102,6 +103,8 @@ pub struct GateFigures {
     pub min_cosine: Option<f64>,
     /// The bound it had to meet.
     pub threshold: Option<f64>,
+    /// Image cells: preprocessing parity with Hugging Face's image processor.
+    pub parity: Option<PreprocessParity>,
 }
 
 /// Everything one cell learned, as values; [`assemble`] turns it into its record.
@@ -187,6 +190,31 @@ pub fn assemble(setup: &CellSetup, parts: CellParts, context: &RecordContext, ce
     let embeddings_per_s = qps.map(|q| q * batch_size as f64);
     let precision = info.map(|i| i.precision);
     let flops = flops(setup, context, embeddings_per_s, precision.map_or("unknown", |p| p.as_str()));
+    let image = setup.inputs.images.as_ref().map(|i| ImageFigures {
+        source: i.source.clone(),
+        include_preprocessing: i.include_preprocessing,
+        height_px: i.height,
+        width_px: i.width,
+        processor: i.processor.clone(),
+        preprocess_ms_per_image: i.preprocess_ms_per_image,
+        images_skipped: i.skipped.len(),
+        skipped_examples: i.skipped.iter().take(3).cloned().collect(),
+        preprocess_max_abs_diff: gate.parity.map(|p| p.max_abs_pixel_diff),
+        preprocess_min_cosine: gate.parity.map(|p| p.min_cosine),
+    });
+    if let Some(i) = setup.inputs.images.as_ref().filter(|i| !i.skipped.is_empty()) {
+        verdict.warn(format!(
+            "{} image(s) of {} could not be decoded and were left out (first: {})",
+            i.skipped.len(),
+            i.source,
+            i.skipped[0]
+        ));
+    }
+    let seq_len = match (&setup.inputs.images, setup.scenario.modality) {
+        (Some(i), _) => serde_json::Value::String(format!("image {}x{}", i.height, i.width)),
+        (None, Modality::Image) => serde_json::Value::String("image".into()),
+        (None, Modality::Text) => serde_json::to_value(setup.seq_len).expect("SeqLen serializes"),
+    };
     let threads = info.map(|i| i.intra_op_threads);
     let mut auto_resolved = context.auto_resolved.clone();
     if let (true, Some(t)) = (context.threads_auto, threads) {
@@ -216,8 +244,9 @@ pub fn assemble(setup: &CellSetup, parts: CellParts, context: &RecordContext, ce
         mode,
         requested_rate_qps,
         concurrency: setup.scenario.concurrency,
+        modality: setup.scenario.modality,
         batch_size,
-        seq_len: serde_json::to_value(setup.seq_len).expect("SeqLen serializes"),
+        seq_len,
         tokens_per_input_mean: setup.inputs.tokens_per_input_mean,
         prompt: setup.scenario.prompt.clone(),
         prompt_tokens: setup.inputs.prompt_tokens,
@@ -257,6 +286,7 @@ pub fn assemble(setup: &CellSetup, parts: CellParts, context: &RecordContext, ce
         slo: measured.as_ref().and_then(|m| m.slo.clone()),
         gflop_per_text: flops.gflop_per_text,
         gflops_per_s: flops.gflops_per_s,
+        image,
         fallback: context.fallback.clone(),
         memory_phases: memory,
         peak_gflops: flops.peak_gflops,
@@ -300,9 +330,10 @@ struct Flops {
 /// Natural-length inputs count at their mean real length (padding is not counted).
 fn flops(setup: &CellSetup, context: &RecordContext, embeddings_per_s: Option<f64>, precision: &str) -> Flops {
     let Some(shape) = context.shape.filter(|s| s.source == "config.json") else { return Flops::default() };
-    let seq = match setup.seq_len {
-        SeqLen::Tokens(n) => n,
-        SeqLen::Natural => setup.inputs.tokens_per_input_mean.round() as usize,
+    // A vision tower computes its patches, SigLIP's text tower its 64 positions, whatever the input.
+    let seq = match (shape.fixed_seq, setup.seq_len) {
+        (Some(n), _) | (None, SeqLen::Tokens(n)) => n,
+        (None, SeqLen::Natural) => setup.inputs.tokens_per_input_mean.round() as usize,
     };
     let gflop = shape.flops_per_sequence(seq) / 1e9;
     let gflops_per_s = embeddings_per_s.map(|e| e * gflop);

@@ -1,7 +1,7 @@
 //! A plain cell (fixed, batch sweep or SLO search), direct or served: load,
 //! warm up, measure, check correctness, assemble the record.
 
-use embench_core::{EmbedError, Embedder};
+use embench_core::{EmbedError, EmbedInput, Embedder};
 use embench_schema::CellRecord;
 
 use crate::cell::guard::judge_outputs;
@@ -55,7 +55,11 @@ pub fn run_cell(setup: &CellSetup, load: &ModelLoader, progress: &dyn CellProgre
     let (later, error) = match &serving {
         None => {
             let model = models[0].as_ref();
-            let serve = |i: u64| model.embed(&batches[(i % n) as usize]).map(drop);
+            let serve = |i: u64| match &setup.inputs.encoded {
+                // include_preprocessing: decode and preprocess inside the measured request.
+                Some(encoded) => model.embed_input(EmbedInput::Image(&encoded.pixels(i)?)).map(drop),
+                None => model.embed_input(batches[(i % n) as usize].as_input()).map(drop),
+            };
             body(&serve)
         }
         Some(plan) => {
@@ -115,16 +119,22 @@ pub fn run_gate(setup: &CellSetup, model: &dyn Embedder, precision: &str) -> (Ga
     match setup.gate.as_ref() {
         None => {}
         Some(Err(why)) => verdict.warn(format!("correctness not checked: {why}")),
-        Some(Ok(gate)) => match gate.check(model, setup.seq_len, setup.point.batch_size) {
-            Ok(result) => {
-                figures = GateFigures { min_cosine: result.min_cosine, threshold: Some(result.threshold) };
-                verdict.warnings.extend(result.fallback.clone());
-                if !result.passed() {
-                    verdict.fail(result.failure(precision));
+        Some(Ok(gate)) => {
+            match gate.check_cell(model, setup.scenario.modality, setup.seq_len, setup.point.batch_size) {
+                Ok(result) => {
+                    figures = GateFigures {
+                        min_cosine: result.min_cosine,
+                        threshold: Some(result.threshold),
+                        parity: result.parity,
+                    };
+                    verdict.warnings.extend(result.fallback.clone());
+                    if !result.passed() {
+                        verdict.fail(result.failure(precision));
+                    }
                 }
+                Err(e) => verdict.fail(format!("correctness gate could not run: {e}")),
             }
-            Err(e) => verdict.fail(format!("correctness gate could not run: {e}")),
-        },
+        }
     }
     (figures, verdict)
 }

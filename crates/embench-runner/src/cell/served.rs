@@ -17,13 +17,13 @@ use std::time::{Duration, Instant};
 
 use embench_core::config::{Count, DynamicBatching, Execution};
 use embench_core::embedder::Padding;
-use embench_core::{EmbedError, Embedder, Phase, TokenizedBatch};
+use embench_core::{EmbedError, Embedder, Phase, RequestInput};
 
 use crate::loadgen::worker_loop::panic_message;
 use embench_schema::record::ExecutionFigures;
 
 struct Job<'a> {
-    batch: &'a TokenizedBatch,
+    batch: &'a RequestInput,
     arrived: Instant,
     done: Sender<Result<(), String>>,
 }
@@ -92,7 +92,7 @@ impl<'a> Server<'a> {
     }
 
     /// Queues `batch` on the next replica and waits for its result.
-    pub fn submit(&self, batch: &'a TokenizedBatch) -> Result<(), EmbedError> {
+    pub fn submit(&self, batch: &'a RequestInput) -> Result<(), EmbedError> {
         let (tx, rx) = channel();
         let q = &self.queues[self.next.fetch_add(1, Ordering::Relaxed) % self.queues.len()];
         q.jobs.lock().expect("queue lock").push_back(Job { batch, arrived: Instant::now(), done: tx });
@@ -125,7 +125,7 @@ impl<'a> Server<'a> {
                 Some(b) => {
                     let deadline = jobs[0].arrived + Duration::from_micros(b.max_wait_us);
                     loop {
-                        let rows: usize = jobs.iter().map(|j| j.batch.batch_size).sum();
+                        let rows: usize = jobs.iter().map(|j| j.batch.batch_size()).sum();
                         let now = Instant::now();
                         if rows >= b.max_batch_size || now >= deadline || jobs.is_empty() {
                             break;
@@ -135,10 +135,10 @@ impl<'a> Server<'a> {
                     let mut rows = 0;
                     let mut taken = Vec::new();
                     while let Some(j) = jobs.front() {
-                        if !taken.is_empty() && rows + j.batch.batch_size > b.max_batch_size {
+                        if !taken.is_empty() && rows + j.batch.batch_size() > b.max_batch_size {
                             break;
                         }
-                        rows += j.batch.batch_size;
+                        rows += j.batch.batch_size();
                         taken.extend(jobs.pop_front());
                     }
                     taken
@@ -159,11 +159,21 @@ impl<'a> Server<'a> {
         let batch = if jobs.len() == 1 {
             jobs[0].batch
         } else {
-            merged = TokenizedBatch::concat(&jobs.iter().map(|j| j.batch).collect::<Vec<_>>(), self.padding);
-            &merged
+            match RequestInput::concat(&jobs.iter().map(|j| j.batch).collect::<Vec<_>>(), self.padding) {
+                Ok(joined) => {
+                    merged = joined;
+                    &merged
+                }
+                Err(e) => {
+                    for j in jobs {
+                        let _ = j.done.send(Err(e.clone()));
+                    }
+                    return;
+                }
+            }
         };
-        *self.formed.lock().expect("formed lock").entry(batch.batch_size).or_insert(0) += 1;
-        let result = match catch_unwind(AssertUnwindSafe(|| model.embed(batch))) {
+        *self.formed.lock().expect("formed lock").entry(batch.batch_size()).or_insert(0) += 1;
+        let result = match catch_unwind(AssertUnwindSafe(|| model.embed_input(batch.as_input()))) {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(e.to_string()),
             Err(panic) => Err(panic_message(panic.as_ref())),

@@ -72,7 +72,7 @@ pub(crate) fn load_models(
     progress.phase("warm-up");
     let first = || {
         let t = Instant::now();
-        models[0].embed(&setup.inputs.batches[0]).map(|_| t.elapsed())
+        models[0].embed_input(setup.inputs.batches[0].as_input()).map(|_| t.elapsed())
     };
     let first = match serving {
         None => first(),

@@ -35,6 +35,10 @@ pub struct ModelShape {
     pub params: f64,
     /// Where the figures came from: `config.json`, or `models.yaml` (guessed from the embedding size).
     pub source: &'static str,
+    /// Positions every input is computed over, whatever its text: a vision tower's
+    /// patches (and CLIP's class token), SigLIP's text padded to its 64 positions
+    /// (None: the input's own length).
+    pub fixed_seq: Option<usize>,
 }
 
 impl ModelShape {
@@ -69,6 +73,7 @@ impl ModelShape {
                     layers,
                     params: guess.params,
                     source: "config.json",
+                    fixed_seq: None,
                 }
             }
             _ => guess,
@@ -91,13 +96,44 @@ impl ModelShape {
             layers,
             params,
             source: "models.yaml",
+            fixed_seq: None,
         }
+    }
+
+    /// The shape of the tower of `modality` that a cell of a multimodal model (CLIP,
+    /// SigLIP) runs, from `config.json`'s `text_config` or `vision_config`: a vision
+    /// tower is computed over its patches (`(image_size / patch_size)²`, plus CLIP's
+    /// class token), SigLIP's text tower over its 64 positions. Other models: [`Self::of`].
+    pub fn of_tower(model: &ResolvedModel, modality: embench_core::Modality) -> Self {
+        let whole = Self::of(model);
+        let arch = model.architecture.filter(|a| matches!(a, Architecture::Clip | Architecture::Siglip));
+        let (Some(arch), Some(folder)) = (arch, &model.folder) else { return whole };
+        let Ok(text) = std::fs::read_to_string(folder.config_json()) else { return whole };
+        let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else { return whole };
+        let part = match modality {
+            embench_core::Modality::Text => &json["text_config"],
+            embench_core::Modality::Image => &json["vision_config"],
+        };
+        let shape = Self::from_config(part, whole);
+        let get = |k: &str| part[k].as_u64().map(|v| v as usize);
+        let fixed_seq = match (modality, arch) {
+            (embench_core::Modality::Image, _) => match (get("image_size"), get("patch_size")) {
+                (Some(image), Some(patch)) if patch > 0 => {
+                    Some((image / patch).pow(2) + usize::from(arch == Architecture::Clip))
+                }
+                _ => return whole,
+            },
+            (embench_core::Modality::Text, Architecture::Siglip) => Some(get("max_position_embeddings").unwrap_or(64)),
+            (embench_core::Modality::Text, _) => None,
+        };
+        Self { fixed_seq, ..shape }
     }
 
     /// A BERT-like encoder: queries, keys and values as wide as the hidden size, a two-matrix feed-forward block.
     pub fn encoder(hidden: usize, intermediate: usize, heads: usize, layers: usize, params: f64) -> Self {
         let source = "given";
-        Self { hidden, intermediate, heads, query_dim: hidden, kv_dim: hidden, ffn_matrices: 2, layers, params, source }
+        let (query_dim, kv_dim, ffn_matrices, fixed_seq) = (hidden, hidden, 2, None);
+        Self { hidden, intermediate, heads, query_dim, kv_dim, ffn_matrices, layers, params, source, fixed_seq }
     }
 
     /// Floating-point operations (a multiply-add counts 2) of one forward pass over

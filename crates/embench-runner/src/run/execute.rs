@@ -7,7 +7,7 @@ use std::sync::Arc;
 use embench_core::config::{BatchPoint, DeviceKind, ResolvedBackend, ResolvedModel, ResolvedScenario, SeqLen};
 use embench_core::dataset::TextSource;
 use embench_core::oversubscription::oversubscription_warning;
-use embench_core::{EmbedError, Embedder, Phase};
+use embench_core::{EmbedError, Embedder, Modality, Phase};
 use embench_schema::manifest::BackendVersion;
 use embench_schema::record::{CellRecord, Fallback, WorkerFailure};
 use embench_schema::RecordSink;
@@ -28,7 +28,12 @@ use crate::run::plan::{Cell, RunPlan};
 /// Builds backends; the binary implements it with one arm per compiled-in backend.
 pub trait BackendFactory: Sync {
     /// Loads a fresh instance of `model` on `backend`.
-    fn load(&self, backend: &ResolvedBackend, model: &ResolvedModel) -> Result<Box<dyn Embedder>, EmbedError>;
+    fn load(
+        &self,
+        backend: &ResolvedBackend,
+        model: &ResolvedModel,
+        modality: Modality,
+    ) -> Result<Box<dyn Embedder>, EmbedError>;
     /// Every backend and whether (and with which library version) it is compiled in.
     fn versions(&self) -> Vec<BackendVersion>;
 }
@@ -139,14 +144,17 @@ pub fn planned_skip_record(plan: &RunPlan, index: usize, reason: &str) -> CellRe
 pub fn cell_label(plan: &RunPlan, index: usize) -> String {
     let cell = &plan.cells[index];
     let (model, backend, scenario) = (plan.model(cell), plan.backend(cell), plan.scenario(cell));
+    let input = match scenario.modality {
+        Modality::Text => format!("seq={}", cell.seq_len),
+        Modality::Image => "images".to_string(),
+    };
     format!(
-        "{} / {} / {} / c={} b={} seq={}{}",
+        "{} / {} / {} / c={} b={} {input}{}",
         model.key,
         backend.label,
         scenario.name,
         scenario.concurrency,
         cell.point.batch_size,
-        cell.seq_len,
         plan.repeat_ratio(cell).map(|r| format!(" repeats={r}")).unwrap_or_default()
     )
 }
@@ -164,7 +172,7 @@ pub fn execute_cells(
         Some(p) => TextSource::from_file(p).map_err(RunError::Dataset)?,
         None => TextSource::Synthetic { seed: plan.config.dataset.seed },
     };
-    let mut inputs = InputFactory::new(source);
+    let mut inputs = InputFactory::new(source, plan.config.dataset.images.clone());
     // One gate per model, read once: the probe sets and their reference embeddings,
     // made first at the fixed lengths the selected cells use where they are missing.
     let to_run: Vec<usize> =
@@ -178,7 +186,10 @@ pub fn execute_cells(
             .entry((cell.model, prompt))
             .or_insert_with_key(|(m, p)| Gate::for_model(&plan.config.models[*m], p.as_deref()));
     }
-    let shapes: Vec<ModelShape> = plan.config.models.iter().map(ModelShape::of).collect();
+    // Each model's shape per tower (a text model's is the same for both).
+    let shapes: Vec<[ModelShape; 2]> =
+        plan.config.models.iter().map(|m| Modality::ALL.map(|modality| ModelShape::of_tower(m, modality))).collect();
+    let shape_of = |cell: &Cell| &shapes[cell.model][usize::from(plan.scenario(cell).modality == Modality::Image)];
     let mut records = Vec::new();
     let total = plan.cells.len();
     for (done, &index) in selection.iter().enumerate() {
@@ -200,7 +211,7 @@ pub fn execute_cells(
         let label = cell_label(plan, index);
         // Cache cells run their phases one after another, each counting from zero.
         let progress = observer.cell_started(index, total, &label, cell.point.num_requests as u64);
-        let estimate_mb = estimate_mb(&shapes[cell.model], model, backend, cell, scenario);
+        let estimate_mb = estimate_mb(shape_of(cell), model, backend, cell, scenario);
         let budget_mb = plan.config.memory_budget_mb.unwrap_or_else(available_memory_mb);
         let mut setup = base_setup(plan, index, Some(estimate_mb));
         if estimate_mb > MEMORY_HEADROOM * budget_mb {
@@ -213,11 +224,22 @@ pub fn execute_cells(
             continue;
         }
         // A cell whose inputs cannot be made is recorded as failed at load, not skipped.
-        let (prepared, mut prep_error) =
-            match inputs.prepare(model, prompt, cell.seq_len, cell.point.batch_size, cell.point.num_requests) {
-                Ok(p) => (p, None),
-                Err(e) => (Arc::new(PreparedInputs::empty()), Some(e)),
-            };
+        let modality = scenario.modality;
+        let made = match modality {
+            Modality::Image => inputs.prepare_images(
+                model,
+                cell.point.batch_size,
+                cell.point.num_requests,
+                scenario.include_preprocessing,
+            ),
+            Modality::Text => {
+                inputs.prepare(model, prompt, cell.seq_len, cell.point.batch_size, cell.point.num_requests)
+            }
+        };
+        let (prepared, mut prep_error) = match made {
+            Ok(p) => (p, None),
+            Err(e) => (Arc::new(PreparedInputs::empty()), Some(e)),
+        };
         setup.inputs = &prepared;
         setup.gate = match (backend.kind, &gates[&(cell.model, scenario.prompt.clone())]) {
             (kind, _) if !kind.needs_model_files() => None,
@@ -256,15 +278,15 @@ pub fn execute_cells(
             .is_none()
             .then(|| oversubscription_warning(backend, scenario.concurrency, crate::machine::host::effective_cores()))
             .flatten();
-        setup.context.shape = Some(&shapes[cell.model]);
+        setup.context.shape = Some(shape_of(cell));
         setup.context.peaks = plan.peaks.as_ref();
         setup.context.warnings.extend(oversubscribed);
         let load = |threads: Option<usize>| match &prep_error {
             Some(e) => Err(EmbedError::new("inputs", Phase::Load, format!("could not prepare inputs: {e}"))),
             None if threads.is_some() && threads != backend.threads => {
-                factory.load(&ResolvedBackend { threads, ..backend.clone() }, model)
+                factory.load(&ResolvedBackend { threads, ..backend.clone() }, model, modality)
             }
-            None => factory.load(backend, model),
+            None => factory.load(backend, model, modality),
         };
         // Each cell on a fresh thread: no backend's per-thread state carries over.
         let mut cell_records = on_passing_thread(|| match &cache_inputs {
@@ -274,12 +296,16 @@ pub fn execute_cells(
         // Degrade before failing: a GPU out of memory retries on the CPU with a quarter of the batch.
         if backend.device == DeviceKind::Cuda && cache_inputs.is_none() && is_out_of_memory(&cell_records[0]) {
             let point = BatchPoint { batch_size: (cell.point.batch_size / 4).max(1), ..cell.point };
-            if let Ok(fallback_inputs) =
-                inputs.prepare(model, prompt, cell.seq_len, point.batch_size, point.num_requests)
-            {
+            let made = match modality {
+                Modality::Image => {
+                    inputs.prepare_images(model, point.batch_size, point.num_requests, scenario.include_preprocessing)
+                }
+                Modality::Text => inputs.prepare(model, prompt, cell.seq_len, point.batch_size, point.num_requests),
+            };
+            if let Ok(fallback_inputs) = made {
                 let cpu = ResolvedBackend { device: DeviceKind::Cpu, ..backend.clone() };
                 let load_cpu = |threads: Option<usize>| {
-                    factory.load(&ResolvedBackend { threads: threads.or(cpu.threads), ..cpu.clone() }, model)
+                    factory.load(&ResolvedBackend { threads: threads.or(cpu.threads), ..cpu.clone() }, model, modality)
                 };
                 let mut retry = CellSetup { point, inputs: &fallback_inputs, ..setup.clone() };
                 retry.context.fallback = Some(Fallback {
@@ -385,9 +411,9 @@ fn estimate_mb(
     cell: &crate::run::plan::Cell,
     scenario: &ResolvedScenario,
 ) -> f64 {
-    let seq = match cell.seq_len {
-        SeqLen::Tokens(n) => n,
-        SeqLen::Natural => model.config.max_seq_length.value,
+    let seq = match (shape.fixed_seq, cell.seq_len) {
+        (Some(n), _) | (None, SeqLen::Tokens(n)) => n,
+        (None, SeqLen::Natural) => model.config.max_seq_length.value,
     };
     let b = cell.point.batch_size;
     let (copies, batch, in_flight) = match &scenario.execution {

@@ -47,7 +47,13 @@ impl RunPlan {
                         Some(c) => (0..c.repeat_ratios.len()).map(Some).collect(),
                         None => vec![None],
                     };
-                    for &seq_len in &config.sequence_lengths {
+                    // An image cell's input size is the model's: it runs once per batch size
+                    // (its `seq_len` stays `natural`, and its record says `image`).
+                    let lens = match s.modality {
+                        embench_core::Modality::Image => vec![SeqLen::Natural],
+                        embench_core::Modality::Text => config.sequence_lengths.clone(),
+                    };
+                    for &seq_len in &lens {
                         for &point in &s.points {
                             for &repeat in &repeats {
                                 cells.push(Cell { model, backend, scenario, seq_len, point, repeat });

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use embench_core::config::{LoadedConfig, ModelType};
+use embench_core::config::LoadedConfig;
 
 /// The conversion script (`scripts/convert_models.sh`): beside this executable's
 /// checkout, the current directory's, or the source tree this binary was built from.
@@ -28,13 +28,12 @@ fn convert_script() -> Option<PathBuf> {
 pub fn fetch_missing(config: &LoadedConfig, only: &[String]) -> bool {
     let needs_files = config.backends.iter().any(|b| b.kind.needs_model_files());
     let chosen = |key: &String| only.is_empty() || only.contains(key);
-    let missing = config.models.iter().filter(|m| m.folder.is_none() && needs_files && chosen(&m.key));
-    // No backend runs a multimodal model yet: fetching one would download it for nothing.
-    let (multimodal, wanted): (Vec<_>, Vec<_>) = missing.partition(|m| m.config.model_type == ModelType::Multimodal);
-    for m in multimodal {
-        eprintln!("embench: --fetch: '{}' not fetched: it is multimodal, and no backend runs one yet", m.key);
-    }
-    let wanted: Vec<&str> = wanted.iter().map(|m| m.key.as_str()).collect();
+    let wanted: Vec<&str> = config
+        .models
+        .iter()
+        .filter(|m| m.folder.is_none() && needs_files && chosen(&m.key))
+        .map(|m| m.key.as_str())
+        .collect();
     if wanted.is_empty() {
         eprintln!("embench: --fetch: every active model has its folder; nothing to fetch");
         return false;

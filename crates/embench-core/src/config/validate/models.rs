@@ -8,7 +8,7 @@ use serde_saphyr::Spanned;
 
 use super::{ResolvedBackend, ResolvedModel, Skip, Validator};
 use crate::config::error::ConfigError;
-use crate::config::models::{ModelConfig, ModelType};
+use crate::config::models::ModelConfig;
 use crate::config::parse::closest;
 use crate::head::dense_layers;
 use crate::model_files::ModelFolder;
@@ -110,20 +110,6 @@ impl Validator<'_> {
         }
         let convert = format!("scripts/convert_models.sh --models-file {} {}", self.models_path.display(), key.value);
         let fetch = format!("fetch and convert the model first: {convert} (or `make convert` for the default model)");
-        if folder.is_none() && config.model_type == ModelType::Multimodal {
-            // Fetching CLIP or SigLIP would download it for nothing: no backend runs it yet.
-            let e = self.at(
-                key,
-                "active_models",
-                format!(
-                    "model '{}' is multimodal, and no backend of embench runs a multimodal model yet (CLIP and SigLIP towers are not implemented), so it is not fetched",
-                    key.value
-                ),
-            );
-            let e = e.fix("remove it from active_models, or keep it: its cells are recorded as SKIPPED");
-            let skip = Skip { model: Some(key.value.clone()), backends: Some(needing), ..Skip::everywhere() };
-            return self.skip_or_err(e, skip);
-        }
         let Some(folder) = folder else {
             let whence = match &config.path {
                 Some(_) => format!("its 'path' in {}", self.models_path.display()),

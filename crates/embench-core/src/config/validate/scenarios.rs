@@ -48,6 +48,10 @@ pub struct ResolvedScenario {
     pub batch_auto: bool,
     /// The name of the model prompt put before every text (None: no prompt).
     pub prompt: Option<String>,
+    /// What its cells embed: text (token ids) or images (pixel batches).
+    pub modality: crate::Modality,
+    /// Image scenarios: decoding and preprocessing happen inside each measured request.
+    pub include_preprocessing: bool,
 }
 
 impl ResolvedScenario {
@@ -137,6 +141,8 @@ impl Validator<'_> {
                 slo,
                 batch_auto: s.batch_size.value == BatchSpec::Auto,
                 prompt: s.prompt.as_ref().map(|p| p.value.clone()).filter(|p| p != "none"),
+                modality: s.modality.as_ref().map_or_else(Default::default, |m| m.value),
+                include_preprocessing: s.include_preprocessing.as_ref().is_some_and(|p| p.value),
             });
         }
         out
