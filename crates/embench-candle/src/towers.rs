@@ -13,6 +13,7 @@ use candle_core::{DType, Device, IndexOp, Module, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::{clip, siglip};
 use embench_core::model_files::ModelFolder;
+use embench_core::tower_config::tower_config;
 use embench_core::{
     Architecture, BackendInfo, EmbedError, EmbedInput, Embedder, Embeddings, Modality, Phase, PhaseContext, PixelBatch,
     Precision, TokenizedBatch,
@@ -36,16 +37,14 @@ pub struct CandleTower {
     info: BackendInfo,
 }
 
-fn field(json: &Value, path: &str) -> candle_core::Result<usize> {
-    json.pointer(path).and_then(Value::as_u64).map(|n| n as usize).ok_or_else(|| {
-        candle_core::Error::Msg(format!("no '{}' in config.json", path.trim_start_matches('/').replace('/', ".")))
-    })
+fn field(tower: &Value, key: &str) -> candle_core::Result<usize> {
+    tower[key].as_u64().map(|n| n as usize).ok_or_else(|| candle_core::Error::Msg(format!("'{key}' is not a number")))
 }
 
 /// candle's CLIP runs quick_gelu and layer-norm eps 1e-5 only; any other is an error, not a silent difference.
-fn check_clip(json: &Value, part: &str) -> candle_core::Result<()> {
-    let act = json.pointer(&format!("/{part}/hidden_act")).and_then(Value::as_str).unwrap_or("quick_gelu");
-    let eps = json.pointer(&format!("/{part}/layer_norm_eps")).and_then(Value::as_f64).unwrap_or(1e-5);
+fn check_clip(tower: &Value, part: &str) -> candle_core::Result<()> {
+    let act = tower["hidden_act"].as_str().unwrap_or_default();
+    let eps = tower["layer_norm_eps"].as_f64().unwrap_or_default();
     if act != "quick_gelu" || (eps - 1e-5).abs() > 1e-12 {
         return Err(candle_core::Error::Msg(format!(
             "{part}: hidden_act '{act}', layer_norm_eps {eps}: candle-transformers' CLIP runs quick_gelu with eps 1e-5 only"
@@ -54,39 +53,45 @@ fn check_clip(json: &Value, part: &str) -> candle_core::Result<()> {
     Ok(())
 }
 
+/// The tower of `modality`, its omitted fields transformers' defaults ([`tower_config`]).
+fn tower(json: &Value, arch: Architecture, modality: Modality) -> candle_core::Result<Value> {
+    tower_config(json, arch, modality).ok_or_else(|| candle_core::Error::Msg(format!("{arch} has no {modality} tower")))
+}
+
 fn clip_tower(json: &Value, modality: Modality, vb: VarBuilder) -> candle_core::Result<Tower> {
-    let projection_dim = field(json, "/projection_dim")?;
+    let t = tower(json, Architecture::Clip, modality)?;
+    let projection_dim = field(&t, "projection_dim")?;
     match modality {
         Modality::Text => {
-            check_clip(json, "text_config")?;
+            check_clip(&t, "text_config")?;
             let c = clip::text_model::ClipTextConfig {
-                vocab_size: field(json, "/text_config/vocab_size")?,
-                embed_dim: field(json, "/text_config/hidden_size")?,
+                vocab_size: field(&t, "vocab_size")?,
+                embed_dim: field(&t, "hidden_size")?,
                 activation: clip::text_model::Activation::QuickGelu,
-                intermediate_size: field(json, "/text_config/intermediate_size")?,
-                max_position_embeddings: field(json, "/text_config/max_position_embeddings")?,
+                intermediate_size: field(&t, "intermediate_size")?,
+                max_position_embeddings: field(&t, "max_position_embeddings")?,
                 pad_with: None,
-                num_hidden_layers: field(json, "/text_config/num_hidden_layers")?,
-                num_attention_heads: field(json, "/text_config/num_attention_heads")?,
+                num_hidden_layers: field(&t, "num_hidden_layers")?,
+                num_attention_heads: field(&t, "num_attention_heads")?,
                 projection_dim,
             };
             let transformer = clip::text_model::ClipTextTransformer::new(vb.pp("text_model"), &c)?;
             let projection = candle_nn::linear_no_bias(c.embed_dim, projection_dim, vb.pp("text_projection"))?;
-            let eos = field(json, "/text_config/eos_token_id")? as i64;
+            let eos = field(&t, "eos_token_id")? as i64;
             Ok(Tower::ClipText { transformer, projection, eos })
         }
         Modality::Image => {
-            check_clip(json, "vision_config")?;
+            check_clip(&t, "vision_config")?;
             let c = clip::vision_model::ClipVisionConfig {
-                embed_dim: field(json, "/vision_config/hidden_size")?,
+                embed_dim: field(&t, "hidden_size")?,
                 activation: clip::text_model::Activation::QuickGelu,
-                intermediate_size: field(json, "/vision_config/intermediate_size")?,
-                num_hidden_layers: field(json, "/vision_config/num_hidden_layers")?,
-                num_attention_heads: field(json, "/vision_config/num_attention_heads")?,
+                intermediate_size: field(&t, "intermediate_size")?,
+                num_hidden_layers: field(&t, "num_hidden_layers")?,
+                num_attention_heads: field(&t, "num_attention_heads")?,
                 projection_dim,
-                num_channels: json.pointer("/vision_config/num_channels").and_then(Value::as_u64).unwrap_or(3) as usize,
-                image_size: field(json, "/vision_config/image_size")?,
-                patch_size: field(json, "/vision_config/patch_size")?,
+                num_channels: field(&t, "num_channels")?,
+                image_size: field(&t, "image_size")?,
+                patch_size: field(&t, "patch_size")?,
             };
             let transformer = clip::vision_model::ClipVisionTransformer::new(vb.pp("vision_model"), &c)?;
             let projection = candle_nn::linear_no_bias(c.embed_dim, projection_dim, vb.pp("visual_projection"))?;
@@ -96,14 +101,12 @@ fn clip_tower(json: &Value, modality: Modality, vb: VarBuilder) -> candle_core::
 }
 
 fn siglip_tower(json: &Value, modality: Modality, vb: VarBuilder) -> candle_core::Result<Tower> {
-    // candle's config has no optional ids: a `null` (SigLIP's text `bos_token_id`) takes its default.
-    let mut json = json.clone();
-    for part in ["text_config", "vision_config"] {
-        if let Some(Value::Object(map)) = json.get_mut(part) {
-            map.retain(|_, v| !v.is_null());
-        }
-    }
-    let c: siglip::Config = serde_json::from_value(json).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+    // candle's config has no optional fields: both towers with transformers' defaults filled in.
+    let both = serde_json::json!({
+        "text_config": tower(json, Architecture::Siglip, Modality::Text)?,
+        "vision_config": tower(json, Architecture::Siglip, Modality::Image)?,
+    });
+    let c: siglip::Config = serde_json::from_value(both).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
     match modality {
         Modality::Text => Ok(Tower::SiglipText(siglip::TextModel::new(&c.text_config, vb.pp("text_model"))?)),
         Modality::Image => {

@@ -26,6 +26,7 @@ pub mod reference;
 pub mod runtime_lib;
 pub mod session_pool;
 pub mod tokenize;
+pub mod tower_config;
 
 pub use architecture::{Architecture, Modality};
 pub use backend::{Backend, BackendCatalog, BackendKind, LoadRequest};

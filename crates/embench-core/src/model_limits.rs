@@ -50,7 +50,15 @@ impl ModelLimits {
                 )
             }
             Some(rows) => (Some(rows), format!("{}: max_position_embeddings {rows}", path.display())),
-            None => (None, format!("{}: no max_position_embeddings", path.display())),
+            // CLIP and SigLIP: the text tower's table (transformers' default when omitted).
+            None => match crate::tower_config::tower_of(&config, crate::Modality::Text)
+                .and_then(|t| t["max_position_embeddings"].as_u64())
+            {
+                Some(rows) => {
+                    (Some(rows as usize), format!("{}: text_config.max_position_embeddings {rows}", path.display()))
+                }
+                None => (None, format!("{}: no max_position_embeddings", path.display())),
+            },
         };
         let (output_dim, output_source) = match last_dense(folder)? {
             Some((dim, source)) => (Some(dim), source),

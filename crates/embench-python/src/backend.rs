@@ -144,12 +144,13 @@ impl Backend for PythonBackend {
 }
 
 /// The image tower's input size: `vision_config.image_size` of the model's `config.json`
-/// (square, as CLIP and SigLIP are), else models.yaml's `image_size`.
+/// (square, as CLIP and SigLIP are; transformers' default when omitted), else models.yaml's `image_size`.
 fn image_size(request: &LoadRequest) -> Result<(usize, usize), EmbedError> {
     let from_config = request.model.folder.as_ref().and_then(|f| {
         let text = std::fs::read_to_string(f.config_json()).ok()?;
         let json: serde_json::Value = serde_json::from_str(&text).ok()?;
-        json.pointer("/vision_config/image_size").and_then(|v| v.as_u64()).map(|n| n as usize)
+        let vision = embench_core::tower_config::tower_of(&json, Modality::Image)?;
+        vision["image_size"].as_u64().map(|n| n as usize)
     });
     from_config.or(request.model.config.image_size).map(|n| (n, n)).ok_or_else(|| {
         EmbedError::new(

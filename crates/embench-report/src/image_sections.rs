@@ -25,8 +25,8 @@ pub fn image_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
          unless **in latency** says yes (`include_preprocessing`); \
          **pixel diff** is the largest difference of a normalised pixel between embench's preprocessing and \
          Hugging Face's image processor on the probe images, **parity cos** the smallest cosine between this \
-         backend's vector of embench's pixels and transformers' vector of Hugging Face's (gated at 0.99; the \
-         backend's own gate, **min cos** above, feeds both the same pixels).\n"
+         backend's vectors of embench's pixels and of Hugging Face's (gated at 0.99; the backend's own gate, \
+         **min cos** above, compares its vectors of Hugging Face's pixels with transformers').\n"
     );
     let mut table = Table::new(&[
         "backend",

@@ -174,3 +174,54 @@ fn include_preprocessing_puts_decoding_and_resizing_inside_each_request() {
         .code(2)
         .stderr(contains("include_preprocessing runs with clients calling the model directly"));
 }
+
+/// Copies the tiny CLIP folder into `dir/clip` (models.yaml beside it), for tests that break it.
+fn tiny_clip_copy(dir: &std::path::Path) -> std::path::PathBuf {
+    let copy = dir.join("clip");
+    let status = std::process::Command::new("cp").arg("-r").arg(repo().join("models/tiny-clip")).arg(&copy).status();
+    assert!(status.unwrap().success());
+    write(
+        dir,
+        "models.yaml",
+        "models:\n  clip:\n    type: multimodal\n    path: clip\n    architecture: clip\n    max_seq_length: 77\n    embedding_dim: 16\n",
+    );
+    copy
+}
+
+#[test]
+fn a_broken_image_reference_fails_the_image_cells_and_leaves_the_text_towers_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = tiny_clip_copy(dir.path());
+    std::fs::remove_file(copy.join("references/image.json")).unwrap();
+    let config = write(
+        dir.path(),
+        "bench.yaml",
+        "active_models: [clip]\nbackends: [ort]\ntest_scenarios:\n  - {name: text, concurrency: 1, num_requests: 5, batch_size: 2}\n  - {name: image, modality: image, concurrency: 1, num_requests: 5, batch_size: 2}\ninput_config:\n  sequence_lengths: [natural]\n  warmup_requests: 1\n",
+    );
+    let out = dir.path().join("run");
+    embench().args(["run", "--out"]).arg(&out).arg(&config).assert().code(1);
+    let records = validate_results(&out);
+    let (text, image) = (&records[0], &records[1]);
+    assert_eq!(text["valid"], true, "{text:#}");
+    assert!(text["min_cosine"].as_f64().unwrap() >= 0.999);
+    let why = image["invalid_reason"].as_str().unwrap();
+    assert!(why.contains("correctness gate could not run") && why.contains("references/image.json"), "{why}");
+    assert!(why.contains("scripts/convert_models.sh --force"), "{why}");
+}
+
+#[test]
+fn a_multimodal_folder_without_its_preprocessor_config_skips_its_image_cells() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = tiny_clip_copy(dir.path());
+    std::fs::remove_file(copy.join("pytorch/preprocessor_config.json")).unwrap();
+    let config = write(
+        dir.path(),
+        "bench.yaml",
+        "active_models: [clip]\nbackends: [ort]\ntest_scenarios:\n  - {name: text, concurrency: 1, num_requests: 5, batch_size: 2}\n  - {name: image, modality: image, concurrency: 1, num_requests: 5, batch_size: 2}\ninput_config:\n  sequence_lengths: [natural]\n  warmup_requests: 1\n",
+    );
+    embench().arg("validate").arg(&config).assert().success().stdout(
+        contains("SKIPPED: 1 of 2 cells cannot run here")
+            .and(contains("model 'clip' in scenario 'image' (1 cells)"))
+            .and(contains("pytorch/preprocessor_config.json: its image preprocessing is not known")),
+    );
+}

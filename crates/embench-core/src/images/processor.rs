@@ -78,10 +78,13 @@ fn yes() -> bool {
     true
 }
 
-/// `{"height": h, "width": w}`, `{"shortest_edge": n}` or a bare number (older files: square).
-fn size_of(value: &serde_json::Value, field: &str, path: &Path) -> Result<ResizeTo, String> {
+/// `{"height": h, "width": w}`, `{"shortest_edge": n}` or a bare number (older files):
+/// the shortest edge when `square` is false, a square otherwise, as transformers'
+/// `get_size_dict(size, default_to_square=…)` reads it.
+fn size_of(value: &serde_json::Value, field: &str, path: &Path, square: bool) -> Result<ResizeTo, String> {
     let get = |k: &str| value.get(k).and_then(|v| v.as_u64()).map(|v| v as u32);
     match (value.as_u64(), get("shortest_edge"), get("height"), get("width")) {
+        (Some(n), ..) if !square => Ok(ResizeTo::ShortestEdge(n as u32)),
         (Some(n), ..) => Ok(ResizeTo::Exact { width: n as u32, height: n as u32 }),
         (None, Some(n), ..) => Ok(ResizeTo::ShortestEdge(n)),
         (None, None, Some(height), Some(width)) => Ok(ResizeTo::Exact { width, height }),
@@ -103,14 +106,18 @@ impl ImageProcessor {
             format!("{}: {e} (fix: the model's Hugging Face folder needs its preprocessor_config.json)", path.display())
         })?;
         let raw: Raw = serde_json::from_str(&text).map_err(|e| format!("{}: invalid JSON: {e}", path.display()))?;
+        let class = raw.image_processor_type.clone().unwrap_or_else(|| "unknown".into());
+        // CLIPImageProcessor reads a bare `size` as the shortest edge (`default_to_square=False`;
+        // openai/clip-vit-base-patch16 writes `"size": 224`); SigLIP's and most others as a square.
+        let square = !class.starts_with("CLIP");
         let resize = match (raw.do_resize, &raw.size) {
             (false, _) => None,
-            (true, Some(size)) => Some(size_of(size, "size", path)?),
+            (true, Some(size)) => Some(size_of(size, "size", path, square)?),
             (true, None) => return Err(format!("{}: do_resize without a 'size' (fix: add the size)", path.display())),
         };
         let center_crop = match (raw.do_center_crop, &raw.crop_size) {
             (false, _) => None,
-            (true, Some(size)) => match size_of(size, "crop_size", path)? {
+            (true, Some(size)) => match size_of(size, "crop_size", path, true)? {
                 ResizeTo::Exact { width, height } => Some((width, height)),
                 ResizeTo::ShortestEdge(n) => Some((n, n)),
             },
@@ -156,7 +163,7 @@ impl ImageProcessor {
         };
         Ok(Self {
             source: path.to_path_buf(),
-            class: raw.image_processor_type.unwrap_or_else(|| "unknown".into()),
+            class,
             resize,
             resample,
             center_crop,
@@ -294,6 +301,17 @@ mod tests {
             let want = (128.0 / 255.0 - mean[c]) / std[c];
             assert!(out[c * 16..(c + 1) * 16].iter().all(|v| (v - want).abs() < 1e-5), "channel {c}");
         }
+    }
+
+    #[test]
+    fn a_bare_size_is_clips_shortest_edge_and_siglips_square() {
+        // openai/clip-vit-base-patch16's file, in the older format.
+        let legacy = CLIP.replace(r#"{"shortest_edge": 4}"#, "4").replace(r#"{"height": 4, "width": 4}"#, "4");
+        let p = processor(&legacy).unwrap();
+        assert_eq!((p.resize, p.center_crop), (Some(ResizeTo::ShortestEdge(4)), Some((4, 4))));
+        assert_eq!(p.resized_size(10, 6), (6, 4), "aspect ratio kept, then cropped");
+        let siglip = processor(r#"{"image_processor_type": "SiglipImageProcessor", "size": 4, "do_normalize": false}"#);
+        assert_eq!(siglip.unwrap().resize, Some(ResizeTo::Exact { width: 4, height: 4 }));
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub struct EncodedImage {
     pub name: String,
     /// The file's bytes (JPEG for synthetic images).
     pub bytes: Vec<u8>,
+    /// Why the file could not be read (then `bytes` is empty and decoding says so).
+    pub read_error: Option<String>,
 }
 
 impl EncodedImage {
@@ -28,6 +30,9 @@ impl EncodedImage {
     /// Errors: a truncated or corrupt file, or a format other than JPEG, PNG and
     /// WebP, naming the image and the fix.
     pub fn decode(&self) -> Result<image::DynamicImage, String> {
+        if let Some(e) = &self.read_error {
+            return Err(format!("{}: cannot be read: {e} (fix: check its permissions, or remove it)", self.name));
+        }
         let reader = ImageReader::new(std::io::Cursor::new(&self.bytes))
             .with_guessed_format()
             .map_err(|e| format!("{}: {e}", self.name))?;
@@ -73,14 +78,18 @@ impl ImageSource {
             }
             ImageSource::Folder(dir) => {
                 let files = image_files(dir)?;
-                files
+                // A file that cannot be read is kept, to be left out (and counted) like one that cannot be decoded.
+                Ok(files
                     .iter()
                     .take(n.max(1))
                     .map(|p| {
-                        let bytes = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
-                        Ok(EncodedImage { name: p.display().to_string(), bytes })
+                        let name = p.display().to_string();
+                        match std::fs::read(p) {
+                            Ok(bytes) => EncodedImage { name, bytes, read_error: None },
+                            Err(e) => EncodedImage { name, bytes: Vec::new(), read_error: Some(e.to_string()) },
+                        }
                     })
-                    .collect()
+                    .collect())
             }
         }
     }
@@ -167,7 +176,7 @@ fn synthetic(width: u32, height: u32, seed: u64, k: usize) -> EncodedImage {
     }
     let mut bytes = Vec::new();
     JpegEncoder::new_with_quality(&mut bytes, 90).encode_image(&img).expect("JPEG encoding to memory cannot fail");
-    EncodedImage { name: format!("synthetic #{k}"), bytes }
+    EncodedImage { name: format!("synthetic #{k}"), bytes, read_error: None }
 }
 
 #[cfg(test)]

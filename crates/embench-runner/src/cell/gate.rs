@@ -30,8 +30,8 @@ pub const FP32_MIN_COSINE: f64 = 0.999;
 /// Minimum cosine for reduced precision (bf16, fp16, int8).
 pub const REDUCED_MIN_COSINE: f64 = 0.99;
 /// Minimum cosine between a backend's embedding of embench's preprocessing of the
-/// probe images and transformers' embedding of Hugging Face's: resamplers differ a
-/// little (rounding), so this bound is looser than the backend's own.
+/// probe images and its embedding of Hugging Face's: resamplers differ a little
+/// (rounding), so this bound is looser than the backend's own.
 pub const PREPROCESS_MIN_COSINE: f64 = 0.99;
 
 /// The script that writes reference sets, embedded so the binary can make a missing one wherever it runs.
@@ -57,8 +57,10 @@ pub struct Gate {
     key: String,
     /// The scenario prompt's name (None: no prompt), for the fix in messages.
     prompt: Option<String>,
-    /// A multimodal model's image reference and its preprocessing (None: a text model).
-    image: Option<(ImageReference, ImageProcessor)>,
+    /// A multimodal model's image reference and its preprocessing, or why it could not
+    /// be read (None: a text model). Read apart from the text references, so that a
+    /// broken image reference fails the image cells and leaves the text tower's gate alone.
+    image: Option<Result<(ImageReference, ImageProcessor), String>>,
 }
 
 /// What the gate found.
@@ -101,7 +103,7 @@ impl GateResult {
         };
         if let Some(p) = self.parity.filter(|p| p.min_cosine < PREPROCESS_MIN_COSINE) {
             return format!(
-                "preprocessing parity failed: the probe images preprocessed by embench embed at min cosine {:.6} < {PREPROCESS_MIN_COSINE} to transformers' vectors of Hugging Face's pixels (max pixel difference {:.4}; fix: check preprocessor_config.json against the model's image processor)",
+                "preprocessing parity failed: the probe images preprocessed by embench embed at min cosine {:.6} < {PREPROCESS_MIN_COSINE} to this backend's vectors of Hugging Face's pixels (max pixel difference {:.4}; fix: check preprocessor_config.json against the model's image processor)",
                 p.min_cosine, p.max_abs_pixel_diff
             );
         }
@@ -176,13 +178,11 @@ impl Gate {
             None => (natural, fixed),
         };
         let key = model.key.clone();
-        let image = if model.modalities().contains(&Modality::Image) {
+        let image = model.modalities().contains(&Modality::Image).then(|| {
             let reference = ImageReference::from_root(&folder.root)?;
             let processor = ImageProcessor::from_file(&folder.preprocessor_config())?;
-            Some((reference, processor))
-        } else {
-            None
-        };
+            Ok((reference, processor))
+        });
         Ok(Some(Gate {
             image,
             natural,
@@ -210,9 +210,11 @@ impl Gate {
         if modality == Modality::Text {
             return self.check(embedder, seq, batch_size);
         }
-        let (reference, processor) = self.image.as_ref().ok_or_else(|| {
-            format!("model '{}' has no image reference (fix: scripts/convert_models.sh --force {})", self.key, self.key)
-        })?;
+        let (reference, processor) = match &self.image {
+            Some(Ok(image)) => image,
+            Some(Err(why)) => return Err(why.clone()),
+            None => return Err(format!("model '{}' has no image tower", self.key)),
+        };
         let cosines = reference.cosines(embedder, batch_size)?;
         let parity = reference.parity(processor, embedder)?;
         Ok(summarise(&cosines, embedder, batch_size, SeqLen::Natural, None, Some(parity), Modality::Image))

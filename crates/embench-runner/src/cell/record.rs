@@ -212,7 +212,10 @@ pub fn assemble(setup: &CellSetup, parts: CellParts, context: &RecordContext, ce
     }
     let seq_len = match (&setup.inputs.images, setup.scenario.modality) {
         (Some(i), _) => serde_json::Value::String(format!("image {}x{}", i.height, i.width)),
-        (None, Modality::Image) => serde_json::Value::String("image".into()),
+        (None, Modality::Image) => serde_json::Value::String(match context.image_side {
+            Some(n) => format!("image {n}x{n}"),
+            None => "image".into(),
+        }),
         (None, Modality::Text) => serde_json::to_value(setup.seq_len).expect("SeqLen serializes"),
     };
     let threads = info.map(|i| i.intra_op_threads);

@@ -85,6 +85,9 @@ pub struct RecordContext<'a> {
     pub auto_resolved: BTreeMap<String, String>,
     /// The config left the backend's threads unset.
     pub threads_auto: bool,
+    /// Image cells: the model's image side, pixels (so a cell that fails before its
+    /// inputs exist is labelled `image NxN` as its passing neighbours are).
+    pub image_side: Option<usize>,
 }
 
 /// Runs `f` on a thread of its own that ends with it, and returns its result (a

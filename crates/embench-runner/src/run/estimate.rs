@@ -110,10 +110,8 @@ impl ModelShape {
         let (Some(arch), Some(folder)) = (arch, &model.folder) else { return whole };
         let Ok(text) = std::fs::read_to_string(folder.config_json()) else { return whole };
         let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else { return whole };
-        let part = match modality {
-            embench_core::Modality::Text => &json["text_config"],
-            embench_core::Modality::Image => &json["vision_config"],
-        };
+        let Some(part) = embench_core::tower_config::tower_config(&json, arch, modality) else { return whole };
+        let part = &part;
         let shape = Self::from_config(part, whole);
         let get = |k: &str| part[k].as_u64().map(|v| v as usize);
         let fixed_seq = match (modality, arch) {

@@ -117,9 +117,19 @@ fn base_setup(plan: &RunPlan, index: usize, memory_estimate_mb: Option<f64>) -> 
             auto_resolved: auto_resolved(plan, cell),
             // The mock and the echo worker have no intra-op threads to speak of.
             threads_auto: backend.threads.is_none() && backend.kind.needs_model_files(),
+            image_side: (scenario.modality == Modality::Image).then(|| image_side(model)).flatten(),
             ..Default::default()
         },
     }
+}
+
+/// A multimodal model's image side: its `config.json`'s `vision_config.image_size`
+/// (transformers' default when omitted), else models.yaml's `image_size`.
+fn image_side(model: &ResolvedModel) -> Option<usize> {
+    let config = model.folder.as_ref().and_then(|f| std::fs::read_to_string(f.config_json()).ok());
+    let json = config.and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
+    let vision = json.and_then(|j| embench_core::tower_config::tower_of(&j, Modality::Image));
+    vision.and_then(|v| v["image_size"].as_u64()).map(|n| n as usize).or(model.config.image_size)
 }
 
 /// The record of plan cell `index` whose worker process did not deliver it.

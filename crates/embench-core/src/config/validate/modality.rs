@@ -54,6 +54,31 @@ impl Validator<'_> {
                 self.err(e.fix("remove 'prompt'"));
             }
             let any = models.iter().any(|model| model.modalities().contains(&Modality::Image));
+            // A multimodal folder without its image processor's settings cannot make pixels.
+            for model in models.iter().filter(|model| model.modalities().contains(&Modality::Image)) {
+                let Some(file) = model.folder.as_ref().map(|f| f.preprocessor_config()) else { continue };
+                if !file.is_file() {
+                    let e = self.at(
+                        m,
+                        field.clone(),
+                        format!(
+                            "model '{}' has no {}: its image preprocessing is not known",
+                            model.key,
+                            file.display()
+                        ),
+                    );
+                    let e = e.fix(format!(
+                        "put the model's Hugging Face preprocessor_config.json there (scripts/convert_models.sh --force {} fetches the folder again)",
+                        model.key
+                    ));
+                    let skip = Skip {
+                        model: Some(model.key.clone()),
+                        scenario: Some(s.name.value.clone()),
+                        ..Skip::everywhere()
+                    };
+                    self.skip_or_err(e, skip);
+                }
+            }
             for model in models.iter().filter(|model| !model.modalities().contains(&Modality::Image)) {
                 let arch = model.architecture.map_or_else(|| "its architecture".to_string(), |a| a.to_string());
                 let e = self.at(
