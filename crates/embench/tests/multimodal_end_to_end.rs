@@ -225,3 +225,23 @@ fn a_multimodal_folder_without_its_preprocessor_config_skips_its_image_cells() {
             .and(contains("pytorch/preprocessor_config.json: its image preprocessing is not known")),
     );
 }
+
+#[test]
+fn image_requests_are_served_by_replicas_and_joined_by_dynamic_batching() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = "  - name: batched\n    modality: image\n    concurrency: 8\n    num_requests: 64\n    batch_size: 1\n    dynamic_batching: {max_batch_size: 8, max_wait_us: 2000}\n  - name: sweep\n    modality: image\n    concurrency: 2\n    num_requests: 8\n    batch_size: [1, 4]\n";
+    let config = mock_image_config(dir.path(), "", served);
+    let out = dir.path().join("run");
+    embench().args(["run", "--out"]).arg(&out).arg(&config).assert().success();
+    let records = validate_results(&out);
+    assert_eq!(records.len(), 4);
+    for r in &records {
+        assert_eq!((r["valid"].as_bool(), r["modality"].as_str()), (Some(true), Some("image")), "{r:#}");
+    }
+    let batched = records.iter().find(|r| r["scenario"] == "batched").unwrap();
+    let formed = batched["execution"]["formed_batches"].as_object().unwrap();
+    assert!(formed.keys().any(|size| size != "1"), "8 clients of one image each were joined: {formed:?}");
+    let sweep: Vec<u64> =
+        records.iter().filter(|r| r["scenario"] == "sweep").map(|r| r["batch_size"].as_u64().unwrap()).collect();
+    assert_eq!(sweep, [1, 4]);
+}
