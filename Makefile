@@ -12,7 +12,7 @@ CARGO_ENV := LIBTORCH_USE_PYTORCH=1 PATH="$(CURDIR)/.venv/bin:$$PATH"
 FEATURES := --features embench/tch
 MODEL_DIR := models/all-minilm-l6-v2/pytorch
 
-.PHONY: all install model venv convert tiny-models build test test-rust test-infra tools bench bench-architectures bench-multimodal bench-peers bench-python bench-overhead bench-batching peak validate fmt lint clean
+.PHONY: all install model venv convert tiny-models build test test-rust test-infra tools bench bench-architectures bench-multimodal bench-peers bench-http-peers bench-python bench-overhead bench-batching peak validate fmt lint clean
 
 all: build
 
@@ -87,6 +87,11 @@ bench-multimodal: tiny-models build
 ## bench-peers: embench's ort/openvino beside Python onnxruntime and OpenVINO's benchmark_app
 bench-peers: convert build
 	.venv/bin/python scripts/python/bench_peers.py --embench $(EMBENCH) --out $(RUN_DIR)-peers
+
+## bench-http-peers: embench's http client beside oha against embench serve (mock at 0 ms: the requests/s it sustains), the p50 HTTP adds over in-process ort, and infinity serving MiniLM, all on loopback
+bench-http-peers: convert build
+	scripts/install_oha.sh
+	.venv/bin/python scripts/python/bench_http_peers.py --embench $(EMBENCH) --out $(RUN_DIR)-http-peers
 
 ## bench-python: each framework through Rust and through its Python API (same runner), and the worker protocol's cost
 bench-python: convert build

@@ -37,11 +37,14 @@ pub enum BackendKind {
     /// A Python worker that answers at once: the worker protocol's own overhead.
     #[serde(rename = "python-echo")]
     PythonEcho,
+    /// Any embedding endpoint over HTTP (OpenAI's or TEI's API): `embench serve`,
+    /// TEI, infinity, a managed service. The model runs in the server.
+    Http,
 }
 
 impl BackendKind {
     /// All kinds, in display order.
-    pub const ALL: [BackendKind; 9] = [
+    pub const ALL: [BackendKind; 10] = [
         BackendKind::Mock,
         BackendKind::Candle,
         BackendKind::Ort,
@@ -51,6 +54,7 @@ impl BackendKind {
         BackendKind::PythonTorch,
         BackendKind::PythonOpenvino,
         BackendKind::PythonEcho,
+        BackendKind::Http,
     ];
 
     /// The name used in configs and results.
@@ -65,6 +69,7 @@ impl BackendKind {
             BackendKind::PythonTorch => "python-torch",
             BackendKind::PythonOpenvino => "python-openvino",
             BackendKind::PythonEcho => "python-echo",
+            BackendKind::Http => "http",
         }
     }
 
@@ -73,8 +78,15 @@ impl BackendKind {
         Self::ALL.into_iter().find(|k| k.name() == name)
     }
 
-    /// Whether the backend needs model files (everything but the mock and the echo worker does).
+    /// Whether the backend needs model files (everything but the mock, the echo
+    /// worker and `http` does; `http` uses the tokenizer and references when the folder exists).
     pub fn needs_model_files(self) -> bool {
+        !matches!(self, BackendKind::Mock | BackendKind::PythonEcho | BackendKind::Http)
+    }
+
+    /// Whether its vectors are the model's, to be checked by the correctness gate
+    /// (all but the mock and the echo worker; `http` through its endpoint).
+    pub fn checks_correctness(self) -> bool {
         !matches!(self, BackendKind::Mock | BackendKind::PythonEcho)
     }
 

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// Ids are `i64` because that is what ONNX graphs take; backends that want
 /// another integer type convert once per call.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct TokenizedBatch {
     /// Number of sequences.
     pub batch_size: usize,
@@ -18,6 +18,11 @@ pub struct TokenizedBatch {
     pub attention_mask: Vec<i64>,
     /// Segment ids (all zero for single-sentence inputs).
     pub token_type_ids: Vec<i64>,
+    /// The texts the rows are (prompt included, cut where truncation cut them), one
+    /// per row: what a backend that sends text rather than ids (`http`) sends. For
+    /// synthetic ids (a model without a tokenizer) the dataset's texts as they are;
+    /// empty where no text is known. Shared (`Arc`), so joining batches copies no text.
+    pub texts: Vec<std::sync::Arc<str>>,
 }
 
 impl TokenizedBatch {
@@ -38,6 +43,11 @@ impl TokenizedBatch {
             input_ids: Vec::with_capacity(rows * seq_len),
             attention_mask: Vec::with_capacity(rows * seq_len),
             token_type_ids: Vec::with_capacity(rows * seq_len),
+            // Texts only when every part has its own.
+            texts: match parts.iter().all(|p| p.texts.len() == p.batch_size) {
+                true => parts.iter().flat_map(|p| p.texts.iter().cloned()).collect(),
+                false => Vec::new(),
+            },
         };
         for p in parts {
             let extra = seq_len - p.seq_len;
@@ -293,6 +303,13 @@ pub trait Embedder: Send + Sync {
     fn max_batch_size(&self) -> Option<usize> {
         None
     }
+
+    /// A backend that calls a server (`http`): its wire counters since it was
+    /// loaded (cumulative; the runner takes the measured phase's difference). None
+    /// for backends that run the model themselves.
+    fn transport(&self) -> Option<embench_schema::HttpFigures> {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -307,6 +324,7 @@ mod concat_tests {
             input_ids: ids.concat(),
             attention_mask: vec![1; ids.len() * seq_len],
             token_type_ids: vec![0; ids.len() * seq_len],
+            texts: Vec::new(),
         }
     }
 

@@ -28,12 +28,12 @@ pub struct ThreadDemand {
 
 /// The threads one instance of `backend` keeps busy with `in_flight` requests at
 /// once; unset thread counts resolve to `cores`, as the backends resolve them.
-/// None for backends without intra-op threads (mock, python-echo).
+/// None for backends without intra-op threads (mock, python-echo, http).
 pub fn thread_demand(backend: &ResolvedBackend, in_flight: usize, cores: usize) -> Option<ThreadDemand> {
     let t = backend.threads.unwrap_or(cores).max(1);
     let in_flight = in_flight.max(1);
     let (threads, product) = match backend.kind {
-        BackendKind::Mock | BackendKind::PythonEcho => return None,
+        BackendKind::Mock | BackendKind::PythonEcho | BackendKind::Http => return None,
         BackendKind::Candle => (t, format!("{t} threads in one pool shared by every client")),
         BackendKind::Ort => {
             let sessions = backend.ort.as_ref().map_or(1, |o| o.sessions).min(in_flight);
@@ -86,6 +86,7 @@ mod tests {
             device: crate::config::DeviceKind::Cpu,
             mock: None,
             python: None,
+            http: None,
             device_auto: false,
         }
     }

@@ -11,6 +11,7 @@
 //! the ones sentence-transformers builds for the reference.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use tokenizers::{PaddingDirection, PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
@@ -61,6 +62,16 @@ impl TextTokenizer {
             None => Ok(0),
             Some(p) => self.plain.encode(p.as_str(), false).map(|e| e.len()).map_err(|e| e.to_string()),
         }
+    }
+
+    /// Tokens a natural-length input is cut to (the model's `max_seq_length`).
+    pub fn max_len(&self) -> usize {
+        self.max_len
+    }
+
+    /// Ids in the vocabulary, added tokens included (valid ids are below it).
+    pub fn vocab_size(&self) -> usize {
+        self.plain.get_vocab_size(true)
     }
 
     /// How this tokenizer pads: side and pad id (for batches joined after tokenizing).
@@ -157,6 +168,37 @@ fn pad_params(plain: &Tokenizer, own: Option<PaddingParams>, config: &Path) -> R
     Ok(params)
 }
 
+impl BatchTokenizer {
+    /// Shortens each of `texts` (as [`BatchTokenizer::encode`] cut them, prompt
+    /// included) from its end until this tokenizer takes it whole: a BPE or Unigram
+    /// tokenizer can split a text cut at a token's end into more tokens, and a server
+    /// tokenizing it again must not get more than the batch's rows. At most 16 tries per
+    /// text; one still too long stays, and the server then truncates or refuses it.
+    ///
+    /// Errors: the tokenizer failing.
+    pub fn fit_texts(&self, texts: &mut [Arc<str>]) -> Result<(), String> {
+        for text in texts.iter_mut() {
+            let mut s: &str = text;
+            for _ in 0..16 {
+                let e = self.inner.encode(s, true).map_err(|e| e.to_string())?;
+                if e.get_overflowing().is_empty() {
+                    break;
+                }
+                let cut = kept_text(s, &e);
+                s = match cut.len() < s.len() {
+                    true => cut,
+                    // Cut at the last character boundary before the end.
+                    false => &s[..s.char_indices().last().map_or(0, |(i, _)| i)],
+                };
+            }
+            if s.len() < text.len() {
+                *text = Arc::from(s);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A tokenizer set to one sequence length.
 pub struct BatchTokenizer {
     inner: Tokenizer,
@@ -164,13 +206,27 @@ pub struct BatchTokenizer {
 }
 
 impl BatchTokenizer {
-    /// Tokenizes `texts` (each after the prompt, if any) into one padded batch.
+    /// Tokenizes `texts` (each after the prompt, if any) into one padded batch; its
+    /// `texts` are the inputs as tokenized (prompt included), each cut after its last
+    /// kept token where truncation cut it, so that they tokenize to the batch's rows again.
     pub fn encode(&self, texts: &[&str]) -> Result<TokenizedBatch, String> {
-        let encodings = match &self.prompt {
-            None => self.inner.encode_batch(texts.to_vec(), true),
-            Some(p) => self.inner.encode_batch(texts.iter().map(|t| format!("{p}{t}")).collect::<Vec<_>>(), true),
-        }
-        .map_err(|e| e.to_string())?;
+        self.encode_flagged(texts).map(|(batch, _)| batch)
+    }
+
+    /// [`BatchTokenizer::encode`], and the index of the first input that truncation
+    /// cut (None: every input fit), for a server that refuses long inputs.
+    pub fn encode_flagged(&self, texts: &[&str]) -> Result<(TokenizedBatch, Option<usize>), String> {
+        let prompted: Vec<String>;
+        let full: Vec<&str> = match &self.prompt {
+            None => texts.to_vec(),
+            Some(p) => {
+                prompted = texts.iter().map(|t| format!("{p}{t}")).collect();
+                prompted.iter().map(String::as_str).collect()
+            }
+        };
+        let encodings = self.inner.encode_batch(full.clone(), true).map_err(|e| e.to_string())?;
+        let cut = encodings.iter().position(|e| !e.get_overflowing().is_empty());
+        let texts = full.into_iter().zip(&encodings).map(|(text, e)| Arc::from(kept_text(text, e))).collect();
         let seq_len = encodings.first().map_or(0, |e| e.len());
         let batch_size = encodings.len();
         let mut batch = TokenizedBatch {
@@ -179,6 +235,7 @@ impl BatchTokenizer {
             input_ids: Vec::with_capacity(batch_size * seq_len),
             attention_mask: Vec::with_capacity(batch_size * seq_len),
             token_type_ids: Vec::with_capacity(batch_size * seq_len),
+            texts,
         };
         for e in &encodings {
             debug_assert_eq!(e.len(), seq_len);
@@ -186,8 +243,29 @@ impl BatchTokenizer {
             batch.attention_mask.extend(e.get_attention_mask().iter().map(|&x| x as i64));
             batch.token_type_ids.extend(e.get_type_ids().iter().map(|&x| x as i64));
         }
-        Ok(batch)
+        Ok((batch, cut))
     }
+}
+
+/// `text` up to the end of its last kept token when truncation cut it (byte offsets,
+/// as `encode_batch` gives them, rounded down to a character), else all of it.
+fn kept_text<'t>(text: &'t str, e: &tokenizers::Encoding) -> &'t str {
+    if e.get_overflowing().is_empty() {
+        return text;
+    }
+    let mut end = e
+        .get_offsets()
+        .iter()
+        .zip(e.get_special_tokens_mask())
+        .filter(|(_, &special)| special == 0)
+        .map(|(&(_, end), _)| end)
+        .max()
+        .unwrap_or(0)
+        .min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 #[cfg(test)]
@@ -237,6 +315,21 @@ mod tests {
         // Truncation keeps the prompt and the appended <|endoftext|> (the special
         // tokens' room is kept, as transformers does) and cuts the text.
         assert_eq!(batch.input_ids, vec![3, 3, 1, 0, 3, 3, 2, 0]);
+    }
+
+    #[test]
+    fn texts_are_cut_where_truncation_cut_them_and_tokenize_to_the_rows_again() {
+        let (_d, t) = tokenizer(None);
+        let t = t.unwrap().with_prompt(Some("c "));
+        let bt = t.for_seq_len(SeqLen::Tokens(4)).unwrap();
+        let batch = bt.encode(&["a b a b c", "b"]).unwrap();
+        assert_eq!(batch.texts, [Arc::from("c a b"), Arc::from("c b")]);
+        let again = t.with_prompt(None).for_seq_len(SeqLen::Tokens(4)).unwrap();
+        let mut texts = batch.texts.clone();
+        again.fit_texts(&mut texts).unwrap();
+        assert_eq!(texts, batch.texts, "they fit already");
+        let again = again.encode(&batch.texts.iter().map(|t| &**t).collect::<Vec<_>>()).unwrap();
+        assert_eq!(again.input_ids, batch.input_ids);
     }
 
     #[test]

@@ -230,6 +230,7 @@ impl Embedder for MockEmbedder {
             input_ids,
             attention_mask: vec![1; n],
             token_type_ids: vec![0; n],
+            texts: Vec::new(),
         })
     }
 }
@@ -279,6 +280,7 @@ mod tests {
             input_ids: vec![1, 2],
             attention_mask: vec![1, 1],
             token_type_ids: vec![0, 0],
+            texts: Vec::new(),
         };
         let e = m.embed(&batch).unwrap();
         assert_eq!((e.rows, e.dim), (2, 4));
@@ -292,6 +294,7 @@ mod tests {
             input_ids: (0..batch * seq).map(|i| i as i64).collect(),
             attention_mask: vec![1; batch * seq],
             token_type_ids: vec![0; batch * seq],
+            texts: Vec::new(),
         }
     }
 

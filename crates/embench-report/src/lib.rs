@@ -8,6 +8,7 @@ pub mod charts;
 pub mod compare;
 pub mod csv_export;
 pub mod fmt;
+pub mod http_sections;
 pub mod image_sections;
 pub mod load_sections;
 pub mod markdown;

@@ -46,6 +46,7 @@ pub fn report(runs: &Runs, charts: &[ChartFile]) -> String {
         crate::load_sections::trust_table(&mut md, &plain, runs.many_hosts());
         crate::python_sections::rust_vs_python(&mut md, &plain, runs.many_hosts());
         crate::image_sections::image_table(&mut md, &plain, runs.many_hosts());
+        crate::http_sections::http_table(&mut md, &plain, runs.many_hosts());
         for c in charts.iter().filter(|c| c.model == model && c.seq == seq) {
             let _ = writeln!(md, "![{}](charts/{}.png)\n", c.title, c.stem);
         }

@@ -26,6 +26,7 @@ fn batch() -> Vec<TokenizedBatch> {
         input_ids: vec![101, 102],
         attention_mask: vec![1, 1],
         token_type_ids: vec![0, 0],
+        texts: Vec::new(),
     }]
 }
 

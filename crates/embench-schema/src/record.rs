@@ -151,6 +151,9 @@ pub struct CellRecord {
     /// Image cells: the images, their preprocessing and its parity with Hugging Face's.
     #[serde(default)]
     pub image: Option<ImageFigures>,
+    /// `http` cells: the endpoint's answers, bytes, connections and the client's CPU time.
+    #[serde(default)]
+    pub http: Option<crate::http::HttpFigures>,
     /// Set when the cell ran out of GPU memory and was run again on the CPU with a quarter of the batch.
     #[serde(default)]
     pub fallback: Option<Fallback>,

@@ -58,6 +58,17 @@ Exit status: 0 written; 2 a missing or malformed run directory, or several runs 
 
 Exit status: 0 no regression; 1 a regression beyond the gate; 2 an input error; 3 fewer matched cells than --min-matched.")]
     Compare(CompareArgs),
+    /// Serve one backend of a config over HTTP: OpenAI's POST /v1/embeddings, TEI's POST /embed, /health, /info, /metrics.
+    #[command(after_help = "Examples:
+  embench serve --config configs/quick.yaml --model all-minilm-l6-v2 --backend ort --port 8080
+  embench serve --config configs/quick.yaml --model all-minilm-l6-v2 --backend candle --max-batch-size 32 --max-wait-us 2000
+  curl -s localhost:8080/v1/embeddings -H 'content-type: application/json' -d '{\"input\": [\"a text\"]}'
+
+Benchmark it with a backend entry `{name: http, url: http://127.0.0.1:8080/v1/embeddings}`.
+SIGINT or SIGTERM stops accepting, finishes the requests in flight and exits 0.
+
+Exit status: 0 stopped by a signal; 2 a config error, a model that does not load, or a port in use.")]
+    Serve(ServeArgs),
     /// (Internal) run some cells of a config in this process and report them on stdout; `embench run` starts these.
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -277,4 +288,54 @@ pub struct WorkerArgs {
     /// What `auto` settings resolved to in the parent (JSON), so every worker resolves the same.
     #[arg(long)]
     pub auto: String,
+}
+
+/// Arguments of `embench serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The benchmark config whose model and backend entries are served.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// The model's key (one of the config's active models).
+    #[arg(long)]
+    pub model: String,
+    /// The backend's label in the config.
+    #[arg(long)]
+    pub backend: String,
+    /// Take replicas, workers and dynamic batching from this scenario's `execution` (flags below override).
+    #[arg(long)]
+    pub scenario: Option<String>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0: any free port, printed).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Model instances (default: the scenario's, else 1).
+    #[arg(long)]
+    pub replicas: Option<usize>,
+    /// Threads taking requests from each instance's queue (default: the scenario's, else 1).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Dynamic batching: most inputs in a formed batch (with --max-wait-us; default: the scenario's, else off).
+    #[arg(long)]
+    pub max_batch_size: Option<usize>,
+    /// Dynamic batching: longest wait for a batch to fill, µs (default 1000 with --max-batch-size).
+    #[arg(long)]
+    pub max_wait_us: Option<u64>,
+    /// Largest request body, bytes (413 above).
+    #[arg(long, default_value_t = 2 << 20)]
+    pub max_body_bytes: usize,
+    /// Most inputs in one request (413 above).
+    #[arg(long, default_value_t = 512)]
+    pub max_inputs: usize,
+    /// Most requests in the server at once (429 above).
+    #[arg(long, default_value_t = 512)]
+    pub max_in_flight: usize,
+    /// A request body not complete this long after its headers is refused with 408, ms.
+    #[arg(long, default_value_t = 10_000)]
+    pub body_timeout_ms: u64,
+    /// Threads of the HTTP side (parsing, tokenizing, encoding answers; default: the usable cores).
+    #[arg(long)]
+    pub http_threads: Option<usize>,
 }

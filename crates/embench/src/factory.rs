@@ -24,6 +24,8 @@ pub fn backend(kind: BackendKind) -> Result<&'static dyn Backend, String> {
         BackendKind::Openvino => Ok(&embench_openvino::OpenvinoBackend),
         #[cfg(feature = "tch")]
         BackendKind::Tch => Ok(&embench_tch::TchBackend),
+        #[cfg(feature = "http")]
+        BackendKind::Http => Ok(&embench_http::HttpBackend),
         #[cfg(feature = "python")]
         k if k.is_python() => Ok(embench_python::backend::backend(k).expect("a python kind")),
         // Reached only when some backend is not compiled in.

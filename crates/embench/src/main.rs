@@ -29,8 +29,14 @@ fn main() -> std::process::ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("EMBENCH_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
+    // One reactor thread drives a run; a server's handlers get one per usable core
+    // (inference runs on the replicas' own threads either way).
+    let reactor_threads = match &cli.command {
+        cli::Command::Serve(args) => args.http_threads.unwrap_or_else(embench_runner::machine::host::effective_cores),
+        _ => 1,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+        .worker_threads(reactor_threads.max(1))
         .enable_all()
         .build()
         .expect("starting the tokio runtime");

@@ -126,3 +126,43 @@ pub struct OpenvinoOptions {
     /// Infer requests in the pool; None: the compiled model's optimal number.
     pub infer_requests: Option<usize>,
 }
+
+/// The embeddings API an `http` endpoint speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HttpApi {
+    /// OpenAI's `POST /v1/embeddings`: `{"input": [...], "model": ...}` →
+    /// `{"data": [{"embedding": [...]}], "usage": {...}}` (infinity, vLLM, managed services).
+    #[default]
+    Openai,
+    /// Text Embeddings Inference's `POST /embed`: `{"inputs": [...]}` → `[[...], ...]`.
+    Tei,
+}
+
+impl HttpApi {
+    /// The name used in configs and results.
+    pub fn name(self) -> &'static str {
+        match self {
+            HttpApi::Openai => "openai",
+            HttpApi::Tei => "tei",
+        }
+    }
+}
+
+/// The `http` backend's settings, resolved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HttpOptions {
+    /// The endpoint, path included (`http://127.0.0.1:8080/v1/embeddings`).
+    pub url: String,
+    /// The API it speaks.
+    pub api: HttpApi,
+    /// OpenAI's `model` field (None: the model's key in models.yaml).
+    pub model: Option<String>,
+    /// A request without a complete answer by then is a timeout, ms.
+    pub timeout_ms: u64,
+    /// Keep-alive connections kept open (None: one per client).
+    pub connections: Option<usize>,
+    /// Extra headers, by name: the environment variable each value is read from when
+    /// the backend loads (values are never written into configs' echoes or results).
+    pub headers_from_env: std::collections::BTreeMap<String, String>,
+}

@@ -6,7 +6,9 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
-use super::backend_options::{ExecutionMode, ExecutionProvider, GraphOptimization, ModelFormat, PerformanceHint};
+use super::backend_options::{
+    ExecutionMode, ExecutionProvider, GraphOptimization, HttpApi, ModelFormat, PerformanceHint,
+};
 use super::execution::{CostSpec, Count, DynamicBatchingSpec, SloSpec, SteadyStateSpec};
 use super::inputs::{DatasetConfig, InputConfig};
 use super::sizes::BatchSpec;
@@ -124,7 +126,7 @@ fn backend_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<BackendSpe
 #[serde(deny_unknown_fields)]
 pub struct BackendSpec {
     /// The framework: `candle`, `ort`, `openvino`, `tch`, `python-ort`, `python-torch` or
-    /// `python-openvino`; or a harness check, `mock` or `python-echo`.
+    /// `python-openvino`; an endpoint, `http`; or a harness check, `mock` or `python-echo`.
     #[schemars(with = "String")]
     pub name: Spanned<String>,
     /// Name in results and reports (default: `name`); needed when a backend is listed twice.
@@ -215,6 +217,31 @@ pub struct BackendSpec {
     #[serde(default)]
     #[schemars(with = "Option<usize>")]
     pub processes: Option<Spanned<usize>>,
+    /// http only: the endpoint, path included (`http://127.0.0.1:8080/v1/embeddings`, `http://host/embed`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub url: Option<Spanned<String>>,
+    /// http only: `openai` (default: `POST {input, model}`) or `tei` (`POST {inputs}`).
+    #[serde(default)]
+    #[schemars(with = "Option<HttpApi>")]
+    pub api: Option<Spanned<HttpApi>>,
+    /// http only: OpenAI's `model` field sent with each request (default: the model's key).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub model: Option<Spanned<String>>,
+    /// http only: a request without a complete answer by then is a timeout, ms (default 30000).
+    #[serde(default)]
+    #[schemars(with = "Option<u64>")]
+    pub timeout_ms: Option<Spanned<u64>>,
+    /// http only: keep-alive connections kept open (default: one per client).
+    #[serde(default)]
+    #[schemars(with = "Option<usize>")]
+    pub connections: Option<Spanned<usize>>,
+    /// http only: extra headers whose values are read from environment variables,
+    /// `{Authorization: MY_AUTH_HEADER}` (the variable holds e.g. `Bearer sk-...`; never recorded).
+    #[serde(default)]
+    #[schemars(with = "Option<std::collections::BTreeMap<String, String>>")]
+    pub headers_from_env: Option<Spanned<std::collections::BTreeMap<String, String>>>,
     /// Mock only: embedding dimension it returns (default 384).
     #[serde(default)]
     pub embedding_dim: Option<usize>,
@@ -249,6 +276,12 @@ impl BackendSpec {
             wrong_output: None,
             mode: None,
             processes: None,
+            url: None,
+            api: None,
+            model: None,
+            timeout_ms: None,
+            connections: None,
+            headers_from_env: None,
             embedding_dim: None,
             seed: None,
         }

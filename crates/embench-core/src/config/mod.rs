@@ -15,7 +15,8 @@ mod sizes;
 mod validate;
 
 pub use backend_options::{
-    ExecutionMode, ExecutionProvider, GraphOptimization, ModelFormat, OpenvinoOptions, OrtOptions, PerformanceHint,
+    ExecutionMode, ExecutionProvider, GraphOptimization, HttpApi, HttpOptions, ModelFormat, OpenvinoOptions,
+    OrtOptions, PerformanceHint,
 };
 pub use benchmark::{
     Arrival, BackendSpec, BatchCost, BenchmarkConfig, CacheSpec, Crash, CrashKind, LoadMode, RepeatDistribution,

@@ -22,6 +22,7 @@ use crate::pooling::Pooling;
 mod architecture;
 mod backends;
 mod execution;
+mod http;
 mod modality;
 mod models;
 mod scenarios;
@@ -190,6 +191,8 @@ pub struct ResolvedBackend {
     pub mock: Option<MockSettings>,
     /// Python worker settings (python-* only).
     pub python: Option<PythonOptions>,
+    /// The endpoint and how to call it (http only).
+    pub http: Option<crate::config::HttpOptions>,
     /// `device: auto`, resolved from [`AutoSettings`].
     pub device_auto: bool,
 }

@@ -267,6 +267,7 @@ mod tests {
             input_ids: ids,
             attention_mask: mask,
             token_type_ids: vec![0; n],
+            texts: texts.iter().map(|&t| std::sync::Arc::from(t)).collect(),
         })
     }
 

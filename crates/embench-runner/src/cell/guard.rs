@@ -146,6 +146,10 @@ impl Embedder for Guarded {
     fn max_batch_size(&self) -> Option<usize> {
         self.inner.max_batch_size()
     }
+
+    fn transport(&self) -> Option<embench_schema::HttpFigures> {
+        self.inner.transport()
+    }
 }
 
 /// A problem when a phase's outputs held NaN or infinity, saying how many and the fix.
@@ -195,6 +199,7 @@ mod tests {
             input_ids: vec![1, 2],
             attention_mask: vec![1, 1],
             token_type_ids: vec![0, 0],
+            texts: Vec::new(),
         };
         let e = guarded.embed(&batch).unwrap_err().to_string();
         assert_eq!(e, "backend failed during inference: backend panicked: hidden state has the wrong size");

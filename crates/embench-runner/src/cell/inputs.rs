@@ -213,7 +213,7 @@ impl InputFactory {
         let key_t = self.load_tokenizer(model, prompt)?;
         let prepared = match &self.tokenizers[&key_t] {
             Some(t) => tokenized(&self.source, t, seq, batch_size, n_batches)?,
-            None => synthetic(seq, batch_size, n_batches),
+            None => synthetic(&self.source, seq, batch_size, n_batches)?,
         };
         let prepared = Arc::new(prepared);
         self.cache.insert(key, prepared.clone());
@@ -265,11 +265,15 @@ fn tokenized(
     let texts = source.texts(n_batches * batch_size, seq, Some(t))?;
     let bt = t.for_seq_len(seq)?;
     let start = Instant::now();
-    let batches = texts
+    let mut batches = texts
         .chunks(batch_size)
         .map(|chunk| bt.encode(&chunk.iter().map(String::as_str).collect::<Vec<_>>()))
         .collect::<Result<Vec<_>, _>>()?;
     let tokenize_ms = start.elapsed().as_secs_f64() * 1e3 / n_batches as f64;
+    // Texts a server will tokenize again (http): no longer than the rows (not timed).
+    for b in &mut batches {
+        bt.fit_texts(&mut b.texts)?;
+    }
     let prompt_tokens = match t.prompt_tokens()? {
         0 => None,
         n => Some(n),
@@ -285,7 +289,10 @@ fn tokenized(
     })
 }
 
-fn synthetic(seq: SeqLen, batch_size: usize, n_batches: usize) -> PreparedInputs {
+/// Token ids of the right shape for a model without a tokenizer; each row carries a
+/// dataset text as it is (what a backend sending text sends: such cells are `natural`).
+fn synthetic(source: &TextSource, seq: SeqLen, batch_size: usize, n_batches: usize) -> Result<PreparedInputs, String> {
+    let mut texts = source.texts(n_batches * batch_size, SeqLen::Natural, None)?.into_iter();
     let batches: Vec<TokenizedBatch> = (0..n_batches)
         .map(|b| {
             let lens: Vec<usize> = (0..batch_size)
@@ -301,6 +308,7 @@ fn synthetic(seq: SeqLen, batch_size: usize, n_batches: usize) -> PreparedInputs
                 input_ids: Vec::with_capacity(batch_size * seq_len),
                 attention_mask: Vec::with_capacity(batch_size * seq_len),
                 token_type_ids: vec![0; batch_size * seq_len],
+                texts: texts.by_ref().take(batch_size).map(Arc::from).collect(),
             };
             for len in lens {
                 batch.input_ids.extend((0..seq_len).map(|t| if t < len { 1000 + t as i64 } else { 0 }));
@@ -309,7 +317,7 @@ fn synthetic(seq: SeqLen, batch_size: usize, n_batches: usize) -> PreparedInputs
             batch
         })
         .collect();
-    PreparedInputs {
+    Ok(PreparedInputs {
         tokens_per_input_mean: mean_tokens(&batches),
         batches: batches.into_iter().map(RequestInput::Text).collect(),
         tokenize_ms_per_request: None,
@@ -317,7 +325,7 @@ fn synthetic(seq: SeqLen, batch_size: usize, n_batches: usize) -> PreparedInputs
         padding: Padding::default(),
         images: None,
         encoded: None,
-    }
+    })
 }
 
 fn mean_tokens(batches: &[TokenizedBatch]) -> f64 {
@@ -367,7 +375,7 @@ impl CacheInputs {
                 let bt = tok.for_seq_len(seq)?;
                 texts.iter().map(|t| bt.encode(&[t.as_str()])).collect::<Result<Vec<_>, _>>()?
             }
-            None => (0..texts.len()).map(|k| synthetic_row(k, seq)).collect(),
+            None => texts.iter().enumerate().map(|(k, t)| synthetic_row(k, seq, t)).collect(),
         };
         let tokenize_ms_per_text = tokenizer.map(|_| start.elapsed().as_secs_f64() * 1e3 / texts.len().max(1) as f64);
         let padding = tokenizer.map(TextTokenizer::padding).unwrap_or_default();
@@ -385,7 +393,7 @@ impl CacheInputs {
 }
 
 /// Token ids for a model without a tokenizer (mock runs): distinct per text.
-fn synthetic_row(k: usize, seq: SeqLen) -> TokenizedBatch {
+fn synthetic_row(k: usize, seq: SeqLen, text: &str) -> TokenizedBatch {
     let len = match seq {
         SeqLen::Tokens(n) => n,
         SeqLen::Natural => 8 + k * 7 % 57,
@@ -397,5 +405,6 @@ fn synthetic_row(k: usize, seq: SeqLen) -> TokenizedBatch {
         input_ids: ids,
         attention_mask: vec![1; len],
         token_type_ids: vec![0; len],
+        texts: vec![Arc::from(text)],
     }
 }

@@ -145,6 +145,7 @@ fn pool_runs(mode: LoadMode, requested_rate_qps: Option<f64>, runs: Vec<LoopOutc
         steady_state: None,
         repetitions: None,
         slo: None,
+        http: None,
     };
     (measured, verdict)
 }

@@ -11,7 +11,7 @@ use embench_schema::record::{
     CacheFigures, CellRecord, CostFigures, ExecutionFigures, ImageFigures, PhaseMemory, Repetitions, WorkerFailure,
 };
 use embench_schema::stats::{SloResult, SteadyState};
-use embench_schema::{LatencySummary, LoadMode, SCHEMA_VERSION};
+use embench_schema::{HttpFigures, LatencySummary, LoadMode, SCHEMA_VERSION};
 
 use crate::cell::setup::{CellSetup, RecordContext};
 use crate::loadgen::rate;
@@ -87,9 +87,25 @@ pub struct Measured {
     pub repetitions: Option<Repetitions>,
     /// The latency-bounded throughput search.
     pub slo: Option<SloResult>,
+    /// `http` cells: the client's wire counters over the measured phase.
+    pub http: Option<HttpFigures>,
 }
 
 impl Measured {
+    /// The client's wire counters with its CPU time (the measured phase's, from the
+    /// resource sampler) per completed request.
+    pub fn http_figures(&self) -> Option<HttpFigures> {
+        let mut http = self.http.clone()?;
+        if let Some(r) = &self.resources {
+            http.client_cpu_s = r.cpu_s;
+            // The requests the counters saw: the same window as the CPU time (an SLO
+            // search's every probe), not only the probe whose figures are shown.
+            let sent = http.responses_by_status.values().sum::<u64>() + http.timeouts + http.transport_errors;
+            http.client_cpu_us_per_request = (sent > 0).then(|| r.cpu_s * 1e6 / sent as f64);
+        }
+        Some(http)
+    }
+
     /// Requests per second over the measured wall time (None: nothing ran).
     pub fn qps(&self) -> Option<f64> {
         self.wall_s.map(|wall| rate(self.requests, wall))
@@ -189,7 +205,25 @@ pub fn assemble(setup: &CellSetup, parts: CellParts, context: &RecordContext, ce
     let qps = measured.as_ref().and_then(Measured::qps);
     let embeddings_per_s = qps.map(|q| q * batch_size as f64);
     let precision = info.map(|i| i.precision);
-    let flops = flops(setup, context, embeddings_per_s, precision.map_or("unknown", |p| p.as_str()));
+    let http = measured.as_ref().and_then(Measured::http_figures);
+    let mut flops = flops(setup, context, embeddings_per_s, precision.map_or("unknown", |p| p.as_str()));
+    let mut tokens_per_input_mean = setup.inputs.tokens_per_input_mean;
+    if let Some(h) = &http {
+        // The model ran on the server, not on this machine: no utilisation of this machine's peak.
+        (flops.peak_gflops, flops.mfu) = (None, None);
+        let texts = requests * batch_size as u64;
+        if setup.inputs.tokenize_ms_per_request.is_none() {
+            // No local tokenizer: the only token count is the server's own, when it reports one.
+            tokens_per_input_mean =
+                h.server_prompt_tokens.filter(|_| texts > 0).map_or(0.0, |t| t as f64 / texts as f64);
+        } else if let SeqLen::Tokens(n) = setup.seq_len {
+            if tokens_per_input_mean + 0.5 < n as f64 {
+                verdict.warn(format!(
+                    "the texts average {tokens_per_input_mean:.1} tokens, under the cell's {n}: the server runs each at its own length (in-process cells pad them to {n}), so this cell computes less than its length says"
+                ));
+            }
+        }
+    }
     let image = setup.inputs.images.as_ref().map(|i| ImageFigures {
         source: i.source.clone(),
         include_preprocessing: i.include_preprocessing,
@@ -218,7 +252,8 @@ pub fn assemble(setup: &CellSetup, parts: CellParts, context: &RecordContext, ce
         }),
         (None, Modality::Text) => serde_json::to_value(setup.seq_len).expect("SeqLen serializes"),
     };
-    let threads = info.map(|i| i.intra_op_threads);
+    // A backend without intra-op threads of its own (http: the server's are the server's) says 0.
+    let threads = info.map(|i| i.intra_op_threads).filter(|&t| t > 0);
     let mut auto_resolved = context.auto_resolved.clone();
     if let (true, Some(t)) = (context.threads_auto, threads) {
         auto_resolved.insert("threads".into(), format!("{t} (usable physical cores)"));
@@ -250,7 +285,7 @@ pub fn assemble(setup: &CellSetup, parts: CellParts, context: &RecordContext, ce
         modality: setup.scenario.modality,
         batch_size,
         seq_len,
-        tokens_per_input_mean: setup.inputs.tokens_per_input_mean,
+        tokens_per_input_mean,
         prompt: setup.scenario.prompt.clone(),
         prompt_tokens: setup.inputs.prompt_tokens,
         truncate_dim: setup.truncation.map(|t| t.dim),
@@ -290,6 +325,7 @@ pub fn assemble(setup: &CellSetup, parts: CellParts, context: &RecordContext, ce
         gflop_per_text: flops.gflop_per_text,
         gflops_per_s: flops.gflops_per_s,
         image,
+        http,
         fallback: context.fallback.clone(),
         memory_phases: memory,
         peak_gflops: flops.peak_gflops,

@@ -40,10 +40,12 @@ pub fn run_cell(setup: &CellSetup, load: &ModelLoader, progress: &dyn CellProgre
         }
         parts.verdict.absorb(judge_outputs(check.take(), "first request and warm-up"));
         progress.phase("measuring");
-        let (measured, memory, verdict) = match &setup.scenario.slo {
+        let wire_before = transport(&models);
+        let (mut measured, memory, verdict) = match &setup.scenario.slo {
             Some(slo) => run_slo(setup, slo, serve, progress),
             None => measure(setup, serve, progress),
         };
+        measured.http = transport(&models).zip(wire_before).map(|(after, before)| after.since(&before));
         parts.memory.push(memory);
         parts.verdict.absorb(verdict);
         parts.measured = Some(measured);
@@ -88,6 +90,12 @@ pub fn run_cell(setup: &CellSetup, load: &ModelLoader, progress: &dyn CellProgre
     parts.verdict.absorb(verdict);
     drop(models);
     finish(setup, parts, None)
+}
+
+/// The wire counters of the instances that call a server (`http`), summed.
+fn transport(models: &[Box<dyn Embedder>]) -> Option<embench_schema::HttpFigures> {
+    let all: Vec<_> = models.iter().filter_map(|m| m.transport()).collect();
+    embench_schema::HttpFigures::sum(&all)
 }
 
 /// The record from `parts`, with `error` (the step that stopped the cell) as its last problem.

@@ -9,23 +9,79 @@
 //! it, up to `max_batch_size` texts, then runs them as one batch.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::ops::{Deref, Range};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{channel, Sender};
-use std::sync::{Condvar, Mutex};
+use std::sync::mpsc::channel;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use embench_core::config::{Count, DynamicBatching, Execution};
 use embench_core::embedder::Padding;
-use embench_core::{EmbedError, Embedder, Phase, RequestInput};
+use embench_core::{EmbedError, Embedder, Embeddings, Phase, RequestInput};
 
 use crate::loadgen::worker_loop::panic_message;
 use embench_schema::record::ExecutionFigures;
 
+/// What a finished request hands to its reply: the batch's result, its rows in it,
+/// and how long it waited in the queue.
+pub struct Done<'r> {
+    /// The vectors of the batch the request ran in (joined with others under
+    /// dynamic batching), or the error it failed with.
+    pub result: Result<&'r Embeddings, &'r str>,
+    /// This request's rows of `result`.
+    pub rows: Range<usize>,
+    /// From the request's arrival on the queue to the start of its batch.
+    pub queued: Duration,
+    /// Inputs in the batch it ran in.
+    pub formed: usize,
+}
+
+/// Where a request's result goes: called once with its [`Done`], on the worker
+/// thread that ran it (it must not block).
+pub trait Reply: Send {
+    /// Hands over the result.
+    fn done(self: Box<Self>, done: Done<'_>);
+
+    /// Whether the requester has gone (a client that disconnected): the request is
+    /// then dropped unrun when a worker reaches it.
+    fn cancelled(&self) -> bool {
+        false
+    }
+}
+
+/// The runner's own requests: their client waits on a channel.
+struct Waiting(std::sync::mpsc::Sender<Result<(), String>>);
+
+impl Reply for Waiting {
+    fn done(self: Box<Self>, done: Done<'_>) {
+        // A client that gave up is not an error of the server.
+        let _ = self.0.send(done.result.map(drop).map_err(str::to_string));
+    }
+}
+
+/// A request's input: borrowed from the cell's prepared batches, or owned (`embench serve`).
+enum JobInput<'a> {
+    Borrowed(&'a RequestInput),
+    Owned(RequestInput),
+}
+
+impl Deref for JobInput<'_> {
+    type Target = RequestInput;
+
+    fn deref(&self) -> &RequestInput {
+        match self {
+            JobInput::Borrowed(b) => b,
+            JobInput::Owned(b) => b,
+        }
+    }
+}
+
 struct Job<'a> {
-    batch: &'a RequestInput,
+    batch: JobInput<'a>,
     arrived: Instant,
-    done: Sender<Result<(), String>>,
+    reply: Box<dyn Reply + 'a>,
 }
 
 struct Queue<'a> {
@@ -33,9 +89,26 @@ struct Queue<'a> {
     ready: Condvar,
 }
 
-/// The serving side of a cell: hand it requests with [`Server::submit`].
+/// The model instances a server runs: a cell's, borrowed for its scope, or shared
+/// for as long as a long-lived server lives.
+enum Replicas<'a> {
+    Borrowed(&'a [Box<dyn Embedder>]),
+    Shared(Arc<[Box<dyn Embedder>]>),
+}
+
+impl Replicas<'_> {
+    fn get(&self) -> &[Box<dyn Embedder>] {
+        match self {
+            Replicas::Borrowed(r) => r,
+            Replicas::Shared(r) => r,
+        }
+    }
+}
+
+/// The serving side of a cell, or of `embench serve`: hand it requests with
+/// [`Server::submit`] (and wait) or [`Server::enqueue`] (and be called back).
 pub struct Server<'a> {
-    replicas: &'a [Box<dyn Embedder>],
+    replicas: Replicas<'a>,
     queues: Vec<Queue<'a>>,
     batching: Option<DynamicBatching>,
     /// How the model pads the requests a worker joins.
@@ -46,6 +119,23 @@ pub struct Server<'a> {
 }
 
 impl<'a> Server<'a> {
+    fn new(replicas: Replicas<'a>, workers: usize, batching: Option<DynamicBatching>, padding: Padding) -> Self {
+        assert!(!replicas.get().is_empty() && workers > 0);
+        Server {
+            queues: replicas
+                .get()
+                .iter()
+                .map(|_| Queue { jobs: Mutex::new(VecDeque::new()), ready: Condvar::new() })
+                .collect(),
+            replicas,
+            batching,
+            padding,
+            next: AtomicUsize::new(0),
+            closing: AtomicBool::new(false),
+            formed: Mutex::new(BTreeMap::new()),
+        }
+    }
+
     /// Runs `body` with a server of `workers` threads per replica; returns what
     /// `body` returned and how many batches of each size (texts) the workers ran.
     /// Requests joined by dynamic batching are padded as the model pads (`padding`).
@@ -56,19 +146,7 @@ impl<'a> Server<'a> {
         padding: Padding,
         body: impl FnOnce(&Server<'a>) -> R,
     ) -> (R, BTreeMap<usize, u64>) {
-        assert!(!replicas.is_empty() && workers > 0);
-        let server = Server {
-            replicas,
-            queues: replicas
-                .iter()
-                .map(|_| Queue { jobs: Mutex::new(VecDeque::new()), ready: Condvar::new() })
-                .collect(),
-            batching,
-            padding,
-            next: AtomicUsize::new(0),
-            closing: AtomicBool::new(false),
-            formed: Mutex::new(BTreeMap::new()),
-        };
+        let server = Server::new(Replicas::Borrowed(replicas), workers, batching, padding);
         let result = std::thread::scope(|s| {
             for r in 0..replicas.len() {
                 for w in 0..workers {
@@ -80,33 +158,67 @@ impl<'a> Server<'a> {
                 }
             }
             let result = body(&server);
-            server.closing.store(true, Ordering::SeqCst);
-            for q in &server.queues {
-                let _guard = q.jobs.lock().expect("queue lock");
-                q.ready.notify_all();
-            }
+            server.close();
             result
         });
         let formed = server.formed.into_inner().expect("formed lock");
         (result, formed)
     }
 
+    /// Stops the workers once their queues are empty; later requests are refused.
+    fn close(&self) {
+        for q in &self.queues {
+            let _guard = q.jobs.lock().expect("queue lock");
+            self.closing.store(true, Ordering::SeqCst);
+            q.ready.notify_all();
+        }
+    }
+
     /// Queues `batch` on the next replica and waits for its result.
     pub fn submit(&self, batch: &'a RequestInput) -> Result<(), EmbedError> {
         let (tx, rx) = channel();
+        self.push(JobInput::Borrowed(batch), Box::new(Waiting(tx)));
+        match rx.recv() {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(msg)) => Err(EmbedError::new("embench", Phase::Inference, msg)),
+            Err(_) => Err(EmbedError::new("embench", Phase::Inference, "the replica worker went away")),
+        }
+    }
+
+    /// Queues `input` on the next replica; `reply` gets its result on the worker that
+    /// runs it. A server that is closing answers at once with an error.
+    pub fn enqueue(&self, input: RequestInput, reply: Box<dyn Reply + 'a>) {
+        self.push(JobInput::Owned(input), reply);
+    }
+
+    fn push(&self, batch: JobInput<'a>, reply: Box<dyn Reply + 'a>) {
         let q = &self.queues[self.next.fetch_add(1, Ordering::Relaxed) % self.queues.len()];
-        q.jobs.lock().expect("queue lock").push_back(Job { batch, arrived: Instant::now(), done: tx });
+        let mut jobs = q.jobs.lock().expect("queue lock");
+        // Checked under the queue's lock, which `close` takes too: a job queued here is run.
+        if self.closing.load(Ordering::SeqCst) {
+            drop(jobs);
+            let e = "the server is shutting down";
+            reply.done(Done { result: Err(e), rows: 0..0, queued: Duration::ZERO, formed: 0 });
+            return;
+        }
+        jobs.push_back(Job { batch, arrived: Instant::now(), reply });
+        drop(jobs);
         if self.batching.is_some() {
             // A worker forming a batch waits on the same condition for more requests.
             q.ready.notify_all();
         } else {
             q.ready.notify_one();
         }
-        match rx.recv() {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(msg)) => Err(EmbedError::new("embench", Phase::Inference, msg)),
-            Err(_) => Err(EmbedError::new("embench", Phase::Inference, "the replica worker went away")),
-        }
+    }
+
+    /// Batches of each size (inputs) the workers have run so far.
+    pub fn formed(&self) -> BTreeMap<usize, u64> {
+        self.formed.lock().expect("formed lock").clone()
+    }
+
+    /// Queued requests, all replicas.
+    pub fn queued(&self) -> usize {
+        self.queues.iter().map(|q| q.jobs.lock().expect("queue lock").len()).sum()
     }
 
     /// One worker of replica `r`: take a request (or form a batch), run it, answer.
@@ -145,6 +257,8 @@ impl<'a> Server<'a> {
                 }
             };
             drop(jobs);
+            // Requests whose client has gone are dropped unrun.
+            let taken: Vec<Job> = taken.into_iter().filter(|j| !j.reply.cancelled()).collect();
             if taken.is_empty() {
                 // Another worker of this replica took them while this one waited.
                 continue;
@@ -154,33 +268,86 @@ impl<'a> Server<'a> {
     }
 
     fn run_jobs(&self, r: usize, jobs: Vec<Job>) {
-        let model = self.replicas[r].as_ref();
+        let model = self.replicas.get()[r].as_ref();
+        let started = Instant::now();
         let merged;
-        let batch = if jobs.len() == 1 {
-            jobs[0].batch
+        let batch: &RequestInput = if jobs.len() == 1 {
+            &jobs[0].batch
         } else {
-            match RequestInput::concat(&jobs.iter().map(|j| j.batch).collect::<Vec<_>>(), self.padding) {
+            match RequestInput::concat(&jobs.iter().map(|j| &*j.batch).collect::<Vec<_>>(), self.padding) {
                 Ok(joined) => {
                     merged = joined;
                     &merged
                 }
                 Err(e) => {
+                    let n = jobs.len();
                     for j in jobs {
-                        let _ = j.done.send(Err(e.clone()));
+                        let queued = started.saturating_duration_since(j.arrived);
+                        j.reply.done(Done { result: Err(&e), rows: 0..0, queued, formed: n });
                     }
                     return;
                 }
             }
         };
-        *self.formed.lock().expect("formed lock").entry(batch.batch_size()).or_insert(0) += 1;
+        let formed = batch.batch_size();
+        *self.formed.lock().expect("formed lock").entry(formed).or_insert(0) += 1;
         let result = match catch_unwind(AssertUnwindSafe(|| model.embed_input(batch.as_input()))) {
-            Ok(Ok(_)) => Ok(()),
+            Ok(Ok(e)) => Ok(e),
             Ok(Err(e)) => Err(e.to_string()),
             Err(panic) => Err(panic_message(panic.as_ref())),
         };
+        let mut row = 0;
         for j in jobs {
-            // A client that gave up is not an error of the server.
-            let _ = j.done.send(result.clone());
+            let n = j.batch.batch_size();
+            let queued = started.saturating_duration_since(j.arrived);
+            let result = result.as_ref().map_err(String::as_str);
+            j.reply.done(Done { result, rows: row..row + n, queued, formed });
+            row += n;
+        }
+    }
+}
+
+/// A server that outlives any one scope (`embench serve`): its workers run until
+/// [`SharedServer::shutdown`].
+pub struct SharedServer {
+    server: Arc<Server<'static>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl SharedServer {
+    /// Starts `workers` threads per replica of `replicas`; joined requests are padded as `padding`.
+    pub fn start(
+        replicas: Vec<Box<dyn Embedder>>,
+        workers: usize,
+        batching: Option<DynamicBatching>,
+        padding: Padding,
+    ) -> Self {
+        let n = replicas.len();
+        let server = Arc::new(Server::new(Replicas::Shared(replicas.into()), workers, batching, padding));
+        let mut handles = Vec::new();
+        for r in 0..n {
+            for w in 0..workers {
+                let server = server.clone();
+                let handle = std::thread::Builder::new()
+                    .name(format!("embench-replica-{r}-{w}"))
+                    .spawn(move || server.work(r))
+                    .expect("spawning a replica worker");
+                handles.push(handle);
+            }
+        }
+        Self { server, workers: handles }
+    }
+
+    /// The server, to enqueue requests on.
+    pub fn server(&self) -> &Arc<Server<'static>> {
+        &self.server
+    }
+
+    /// Lets the workers finish what is queued, then joins them.
+    pub fn shutdown(self) {
+        self.server.close();
+        for w in self.workers {
+            let _ = w.join();
         }
     }
 }

@@ -78,6 +78,8 @@ pub struct ResourceStats {
     pub peak_rss_mb: f64,
     /// CPU time over wall time, in percent of one core (200 = two cores busy).
     pub cpu_util_pct: f64,
+    /// CPU time (user + system) of the tracked processes over the phase, s.
+    pub cpu_s: f64,
     /// RSS samples taken (0: the peak is the kernel's high-water mark, not sampled).
     pub samples: u64,
     /// With helper processes: each process's own high-water mark, MiB, this process
@@ -215,6 +217,7 @@ impl ResourceSampler {
             end_rss_mb: mb(end_rss),
             peak_rss_mb: peak_mb.max(mb(self.start_rss)).max(mb(end_rss)),
             cpu_util_pct: 100.0 * cpu_ms / (wall.as_secs_f64() * 1e3).max(1e-9),
+            cpu_s: cpu_ms / 1e3,
             samples,
             process_peaks_mb,
             shared_overcount_mb,

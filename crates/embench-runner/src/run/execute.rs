@@ -252,7 +252,11 @@ pub fn execute_cells(
         };
         setup.inputs = &prepared;
         setup.gate = match (backend.kind, &gates[&(cell.model, scenario.prompt.clone())]) {
-            (kind, _) if !kind.needs_model_files() => None,
+            (kind, _) if !kind.checks_correctness() => None,
+            (_, Ok(None)) if model.folder.is_none() => Some(Err(format!(
+                "model '{}' has no local folder: nothing to check the endpoint's vectors against (fix: give it a 'path' with its converted folder)",
+                model.key
+            ))),
             (_, Ok(Some(g))) => Some(Ok(g)),
             (_, Ok(None)) => Some(Err(match &model.folder {
                 Some(f) if prompt.is_some() && f.reference().is_file() => format!(
@@ -343,7 +347,7 @@ fn make_references(plan: &RunPlan, selection: &[usize]) {
         .map(std::path::PathBuf::from)
         .or_else(embench_core::runtime_lib::venv_python);
     let mut wanted: BTreeMap<(usize, Option<String>), Vec<usize>> = BTreeMap::new();
-    for cell in selection.iter().map(|&i| &plan.cells[i]).filter(|c| plan.backend(c).kind.needs_model_files()) {
+    for cell in selection.iter().map(|&i| &plan.cells[i]).filter(|c| plan.backend(c).kind.checks_correctness()) {
         let lens = wanted.entry((cell.model, plan.scenario(cell).prompt.clone())).or_default();
         if let SeqLen::Tokens(n) = cell.seq_len {
             lens.push(n);
@@ -421,6 +425,10 @@ fn estimate_mb(
     cell: &crate::run::plan::Cell,
     scenario: &ResolvedScenario,
 ) -> f64 {
+    if backend.kind == embench_core::BackendKind::Http {
+        // The model's memory is the server's; the client holds requests and answers.
+        return 0.0;
+    }
     let seq = match (shape.fixed_seq, cell.seq_len) {
         (Some(n), _) | (None, SeqLen::Tokens(n)) => n,
         (None, SeqLen::Natural) => model.config.max_seq_length.value,

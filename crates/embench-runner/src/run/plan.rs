@@ -49,8 +49,13 @@ impl RunPlan {
                     };
                     // An image cell's input size is the model's: it runs once per batch size
                     // (its `seq_len` stays `natural`, and its record says `image`).
+                    // An http backend on a model without a local tokenizer sends the dataset's
+                    // texts as they are: it cannot cut them to a length, so it runs `natural` once.
+                    let untokenized = config.backends[backend].kind == embench_core::BackendKind::Http
+                        && !config.models[model].folder.as_ref().is_some_and(|f| f.tokenizer_json().is_file());
                     let lens = match s.modality {
                         embench_core::Modality::Image => vec![SeqLen::Natural],
+                        embench_core::Modality::Text if untokenized => vec![SeqLen::Natural],
                         embench_core::Modality::Text => config.sequence_lengths.clone(),
                     };
                     for &seq_len in &lens {

@@ -19,6 +19,7 @@ pub fn list(args: &ListArgs) -> anyhow::Result<ExitCode> {
                     Some(Some(list)) => {
                         format!(" (runs {})", list.iter().map(|a| a.name()).collect::<Vec<_>>().join(", "))
                     }
+                    Some(None) if kind == BackendKind::Http => " (any model: the server it calls runs it)".to_string(),
                     Some(None) => " (runs any model entry: no model is loaded)".to_string(),
                     None => String::new(),
                 };

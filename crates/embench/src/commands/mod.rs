@@ -5,6 +5,7 @@ mod fetch;
 mod list;
 mod report;
 mod run;
+mod serve;
 mod sysinfo;
 mod validate;
 mod worker;
@@ -31,5 +32,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Worker(args) => worker::worker(args).await,
+        Command::Serve(args) => serve::serve(args).await,
     }
 }

@@ -97,6 +97,7 @@ impl Validator<'_> {
                 let e = self.at(p, field("processes"), "'processes' is a setting of the python-* backends");
                 self.err(e.fix(format!("remove 'processes' from the '{kind}' backend")));
             }
+            let http = (kind == BackendKind::Http).then(|| self.http_options(i, spec));
             let python = kind.is_python().then(|| PythonOptions {
                 mode: spec.mode.as_ref().map_or_else(Default::default, |m| m.value),
                 processes: processes.unwrap_or(1),
@@ -118,6 +119,7 @@ impl Validator<'_> {
                 device,
                 mock,
                 python,
+                http,
                 device_auto,
             });
         }
@@ -127,7 +129,7 @@ impl Validator<'_> {
     /// Settings that belong to another backend are errors, not silently ignored.
     fn foreign_settings(&mut self, i: usize, kind: BackendKind, spec: &BackendSpec) {
         use BackendKind::{Mock, Openvino, Ort};
-        let owned: [(bool, &str, BackendKind); 16] = [
+        let owned: [(bool, &str, BackendKind); 22] = [
             (spec.inter_op_threads.is_some(), "inter_op_threads", Ort),
             (spec.graph_optimization.is_some(), "graph_optimization", Ort),
             (spec.execution_mode.is_some(), "execution_mode", Ort),
@@ -144,6 +146,12 @@ impl Validator<'_> {
             (spec.crash.is_some(), "crash", Mock),
             (spec.wrong_output.is_some(), "wrong_output", Mock),
             (spec.mode.is_some(), "mode", BackendKind::PythonTorch),
+            (spec.url.is_some(), "url", BackendKind::Http),
+            (spec.api.is_some(), "api", BackendKind::Http),
+            (spec.model.is_some(), "model", BackendKind::Http),
+            (spec.timeout_ms.is_some(), "timeout_ms", BackendKind::Http),
+            (spec.connections.is_some(), "connections", BackendKind::Http),
+            (spec.headers_from_env.is_some(), "headers_from_env", BackendKind::Http),
         ];
         for (present, name, owner) in owned {
             if present && owner != kind {
@@ -164,7 +172,10 @@ impl Validator<'_> {
         let offered: &[Precision] = match kind {
             BackendKind::Openvino => &[Precision::Fp32, Precision::Bf16, Precision::Fp16],
             BackendKind::Tch | BackendKind::PythonOpenvino => &[Precision::Fp32, Precision::Bf16],
-            BackendKind::Mock => &[Precision::Fp32, Precision::Fp16, Precision::Bf16, Precision::Int8],
+            // http: what the server runs, declared (the gate's threshold follows it).
+            BackendKind::Mock | BackendKind::Http => {
+                &[Precision::Fp32, Precision::Fp16, Precision::Bf16, Precision::Int8]
+            }
             _ => &[Precision::Fp32],
         };
         if !offered.contains(&p.value) {
