@@ -16,6 +16,7 @@ use embench_http::api::{
     EmbeddingValue, EncodingFormat, OpenAiEmbedding, OpenAiError, OpenAiErrorBody, OpenAiInput, OpenAiRequest,
     OpenAiResponse, TeiError, TeiInput, TeiRequest, Usage,
 };
+use embench_runner::cell::guard::Truncation;
 use embench_runner::cell::served::{Done, Reply, Server};
 
 use crate::inputs::{InputError, ServerTokenizer};
@@ -269,18 +270,13 @@ fn check_dims(s: &AppState, dimensions: Option<usize>) -> Result<(), ApiError> {
     }
 }
 
-/// Matryoshka truncation to `dimensions`, each vector L2-normalised again when `normalize`.
+/// Matryoshka truncation to `dimensions` (the runner's, as a `embedding_dim` cell
+/// cuts), each vector L2-normalised again when `normalize`.
 fn truncate_dims(e: Embeddings, dimensions: Option<usize>, normalize: bool) -> Embeddings {
-    let Some(d) = dimensions.filter(|&d| d < e.dim) else { return e };
-    let mut data = Vec::with_capacity(e.rows * d);
-    for row in e.data.chunks(e.dim) {
-        let start = data.len();
-        data.extend_from_slice(&row[..d]);
-        if normalize {
-            embench_core::pooling::l2_normalize(&mut data[start..]);
-        }
+    match dimensions {
+        Some(dim) => Truncation { dim, normalize }.apply(e),
+        None => e,
     }
-    Embeddings { rows: e.rows, dim: d, data }
 }
 
 async fn openai(State(s): State<AppState>, body: Body) -> Result<Response, ApiError> {

@@ -211,16 +211,6 @@ impl<'a> Server<'a> {
         }
     }
 
-    /// Batches of each size (inputs) the workers have run so far.
-    pub fn formed(&self) -> BTreeMap<usize, u64> {
-        self.formed.lock().expect("formed lock").clone()
-    }
-
-    /// Queued requests, all replicas.
-    pub fn queued(&self) -> usize {
-        self.queues.iter().map(|q| q.jobs.lock().expect("queue lock").len()).sum()
-    }
-
     /// One worker of replica `r`: take a request (or form a batch), run it, answer.
     fn work(&self, r: usize) {
         let q = &self.queues[r];
