@@ -12,7 +12,7 @@ CARGO_ENV := LIBTORCH_USE_PYTORCH=1 PATH="$(CURDIR)/.venv/bin:$$PATH"
 FEATURES := --features embench/tch
 MODEL_DIR := models/all-minilm-l6-v2/pytorch
 
-.PHONY: all install model venv convert tiny-models build test test-rust test-infra tools bench bench-architectures bench-multimodal bench-peers bench-http-peers bench-python bench-overhead bench-batching peak validate fmt lint clean
+.PHONY: all install model venv convert tiny-models ort-native build test test-rust test-infra tools bench bench-architectures bench-ort-native bench-multimodal bench-peers bench-http-peers bench-python bench-overhead bench-batching peak validate fmt lint clean
 
 all: build
 
@@ -39,9 +39,14 @@ tiny-models: venv
 	scripts/convert_models.sh tiny-clip
 	scripts/convert_models.sh tiny-siglip
 
-## build: the embench binary with every backend (candle, ort, openvino, tch, mock)
+## ort-native: the ort-native backend's C++ worker, against ONNX Runtime's official headers (fetched: scripts/build_ort_native.sh)
+ort-native: venv
+	scripts/build_ort_native.sh
+
+## build: the embench binary with every backend (candle, ort, openvino, tch, mock), and ort-native's worker where its headers can be fetched
 build: venv
 	$(CARGO_ENV) $(CARGO) build --locked --workspace $(FEATURES)
+	@scripts/build_ort_native.sh || echo "warning: ort-native's worker is not built (reason above); embench validate says so for every config that runs ort-native" >&2
 
 ## install: embench on PATH (cargo's bin directory), every backend; it keeps finding this
 ## checkout's .venv (native runtimes, libtorch through its rpath) and results/peak.json
@@ -51,7 +56,7 @@ install: venv
 ## test: everything the project checks, from a fresh clone
 test: test-rust test-infra
 
-test-rust: convert tiny-models
+test-rust: convert tiny-models ort-native
 	$(CARGO) fmt --all -- --check
 	$(CARGO_ENV) $(CARGO) clippy --locked --workspace --all-targets $(FEATURES) -- -D warnings
 	$(CARGO_ENV) $(CARGO) test --locked --workspace --no-fail-fast $(FEATURES)
@@ -92,6 +97,10 @@ bench-peers: convert build
 bench-http-peers: convert build
 	scripts/install_oha.sh
 	.venv/bin/python scripts/python/bench_http_peers.py --embench $(EMBENCH) --out $(RUN_DIR)-http-peers
+
+## bench-ort-native: ONNX Runtime's C++ API (ort-native) beside ort (Rust) and python-ort, batch 1 and 32, seq 128, in interleaved rounds
+bench-ort-native: convert build ort-native
+	.venv/bin/python scripts/python/bench_ort_native.py --embench $(EMBENCH) --out $(RUN_DIR)-ort-native
 
 ## bench-python: each framework through Rust and through its Python API (same runner), and the worker protocol's cost
 bench-python: convert build

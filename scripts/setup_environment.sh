@@ -65,4 +65,7 @@ fi
 scripts/convert_models.sh all-minilm-l6-v2
 # Every backend; tch links the venv's libtorch (see the Makefile's CARGO_ENV).
 LIBTORCH_USE_PYTORCH=1 PATH="$venv/bin:$PATH" cargo build --locked --workspace --features embench/tch
+# ort-native's C++ worker: ONNX Runtime's release archive of the venv's version where
+# the box reaches GitHub (its headers match the library exactly), else Debian's headers.
+scripts/build_ort_native.sh || echo "warning: ort-native's worker is not built (reason above); embench validate says so for every config that runs ort-native" >&2
 echo "embench is ready: target/debug/embench"

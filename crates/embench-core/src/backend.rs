@@ -25,6 +25,10 @@ pub enum BackendKind {
     Openvino,
     /// libtorch through `tch`.
     Tch,
+    /// ONNX Runtime's C++ API, in a C++ worker process (what a C++ service gets, no
+    /// language binding between; `crates/embench-ort-native/cpp/`).
+    #[serde(rename = "ort-native")]
+    OrtNative,
     /// ONNX Runtime's Python API, in a Python worker process (the baseline a Python stack gets).
     #[serde(rename = "python-ort")]
     PythonOrt,
@@ -44,10 +48,11 @@ pub enum BackendKind {
 
 impl BackendKind {
     /// All kinds, in display order.
-    pub const ALL: [BackendKind; 10] = [
+    pub const ALL: [BackendKind; 11] = [
         BackendKind::Mock,
         BackendKind::Candle,
         BackendKind::Ort,
+        BackendKind::OrtNative,
         BackendKind::Openvino,
         BackendKind::Tch,
         BackendKind::PythonOrt,
@@ -63,6 +68,7 @@ impl BackendKind {
             BackendKind::Mock => "mock",
             BackendKind::Candle => "candle",
             BackendKind::Ort => "ort",
+            BackendKind::OrtNative => "ort-native",
             BackendKind::Openvino => "openvino",
             BackendKind::Tch => "tch",
             BackendKind::PythonOrt => "python-ort",
@@ -94,6 +100,15 @@ impl BackendKind {
     /// (ort reaches the GPU through its CUDA execution provider instead).
     pub fn runs_on_cuda(self) -> bool {
         matches!(self, BackendKind::Candle | BackendKind::Tch | BackendKind::Mock)
+    }
+
+    /// The backend whose settings it takes: ort-native takes ort's session keys
+    /// (`sessions` are its worker processes, one session each); every other, its own.
+    pub fn settings_owner(self) -> BackendKind {
+        match self {
+            BackendKind::OrtNative => BackendKind::Ort,
+            other => other,
+        }
     }
 
     /// Whether the backend runs in a Python worker process.
@@ -173,6 +188,38 @@ impl LoadRequest<'_> {
     /// converted files are one per tower ([`ModelFolder::tower`]).
     pub fn towers(&self) -> bool {
         self.model.modalities().contains(&Modality::Image)
+    }
+
+    /// The ONNX network this request runs: the tower of [`Self::modality`] for a
+    /// multimodal model, else `onnx/model.onnx`.
+    pub fn onnx_network(&self, framework: &'static str) -> Result<PathBuf, EmbedError> {
+        let folder = self.folder(framework)?;
+        Ok(match self.towers() {
+            true => folder.tower(self.modality, "onnx", ".onnx"),
+            false => folder.onnx_model(),
+        })
+    }
+
+    /// The image tower's input `(height, width)`, pixels: `vision_config.image_size` of
+    /// the model's `config.json` (square, as CLIP and SigLIP are; transformers' default
+    /// when omitted), else models.yaml's `image_size`. Errors when neither gives one.
+    pub fn image_size(&self, framework: &'static str) -> Result<(usize, usize), EmbedError> {
+        let from_config = self.model.folder.as_ref().and_then(|f| {
+            let text = std::fs::read_to_string(f.config_json()).ok()?;
+            let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+            let vision = crate::tower_config::tower_of(&json, Modality::Image)?;
+            vision["image_size"].as_u64().map(|n| n as usize)
+        });
+        from_config.or(self.model.config.image_size).map(|n| (n, n)).ok_or_else(|| {
+            EmbedError::new(
+                framework,
+                Phase::Load,
+                format!(
+                    "model '{}': no vision_config.image_size in config.json and no image_size in models.yaml (fix: set image_size)",
+                    self.model.key
+                ),
+            )
+        })
     }
 
     /// An error unless the backend is asked to run on the CPU.

@@ -21,6 +21,7 @@ pub mod model_files;
 pub mod model_limits;
 pub mod oversubscription;
 pub mod parity;
+pub mod pipe_worker;
 pub mod pooling;
 pub mod reference;
 pub mod runtime_lib;

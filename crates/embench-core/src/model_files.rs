@@ -64,6 +64,15 @@ impl ModelFolder {
         self.root.join("onnx/model.onnx")
     }
 
+    /// Every ONNX file a model's run may read: both towers' for a multimodal model
+    /// ([`Self::has_towers`]), else [`Self::onnx_model`].
+    pub fn onnx_networks(&self) -> Vec<PathBuf> {
+        match self.has_towers() {
+            true => crate::Modality::ALL.map(|m| self.tower(m, "onnx", ".onnx")).to_vec(),
+            false => vec![self.onnx_model()],
+        }
+    }
+
     /// An OpenVINO IR (`.xml`; its `.bin` sits beside it).
     pub fn openvino_ir(&self, fp16_weights: bool) -> PathBuf {
         self.root.join(if fp16_weights { "openvino/model_fp16.xml" } else { "openvino/model_fp32.xml" })

@@ -39,6 +39,10 @@ pub fn thread_demand(backend: &ResolvedBackend, in_flight: usize, cores: usize) 
             let sessions = backend.ort.as_ref().map_or(1, |o| o.sessions).min(in_flight);
             (sessions * t, format!("{sessions} sessions running at once x {t} intra-op threads"))
         }
+        BackendKind::OrtNative => {
+            let processes = backend.ort.as_ref().map_or(1, |o| o.sessions).min(in_flight);
+            (processes * t, format!("{processes} worker processes (sessions) running at once x {t} intra-op threads"))
+        }
         BackendKind::Openvino => {
             let streams = backend.openvino.as_ref().and_then(|o| o.streams).unwrap_or(1);
             let busy = streams.min(in_flight);

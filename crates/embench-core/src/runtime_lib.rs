@@ -25,6 +25,16 @@ pub struct WheelLibrary {
     pub wheel: &'static str,
 }
 
+/// ONNX Runtime's library from the onnxruntime wheel: what the ort backend loads
+/// through `ort` and ort-native's C++ worker `dlopen`s; `ORT_DYLIB_PATH` (ort's own
+/// variable) overrides the search for both.
+pub const ONNXRUNTIME: WheelLibrary = WheelLibrary {
+    env_var: "ORT_DYLIB_PATH",
+    package_dir: "onnxruntime/capi",
+    file_prefix: "libonnxruntime.so",
+    wheel: "onnxruntime==1.31.1",
+};
+
 /// The fix printed when a library is missing.
 pub const SETUP_FIX: &str =
     "run scripts/setup_environment.sh (or `make venv`), which installs the pinned wheels into .venv/";
@@ -64,6 +74,20 @@ pub fn locate(lib: &WheelLibrary) -> Result<PathBuf, String> {
 /// The python of the first virtualenv found (same search order as the libraries).
 pub fn venv_python() -> Option<PathBuf> {
     candidate_venvs().into_iter().map(|v| v.join("bin/python")).find(|p| p.is_file())
+}
+
+/// `relative` inside the project of the first virtualenv found (same search order
+/// as the libraries; the project is the venv's parent), when that file exists:
+/// e.g. `.tools/ort-native/ort-native-worker`. Errors with the paths searched.
+pub fn project_file(relative: &str) -> Result<PathBuf, String> {
+    let projects: Vec<PathBuf> = candidate_venvs().iter().filter_map(|v| v.parent().map(Path::to_path_buf)).collect();
+    projects.iter().map(|p| p.join(relative)).find(|f| f.is_file()).ok_or_else(|| {
+        let searched: Vec<String> = projects.iter().map(|p| p.join(relative).display().to_string()).collect();
+        format!(
+            "searched {}",
+            if searched.is_empty() { "nothing (no project virtualenv)".into() } else { searched.join(", ") }
+        )
+    })
 }
 
 fn candidate_venvs() -> Vec<PathBuf> {

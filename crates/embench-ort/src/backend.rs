@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use embench_core::config::ResolvedBackend;
 use embench_core::model_files::ModelFolder;
-use embench_core::{Architecture, Backend, EmbedError, Embedder, LoadRequest, Modality};
+use embench_core::{Architecture, Backend, EmbedError, Embedder, LoadRequest};
 
 use crate::{runtime_library, OrtEmbedder, OrtSettings, ORT_CRATE_VERSION};
 
@@ -28,24 +28,16 @@ impl Backend for OrtBackend {
     }
 
     fn model_files(&self, folder: &ModelFolder, _backend: &ResolvedBackend) -> Vec<PathBuf> {
-        match folder.has_towers() {
-            true => Modality::ALL.map(|m| folder.tower(m, "onnx", ".onnx")).to_vec(),
-            false => vec![folder.onnx_model()],
-        }
+        folder.onnx_networks()
     }
 
     fn load(&self, request: &LoadRequest) -> Result<Box<dyn Embedder>, EmbedError> {
         request.cpu_only("ort")?;
-        let folder = request.folder("ort")?;
         let settings = OrtSettings {
             threads: Some(request.threads),
             options: request.backend.ort.clone().expect("validation fills ort options"),
             pooling: request.model.pooling,
         };
-        let file = match request.towers() {
-            true => folder.tower(request.modality, "onnx", ".onnx"),
-            false => folder.onnx_model(),
-        };
-        Ok(Box::new(OrtEmbedder::load(&file, &settings)?))
+        Ok(Box::new(OrtEmbedder::load(&request.onnx_network("ort")?, &settings)?))
     }
 }

@@ -31,12 +31,7 @@ use ort::value::TensorRef;
 const FRAMEWORK: &str = "ort";
 
 /// The onnxruntime wheel's library; `ORT_DYLIB_PATH` (ort's own variable) overrides the search.
-pub const LIBRARY: WheelLibrary = WheelLibrary {
-    env_var: "ORT_DYLIB_PATH",
-    package_dir: "onnxruntime/capi",
-    file_prefix: "libonnxruntime.so",
-    wheel: "onnxruntime==1.31.1",
-};
+pub const LIBRARY: WheelLibrary = runtime_lib::ONNXRUNTIME;
 
 /// The ort crate's version, for the results (a test checks it against Cargo.lock).
 pub const ORT_CRATE_VERSION: &str = "2.0.0-rc.15";

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use embench_core::config::{ResolvedBackend, TorchMode};
 use embench_core::model_files::ModelFolder;
-use embench_core::{Architecture, Backend, BackendKind, EmbedError, Embedder, LoadRequest, Modality, Phase};
+use embench_core::{Architecture, Backend, BackendKind, EmbedError, Embedder, LoadRequest, Modality};
 
-use crate::{interpreter, PythonEmbedder, PythonSettings};
+use crate::{interpreter, PythonSettings};
 
 /// A python-* backend: its kind says which framework the worker runs.
 pub struct PythonBackend {
@@ -125,7 +125,7 @@ impl Backend for PythonBackend {
         };
         let image_size = match request.modality {
             Modality::Text => None,
-            Modality::Image => Some(image_size(request)?),
+            Modality::Image => Some(request.image_size(framework)?),
         };
         let settings = PythonSettings {
             kind,
@@ -139,27 +139,6 @@ impl Backend for PythonBackend {
             modality: request.modality,
             image_size,
         };
-        Ok(Box::new(PythonEmbedder::load(framework, &settings)?))
+        Ok(Box::new(crate::load(framework, &settings)?))
     }
-}
-
-/// The image tower's input size: `vision_config.image_size` of the model's `config.json`
-/// (square, as CLIP and SigLIP are; transformers' default when omitted), else models.yaml's `image_size`.
-fn image_size(request: &LoadRequest) -> Result<(usize, usize), EmbedError> {
-    let from_config = request.model.folder.as_ref().and_then(|f| {
-        let text = std::fs::read_to_string(f.config_json()).ok()?;
-        let json: serde_json::Value = serde_json::from_str(&text).ok()?;
-        let vision = embench_core::tower_config::tower_of(&json, Modality::Image)?;
-        vision["image_size"].as_u64().map(|n| n as usize)
-    });
-    from_config.or(request.model.config.image_size).map(|n| (n, n)).ok_or_else(|| {
-        EmbedError::new(
-            "python",
-            Phase::Load,
-            format!(
-                "model '{}': no vision_config.image_size in config.json and no image_size in models.yaml (fix: set image_size)",
-                request.model.key
-            ),
-        )
-    })
 }

@@ -4,6 +4,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bindings_sections;
 pub mod charts;
 pub mod compare;
 pub mod csv_export;

@@ -45,6 +45,7 @@ pub fn report(runs: &Runs, charts: &[ChartFile]) -> String {
         crate::load_sections::slo_table(&mut md, &plain, runs.many_hosts());
         crate::load_sections::trust_table(&mut md, &plain, runs.many_hosts());
         crate::python_sections::rust_vs_python(&mut md, &plain, runs.many_hosts());
+        crate::bindings_sections::onnxruntime_bindings(&mut md, &plain, runs.many_hosts());
         crate::image_sections::image_table(&mut md, &plain, runs.many_hosts());
         crate::http_sections::http_table(&mut md, &plain, runs.many_hosts());
         for c in charts.iter().filter(|c| c.model == model && c.seq == seq) {

@@ -20,7 +20,7 @@ fn rust_counterpart(python: &CellRecord) -> Option<&'static str> {
     }
 }
 
-fn same_cell(a: &Entry<'_>, b: &Entry<'_>) -> bool {
+pub(crate) fn same_cell(a: &Entry<'_>, b: &Entry<'_>) -> bool {
     let (x, y) = (a.record, b.record);
     a.host == b.host
         && x.scenario == y.scenario
@@ -31,7 +31,7 @@ fn same_cell(a: &Entry<'_>, b: &Entry<'_>) -> bool {
         && y.cache.is_none()
 }
 
-fn ratio(rust: Option<f64>, python: Option<f64>) -> String {
+pub(crate) fn ratio(rust: Option<f64>, python: Option<f64>) -> String {
     match (rust, python) {
         (Some(r), Some(p)) if p > 0.0 => format!("{:.2}×", r / p),
         _ => "-".into(),

@@ -87,3 +87,35 @@ fn python_baselines_sit_beside_their_rust_framework_with_the_protocol_cost() {
     embench_report::python_sections::rust_vs_python(&mut none, &entries[..1], false);
     assert!(none.is_empty(), "no Python baseline, no section");
 }
+
+#[test]
+fn ort_native_sits_beside_ort_and_python_ort_cell_by_cell() {
+    let runs = fixture_runs();
+    let base = runs.runs[0].records.iter().find(|r| r.backend == "candle" && r.scenario == "single").unwrap();
+    let with = |framework: &str, emb_s: f64, p50: f64| {
+        let mut r = base.clone();
+        (r.framework, r.backend) = (framework.to_string(), framework.to_string());
+        r.embeddings_per_s = Some(emb_s);
+        r.latency_ms.as_mut().unwrap().p50 = p50;
+        r
+    };
+    let native = with("ort-native", 55.0, 18.0);
+    let rust = with("ort", 50.0, 20.0);
+    let python = with("python-ort", 44.0, 22.5);
+    let mut elsewhere = with("ort", 10.0, 90.0);
+    elsewhere.batch_size += 1;
+    let entries: Vec<embench_report::Entry<'_>> = [&native, &rust, &python, &elsewhere]
+        .into_iter()
+        .map(|record| embench_report::Entry { host: "h", record })
+        .collect();
+    let mut md = String::new();
+    embench_report::bindings_sections::onnxruntime_bindings(&mut md, &entries, false);
+    let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| single")).collect();
+    assert_eq!(rows.len(), 1, "one row per ort-native cell:\n{md}");
+    assert!(rows[0].contains("| ort-native | 55.0 | 50.0 | 44.0 | 1.10× | 1.25× |"), "{md}");
+    assert!(md.contains("includes a pipe round trip"), "{md}");
+
+    let mut none = String::new();
+    embench_report::bindings_sections::onnxruntime_bindings(&mut none, &entries[1..], false);
+    assert!(none.is_empty(), "no ort-native cell, no section");
+}

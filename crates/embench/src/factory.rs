@@ -20,6 +20,8 @@ pub fn backend(kind: BackendKind) -> Result<&'static dyn Backend, String> {
         BackendKind::Candle => Ok(&embench_candle::CandleBackend),
         #[cfg(feature = "ort")]
         BackendKind::Ort => Ok(&embench_ort::OrtBackend),
+        #[cfg(feature = "ort-native")]
+        BackendKind::OrtNative => Ok(&embench_ort_native::OrtNativeBackend),
         #[cfg(feature = "openvino")]
         BackendKind::Openvino => Ok(&embench_openvino::OpenvinoBackend),
         #[cfg(feature = "tch")]

@@ -24,7 +24,7 @@ fn every_architecture_runs_on_every_backend_that_declares_it() {
     let out = dir.path().join("run");
     run(&repo().join("configs/architectures.yaml"), &out).success();
     let records = validate_results(&out);
-    let backends = ["candle", "ort", "openvino", "tch", "python-ort", "python-torch"];
+    let backends = ["candle", "ort", "ort-native", "openvino", "tch", "python-ort", "python-torch"];
     assert_eq!(records.len(), models.len() * backends.len() * 3, "one record per model, backend and length");
     let mut seen = BTreeSet::new();
     for r in &records {

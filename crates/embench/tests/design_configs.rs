@@ -42,17 +42,17 @@ fn the_designs_files_validate_as_written_listing_what_is_skipped() {
     let dir = tempfile::tempdir().unwrap();
     let config = design_copy(dir.path(), &fixture("models.yaml"), &fixture("benchmark_config.yaml"));
     embench().arg("validate").arg(&config).assert().success().stdout(
-        contains("OK (5 model(s), 7 backend(s), 5 scenario(s), 3 sequence length(s): 525 cells)")
+        contains("OK (5 model(s), 8 backend(s), 5 scenario(s), 3 sequence length(s): 600 cells)")
             .and(contains(
-                "backends: not listed, so every framework: candle, ort, openvino, tch, python-ort, python-torch, python-openvino",
+                "backends: not listed, so every framework: candle, ort, ort-native, openvino, tch, python-ort, python-torch, python-openvino",
             ))
-            .and(contains("SKIPPED: 525 of 525 cells cannot run here"))
+            .and(contains("SKIPPED: 600 of 600 cells cannot run here"))
             // Not fetched: the command that fetches and converts it, on this models file.
             .and(contains("model 'bge-m3' has no folder"))
             .and(contains("fetch BAAI/bge-m3 from the Hugging Face Hub and convert it: `embench run --fetch --config"))
             .and(contains("scripts/convert_models.sh --models-file"))
             // CLIP's 77 tokens: its longer lengths skipped with the limit and its source.
-            .and(contains("model 'clip' at sequence length 128 (35 cells): sequence length 128 is over model 'clip''s maximum of 77"))
+            .and(contains("model 'clip' at sequence length 128 (40 cells): sequence length 128 is over model 'clip''s maximum of 77"))
             .and(contains("models.yaml: models.clip.max_seq_length"))
             .and(contains("model 'siglip' at sequence length 512"))
             // CLIP and SigLIP are fetched like any model now that their towers run.
@@ -116,7 +116,7 @@ fn the_designs_files_run_every_cell_they_can_with_tiny_models_in_place_of_the_re
     }
     let config = design_copy(dir.path(), &models, &bench);
     embench().arg("validate").arg(&config).assert().success().stdout(
-        contains("SKIPPED: 140 of 525 cells cannot run here")
+        contains("SKIPPED: 160 of 600 cells cannot run here")
             // The tiny models' position tables (512) bound them, not the design's 8192.
             .and(contains("sequence length 512 is over model 'bge-m3'").not()),
     );
@@ -129,17 +129,17 @@ fn the_designs_files_run_every_cell_they_can_with_tiny_models_in_place_of_the_re
         .arg(&config)
         .assert()
         .success()
-        .stderr(contains("28 of 105 cells SKIPPED, not measured").and(contains("INVALID").not()));
+        .stderr(contains("32 of 120 cells SKIPPED, not measured").and(contains("INVALID").not()));
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
     assert!(
         stderr.contains("warning:") && stderr.contains("max_seq_length 8192 is over the 512 positions"),
         "{stderr}"
     );
     let records = validate_results(&out);
-    assert_eq!(records.len(), 5 * 7 * 3);
+    assert_eq!(records.len(), 5 * 8 * 3);
     let (skipped, ran): (Vec<_>, Vec<_>) = records.iter().partition(|r| r["skipped"].is_string());
     // The three text models at every length, CLIP (77 positions) and SigLIP (64) at 32 only.
-    assert_eq!(ran.len(), 3 * 7 * 3 + 2 * 7);
+    assert_eq!(ran.len(), 3 * 8 * 3 + 2 * 8);
     for r in &ran {
         let cell = format!("{} / {} / seq {}", r["model"], r["backend"], r["seq_len"]);
         assert_eq!(r["valid"], true, "{cell}: {}", r["invalid_reason"]);
@@ -154,7 +154,7 @@ fn the_designs_files_run_every_cell_they_can_with_tiny_models_in_place_of_the_re
     }
     let report = common::report(dir.path(), &out);
     assert!(report.contains("Not measured (every cell SKIPPED; why in its section): siglip at 128"), "{report}");
-    assert!(report.contains("All 7 cells SKIPPED, not measured: sequence length 128 is over model 'clip'"), "{report}");
+    assert!(report.contains("All 8 cells SKIPPED, not measured: sequence length 128 is over model 'clip'"), "{report}");
     assert!(report.contains("backends: not listed, so every framework"), "{report}");
 }
 

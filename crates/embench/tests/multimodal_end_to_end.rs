@@ -20,8 +20,8 @@ fn both_towers_of_clip_and_siglip_pass_the_gate_on_every_backend() {
         .success()
         .stderr(contains("INVALID").not());
     let records = validate_results(&out);
-    // 2 models x 7 backends x 2 scenarios (text, image) x batch 1 and 8.
-    assert_eq!(records.len(), 2 * 7 * 2 * 2);
+    // 2 models x 8 backends x 2 scenarios (text, image) x batch 1 and 8.
+    assert_eq!(records.len(), 2 * 8 * 2 * 2);
     for r in &records {
         let cell = format!("{} / {} / {} / b={}", r["model"], r["backend"], r["modality"], r["batch_size"]);
         assert_eq!(r["valid"], true, "{cell}: {}", r["invalid_reason"]);

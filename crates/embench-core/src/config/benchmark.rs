@@ -32,8 +32,8 @@ pub struct BenchmarkConfig {
     #[schemars(with = "Option<String>")]
     pub active_model: Option<Spanned<String>>,
     /// Backends to benchmark, each with its settings; a bare name (`[candle, ort]`)
-    /// is `- name: candle`. Omitted: every framework embench has (candle, ort, openvino,
-    /// tch and the python-* baselines), those this machine cannot run with their cells
+    /// is `- name: candle`. Omitted: every framework embench has (candle, ort,
+    /// ort-native, openvino, tch and the python-* baselines), those this machine cannot run with their cells
     /// SKIPPED and why.
     #[serde(default, deserialize_with = "backend_list")]
     #[schemars(with = "Option<Vec<BackendEntry>>")]
@@ -125,8 +125,8 @@ fn backend_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<BackendSpe
 #[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BackendSpec {
-    /// The framework: `candle`, `ort`, `openvino`, `tch`, `python-ort`, `python-torch` or
-    /// `python-openvino`; an endpoint, `http`; or a harness check, `mock` or `python-echo`.
+    /// The framework: `candle`, `ort`, `ort-native`, `openvino`, `tch`, `python-ort`,
+    /// `python-torch` or `python-openvino`; an endpoint, `http`; or a harness check, `mock` or `python-echo`.
     #[schemars(with = "String")]
     pub name: Spanned<String>,
     /// Name in results and reports (default: `name`); needed when a backend is listed twice.
@@ -145,23 +145,25 @@ pub struct BackendSpec {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub device: Option<Spanned<String>>,
-    /// ort only: inter-op threads (parallel execution mode).
+    /// ort and ort-native only: inter-op threads (parallel execution mode).
     #[serde(default)]
     #[schemars(with = "Option<usize>")]
     pub inter_op_threads: Option<Spanned<usize>>,
-    /// ort only: `disable`, `basic`, `extended` or `all` (default).
+    /// ort and ort-native only: `disable`, `basic`, `extended` or `all` (default).
     #[serde(default)]
     #[schemars(with = "Option<GraphOptimization>")]
     pub graph_optimization: Option<Spanned<GraphOptimization>>,
-    /// ort only: `sequential` (default) or `parallel`.
+    /// ort and ort-native only: `sequential` (default) or `parallel`.
     #[serde(default)]
     #[schemars(with = "Option<ExecutionMode>")]
     pub execution_mode: Option<Spanned<ExecutionMode>>,
-    /// ort only: providers in priority order, from `cpu`, `cuda`, `openvino` (default `[cpu]`).
+    /// ort only: providers in priority order, from `cpu`, `cuda`, `openvino` (default `[cpu]`;
+    /// ort-native: `[cpu]` only).
     #[serde(default)]
     #[schemars(with = "Option<Vec<ExecutionProvider>>")]
     pub execution_providers: Option<Spanned<Vec<ExecutionProvider>>>,
-    /// ort only: sessions in the pool concurrent requests draw from (default 1).
+    /// ort and ort-native only: sessions in the pool concurrent requests draw from (default 1;
+    /// ort-native: one worker process each).
     #[serde(default)]
     #[schemars(with = "Option<usize>")]
     pub sessions: Option<Spanned<usize>>,

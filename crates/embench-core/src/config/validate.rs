@@ -179,7 +179,7 @@ pub struct ResolvedBackend {
     pub label: String,
     /// Precision asked for.
     pub precision: Precision,
-    /// ONNX Runtime settings (ort only).
+    /// ONNX Runtime settings (ort and ort-native only).
     pub ort: Option<OrtOptions>,
     /// OpenVINO settings (openvino only).
     pub openvino: Option<OpenvinoOptions>,

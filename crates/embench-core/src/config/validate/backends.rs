@@ -7,7 +7,7 @@ use serde_saphyr::Spanned;
 
 use super::{DeviceKind, MockSettings, PythonOptions, ResolvedBackend, Skip, Validator, MAX_CONCURRENCY, MAX_THREADS};
 use crate::backend::BackendKind;
-use crate::config::backend_options::{OpenvinoOptions, OrtOptions};
+use crate::config::backend_options::{ExecutionProvider, OpenvinoOptions, OrtOptions};
 use crate::config::benchmark::{BackendSpec, BatchCost, ServiceTime, Stall};
 use crate::config::error::ConfigError;
 use crate::config::execution::Count;
@@ -90,7 +90,14 @@ impl Validator<'_> {
                 }
             };
             let mock = self.mock_settings(i, kind, spec);
-            let ort = (kind == BackendKind::Ort).then(|| self.ort_options(i, spec));
+            let ort = (kind.settings_owner() == BackendKind::Ort).then(|| self.ort_options(i, spec));
+            if let Some(list) = spec.execution_providers.as_ref().filter(|_| kind == BackendKind::OrtNative) {
+                if list.value.iter().any(|p| *p != ExecutionProvider::Cpu) {
+                    let e =
+                        self.at(list, field("execution_providers"), "ort-native's worker runs the CPU provider only");
+                    self.err(e.fix("use execution_providers: [cpu], or the ort backend for another provider"));
+                }
+            }
             let openvino = (kind == BackendKind::Openvino).then(|| self.openvino_options(i, spec));
             let processes = self.positive(i, "processes", spec.processes.as_ref(), MAX_CONCURRENCY);
             if let (Some(p), false) = (&spec.processes, kind.is_python()) {
@@ -102,9 +109,9 @@ impl Validator<'_> {
                 mode: spec.mode.as_ref().map_or_else(Default::default, |m| m.value),
                 processes: processes.unwrap_or(1),
             });
-            if kind.is_python() && device == DeviceKind::Cuda {
+            if (kind.is_python() || kind == BackendKind::OrtNative) && device == DeviceKind::Cuda {
                 let e = self.at(&spec.name, field("device"), format!("{kind} runs on the CPU in embench"));
-                self.err(e.fix("use device: cpu for the Python baselines"));
+                self.err(e.fix("use device: cpu for the Python baselines and ort-native"));
             }
             out.push(ResolvedBackend {
                 kind,
@@ -154,7 +161,7 @@ impl Validator<'_> {
             (spec.headers_from_env.is_some(), "headers_from_env", BackendKind::Http),
         ];
         for (present, name, owner) in owned {
-            if present && owner != kind {
+            if present && owner != kind.settings_owner() {
                 let e = self.at(
                     &spec.name,
                     format!("backends[{i}].{name}"),
