@@ -5,8 +5,9 @@ Runs `configs/ort_native.yaml` (all-MiniLM-L6-v2, sequence length 128, 2 intra-o
 threads, one client, batch 1 and 32) backend by backend in interleaved rounds: in
 each round ort (Rust, in-process), ort-native (the C++ API in a worker process) and
 python-ort (the Python API in a worker process) each run once, in an order rotated
-every round, then python-echo (the pipe protocol alone). Every cell is gated against
-sentence-transformers; an invalid cell stops the script.
+every round, then python-echo (the pipe protocol alone). Every cell of the three is
+gated against sentence-transformers (python-echo has no model to gate); an invalid
+or skipped cell stops the script.
 
 Prints, and writes to <out>/ort_native.md and <out>/ort_native.json, per batch size:
 each backend's embeddings/s and p50 per round, and the medians over rounds of the
@@ -32,11 +33,15 @@ def run(embench: str, backend: str, out: pathlib.Path) -> list[dict]:
     cmd = [embench, "run", "--config", str(CONFIG), "--backend", backend, "--out", str(out), "-q"]
     print("$ " + " ".join(cmd), flush=True)
     done = subprocess.run(cmd, check=False)
-    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if line.strip()]
-    bad = [r for r in records if not r.get("valid")]
-    if done.returncode != 0 or bad:
-        sys.exit(f"error: {backend} exited {done.returncode}; invalid cells: "
-                 + "; ".join(f"{r['scenario']}: {r.get('invalid_reason')}" for r in bad))
+    results = out / "results.jsonl"
+    if not results.is_file():
+        sys.exit(f"error: {backend}: embench exited {done.returncode} and wrote no {results} (its stderr is above)")
+    records = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
+    bad = [f"{r['scenario']}: " + (f"SKIPPED: {r['skipped']}" if r.get("skipped") else str(r.get("invalid_reason")))
+           for r in records if not r.get("valid") or r.get("skipped")]
+    if done.returncode != 0 or bad or not records:
+        sys.exit(f"error: {backend}: embench exited {done.returncode}; cells not measured validly: "
+                 + ("; ".join(bad) or "none written"))
     return records
 
 

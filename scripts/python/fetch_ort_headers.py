@@ -14,9 +14,12 @@ first source that answers wins:
    the runtime's, which ONNX Runtime serves (`OrtApiBase::GetApi` of an older
    version); the worker records both versions.
 
+The release archive's SHA-256 is recorded, not checked (it cannot be pinned from a
+machine that cannot reach it); HTTPS is its protection.
+
 Writes DEST/include/*.h and DEST/headers.json ({"version", "source", "url",
 "sha256", "runtime"}). Exits 1, naming what it tried, when no source answers.
-Usage: fetch_ort_headers.py --runtime-version 1.31.1 --dest .tools/ort-native/headers
+Usage: fetch_ort_headers.py --runtime-version 1.31.1 --dest .tools/ort-native/headers [--release-only]
 """
 from __future__ import annotations
 
@@ -60,6 +63,13 @@ def upstream(version: str) -> tuple[int, ...]:
     return tuple(int(x) for x in re.match(r"(\d+(?:\.\d+)*)", version).group(1).split("."))
 
 
+def safe(rel: str) -> str:
+    """`rel` if it stays inside include/ (no absolute path, no `..`), else an error."""
+    if rel.startswith("/") or ".." in rel.split("/"):
+        raise ValueError(f"refusing the archive member path {rel!r}")
+    return rel
+
+
 def from_release(runtime: str, arch: str) -> tuple[dict[str, bytes], dict]:
     url = RELEASE.format(v=runtime, arch=arch)
     data = get(url, timeout=30)
@@ -67,7 +77,7 @@ def from_release(runtime: str, arch: str) -> tuple[dict[str, bytes], dict]:
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         for m in tar.getmembers():
             if m.isfile() and "/include/" in m.name and m.name.endswith(".h"):
-                files[m.name.split("/include/", 1)[1]] = tar.extractfile(m).read()
+                files[safe(m.name.split("/include/", 1)[1])] = tar.extractfile(m).read()
     meta = {"version": runtime, "source": "ONNX Runtime release archive", "url": url,
             "sha256": hashlib.sha256(data).hexdigest()}
     return files, meta
@@ -87,14 +97,14 @@ def deb_members(deb: bytes) -> dict[str, bytes]:
             with tarfile.open(fileobj=io.BytesIO(body), mode="r:*") as tar:
                 for m in tar.getmembers():
                     if m.isfile() and "usr/include/onnxruntime/" in m.name and m.name.endswith(".h"):
-                        files[m.name.split("usr/include/onnxruntime/", 1)[1]] = tar.extractfile(m).read()
+                        files[safe(m.name.split("usr/include/onnxruntime/", 1)[1])] = tar.extractfile(m).read()
     return files
 
 
 def debian_candidates(runtime: str, arch: str) -> list[tuple[str, str, str]]:
     """(version, pool path, sha256): the pinned one first, then each suite's newest not above the runtime."""
     out = []
-    if arch in PINNED:
+    if arch in PINNED and upstream(PINNED[arch][0]) <= upstream(runtime):
         version, sha = PINNED[arch]
         out.append((version, f"pool/main/o/onnxruntime/libonnxruntime-dev_{version}_{arch}.deb", sha))
     for suite in ("experimental", "unstable"):
@@ -139,11 +149,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runtime-version", required=True, help="the onnxruntime library's version, e.g. 1.31.1")
     parser.add_argument("--dest", required=True)
+    parser.add_argument("--release-only", action="store_true",
+                        help="only the release archive of the runtime's own version")
     args = parser.parse_args()
     release_arch, deb_arch = arches()
     failures = []
-    for name, fetch in (("release archive", lambda: from_release(args.runtime_version, release_arch)),
-                        ("Debian", lambda: from_debian(args.runtime_version, deb_arch))):
+    sources = [("release archive", lambda: from_release(args.runtime_version, release_arch))]
+    if not args.release_only:
+        sources.append(("Debian", lambda: from_debian(args.runtime_version, deb_arch)))
+    for name, fetch in sources:
         try:
             files, meta = fetch()
         except Exception as e:  # noqa: BLE001 - each source may be unreachable; say why, try the next

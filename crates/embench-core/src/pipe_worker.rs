@@ -41,7 +41,7 @@ pub struct Hello {
     /// Intra-op threads it set.
     #[serde(default)]
     pub threads: usize,
-    /// Settings it read back from the framework, for the record.
+    /// Settings it reports (what it asked of the framework, or read back), for the record.
     #[serde(default)]
     pub settings: std::collections::BTreeMap<String, String>,
 }
@@ -56,6 +56,12 @@ pub struct WorkerCommand<'a> {
     pub fix: &'a str,
 }
 
+/// The longest error message a reply may carry, bytes.
+const MAX_ERROR_BYTES: usize = 1 << 20;
+
+/// The most values a reply may carry (`rows x dim`): 1 GiB of f32.
+const MAX_REPLY_VALUES: usize = 1 << 28;
+
 /// One worker process.
 struct Worker {
     child: Child,
@@ -64,6 +70,8 @@ struct Worker {
     /// Set once its pipe broke: every later request gets this error.
     dead: Option<String>,
     what: String,
+    /// Its stderr's last lines, for the message when it dies mid-run.
+    stderr: StderrTail,
 }
 
 impl Worker {
@@ -84,14 +92,18 @@ impl Worker {
         match (read, hello) {
             (Ok(_), Some(h)) if h.ok => {
                 crate::children::register(child.id());
-                Ok((Worker { child, stdin, stdout, dead: None, what: command.what.clone() }, h))
+                Ok((Worker { child, stdin, stdout, dead: None, what: command.what.clone(), stderr }, h))
             }
             (_, Some(h)) => {
-                let _ = child.wait();
-                Err(format!("{} could not load the model: {}", command.what, h.error.unwrap_or_default()))
+                drop(stdin);
+                let _ = end(&mut child);
+                Err(format!("{} could not load: {}", command.what, h.error.unwrap_or_default()))
             }
             (_, None) => {
-                let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+                // EOF on its stdin, then a kill if it does not go: a worker that wrote
+                // something else than a hello line may still be waiting for requests.
+                drop(stdin);
+                let status = end(&mut child);
                 Err(format!(
                     "{} ended before it was ready ({status}); its stderr ended: {} (fix: {})",
                     command.what,
@@ -108,11 +120,13 @@ impl Worker {
         }
         let result = self.round_trip(&request_bytes(input));
         if let Err(RoundTrip::Pipe(e)) = &result {
-            let status = match self.child.try_wait() {
-                Ok(Some(s)) => s.to_string(),
-                _ => "still running".into(),
-            };
-            self.dead = Some(format!("{}'s pipe broke ({e}; worker {status})", self.what));
+            let status = exit_status_within(&mut self.child, std::time::Duration::from_millis(500))
+                .map_or_else(|| "still running".to_string(), |s| s.to_string());
+            self.dead = Some(format!(
+                "{}'s pipe broke ({e}; worker {status}); its stderr ended: {}",
+                self.what,
+                self.stderr.last_lines()
+            ));
         }
         result.map_err(|e| match e {
             RoundTrip::Pipe(_) => self.dead.clone().unwrap_or_default(),
@@ -126,7 +140,18 @@ impl Worker {
         let mut head = [0u8; 8];
         self.stdout.read_exact(&mut head).map_err(RoundTrip::Pipe)?;
         let word = |b: &[u8]| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize;
+        // A reply header out of the protocol (something else written to the pipe) would
+        // otherwise have us allocate gigabytes: the stream is lost, as on a broken pipe.
+        let garbled = |what: String| {
+            RoundTrip::Pipe(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("a reply out of the protocol: {what}"),
+            ))
+        };
         if word(&head[..4]) != 0 {
+            if word(&head[..4]) != 1 || word(&head[4..]) > MAX_ERROR_BYTES {
+                return Err(garbled(format!("status {}, length {}", word(&head[..4]), word(&head[4..]))));
+            }
             let mut text = vec![0u8; word(&head[4..])];
             self.stdout.read_exact(&mut text).map_err(RoundTrip::Pipe)?;
             return Err(RoundTrip::Failed(String::from_utf8_lossy(&text).into_owned()));
@@ -135,11 +160,36 @@ impl Worker {
         let mut dim = [0u8; 4];
         self.stdout.read_exact(&mut dim).map_err(RoundTrip::Pipe)?;
         let dim = word(&dim);
+        if out_rows.saturating_mul(dim) > MAX_REPLY_VALUES {
+            return Err(garbled(format!("{out_rows} x {dim} values")));
+        }
         let mut bytes = vec![0u8; out_rows * dim * 4];
         self.stdout.read_exact(&mut bytes).map_err(RoundTrip::Pipe)?;
         let data = bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
         Ok(Embeddings { rows: out_rows, dim, data })
     }
+}
+
+/// The child's exit status once it has exited, waiting at most `patience`.
+fn exit_status_within(child: &mut Child, patience: std::time::Duration) -> Option<std::process::ExitStatus> {
+    let until = std::time::Instant::now() + patience;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if std::time::Instant::now() < until => std::thread::sleep(std::time::Duration::from_millis(10)),
+            _ => return None,
+        }
+    }
+}
+
+/// Waits up to 2 s for a worker whose stdin is closed to exit, kills it if it has
+/// not, and returns how it ended.
+fn end(child: &mut Child) -> String {
+    if let Some(status) = exit_status_within(child, std::time::Duration::from_secs(2)) {
+        return status.to_string();
+    }
+    let _ = child.kill();
+    child.wait().map_or_else(|e| e.to_string(), |s| format!("{s}, killed after its stdin closed"))
 }
 
 /// One request in the protocol: text, u32 rows, u32 seq, then i64 ids, mask and
@@ -199,8 +249,18 @@ impl StderrTail {
 
     /// The last lines, one after another, once the worker has exited (its stderr closed).
     fn finish(self) -> String {
-        let _ = self.reader.join();
-        let lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        let StderrTail { lines, reader } = self;
+        let _ = reader.join();
+        StderrTail::joined(&lines)
+    }
+
+    /// The last lines read so far, one after another.
+    fn last_lines(&self) -> String {
+        StderrTail::joined(&self.lines)
+    }
+
+    fn joined(lines: &Mutex<std::collections::VecDeque<String>>) -> String {
+        let lines = lines.lock().unwrap_or_else(|e| e.into_inner());
         if lines.is_empty() {
             "nothing".into()
         } else {

@@ -33,6 +33,7 @@
 #undef ORT_API_MANUAL_INIT
 
 #include <dlfcn.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -61,8 +62,30 @@ const char* const kInputs[] = {"input_ids", "attention_mask", "token_type_ids", 
 const char* const kOutputs[] = {"sentence_embedding", "text_embeds", "image_embeds", "last_hidden_state"};
 
 
-std::string json_escape(const std::string& s) {
+// `s` with every byte that is not part of a valid UTF-8 sequence replaced by U+FFFD,
+// so the hello line is valid JSON whatever a path or an error message holds.
+std::string valid_utf8(const std::string& s) {
   std::string out;
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = len > 0 && i + len <= s.size();
+    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) >> 6) == 0x2;
+    if (ok) {
+      out.append(s, i, len);
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
+std::string json_escape(const std::string& raw) {
+  std::string out;
+  const std::string s = valid_utf8(raw);
   for (char c : s) {
     switch (c) {
       case '"': out += "\\\""; break;
@@ -109,6 +132,22 @@ void hello_error(const std::string& msg) {
   std::fflush(g_out);
 }
 
+// A whole decimal number in [lo, hi], else an error naming the flag.
+int number(const std::string& flag, const std::string& text, int lo, int hi) {
+  size_t used = 0;
+  long v = 0;
+  try {
+    v = std::stol(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || text.empty() || v < lo || v > hi) {
+    throw std::runtime_error(flag + " takes a whole number in " + std::to_string(lo) + ".." + std::to_string(hi) +
+                             ", not '" + text + "'");
+  }
+  return static_cast<int>(v);
+}
+
 Args parse(int argc, char** argv) {
   Args a;
   auto need = [&](int i) {
@@ -119,15 +158,15 @@ Args parse(int argc, char** argv) {
     std::string k = argv[i];
     if (k == "--library") a.library = need(i);
     else if (k == "--model") a.model = need(i);
-    else if (k == "--threads") a.threads = std::stoi(need(i));
-    else if (k == "--inter-op-threads") a.inter_op_threads = std::stoi(need(i));
+    else if (k == "--threads") a.threads = number(k, need(i), 1, 4096);
+    else if (k == "--inter-op-threads") a.inter_op_threads = number(k, need(i), 0, 4096);
     else if (k == "--graph-optimization") a.graph_optimization = need(i);
     else if (k == "--execution-mode") a.execution_mode = need(i);
     else if (k == "--modality") a.modality = need(i);
     else if (k == "--image-size") {
-      a.height = std::stoi(need(i));
+      a.height = number(k, need(i), 1, 65536);
       if (i + 2 >= argc) throw std::runtime_error("--image-size takes H W");
-      a.width = std::stoi(argv[i + 2]);
+      a.width = number(k, argv[i + 2], 1, 65536);
       ++i;
     } else {
       throw std::runtime_error("unknown argument " + k);
@@ -256,7 +295,13 @@ void answer(const Args& a, Model& m, const Ort::MemoryInfo& mem, size_t rows, si
   const char* out_name = m.output.c_str();
   std::vector<Ort::Value> out =
       m.session.Run(Ort::RunOptions{nullptr}, names.data(), values.data(), values.size(), &out_name, 1);
-  std::vector<int64_t> shape = out[0].GetTensorTypeAndShapeInfo().GetShape();
+  Ort::TensorTypeAndShapeInfo type_and_shape = out[0].GetTensorTypeAndShapeInfo();
+  if (type_and_shape.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT) {
+    throw std::runtime_error(m.output + " is of ONNX element type " + std::to_string(type_and_shape.GetElementType()) +
+                             ", not float32 (fix: re-convert the model with scripts/convert_models.sh --force; "
+                             "ort-native runs fp32 graphs)");
+  }
+  std::vector<int64_t> shape = type_and_shape.GetShape();
   size_t dim = 0;
   std::vector<float> vectors = finish(out[0].GetTensorData<float>(), shape, rows, &dim);
   uint32_t head[3] = {0, static_cast<uint32_t>(rows), static_cast<uint32_t>(dim)};
@@ -264,6 +309,11 @@ void answer(const Args& a, Model& m, const Ort::MemoryInfo& mem, size_t rows, si
   write_all(vectors.data(), vectors.size() * sizeof(float));
   std::fflush(g_out);
 }
+
+// The most values one request may carry (token ids x 3, or pixels): 64 Mi, 1.5 GiB of
+// ids. A header asking for more is not a request embench sends; the worker answers
+// with an error and exits, since the bytes after such a header cannot be trusted.
+constexpr uint64_t kMaxValues = uint64_t(64) << 20;
 
 void serve(const Args& a, Model& m) {
   Ort::MemoryInfo mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
@@ -273,14 +323,26 @@ void serve(const Args& a, Model& m) {
   for (;;) {
     uint32_t head[2];
     if (!read_exact(head, sizeof head)) return;
-    size_t rows = head[0], second = head[1];
+    const uint64_t rows = head[0], second = head[1];
+    const uint64_t values = a.modality == "image" ? rows * second : 3 * rows * second;
+    if (values > kMaxValues) {
+      reply_error("a request of " + std::to_string(rows) + " x " + std::to_string(second) + " is over the worker's " +
+                  std::to_string(kMaxValues) + " values; the stream cannot be trusted after it, so the worker stops");
+      std::exit(1);
+    }
     bool ok;
-    if (a.modality == "image") {
-      pixels.resize(rows * second);
-      ok = read_exact(pixels.data(), pixels.size() * sizeof(float));
-    } else {
-      ids.resize(3 * rows * second);
-      ok = read_exact(ids.data(), ids.size() * sizeof(int64_t));
+    try {
+      if (a.modality == "image") {
+        pixels.resize(values);
+        ok = read_exact(pixels.data(), pixels.size() * sizeof(float));
+      } else {
+        ids.resize(values);
+        ok = read_exact(ids.data(), ids.size() * sizeof(int64_t));
+      }
+    } catch (const std::exception& e) {
+      // Out of memory for the body: it cannot be read, so the stream is lost.
+      reply_error(std::string("could not hold the request's ") + std::to_string(values) + " values: " + e.what());
+      std::exit(1);
     }
     if (!ok) return;
     try {
@@ -299,6 +361,10 @@ void serve(const Args& a, Model& m) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // embench's own allocator thresholds (crates/embench/src/main.rs, tune_allocator), so
+  // the C++ API runs with the heap the ort backend's in-process session gets.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 128 << 20);
   // The protocol gets its own copy of fd 1; fd 1 then points at stderr.
   int proto = dup(1);
   dup2(2, 1);
@@ -313,9 +379,11 @@ int main(int argc, char** argv) {
     hello_error(e.what());
     return 1;
   }
+  Ort::Env env{nullptr};
+  Model m;
   try {
-    Ort::Env env(ORT_LOGGING_LEVEL_WARNING, "embench");
-    Model m = load(a, env);
+    env = Ort::Env(ORT_LOGGING_LEVEL_WARNING, "embench");
+    m = load(a, env);
     std::string hello = "{\"ok\": true, \"framework\": \"onnxruntime (c++)\", \"version\": \"" + json_escape(runtime) +
                         "\", \"device\": \"cpu\", \"precision\": \"fp32\", \"threads\": " + std::to_string(a.threads) +
                         ", \"settings\": {\"headers\": \"" + json_escape(EMBENCH_ORT_HEADERS) +
@@ -325,13 +393,21 @@ int main(int argc, char** argv) {
                         "\", \"inter_op_threads\": \"" +
                         (a.inter_op_threads > 0 ? std::to_string(a.inter_op_threads) : std::string("default")) +
                         "\", \"cpu_mem_arena\": \"on\", \"execution_providers\": \"cpu\", \"output\": \"" +
-                        json_escape(m.output) + "\", \"library\": \"" + json_escape(a.library) + "\"}}\n";
+                        json_escape(m.output) + "\", \"library\": \"" + json_escape(a.library) +
+                        "\", \"malloc\": \"mmap_threshold 32 MiB, trim_threshold 128 MiB\"}}\n";
     write_all(hello.data(), hello.size());
     std::fflush(g_out);
-    serve(a, m);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ort-native worker: %s\n", e.what());
     hello_error(e.what());
+    return 1;
+  }
+  // After the hello line only binary replies go to the protocol; a failure outside a
+  // request's own (answered) error ends the worker with its reason on stderr.
+  try {
+    serve(a, m);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ort-native worker: %s\n", e.what());
     return 1;
   }
   return 0;

@@ -102,7 +102,11 @@ pub fn load(model: &Path, library: &Path, settings: &OrtNativeSettings) -> Resul
     backend_settings.insert("sessions".into(), format!("{} (one worker process each)", o.sessions));
     backend_settings.insert("worker".into(), program.display().to_string());
     let mut notes = Vec::new();
-    if !headers.starts_with(&format!("{} ", h.version)) {
+    // Headers of version 1.N define ORT_API_VERSION N: the runtime's own headers are
+    // those whose API version is its minor version.
+    let api: Option<u32> = backend_settings.get("c_api_version").and_then(|v| v.parse().ok());
+    let runtime_minor: Option<u32> = h.version.split('.').nth(1).and_then(|m| m.parse().ok());
+    if api.is_none() || api != runtime_minor {
         notes.push(format!(
             "the worker was built with ONNX Runtime headers {headers} (C API version {}) and runs library {}: a newer runtime serves an older C API version (OrtApiBase::GetApi); the kernels are the library's",
             backend_settings.get("c_api_version").map_or("?", String::as_str),

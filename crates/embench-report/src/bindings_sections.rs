@@ -3,17 +3,43 @@
 
 use std::fmt::Write;
 
+use embench_schema::CellRecord;
+
 use crate::fmt::{num, pct};
 use crate::python_sections::{ratio, same_cell};
 use crate::runs::Entry;
 use crate::table::Table;
 
-/// One row per cell ort-native ran validly beside ort or python-ort: each one's
-/// embeddings/s and p50, and ort-native ÷ each (> 1: the C++ API is faster).
+/// Whether `a` and `b` ran ONNX Runtime alike: the same intra-op threads, and the same
+/// graph optimisation, execution mode, inter-op threads and number of sessions (ort's
+/// `sessions`, ort-native's worker processes, python-ort's `processes`) wherever both
+/// records state them.
+fn same_session_options(a: &CellRecord, b: &CellRecord) -> bool {
+    let sessions = |r: &CellRecord| {
+        let text = r.backend_settings.get("sessions").or_else(|| r.backend_settings.get("processes"))?;
+        text.split_whitespace().next()?.parse::<usize>().ok()
+    };
+    let agree = |key: &str| match (a.backend_settings.get(key), b.backend_settings.get(key)) {
+        (Some(x), Some(y)) => x == y,
+        _ => true,
+    };
+    a.threads == b.threads
+        && ["graph_optimization", "execution_mode", "inter_op_threads"].into_iter().all(agree)
+        && match (sessions(a), sessions(b)) {
+            (Some(x), Some(y)) => x == y,
+            _ => true,
+        }
+}
+
+/// One row per cell ort-native ran validly beside ort or python-ort with the same
+/// session options ([`same_session_options`]): each one's embeddings/s and p50, and
+/// ort-native ÷ each (> 1: the C++ API is faster).
 pub fn onnxruntime_bindings(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
     let valid: Vec<&Entry<'_>> = entries.iter().filter(|e| e.record.valid).collect();
     let peer = |native: &Entry<'_>, framework: &str| {
-        valid.iter().copied().find(|e| e.record.framework == framework && same_cell(native, e))
+        valid.iter().copied().find(|e| {
+            e.record.framework == framework && same_cell(native, e) && same_session_options(native.record, e.record)
+        })
     };
     let mut table = Table::new(&[
         "scenario",
@@ -60,7 +86,7 @@ pub fn onnxruntime_bindings(md: &mut String, entries: &[Entry<'_>], many_hosts: 
     let _ = writeln!(md, "### ONNX Runtime bindings\n");
     let _ = writeln!(
         md,
-        "The same ONNX graph, library and session options through ONNX Runtime's C++ API (ort-native), Rust (ort, in-process) and Python (python-ort). ort-native ÷ X > 1: the C++ API is faster. ort-native and python-ort run in a worker process driven over the same pipe protocol, so their latency includes a pipe round trip that ort's does not (python-echo, where it ran, measures that protocol from the Python side).\n"
+        "The same ONNX graph, library and session options (intra-op threads, and graph optimisation, execution mode, inter-op threads and sessions where both records state them; cells that differ are not paired) through ONNX Runtime's C++ API (ort-native), Rust (ort, in-process) and Python (python-ort). ort-native ÷ X > 1: the C++ API is faster. ort-native and python-ort run in a worker process driven over the same pipe protocol, so their latency includes a pipe round trip that ort's does not (python-echo, where it ran, measures that protocol from the Python side).\n"
     );
     md.push_str(&table.finish());
     md.push('\n');

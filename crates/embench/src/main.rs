@@ -13,7 +13,8 @@ use clap::Parser;
 /// the heap instead of being mapped and unmapped, and page-faulted in, on every
 /// request. glibc adapts its mmap threshold by itself in some processes and not in
 /// others; measured on libtorch at batch 1 this was 37–39 against 43.7 requests/s.
-/// Python worker processes keep glibc's defaults.
+/// Python worker processes keep glibc's defaults; ort-native's C++ worker sets the same
+/// thresholds (crates/embench-ort-native/cpp/ort_native_worker.cpp).
 fn tune_allocator() {
     // SAFETY: mallopt only sets allocator parameters; called before any thread starts.
     unsafe {
