@@ -34,7 +34,13 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 # The runtime the worker will dlopen: the one the ort backend loads.
 if [[ -n "${ORT_DYLIB_PATH:-}" ]]; then
-    runtime="$(basename "$ORT_DYLIB_PATH" | sed -n 's/^libonnxruntime\.so\.\([0-9][0-9.]*\)$/\1/p')"
+    if [[ ! -f "$ORT_DYLIB_PATH" ]]; then
+        echo "error: ORT_DYLIB_PATH=$ORT_DYLIB_PATH is not a file." >&2
+        echo "fix: point it at libonnxruntime.so.X.Y.Z, or unset it for the venv's onnxruntime." >&2
+        exit 1
+    fi
+    # A symlink names the file it points at: its version is the real file's.
+    runtime="$(basename "$(readlink -f "$ORT_DYLIB_PATH")" | sed -n 's/^libonnxruntime\.so\.\([0-9][0-9.]*\)$/\1/p')"
     if [[ -z "$runtime" ]]; then
         echo "error: ORT_DYLIB_PATH=$ORT_DYLIB_PATH does not name its version (libonnxruntime.so.X.Y.Z)." >&2
         echo "fix: point it at the versioned file, or set ORT_NATIVE_HEADERS to that release's include/ directory." >&2

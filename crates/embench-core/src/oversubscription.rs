@@ -35,13 +35,23 @@ pub fn thread_demand(backend: &ResolvedBackend, in_flight: usize, cores: usize) 
     let (threads, product) = match backend.kind {
         BackendKind::Mock | BackendKind::PythonEcho | BackendKind::Http => return None,
         BackendKind::Candle => (t, format!("{t} threads in one pool shared by every client")),
-        BackendKind::Ort => {
-            let sessions = backend.ort.as_ref().map_or(1, |o| o.sessions).min(in_flight);
-            (sessions * t, format!("{sessions} sessions running at once x {t} intra-op threads"))
-        }
-        BackendKind::OrtNative => {
-            let processes = backend.ort.as_ref().map_or(1, |o| o.sessions).min(in_flight);
-            (processes * t, format!("{processes} worker processes (sessions) running at once x {t} intra-op threads"))
+        BackendKind::Ort | BackendKind::OrtNative => {
+            let o = backend.ort.clone().unwrap_or_default();
+            let sessions = o.sessions.min(in_flight);
+            // Parallel execution runs graph branches on an inter-op pool beside the intra-op one.
+            let inter = match o.execution_mode {
+                crate::config::ExecutionMode::Parallel => o.inter_op_threads.unwrap_or(0),
+                crate::config::ExecutionMode::Sequential => 0,
+            };
+            let what = match backend.kind {
+                BackendKind::OrtNative => "worker processes (sessions)",
+                _ => "sessions",
+            };
+            let per = match inter {
+                0 => format!("{t} intra-op threads"),
+                n => format!("({t} intra-op + {n} inter-op threads)"),
+            };
+            (sessions * (t + inter), format!("{sessions} {what} running at once x {per}"))
         }
         BackendKind::Openvino => {
             let streams = backend.openvino.as_ref().and_then(|o| o.streams).unwrap_or(1);
@@ -102,6 +112,18 @@ mod tests {
         let w = oversubscription_warning(&ort, 4, 2).unwrap();
         assert!(w.contains("4 sessions running at once x 2 intra-op threads = 8 threads > 2 usable cores"), "{w}");
         assert_eq!(oversubscription_warning(&ort, 1, 2), None, "one client uses one session");
+        // Parallel execution adds the inter-op pool; ort-native counts its worker processes.
+        let mut native = backend(BackendKind::OrtNative, Some(2));
+        native.ort = Some(OrtOptions {
+            execution_mode: crate::config::ExecutionMode::Parallel,
+            inter_op_threads: Some(2),
+            ..Default::default()
+        });
+        let w = oversubscription_warning(&native, 1, 2).unwrap();
+        assert!(
+            w.contains("1 worker processes (sessions) running at once x (2 intra-op + 2 inter-op threads) = 4 threads"),
+            "{w}"
+        );
 
         let mut ov = backend(BackendKind::Openvino, Some(2));
         ov.openvino = Some(OpenvinoOptions { streams: Some(4), ..Default::default() });

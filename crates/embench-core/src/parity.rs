@@ -25,6 +25,16 @@ pub fn minilm() -> ModelFolder {
     ModelFolder::new(repo().join("models/all-minilm-l6-v2"))
 }
 
+/// A shared library every Linux has that is no model runtime (glibc's libm), for
+/// tests of a runtime path that points at the wrong library. Panics when none is found.
+pub fn not_a_runtime() -> PathBuf {
+    ["/lib/x86_64-linux-gnu/libm.so.6", "/lib/aarch64-linux-gnu/libm.so.6", "/lib64/libm.so.6", "/usr/lib64/libm.so.6"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .expect("libm.so.6 in a usual place")
+}
+
 /// Panics with the make target to run when `file` is missing.
 pub fn require(file: &std::path::Path) {
     assert!(file.is_file(), "{} is missing: run `make convert` (make test does it first)", file.display());

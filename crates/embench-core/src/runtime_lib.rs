@@ -47,9 +47,10 @@ pub fn locate(lib: &WheelLibrary) -> Result<PathBuf, String> {
             Ok(path)
         } else {
             Err(format!(
-                "{}={} does not exist (fix: point it at {}* from the {} wheel, or unset it)",
+                "{}={} {} (fix: point it at {}* from the {} wheel, or unset it)",
                 lib.env_var,
                 path.display(),
+                if path.exists() { "is not a file" } else { "does not exist" },
                 lib.file_prefix,
                 lib.wheel
             ))
@@ -147,6 +148,46 @@ pub fn unusable(found: Result<PathBuf, String>) -> Option<String> {
     match found {
         Err(why) => Some(why),
         Ok(path) => loads(&path).err(),
+    }
+}
+
+/// Why ONNX Runtime's library cannot be used: not found, not loading, or a library
+/// that is not ONNX Runtime (no `OrtGetApiBase`, the C API's one entry point);
+/// None when it is usable. The ort and ort-native backends' runtime check.
+pub fn onnxruntime_problem() -> Option<String> {
+    let path = match locate(&ONNXRUNTIME) {
+        Err(why) => return Some(why),
+        Ok(p) => p,
+    };
+    match exports(&path, "OrtGetApiBase") {
+        Ok(true) => None,
+        Ok(false) => Some(format!(
+            "{} loads but has no OrtGetApiBase: it is not ONNX Runtime's library (fix: point {} at libonnxruntime.so* from the {} wheel, or unset it)",
+            path.display(),
+            ONNXRUNTIME.env_var,
+            ONNXRUNTIME.wheel
+        )),
+        Err(why) => Some(why),
+    }
+}
+
+/// Whether the shared library at `path` loads and exports `symbol` (dlopen, dlsym,
+/// dlclose); an error when it does not load.
+pub fn exports(path: &std::path::Path, symbol: &str) -> Result<bool, String> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    let name = std::ffi::CString::new(symbol).map_err(|e| format!("{symbol}: {e}"))?;
+    loads(path)?;
+    // SAFETY: as in `loads`; dlsym is given the handle dlopen returned and a valid
+    // NUL-terminated name, and the symbol's address is only compared with null.
+    unsafe {
+        let handle = libc::dlopen(c.as_ptr(), libc::RTLD_LAZY | libc::RTLD_LOCAL);
+        if handle.is_null() {
+            return Err(format!("{} does not load", path.display()));
+        }
+        let found = !libc::dlsym(handle, name.as_ptr()).is_null();
+        libc::dlclose(handle);
+        Ok(found)
     }
 }
 

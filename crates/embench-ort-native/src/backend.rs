@@ -28,7 +28,7 @@ impl Backend for OrtNativeBackend {
         if let Err(why) = worker() {
             return Some(why);
         }
-        runtime_lib::unusable(runtime_lib::locate(&ONNXRUNTIME))
+        runtime_lib::onnxruntime_problem()
     }
 
     fn architectures(&self) -> Option<&'static [Architecture]> {

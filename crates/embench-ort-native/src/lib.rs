@@ -47,7 +47,11 @@ pub fn worker() -> Result<PathBuf, String> {
         return if p.is_file() {
             Ok(p)
         } else {
-            Err(format!("{WORKER_ENV}={} does not exist (fix: point it at the built worker, or unset it)", p.display()))
+            Err(format!(
+                "{WORKER_ENV}={} {} (fix: point it at the worker scripts/build_ort_native.sh builds, {WORKER_PATH}, or unset it)",
+                p.display(),
+                if p.exists() { "is not a file" } else { "does not exist" }
+            ))
         };
     }
     embench_core::runtime_lib::project_file(WORKER_PATH).map_err(|searched| {
@@ -77,6 +81,14 @@ pub struct OrtNativeSettings {
 pub fn load(model: &Path, library: &Path, settings: &OrtNativeSettings) -> Result<PipeEmbedder, EmbedError> {
     let err = |m: String| EmbedError::new(FRAMEWORK, Phase::Load, m);
     let program = worker().map_err(err)?;
+    // A worker named by the environment is the first suspect when it fails.
+    let fix = match std::env::var_os(WORKER_ENV) {
+        Some(_) => format!(
+            "{WORKER_ENV}={} is not a working ort-native worker: point it at {WORKER_PATH} as scripts/build_ort_native.sh builds it, or unset it",
+            program.display()
+        ),
+        None => BUILD_FIX.to_string(),
+    };
     let o = &settings.options;
     let build = || {
         let mut cmd = Command::new(&program);
@@ -95,11 +107,12 @@ pub fn load(model: &Path, library: &Path, settings: &OrtNativeSettings) -> Resul
         cmd
     };
     let command =
-        WorkerCommand { build: &build, what: format!("the ort-native worker ({})", program.display()), fix: BUILD_FIX };
+        WorkerCommand { build: &build, what: format!("the ort-native worker ({})", program.display()), fix: &fix };
     let (workers, h) = WorkerPool::start(FRAMEWORK, &command, o.sessions)?;
     let mut backend_settings = h.settings;
     let headers = backend_settings.get("headers").cloned().unwrap_or_default();
-    backend_settings.insert("sessions".into(), format!("{} (one worker process each)", o.sessions));
+    let processes = if o.sessions == 1 { "one worker process" } else { "one worker process each" };
+    backend_settings.insert("sessions".into(), format!("{} ({processes})", o.sessions));
     backend_settings.insert("worker".into(), program.display().to_string());
     let mut notes = Vec::new();
     // Headers of version 1.N define ORT_API_VERSION N: the runtime's own headers are

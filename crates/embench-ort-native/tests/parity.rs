@@ -60,18 +60,8 @@ fn a_broken_model_file_is_a_load_error_naming_it() {
 fn a_library_that_cannot_be_opened_or_is_not_onnx_runtime_is_refused_at_load() {
     let file = minilm().onnx_model();
     require(&file);
-    // A shared library every Linux has, which is not ONNX Runtime.
-    let libm = [
-        "/lib/x86_64-linux-gnu/libm.so.6",
-        "/lib/aarch64-linux-gnu/libm.so.6",
-        "/lib64/libm.so.6",
-        "/usr/lib64/libm.so.6",
-    ]
-    .into_iter()
-    .map(std::path::Path::new)
-    .find(|p| p.is_file())
-    .expect("libm.so.6 in a usual place");
-    let err = embench_ort_native::load(&file, libm, &settings()).err().expect("libm is no ONNX Runtime");
+    let libm = embench_core::parity::not_a_runtime();
+    let err = embench_ort_native::load(&file, &libm, &settings()).err().expect("libm is no ONNX Runtime");
     assert!(err.to_string().contains("has no OrtGetApiBase: not an ONNX Runtime library"), "{err}");
     let err = embench_ort_native::load(&file, std::path::Path::new("/no/such/libonnxruntime.so"), &settings())
         .err()

@@ -20,7 +20,7 @@ impl Backend for OrtBackend {
     }
 
     fn runtime_problem(&self) -> Option<String> {
-        embench_core::runtime_lib::unusable(runtime_library())
+        embench_core::runtime_lib::onnxruntime_problem()
     }
 
     fn architectures(&self) -> Option<&'static [Architecture]> {

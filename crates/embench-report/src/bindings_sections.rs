@@ -45,7 +45,7 @@ pub fn onnxruntime_bindings(md: &mut String, entries: &[Entry<'_>], many_hosts: 
         "scenario",
         "conc",
         "batch",
-        "ort-native",
+        "label",
         "ort-native emb/s",
         "ort emb/s",
         "python-ort emb/s",
@@ -86,7 +86,7 @@ pub fn onnxruntime_bindings(md: &mut String, entries: &[Entry<'_>], many_hosts: 
     let _ = writeln!(md, "### ONNX Runtime bindings\n");
     let _ = writeln!(
         md,
-        "The same ONNX graph, library and session options (intra-op threads, and graph optimisation, execution mode, inter-op threads and sessions where both records state them; cells that differ are not paired) through ONNX Runtime's C++ API (ort-native), Rust (ort, in-process) and Python (python-ort). ort-native ÷ X > 1: the C++ API is faster. ort-native and python-ort run in a worker process driven over the same pipe protocol, so their latency includes a pipe round trip that ort's does not (python-echo, where it ran, measures that protocol from the Python side).\n"
+        "The same ONNX graph, library and session options (intra-op threads, and graph optimisation, execution mode, inter-op threads and sessions — python-ort's processes — where both records state them; a peer run otherwise is not paired and shows as -) through ONNX Runtime's C++ API (ort-native), Rust (ort, in-process) and Python (python-ort). ort-native ÷ X > 1: the C++ API is faster. ort-native and python-ort run in a worker process driven over the same pipe protocol, so their latency includes a pipe round trip that ort's does not (python-echo, where it ran, measures that protocol from the Python side).\n"
     );
     md.push_str(&table.finish());
     md.push('\n');

@@ -117,6 +117,7 @@ fn ort_native_sits_beside_ort_and_python_ort_cell_by_cell() {
     let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| single")).collect();
     assert_eq!(rows.len(), 1, "one row per ort-native cell, paired with the ort cell run alike:\n{md}");
     assert!(rows[0].contains("| ort-native | 55.0 | 50.0 | 44.0 | 1.10× | 1.25× |"), "{md}");
+    assert!(md.contains("| scenario | conc | batch | label | ort-native emb/s |"), "{md}");
     assert!(md.contains("includes a pipe round trip"), "{md}");
 
     let mut none = String::new();

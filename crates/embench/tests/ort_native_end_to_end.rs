@@ -84,7 +84,10 @@ fn a_worker_that_dies_before_it_is_ready_invalidates_its_cells_and_keeps_the_oth
     assert_eq!(records[0]["valid"], true, "the ort cell measured before stays: {:#}", records[0]);
     let reason = records[1]["invalid_reason"].as_str().unwrap();
     assert!(reason.contains("the ort-native worker (/bin/false) ended before it was ready"), "{reason}");
-    assert!(reason.contains("scripts/build_ort_native.sh"), "{reason}");
+    assert!(
+        reason.contains("fix: EMBENCH_ORT_NATIVE_WORKER=/bin/false is not a working ort-native worker"),
+        "{reason}"
+    );
 }
 
 #[test]
@@ -102,5 +105,23 @@ fn settings_ort_native_cannot_honour_are_refused_at_validate() {
     ] {
         let config = write(dir.path(), "bench.yaml", &format!("active_models: [minilm]\nbackends:\n{entry}{SCENARIO}"));
         embench().arg("validate").arg(&config).assert().code(2).stderr(contains(message));
+    }
+}
+
+#[test]
+fn a_library_that_is_not_onnx_runtime_fails_validation_for_ort_and_ort_native() {
+    let dir = tempfile::tempdir().unwrap();
+    models_yaml(dir.path());
+    let libm = embench_core::parity::not_a_runtime();
+    for backend in ["ort", "ort-native"] {
+        let config =
+            write(dir.path(), "bench.yaml", &format!("active_models: [minilm]\nbackends: [{backend}]\n{SCENARIO}"));
+        embench()
+            .env("ORT_DYLIB_PATH", &libm)
+            .arg("validate")
+            .arg(&config)
+            .assert()
+            .code(2)
+            .stderr(contains("has no OrtGetApiBase: it is not ONNX Runtime's library").and(contains("ORT_DYLIB_PATH")));
     }
 }

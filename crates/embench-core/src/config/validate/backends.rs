@@ -36,9 +36,12 @@ impl Validator<'_> {
             };
             let label = spec.label.as_ref().map_or_else(|| kind.name().to_string(), |l| l.value.clone());
             if let Some(why) = self.catalog.unusable(kind) {
-                let fix = format!(
-                    "do what the message says (a backend left out of the build needs its '{kind}' feature), or remove this backend"
-                );
+                // The backend's own message names its fix; one without gets the generic one.
+                let fix = (!why.contains("(fix:")).then(|| {
+                    format!(
+                        "do what the message says (a backend left out of the build needs its '{kind}' feature), or remove this backend"
+                    )
+                });
                 // Asked for by name, it must run; as one of every framework, it is skipped.
                 if self.every_framework {
                     let message = format!("backend '{kind}' cannot run here: {why}");
@@ -56,7 +59,10 @@ impl Validator<'_> {
                     }
                 } else {
                     let e = self.at(&spec.name, field("name"), format!("backend '{kind}' cannot run here: {why}"));
-                    self.err(e.fix(fix));
+                    self.err(match fix {
+                        Some(fix) => e.fix(fix),
+                        None => e,
+                    });
                 }
             }
             if !seen.insert(label.clone()) {
@@ -102,7 +108,12 @@ impl Validator<'_> {
             let processes = self.positive(i, "processes", spec.processes.as_ref(), MAX_CONCURRENCY);
             if let (Some(p), false) = (&spec.processes, kind.is_python()) {
                 let e = self.at(p, field("processes"), "'processes' is a setting of the python-* backends");
-                self.err(e.fix(format!("remove 'processes' from the '{kind}' backend")));
+                self.err(e.fix(match kind {
+                    BackendKind::OrtNative => {
+                        "use 'sessions' (each of ort-native's sessions is one worker process)".to_string()
+                    }
+                    _ => format!("remove 'processes' from the '{kind}' backend"),
+                }));
             }
             let http = (kind == BackendKind::Http).then(|| self.http_options(i, spec));
             let python = kind.is_python().then(|| PythonOptions {
@@ -111,7 +122,10 @@ impl Validator<'_> {
             });
             if (kind.is_python() || kind == BackendKind::OrtNative) && device == DeviceKind::Cuda {
                 let e = self.at(&spec.name, field("device"), format!("{kind} runs on the CPU in embench"));
-                self.err(e.fix("use device: cpu for the Python baselines and ort-native"));
+                self.err(e.fix(match kind {
+                    BackendKind::OrtNative => "remove 'device' (ort-native is CPU only), or use the ort backend with execution_providers: [cuda]",
+                    _ => "use device: cpu for the Python baselines",
+                }));
             }
             out.push(ResolvedBackend {
                 kind,
