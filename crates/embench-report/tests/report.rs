@@ -59,17 +59,21 @@ fn compare_marks_changes_beyond_the_threshold() {
     insta::assert_snapshot!("compare_md", cmp.markdown("host-a", "host-b"));
 }
 
+/// The fixture's candle cell on host-a ("single"), as if `framework` had run it at
+/// `emb_s` embeddings/s with a p50 of `p50` ms.
+fn cell_of(runs: &Runs, framework: &str, emb_s: f64, p50: f64) -> embench_schema::CellRecord {
+    let base = runs.runs[0].records.iter().find(|r| r.backend == "candle" && r.scenario == "single").unwrap();
+    let mut r = base.clone();
+    (r.framework, r.backend) = (framework.to_string(), framework.to_string());
+    r.embeddings_per_s = Some(emb_s);
+    r.latency_ms.as_mut().unwrap().p50 = p50;
+    r
+}
+
 #[test]
 fn python_baselines_sit_beside_their_rust_framework_with_the_protocol_cost() {
     let runs = fixture_runs();
-    let base = runs.runs[0].records.iter().find(|r| r.backend == "candle" && r.scenario == "single").unwrap();
-    let with = |framework: &str, emb_s: f64, p50: f64| {
-        let mut r = base.clone();
-        (r.framework, r.backend) = (framework.to_string(), framework.to_string());
-        r.embeddings_per_s = Some(emb_s);
-        r.latency_ms.as_mut().unwrap().p50 = p50;
-        r
-    };
+    let with = |framework: &str, emb_s: f64, p50: f64| cell_of(&runs, framework, emb_s, p50);
     let rust = with("ort", 50.0, 20.0);
     let python = with("python-ort", 40.0, 25.0);
     let echo = with("python-echo", 40000.0, 0.025);
@@ -91,14 +95,7 @@ fn python_baselines_sit_beside_their_rust_framework_with_the_protocol_cost() {
 #[test]
 fn ort_native_sits_beside_ort_and_python_ort_cell_by_cell() {
     let runs = fixture_runs();
-    let base = runs.runs[0].records.iter().find(|r| r.backend == "candle" && r.scenario == "single").unwrap();
-    let with = |framework: &str, emb_s: f64, p50: f64| {
-        let mut r = base.clone();
-        (r.framework, r.backend) = (framework.to_string(), framework.to_string());
-        r.embeddings_per_s = Some(emb_s);
-        r.latency_ms.as_mut().unwrap().p50 = p50;
-        r
-    };
+    let with = |framework: &str, emb_s: f64, p50: f64| cell_of(&runs, framework, emb_s, p50);
     let native = with("ort-native", 55.0, 18.0);
     let rust = with("ort", 50.0, 20.0);
     let python = with("python-ort", 44.0, 22.5);
