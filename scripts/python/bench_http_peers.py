@@ -60,8 +60,8 @@ def serve_config(tmp: pathlib.Path) -> pathlib.Path:
     path = tmp / "serve.yaml"
     path.write_text(
         f"models_file: {MODELS}\nactive_models: [{MODEL}]\nbackends:\n"
-        "  - {name: mock, service_time: {distribution: constant, ms: 0}}\n"
-        "  - {name: mock, label: mock1, service_time: {distribution: constant, ms: 1}}\n"
+        "  - {name: mock, mock: {service_time: {distribution: constant, ms: 0}}}\n"
+        "  - {name: mock, label: mock1, mock: {service_time: {distribution: constant, ms: 1}}}\n"
         "  - {name: ort, threads: 2}\n"
         "test_scenarios:\n  - {name: s, concurrency: 1, num_requests: 1, batch_size: 1}\n"
         "input_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n"
@@ -78,7 +78,7 @@ def embench_client(embench: str, tmp: pathlib.Path, addr: str, scenario: str, na
     config = tmp / f"{name}.yaml"
     config.write_text(
         "models_file: models.yaml\nactive_models: [remote]\nbackends:\n"
-        f"  - {{name: http, url: 'http://{addr}/v1/embeddings'}}\n"
+        f"  - {{name: http, http: {{url: 'http://{addr}/v1/embeddings'}}}}\n"
         f"test_scenarios:\n  - {scenario}\n"
         "input_config:\n  sequence_lengths: [natural]\n  warmup_requests: 500\n"
         "dataset:\n  path: text.txt\n"
@@ -162,7 +162,7 @@ def overhead_and_infinity(args, tmp: pathlib.Path) -> dict:
     serve, addr = start_serve(args.embench, serve_config(tmp), "ort", [])
     infinity_port = "7997"
     backends = ["  - {name: ort, threads: 2}",
-                f"  - {{name: http, label: embench-serve-ort, url: 'http://{addr}/v1/embeddings'}}"]
+                f"  - {{name: http, label: embench-serve-ort, http: {{url: 'http://{addr}/v1/embeddings'}}}}"]
     started = False
     runs = []
     try:
@@ -171,8 +171,8 @@ def overhead_and_infinity(args, tmp: pathlib.Path) -> dict:
             subprocess.run([str(ROOT / "scripts" / "infinity_server.sh"), "start", str(ROOT / "models" / MODEL),
                             infinity_port], check=True)
             started = True
-            backends.append(f"  - {{name: http, label: infinity, url: 'http://127.0.0.1:{infinity_port}/embeddings', "
-                            f"model: {MODEL}}}")
+            backends.append(f"  - {{name: http, label: infinity, http: {{url: 'http://127.0.0.1:{infinity_port}/embeddings', "
+                            f"model: {MODEL}}}}}")
         for k in range(args.rounds):
             order = backends if k % 2 == 0 else backends[::-1]
             config = tmp / f"overhead{k}.yaml"

@@ -103,7 +103,7 @@ def benchmark_app(batch: int, seconds: float) -> float:
 
 BACKENDS = {
     "ort": "",
-    "openvino": "    performance_hint: latency\n    streams: 1\n    infer_requests: 1\n",
+    "openvino": "    openvino: {performance_hint: latency, streams: 1, infer_requests: 1}\n",
     "tch": "",
 }
 

@@ -43,6 +43,9 @@ def rows(schema):
                     walk(alt, prefix, seen)
         req = set(node.get("required", []))
         for key, value in node.get("properties", {}).items():
+            # The flat form of a backend's settings block: listed under the block only.
+            if value.get("deprecated"):
+                continue
             path = f"{prefix}.{key}" if prefix else key
             if any(p == path for p, _, _ in out):
                 continue

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::architecture::{Architecture, Modality};
-use crate::config::{DeviceKind, ResolvedBackend, ResolvedModel};
+use crate::config::{BlockSchema, ConfigError, DeviceKind, ResolvedBackend, ResolvedModel, Settings, SettingsSource};
 use crate::model_files::ModelFolder;
-use crate::{EmbedError, Embedder, Phase};
+use crate::{EmbedError, Embedder, Phase, Precision};
 
 /// Every backend embench knows. Variants are never cfg-gated: a backend that was
 /// not compiled in is an error at load time that says how to enable it.
@@ -102,15 +102,6 @@ impl BackendKind {
         matches!(self, BackendKind::Candle | BackendKind::Tch | BackendKind::Mock)
     }
 
-    /// The backend whose settings it takes: ort-native takes ort's session keys
-    /// (`sessions` are its worker processes, one session each); every other, its own.
-    pub fn settings_owner(self) -> BackendKind {
-        match self {
-            BackendKind::OrtNative => BackendKind::Ort,
-            other => other,
-        }
-    }
-
     /// Whether the backend runs in a Python worker process.
     pub fn is_python(self) -> bool {
         matches!(
@@ -151,6 +142,35 @@ pub trait Backend: Sync {
     fn model_files(&self, folder: &ModelFolder, backend: &ResolvedBackend) -> Vec<PathBuf> {
         let _ = (folder, backend);
         Vec::new()
+    }
+
+    /// The precisions it runs (`precision` in its entry; default fp32 only). A
+    /// precision it lists but this CPU lacks runs in fp32 and says so in the record.
+    fn precisions(&self) -> &'static [Precision] {
+        &[Precision::Fp32]
+    }
+
+    /// Whether `backend` runs the converter's export (its ONNX, IR or TorchScript
+    /// files) rather than the model's own pipeline (python-torch's eager mode), so a
+    /// model head the export lacks would be missing.
+    fn runs_export(&self, backend: &ResolvedBackend) -> bool {
+        let _ = backend;
+        true
+    }
+
+    /// Its settings block, for the JSON Schema and for routing a backend entry's keys
+    /// (None: it has no settings of its own). One line with [`BlockSchema::of`].
+    fn settings_block(&self) -> Option<BlockSchema> {
+        None
+    }
+
+    /// Reads and checks its settings from its entry ([`SettingsSource::read`] gives the
+    /// block, nested or flat); None when it has none.
+    ///
+    /// Errors: every problem found, each naming the field and the fix.
+    fn settings(&self, source: &SettingsSource) -> Result<Option<Settings>, Vec<ConfigError>> {
+        let _ = source;
+        Ok(None)
     }
 
     /// Loads a fresh instance of `request.model`.
@@ -253,6 +273,45 @@ pub trait BackendCatalog {
     fn model_files(&self, folder: &ModelFolder, backend: &ResolvedBackend) -> Vec<PathBuf> {
         let _ = (folder, backend);
         Vec::new()
+    }
+
+    /// The crate of `kind`, when this binary has it (it reads the entry's settings).
+    fn backend(&self, kind: BackendKind) -> Option<&'static dyn Backend> {
+        let _ = kind;
+        None
+    }
+
+    /// The settings blocks of the backends this binary has, each once with the
+    /// backends that take it.
+    fn blocks(&self) -> Vec<BlockSchema> {
+        let mut out: Vec<BlockSchema> = Vec::new();
+        for kind in BackendKind::ALL {
+            let Some(block) = self.backend(kind).and_then(|b| b.settings_block()) else { continue };
+            match out.iter_mut().find(|b| b.key == block.key) {
+                Some(known) if !known.owners.contains(&kind) => known.owners.push(kind),
+                Some(_) => {}
+                None => out.push(BlockSchema { owners: vec![kind], ..block }),
+            }
+        }
+        out
+    }
+}
+
+/// A catalog of the backend crates a function gives, every one usable (tests and
+/// tools that read configs without the binary).
+pub struct Crates(pub fn(BackendKind) -> Option<&'static dyn Backend>);
+
+impl BackendCatalog for Crates {
+    fn unusable(&self, _kind: BackendKind) -> Option<String> {
+        None
+    }
+
+    fn architectures(&self, kind: BackendKind) -> Option<&'static [Architecture]> {
+        self.backend(kind).and_then(|b| b.architectures())
+    }
+
+    fn backend(&self, kind: BackendKind) -> Option<&'static dyn Backend> {
+        (self.0)(kind)
     }
 }
 

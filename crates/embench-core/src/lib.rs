@@ -30,7 +30,7 @@ pub mod tokenize;
 pub mod tower_config;
 
 pub use architecture::{Architecture, Modality};
-pub use backend::{Backend, BackendCatalog, BackendKind, LoadRequest};
+pub use backend::{Backend, BackendCatalog, BackendKind, Crates, LoadRequest};
 pub use embedder::{
     BackendInfo, EmbedError, EmbedInput, Embedder, Embeddings, Phase, PhaseContext, PixelBatch, Precision,
     RequestInput, TokenizedBatch,

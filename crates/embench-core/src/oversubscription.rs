@@ -36,13 +36,10 @@ pub fn thread_demand(backend: &ResolvedBackend, in_flight: usize, cores: usize) 
         BackendKind::Mock | BackendKind::PythonEcho | BackendKind::Http => return None,
         BackendKind::Candle => (t, format!("{t} threads in one pool shared by every client")),
         BackendKind::Ort | BackendKind::OrtNative => {
-            let o = backend.ort.clone().unwrap_or_default();
-            let sessions = o.sessions.min(in_flight);
+            let p = backend.parallelism();
+            let sessions = p.instances.min(in_flight);
             // Parallel execution runs graph branches on an inter-op pool beside the intra-op one.
-            let inter = match o.execution_mode {
-                crate::config::ExecutionMode::Parallel => o.inter_op_threads.unwrap_or(0),
-                crate::config::ExecutionMode::Sequential => 0,
-            };
+            let inter = p.inter_op_threads;
             let what = match backend.kind {
                 BackendKind::OrtNative => "worker processes (sessions)",
                 _ => "sessions",
@@ -54,8 +51,7 @@ pub fn thread_demand(backend: &ResolvedBackend, in_flight: usize, cores: usize) 
             (sessions * (t + inter), format!("{sessions} {what} running at once x {per}"))
         }
         BackendKind::Openvino => {
-            let streams = backend.openvino.as_ref().and_then(|o| o.streams).unwrap_or(1);
-            let busy = streams.min(in_flight);
+            let busy = backend.parallelism().instances.min(in_flight);
             (
                 t.max(busy),
                 format!("{busy} streams running at once (at least 1 thread each) sharing {t} inference threads"),
@@ -66,7 +62,7 @@ pub fn thread_demand(backend: &ResolvedBackend, in_flight: usize, cores: usize) 
             format!("{in_flight} calling threads x {t} intra-op threads each (libgomp team per caller)"),
         ),
         BackendKind::PythonOrt | BackendKind::PythonTorch | BackendKind::PythonOpenvino => {
-            let processes = backend.python.as_ref().map_or(1, |p| p.processes).min(in_flight);
+            let processes = backend.parallelism().instances.min(in_flight);
             (processes * t, format!("{processes} worker processes running at once x {t} intra-op threads"))
         }
     };
@@ -87,51 +83,57 @@ pub fn oversubscription_warning(backend: &ResolvedBackend, concurrency: usize, c
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{OpenvinoOptions, OrtOptions, PythonOptions, TorchMode};
+    use crate::config::{BackendSettings, Parallelism, Settings};
+
+    /// A crate's settings, reduced to what this module reads of them.
+    #[derive(Debug)]
+    struct Runs(Parallelism);
+
+    impl BackendSettings for Runs {
+        fn to_json(&self) -> serde_json::Value {
+            serde_json::json!({"instances": self.0.instances, "inter_op_threads": self.0.inter_op_threads})
+        }
+        fn parallelism(&self) -> Parallelism {
+            self.0
+        }
+    }
 
     fn backend(kind: BackendKind, threads: Option<usize>) -> ResolvedBackend {
         ResolvedBackend {
             kind,
             label: kind.to_string(),
             precision: Default::default(),
-            ort: None,
-            openvino: None,
             threads,
             device: crate::config::DeviceKind::Cpu,
-            mock: None,
-            python: None,
-            http: None,
+            settings: None,
             device_auto: false,
         }
     }
 
+    fn with(mut b: ResolvedBackend, instances: usize, inter_op_threads: usize) -> ResolvedBackend {
+        b.settings = Some(Settings::new(Runs(Parallelism { instances, inter_op_threads })));
+        b
+    }
+
     #[test]
     fn every_way_threads_multiply_is_named() {
-        let mut ort = backend(BackendKind::Ort, None);
-        ort.ort = Some(OrtOptions { sessions: 4, ..Default::default() });
+        let ort = with(backend(BackendKind::Ort, None), 4, 0);
         let w = oversubscription_warning(&ort, 4, 2).unwrap();
         assert!(w.contains("4 sessions running at once x 2 intra-op threads = 8 threads > 2 usable cores"), "{w}");
         assert_eq!(oversubscription_warning(&ort, 1, 2), None, "one client uses one session");
         // Parallel execution adds the inter-op pool; ort-native counts its worker processes.
-        let mut native = backend(BackendKind::OrtNative, Some(2));
-        native.ort = Some(OrtOptions {
-            execution_mode: crate::config::ExecutionMode::Parallel,
-            inter_op_threads: Some(2),
-            ..Default::default()
-        });
+        let native = with(backend(BackendKind::OrtNative, Some(2)), 1, 2);
         let w = oversubscription_warning(&native, 1, 2).unwrap();
         assert!(
             w.contains("1 worker processes (sessions) running at once x (2 intra-op + 2 inter-op threads) = 4 threads"),
             "{w}"
         );
 
-        let mut ov = backend(BackendKind::Openvino, Some(2));
-        ov.openvino = Some(OpenvinoOptions { streams: Some(4), ..Default::default() });
+        let ov = with(backend(BackendKind::Openvino, Some(2)), 4, 0);
         let w = oversubscription_warning(&ov, 8, 2).unwrap();
         assert!(w.contains("4 streams running at once") && w.contains("= 4 threads > 2"), "{w}");
 
-        let mut py = backend(BackendKind::PythonTorch, Some(2));
-        py.python = Some(PythonOptions { mode: TorchMode::Eager, processes: 3 });
+        let py = with(backend(BackendKind::PythonTorch, Some(2)), 3, 0);
         let w = oversubscription_warning(&py, 3, 2).unwrap();
         assert!(w.contains("3 worker processes running at once x 2 intra-op threads = 6 threads"), "{w}");
 

@@ -1,111 +1,10 @@
 //! Every kind of config error names file:line:col, the field, and a fix.
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use embench_core::config::{load_config, ConfigError, LoadedConfig, ResolvedBackend, SeqLen};
-use embench_core::model_files::ModelFolder;
-use embench_core::{Backend, BackendCatalog, BackendKind};
-
-const MODELS: &str = "\
-models:
-  minilm:
-    name: MiniLM
-    type: text_embedding
-    huggingface_id: sentence-transformers/all-MiniLM-L6-v2
-    path: minilm
-    max_seq_length: 256
-    embedding_dim: 384
-    params: 22.7M
-    multilingual: false
-";
-
-const GOOD: &str = "\
-active_models: [minilm]
-backends:
-  - name: candle
-test_scenarios:
-  - name: single
-    concurrency: 2
-    num_requests: 10
-    batch_size: 1
-input_config:
-  sequence_lengths: [32, natural]
-  warmup_requests: 1
-";
-
-struct Fixture {
-    dir: tempfile::TempDir,
-}
-
-impl Fixture {
-    /// A temp dir with models.yaml and a model folder holding every file candle needs.
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("models.yaml"), MODELS).unwrap();
-        let folder = dir.path().join("minilm");
-        std::fs::create_dir(&folder).unwrap();
-        for f in ["model.safetensors", "tokenizer.json"] {
-            std::fs::write(folder.join(f), "x").unwrap();
-        }
-        // What validation reads of the model: its position table and hidden size.
-        let config = r#"{"model_type": "bert", "max_position_embeddings": 512, "hidden_size": 384}"#;
-        std::fs::write(folder.join("config.json"), config).unwrap();
-        Self { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn load(&self, config: &str) -> Result<LoadedConfig, Vec<ConfigError>> {
-        self.load_with(config, &|_| None)
-    }
-
-    fn load_with(&self, config: &str, catalog: &dyn BackendCatalog) -> Result<LoadedConfig, Vec<ConfigError>> {
-        let p = self.path("bench.yaml");
-        std::fs::write(&p, config).unwrap();
-        load_config(&p, catalog).map_err(|e| e.0)
-    }
-
-    /// Loads `config`, expecting exactly one error.
-    fn one_error(&self, config: &str) -> ConfigError {
-        self.one_error_with(config, &|_| None)
-    }
-
-    /// Loads `config` with `catalog`, expecting exactly one error.
-    fn one_error_with(&self, config: &str, catalog: &dyn BackendCatalog) -> ConfigError {
-        let errors = self.load_with(config, catalog).expect_err("config should be rejected");
-        assert_eq!(errors.len(), 1, "{errors:#?}");
-        errors.into_iter().next().unwrap()
-    }
-}
-
-/// The model files each backend names ([`Backend::model_files`]), as the binary's catalog asks them.
-struct BackendsName;
-
-impl BackendCatalog for BackendsName {
-    fn unusable(&self, _kind: BackendKind) -> Option<String> {
-        None
-    }
-
-    fn model_files(&self, folder: &ModelFolder, backend: &ResolvedBackend) -> Vec<PathBuf> {
-        match backend.kind {
-            BackendKind::Candle => embench_candle::CandleBackend.model_files(folder, backend),
-            kind if kind.is_python() => {
-                embench_python::backend::backend(kind).expect("a python kind").model_files(folder, backend)
-            }
-            other => panic!("no test here asks for {other}'s files"),
-        }
-    }
-}
-
-fn assert_at(e: &ConfigError, file: &Path, line: u64, column: u64, field: &str) {
-    assert_eq!(e.file, file, "{e}");
-    assert_eq!((e.line, e.column), (Some(line), Some(column)), "{e}");
-    assert_eq!(e.field, field, "{e}");
-    let shown = e.to_string();
-    assert!(shown.starts_with(&format!("{}:{line}:{column}: field '{field}'", file.display())), "{shown}");
-}
+use common::{assert_at, BackendsName, Fixture, GOOD};
+use embench_core::config::{load_config, SeqLen};
+use embench_core::BackendKind;
 
 #[test]
 fn the_good_config_loads() {
@@ -298,29 +197,7 @@ fn the_mock_needs_no_model_files() {
     let f = Fixture::new();
     std::fs::remove_dir_all(f.path("minilm")).unwrap();
     let c = f.load(&GOOD.replace("name: candle", "name: mock")).unwrap();
-    assert!(c.backends[0].mock.is_some());
-}
-
-#[test]
-fn mock_settings_on_a_real_backend_are_rejected() {
-    let f = Fixture::new();
-    let e = f.one_error(
-        &GOOD.replace("  - name: candle\n", "  - name: candle\n    stall: {every_ms: 10, duration_ms: 1}\n"),
-    );
-    assert_eq!(e.field, "backends[0].stall", "{e}");
-    assert_eq!(e.line, Some(3), "{e}");
-}
-
-#[test]
-fn impossible_mock_distribution_is_rejected() {
-    let f = Fixture::new();
-    let config = GOOD.replace(
-        "  - name: candle\n",
-        "  - name: mock\n    service_time: {distribution: uniform, min_ms: 5, max_ms: 1}\n",
-    );
-    let e = f.one_error(&config);
-    assert_eq!(e.field, "backends[0].service_time", "{e}");
-    assert_eq!(e.line, Some(4), "{e}");
+    assert!(c.backends[0].settings::<embench_mock::MockSettings>().is_some());
 }
 
 #[test]
@@ -355,15 +232,6 @@ fn open_loop_needs_a_rate_and_closed_loop_refuses_one() {
         ))
         .unwrap();
     assert_eq!(c.scenarios[0].mode.name(), "open_loop");
-}
-
-#[test]
-fn a_setting_of_another_backend_is_an_error_not_ignored() {
-    let f = Fixture::new();
-    let e = f.one_error(&GOOD.replace("  - name: candle\n", "  - name: candle\n    streams: 4\n"));
-    assert_at(&e, &f.path("bench.yaml"), 3, 11, "backends[0].streams");
-    assert!(e.message.contains("setting of the openvino backend"), "{e}");
-    assert!(e.fix.as_deref().unwrap().contains("remove 'streams'"), "{e}");
 }
 
 #[test]
@@ -524,39 +392,6 @@ fn threads_take_a_count_or_auto() {
     assert!(e.fix.as_deref().unwrap_or_default().contains("auto"), "{e}");
     let e = f.one_error(&with("lots"));
     assert!(e.message.contains("auto"), "{e}");
-}
-
-#[test]
-fn python_and_isolation_settings_are_checked() {
-    let f = Fixture::new();
-    let python = "  - name: python-torch\n    processes: 2\n";
-    let c = f.load(&GOOD.replace("  - name: candle\n", python)).unwrap();
-    let options = c.backends[0].python.clone().unwrap();
-    assert_eq!((options.mode, options.processes), (embench_core::config::TorchMode::Eager, 2));
-    // TorchScript reads another file, which this folder lacks.
-    let torchscript = GOOD.replace("  - name: candle\n", "  - name: python-torch\n    mode: torchscript\n");
-    let e = f.one_error_with(&format!("{torchscript}strict: true\n"), &BackendsName);
-    assert!(e.message.contains("torchscript/model.pt"), "{e}");
-    assert_eq!(c.cell_timeout_s, embench_core::config::DEFAULT_CELL_TIMEOUT_S);
-
-    let e = f.one_error(&GOOD.replace("  - name: candle\n", "  - name: candle\n    processes: 2\n"));
-    assert_eq!(e.field, "backends[0].processes", "{e}");
-    assert!(e.fix.as_deref().unwrap().contains("remove 'processes'"), "{e}");
-    let e = f.one_error(&GOOD.replace("  - name: candle\n", "  - name: python-echo\n    mode: eager\n"));
-    assert_eq!(e.field, "backends[0].mode", "{e}");
-    let e = f.one_error(&GOOD.replace("  - name: candle\n", "  - name: python-torch\n    mode: jit\n"));
-    assert_at(&e, &f.path("bench.yaml"), 4, 11, "mode");
-    assert!(e.fix.as_deref().unwrap().contains("eager, torchscript"), "{e}");
-    let e =
-        f.one_error(&GOOD.replace("  - name: candle\n", "  - name: candle\n    crash: {at_batch: 1, how: abort}\n"));
-    assert_eq!(e.field, "backends[0].crash", "{e}");
-    let e = f.one_error(&GOOD.replace("  warmup_requests:", "  cell_timeout_s: 0\n  warmup_requests:"));
-    assert_eq!(e.field, "input_config.cell_timeout_s", "{e}");
-    assert!(e.fix.as_deref().unwrap().contains("positive number of seconds"), "{e}");
-    let e = f.one_error(&GOOD.replace("  warmup_requests:", "  max_concurrent_loads: 0\n  warmup_requests:"));
-    assert_eq!(e.field, "input_config.max_concurrent_loads", "{e}");
-    let c = f.load(&GOOD.replace("  warmup_requests:", "  max_concurrent_loads: 2\n  warmup_requests:")).unwrap();
-    assert_eq!((c.max_concurrent_loads, f.load(GOOD).unwrap().max_concurrent_loads), (2, 1));
 }
 
 #[test]

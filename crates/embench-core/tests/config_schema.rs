@@ -5,7 +5,15 @@
 
 use std::path::{Path, PathBuf};
 
-use embench_core::config::json_schemas;
+mod common;
+
+use embench_core::config::json_schemas as schemas_of;
+use embench_core::BackendCatalog;
+
+/// The schemas with every backend crate's settings block.
+fn json_schemas() -> [(&'static str, serde_json::Value); 2] {
+    schemas_of(&common::CRATES.blocks())
+}
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

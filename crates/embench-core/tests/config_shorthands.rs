@@ -5,7 +5,9 @@
 use std::path::Path;
 
 use embench_core::config::{load_config, ConfigError, LoadedConfig, SeqLen};
-use embench_core::BackendKind;
+use embench_core::{BackendCatalog, BackendKind};
+
+mod common;
 
 /// Three models: `short` (64 tokens) with a folder candle can read; `remote`, which
 /// has no `path` and whose default folder (`../models/remote`) does not exist; and
@@ -54,8 +56,20 @@ fn load(dir: &Path, head: &str, unusable: &[BackendKind]) -> Result<LoadedConfig
     }
     let p = dir.join("bench.yaml");
     std::fs::write(&p, format!("{head}{SCENARIOS}")).unwrap();
-    let catalog = |k: BackendKind| unusable.contains(&k).then(|| format!("{k} is not in this test's build"));
-    load_config(&p, &catalog).map_err(|e| e.0)
+    load_config(&p, &Build(unusable)).map_err(|e| e.0)
+}
+
+/// A build without the `unusable` backends; the others' crates read their settings.
+struct Build<'a>(&'a [BackendKind]);
+
+impl BackendCatalog for Build<'_> {
+    fn unusable(&self, kind: BackendKind) -> Option<String> {
+        self.0.contains(&kind).then(|| format!("{kind} is not in this test's build"))
+    }
+
+    fn backend(&self, kind: BackendKind) -> Option<&'static dyn embench_core::Backend> {
+        common::crate_of(kind).filter(|_| !self.0.contains(&kind))
+    }
 }
 
 fn errors(dir: &Path, head: &str) -> String {
@@ -67,10 +81,11 @@ fn errors(dir: &Path, head: &str) -> String {
 fn backends_may_be_bare_names_or_mappings() {
     let dir = tempfile::tempdir().unwrap();
     let c =
-        load(dir.path(), "active_models: [short]\nbackends: [candle, {name: ort, sessions: 2}, mock]\n", &[]).unwrap();
+        load(dir.path(), "active_models: [short]\nbackends: [candle, {name: ort, ort: {sessions: 2}}, mock]\n", &[])
+            .unwrap();
     let labels: Vec<&str> = c.backends.iter().map(|b| b.label.as_str()).collect();
     assert_eq!(labels, ["candle", "ort", "mock"]);
-    assert_eq!(c.backends[1].ort.as_ref().unwrap().sessions, 2);
+    assert_eq!(c.backends[1].settings::<embench_ort::OrtOptions>().unwrap().sessions, 2);
     assert!(!c.every_framework());
     let c = load(dir.path(), "active_models: [short]\nbackends:\n  - candle\n  - name: ort\n", &[]).unwrap();
     assert_eq!(c.backends.len(), 2);

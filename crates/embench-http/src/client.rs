@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use embench_core::config::{HttpApi, HttpOptions};
+use crate::settings::{HttpApi, HttpOptions};
 use embench_core::{BackendInfo, EmbedError, EmbedInput, Embedder, Embeddings, Phase, Precision, TokenizedBatch};
 use embench_schema::HttpFigures;
 use ureq::unversioned::transport::{Connector, DefaultConnector};

@@ -15,11 +15,14 @@
 
 pub mod api;
 pub mod client;
+pub mod settings;
 pub mod wire;
 
-use embench_core::{Architecture, Backend, EmbedError, Embedder, LoadRequest, Modality, Phase};
+use embench_core::config::{BlockSchema, ConfigError, Settings, SettingsSource};
+use embench_core::{Architecture, Backend, BackendKind, EmbedError, Embedder, LoadRequest, Modality, Phase, Precision};
 
 pub use client::HttpEmbedder;
+pub use settings::{HttpApi, HttpOptions};
 
 /// The ureq release this client is built on (Cargo.lock pins it).
 pub const UREQ_VERSION: &str = "3.5";
@@ -37,8 +40,21 @@ impl Backend for HttpBackend {
         None
     }
 
+    /// Any: what the server runs, declared (the gate's threshold follows it).
+    fn precisions(&self) -> &'static [Precision] {
+        &[Precision::Fp32, Precision::Fp16, Precision::Bf16, Precision::Int8]
+    }
+
+    fn settings_block(&self) -> Option<BlockSchema> {
+        Some(BlockSchema::of::<settings::HttpBlock>(vec![BackendKind::Http]))
+    }
+
+    fn settings(&self, source: &SettingsSource) -> Result<Option<Settings>, Vec<ConfigError>> {
+        settings::settings(source)
+    }
+
     fn load(&self, request: &LoadRequest) -> Result<Box<dyn Embedder>, EmbedError> {
-        let options = request.backend.http.as_ref().ok_or_else(|| {
+        let options = request.backend.settings::<HttpOptions>().ok_or_else(|| {
             EmbedError::new("http", Phase::Load, "the http backend has no settings (fix: give it a 'url')")
         })?;
         if request.modality == Modality::Image {

@@ -1,9 +1,10 @@
 //! What the mock crate provides to the binary's factory.
 
-use embench_core::config::DeviceKind;
-use embench_core::{Architecture, Backend, EmbedError, Embedder, LoadRequest};
+use embench_core::config::{BlockSchema, ConfigError, DeviceKind, Settings, SettingsSource};
+use embench_core::{Architecture, Backend, BackendKind, EmbedError, Embedder, LoadRequest, Precision};
 
-use crate::MockEmbedder;
+use crate::settings::MockBlock;
+use crate::{MockEmbedder, MockSettings};
 
 /// The mock: no model, a configured service time (runs any model entry).
 pub struct MockBackend;
@@ -17,8 +18,21 @@ impl Backend for MockBackend {
         None
     }
 
+    /// Any: the mock declares what it pretends to run (the gate's threshold follows it).
+    fn precisions(&self) -> &'static [Precision] {
+        &[Precision::Fp32, Precision::Fp16, Precision::Bf16, Precision::Int8]
+    }
+
+    fn settings_block(&self) -> Option<BlockSchema> {
+        Some(BlockSchema::of::<MockBlock>(vec![BackendKind::Mock]))
+    }
+
+    fn settings(&self, source: &SettingsSource) -> Result<Option<Settings>, Vec<ConfigError>> {
+        crate::settings::settings(source)
+    }
+
     fn load(&self, request: &LoadRequest) -> Result<Box<dyn Embedder>, EmbedError> {
-        let settings = request.backend.mock.clone().expect("validation fills mock settings");
+        let settings = request.backend.settings::<MockSettings>().cloned().unwrap_or_default();
         let mock = MockEmbedder::new(settings);
         Ok(Box::new(if request.backend.device == DeviceKind::Cuda { mock.on_simulated_gpu() } else { mock }))
     }

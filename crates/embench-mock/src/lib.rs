@@ -9,13 +9,14 @@
 #![warn(missing_docs)]
 
 mod backend;
+pub mod settings;
 pub use backend::MockBackend;
+pub use settings::{BatchCost, Crash, CrashKind, MockSettings, ServiceTime, Stall, WrongOutput, WrongValues};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use embench_core::config::{CrashKind, MockSettings, ServiceTime, WrongValues};
 use embench_core::{BackendInfo, EmbedError, EmbedInput, Embedder, Embeddings, Phase, Precision, TokenizedBatch};
 use spin_sleep::{SpinSleeper, SpinStrategy};
 
@@ -238,7 +239,7 @@ impl Embedder for MockEmbedder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use embench_core::config::{Stall, WrongOutput};
+    use crate::{Stall, WrongOutput};
 
     fn mock(service_time: ServiceTime, stall: Option<Stall>) -> MockEmbedder {
         MockEmbedder::new(MockSettings {

@@ -2,9 +2,11 @@
 
 use std::path::PathBuf;
 
-use embench_core::config::{ModelFormat, ResolvedBackend};
+use embench_core::config::{BlockSchema, ConfigError, ResolvedBackend, Settings, SettingsSource};
 use embench_core::model_files::ModelFolder;
-use embench_core::{Architecture, Backend, EmbedError, Embedder, LoadRequest, Modality};
+use embench_core::{Architecture, Backend, BackendKind, EmbedError, Embedder, LoadRequest, Modality, Precision};
+
+use crate::settings::{ModelFormat, OpenvinoBlock, OpenvinoOptions};
 
 use crate::{runtime_library, OpenvinoEmbedder, OpenvinoSettings};
 
@@ -37,6 +39,19 @@ impl Backend for OpenvinoBackend {
         }
     }
 
+    /// fp16 and bf16 are inference precision hints (a CPU without bf16 runs fp32, recorded).
+    fn precisions(&self) -> &'static [Precision] {
+        &[Precision::Fp32, Precision::Bf16, Precision::Fp16]
+    }
+
+    fn settings_block(&self) -> Option<BlockSchema> {
+        Some(BlockSchema::of::<OpenvinoBlock>(vec![BackendKind::Openvino]))
+    }
+
+    fn settings(&self, source: &SettingsSource) -> Result<Option<Settings>, Vec<ConfigError>> {
+        crate::settings::settings(source)
+    }
+
     fn load(&self, request: &LoadRequest) -> Result<Box<dyn Embedder>, EmbedError> {
         request.cpu_only("openvino")?;
         let folder = request.folder("openvino")?;
@@ -47,7 +62,7 @@ impl Backend for OpenvinoBackend {
         let settings = OpenvinoSettings {
             threads: Some(request.threads),
             precision: request.backend.precision,
-            options: request.backend.openvino.clone().expect("validation fills openvino options"),
+            options: request.backend.settings::<OpenvinoOptions>().cloned().unwrap_or_default(),
             pooling: request.model.pooling,
         };
         Ok(Box::new(OpenvinoEmbedder::load(&file, &settings)?))
@@ -57,7 +72,7 @@ impl Backend for OpenvinoBackend {
 /// The file the backend reads, as `model_format` chooses it: the fp32 IR (default),
 /// the fp16-weight IR, or the ONNX export read directly.
 fn network_file(folder: &ModelFolder, backend: &ResolvedBackend) -> PathBuf {
-    match backend.openvino.as_ref().map(|o| o.model_format) {
+    match backend.settings::<OpenvinoOptions>().map(|o| o.model_format) {
         Some(ModelFormat::Onnx) => folder.onnx_model(),
         Some(ModelFormat::IrFp16) => folder.openvino_ir(true),
         _ => folder.openvino_ir(false),
@@ -67,7 +82,7 @@ fn network_file(folder: &ModelFolder, backend: &ResolvedBackend) -> PathBuf {
 /// A multimodal model's tower file, as `model_format` chooses it
 /// (`openvino/vision_model_fp32.xml`, `…_fp16.xml`, or `onnx/vision_model.onnx`).
 fn tower_file(folder: &ModelFolder, backend: &ResolvedBackend, modality: Modality) -> PathBuf {
-    match backend.openvino.as_ref().map(|o| o.model_format) {
+    match backend.settings::<OpenvinoOptions>().map(|o| o.model_format) {
         Some(ModelFormat::Onnx) => folder.tower(modality, "onnx", ".onnx"),
         Some(ModelFormat::IrFp16) => folder.tower(modality, "openvino", "_fp16.xml"),
         _ => folder.tower(modality, "openvino", "_fp32.xml"),

@@ -11,13 +11,14 @@
 #![warn(missing_docs)]
 
 mod backend;
+pub mod settings;
 pub use backend::OpenvinoBackend;
+pub use settings::{ModelFormat, OpenvinoOptions, PerformanceHint};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-use embench_core::config::{ModelFormat, OpenvinoOptions};
 use embench_core::pooling::Pooling;
 use embench_core::runtime_lib::{self, WheelLibrary};
 use embench_core::session_pool::Pool;

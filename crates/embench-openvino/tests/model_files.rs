@@ -25,6 +25,10 @@ impl BackendCatalog for OpenvinoOnly {
     ) -> Vec<std::path::PathBuf> {
         OpenvinoBackend.model_files(folder, backend)
     }
+
+    fn backend(&self, kind: BackendKind) -> Option<&'static dyn Backend> {
+        (kind == BackendKind::Openvino).then_some(&OpenvinoBackend as &'static dyn Backend)
+    }
 }
 
 #[test]
@@ -47,7 +51,7 @@ fn converted_files_are_checked_per_backend_setting() {
     };
     bench("  - name: openvino\n", true).expect("the fp32 IR is there");
     // The fp16 IR is not: its cells are skipped, with the files and the command.
-    let fp16 = "  - name: openvino\n    model_format: ir_fp16\n";
+    let fp16 = "  - name: openvino\n    openvino: {model_format: ir_fp16}\n";
     let skipped = bench(fp16, false).expect("skipped, not refused");
     let why = skipped.skips[0].reason.as_str();
     assert!(why.contains("openvino/model_fp16.xml") && why.contains("convert_models.sh --models-file"), "{why}");

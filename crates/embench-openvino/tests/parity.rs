@@ -2,11 +2,11 @@
 //! for each file it can read (the shared body: `embench_core::parity`). Needs the
 //! venv and the converted model (`make test` prepares both).
 
-use embench_core::config::{ModelFormat, OpenvinoOptions};
 use embench_core::parity::{minilm, require};
 use embench_core::parity_test;
 use embench_core::pooling::{Pooling, PoolingKind};
 use embench_core::{Embedder, Precision};
+use embench_openvino::{ModelFormat, OpenvinoOptions};
 use embench_openvino::{OpenvinoEmbedder, OpenvinoSettings};
 
 fn load(format: ModelFormat, precision: Precision) -> OpenvinoEmbedder {

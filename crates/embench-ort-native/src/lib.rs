@@ -20,9 +20,9 @@ pub use backend::OrtNativeBackend;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use embench_core::config::{ExecutionMode, GraphOptimization, OrtOptions};
 use embench_core::pipe_worker::{PipeEmbedder, WorkerCommand, WorkerPool};
 use embench_core::{BackendInfo, EmbedError, Modality, Phase, Precision};
+use embench_ort::{ExecutionMode, GraphOptimization, OrtOptions};
 
 /// The framework name in results.
 pub const FRAMEWORK: &str = "ort-native";

@@ -3,12 +3,12 @@
 //! venv, the converted model and the built worker: `make test` prepares all three
 //! (the worker with scripts/build_ort_native.sh).
 
-use embench_core::config::OrtOptions;
 use embench_core::parity::{minilm, require};
 use embench_core::parity_test;
 use embench_core::pipe_worker::PipeEmbedder;
 use embench_core::runtime_lib::{locate, ONNXRUNTIME};
 use embench_core::{Embedder, Modality};
+use embench_ort::OrtOptions;
 use embench_ort_native::OrtNativeSettings;
 
 fn settings() -> OrtNativeSettings {

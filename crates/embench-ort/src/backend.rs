@@ -2,10 +2,11 @@
 
 use std::path::PathBuf;
 
-use embench_core::config::ResolvedBackend;
+use embench_core::config::{BlockSchema, ConfigError, ResolvedBackend, Settings, SettingsSource};
 use embench_core::model_files::ModelFolder;
-use embench_core::{Architecture, Backend, EmbedError, Embedder, LoadRequest};
+use embench_core::{Architecture, Backend, BackendKind, EmbedError, Embedder, LoadRequest};
 
+use crate::settings::{OrtBlock, OrtOptions};
 use crate::{runtime_library, OrtEmbedder, OrtSettings, ORT_CRATE_VERSION};
 
 /// ONNX Runtime through `ort`: the converted ONNX graph of any encoder the converter exports.
@@ -31,11 +32,19 @@ impl Backend for OrtBackend {
         folder.onnx_networks()
     }
 
+    fn settings_block(&self) -> Option<BlockSchema> {
+        Some(BlockSchema::of::<OrtBlock>(vec![BackendKind::Ort]))
+    }
+
+    fn settings(&self, source: &SettingsSource) -> Result<Option<Settings>, Vec<ConfigError>> {
+        crate::settings::settings(source)
+    }
+
     fn load(&self, request: &LoadRequest) -> Result<Box<dyn Embedder>, EmbedError> {
         request.cpu_only("ort")?;
         let settings = OrtSettings {
             threads: Some(request.threads),
-            options: request.backend.ort.clone().expect("validation fills ort options"),
+            options: request.backend.settings::<OrtOptions>().cloned().unwrap_or_default(),
             pooling: request.model.pooling,
         };
         Ok(Box::new(OrtEmbedder::load(&request.onnx_network("ort")?, &settings)?))

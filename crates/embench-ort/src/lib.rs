@@ -9,12 +9,13 @@
 #![warn(missing_docs)]
 
 mod backend;
+pub mod settings;
 pub use backend::OrtBackend;
+pub use settings::{ExecutionMode, ExecutionProvider, GraphOptimization, OrtOptions};
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use embench_core::config::{ExecutionMode, ExecutionProvider, GraphOptimization, OrtOptions};
 use embench_core::pooling::{Pooling, INPUT_NAMES, OUTPUT_NAMES};
 use embench_core::runtime_lib::{self, WheelLibrary};
 use embench_core::session_pool::Pool;

@@ -2,11 +2,11 @@
 //! (the shared body: `embench_core::parity`). Needs the venv and the converted
 //! model: `make test` prepares both.
 
-use embench_core::config::OrtOptions;
 use embench_core::parity::{minilm, require};
 use embench_core::parity_test;
 use embench_core::pooling::{Pooling, PoolingKind};
 use embench_core::Embedder;
+use embench_ort::OrtOptions;
 use embench_ort::{OrtEmbedder, OrtSettings};
 
 fn load() -> OrtEmbedder {

@@ -3,10 +3,11 @@
 
 use std::path::PathBuf;
 
-use embench_core::config::{ResolvedBackend, TorchMode};
+use embench_core::config::{BlockSchema, ConfigError, ResolvedBackend, Settings, SettingsSource};
 use embench_core::model_files::ModelFolder;
-use embench_core::{Architecture, Backend, BackendKind, EmbedError, Embedder, LoadRequest, Modality};
+use embench_core::{Architecture, Backend, BackendKind, EmbedError, Embedder, LoadRequest, Modality, Precision};
 
+use crate::settings::{PythonBlock, PythonOptions, TorchMode};
 use crate::{interpreter, PythonSettings};
 
 /// A python-* backend: its kind says which framework the worker runs.
@@ -44,7 +45,7 @@ impl PythonBackend {
         match self.kind {
             BackendKind::PythonOrt => Some(folder.onnx_model()),
             BackendKind::PythonOpenvino => Some(folder.openvino_ir(false)),
-            BackendKind::PythonTorch => Some(match backend.python.as_ref().map(|p| p.mode) {
+            BackendKind::PythonTorch => Some(match backend.settings::<PythonOptions>().map(|p| p.mode) {
                 Some(TorchMode::Torchscript) => folder.torchscript(),
                 _ => folder.safetensors(),
             }),
@@ -58,7 +59,7 @@ impl PythonBackend {
         match self.kind {
             BackendKind::PythonOrt => Some(folder.tower(modality, "onnx", ".onnx")),
             BackendKind::PythonOpenvino => Some(folder.tower(modality, "openvino", "_fp32.xml")),
-            BackendKind::PythonTorch => Some(match backend.python.as_ref().map(|p| p.mode) {
+            BackendKind::PythonTorch => Some(match backend.settings::<PythonOptions>().map(|p| p.mode) {
                 Some(TorchMode::Torchscript) => folder.tower(modality, "torchscript", ".pt"),
                 _ => folder.safetensors(),
             }),
@@ -113,11 +114,33 @@ impl Backend for PythonBackend {
         self.network_file(folder, backend).map(ModelFolder::with_companions).unwrap_or_default()
     }
 
+    /// python-torch's eager mode runs the model's own sentence-transformers pipeline.
+    fn runs_export(&self, backend: &ResolvedBackend) -> bool {
+        !(self.kind == BackendKind::PythonTorch
+            && backend.settings::<PythonOptions>().is_none_or(|p| p.mode == TorchMode::Eager))
+    }
+
+    /// python-openvino: bf16 as OpenVINO's inference precision hint.
+    fn precisions(&self) -> &'static [Precision] {
+        match self.kind {
+            BackendKind::PythonOpenvino => &[Precision::Fp32, Precision::Bf16],
+            _ => &[Precision::Fp32],
+        }
+    }
+
+    fn settings_block(&self) -> Option<BlockSchema> {
+        Some(BlockSchema::of::<PythonBlock>(vec![self.kind]))
+    }
+
+    fn settings(&self, source: &SettingsSource) -> Result<Option<Settings>, Vec<ConfigError>> {
+        crate::settings::settings(source)
+    }
+
     fn load(&self, request: &LoadRequest) -> Result<Box<dyn Embedder>, EmbedError> {
         let (framework, kind) = self.names();
         request.cpu_only(framework)?;
         let (backend, model) = (request.backend, request.model);
-        let options = backend.python.clone().expect("validation fills python options");
+        let options = backend.settings::<PythonOptions>().cloned().unwrap_or_default();
         let network = match self.kind {
             BackendKind::PythonEcho => None,
             _ if request.towers() => self.tower_file(request.folder(framework)?, backend, request.modality),

@@ -15,7 +15,9 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+pub mod settings;
 pub use backend::PythonBackend;
+pub use settings::{PythonOptions, TorchMode};
 
 use std::path::PathBuf;
 use std::process::Command;

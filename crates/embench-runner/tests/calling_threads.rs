@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 
 use embench_core::config::{load_config, ResolvedBackend, ResolvedModel};
-use embench_core::{BackendInfo, EmbedError, Embedder, Embeddings, TokenizedBatch};
-use embench_mock::MockEmbedder;
+use embench_core::{BackendInfo, BackendKind, Crates, EmbedError, Embedder, Embeddings, TokenizedBatch};
+use embench_mock::{MockBackend, MockEmbedder, MockSettings};
 use embench_runner::{execute, BackendFactory, CellProgress, CellRecord, RecordSink, RunObserver, RunPlan};
 use embench_schema::manifest::BackendVersion;
 
@@ -52,7 +52,7 @@ impl BackendFactory for Factory {
     ) -> Result<Box<dyn Embedder>, EmbedError> {
         let calls = Calls::default();
         self.0.lock().unwrap().push((std::thread::current().id(), calls.clone()));
-        let inner = MockEmbedder::new(backend.mock.clone().expect("a mock backend"));
+        let inner = MockEmbedder::new(backend.settings::<MockSettings>().cloned().expect("a mock backend"));
         Ok(Box::new(Recording { inner, calls }))
     }
 
@@ -107,7 +107,7 @@ fn write_configs(dir: &Path) -> PathBuf {
         "active_models: [minilm]
 backends:
   - name: mock
-    service_time: {distribution: constant, ms: 1}
+    mock: {service_time: {distribution: constant, ms: 1}}
 test_scenarios:
   - {name: direct, concurrency: 1, num_requests: 20, batch_size: 1}
   - {name: served, concurrency: 1, num_requests: 20, batch_size: 1, replicas: 1, workers_per_model: 1}
@@ -120,11 +120,14 @@ input_config:
     config
 }
 
+/// A catalog of the mock's crate (it reads the entry's `mock` block).
+const MOCK: Crates = Crates(|k| (k == BackendKind::Mock).then_some(&MockBackend as _));
+
 #[test]
 fn each_cell_runs_on_a_fresh_thread_that_alone_calls_a_direct_cell_and_never_a_served_one() {
     let dir = std::env::temp_dir().join(format!("embench-calling-threads-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let config = load_config(&write_configs(&dir), &|_| None).expect("the config is valid");
+    let config = load_config(&write_configs(&dir), &MOCK).expect("the config is valid");
     let plan = RunPlan::new(config);
     let (factory, mut records) = (Factory::default(), Records::default());
     let outcome = execute(&plan, &factory, &mut records, &Quiet(AtomicU64::new(0)), &AtomicBool::new(false));

@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 
-use embench_core::config::{load_config, LoadedConfig, SeqLen, WrongOutput, WrongValues};
+use embench_core::config::{load_config, LoadedConfig, SeqLen};
 use embench_core::dataset::TextSource;
 use embench_core::reference::ReferenceSet;
 use embench_core::tokenize::TextTokenizer;
-use embench_core::{EmbedError, Embedder};
-use embench_mock::MockEmbedder;
+use embench_core::{BackendKind, Crates, EmbedError, Embedder};
+use embench_mock::{MockBackend, MockEmbedder, MockSettings, WrongOutput, WrongValues};
 use embench_runner::cell::gate::Gate;
 use embench_runner::cell::inputs::InputFactory;
 use embench_runner::{run_cell, CellProgress, CellRecord, CellSetup, RunPlan};
@@ -52,7 +52,8 @@ input_config:
 ",
     )
     .unwrap();
-    load_config(&dir.join("bench.yaml"), &|_| None).expect("a valid config")
+    load_config(&dir.join("bench.yaml"), &Crates(|k| (k == BackendKind::Mock).then_some(&MockBackend as _)))
+        .expect("a valid config")
 }
 
 /// The probe set at `seq`: short texts (padded at a fixed length) and long ones (truncated).
@@ -78,7 +79,7 @@ fn reference(right: &MockEmbedder, tokenizer: &TextTokenizer, seq: SeqLen) -> Re
 fn run(wrong: Option<WrongOutput>) -> Vec<CellRecord> {
     let dir = tempfile::tempdir().unwrap();
     let plan = RunPlan::new(config(dir.path()));
-    let mut settings = plan.config.backends[0].mock.clone().unwrap();
+    let mut settings = plan.config.backends[0].settings::<MockSettings>().cloned().unwrap();
     let tokenizer = TextTokenizer::from_file(&model_dir().join("pytorch/tokenizer.json"), 256).unwrap();
     let right = MockEmbedder::new(settings.clone());
     let fixed: BTreeMap<usize, ReferenceSet> =

@@ -6,10 +6,11 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use embench_core::config::{Arrival, BatchCost, DynamicBatching, MockSettings, Mode, ServiceTime, Slo};
+use embench_core::config::{Arrival, DynamicBatching, Mode, Slo};
 use embench_core::embedder::Padding;
 use embench_core::{Embedder, TokenizedBatch};
 use embench_mock::MockEmbedder;
+use embench_mock::{BatchCost, MockSettings, ServiceTime};
 use embench_runner::cell::measure::search_max_qps;
 use embench_runner::cell::served::{mean_formed, Server};
 use embench_runner::loadgen::worker_loop::{run_for, LoopOutcome};

@@ -11,9 +11,10 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use embench_core::config::{Arrival, MockSettings, Mode, ServiceTime, Stall};
+use embench_core::config::{Arrival, Mode};
 use embench_core::TokenizedBatch;
 use embench_mock::MockEmbedder;
+use embench_mock::{MockSettings, ServiceTime, Stall};
 use embench_runner::loadgen::worker_loop::run_load;
 
 /// Timing tests must not share the two cores with each other.

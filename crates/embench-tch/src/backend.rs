@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use embench_core::config::{DeviceKind, ResolvedBackend};
 use embench_core::model_files::ModelFolder;
-use embench_core::{Architecture, Backend, EmbedError, Embedder, LoadRequest, Modality};
+use embench_core::{Architecture, Backend, EmbedError, Embedder, LoadRequest, Modality, Precision};
 
 use crate::{TchEmbedder, TchSettings, LIBTORCH_VERSION, TCH_CRATE_VERSION};
 
@@ -14,6 +14,11 @@ pub struct TchBackend;
 impl Backend for TchBackend {
     fn version(&self) -> String {
         format!("libtorch {LIBTORCH_VERSION} (tch {TCH_CRATE_VERSION})")
+    }
+
+    /// bf16: floating-point parameters cast, outputs read back as f32.
+    fn precisions(&self) -> &'static [Precision] {
+        &[Precision::Fp32, Precision::Bf16]
     }
 
     fn architectures(&self) -> Option<&'static [Architecture]> {

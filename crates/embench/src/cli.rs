@@ -64,7 +64,7 @@ Exit status: 0 no regression; 1 a regression beyond the gate; 2 an input error; 
   embench serve --config configs/quick.yaml --model all-minilm-l6-v2 --backend candle --max-batch-size 32 --max-wait-us 2000
   curl -s localhost:8080/v1/embeddings -H 'content-type: application/json' -d '{\"input\": [\"a text\"]}'
 
-Benchmark it with a backend entry `{name: http, url: http://127.0.0.1:8080/v1/embeddings}`.
+Benchmark it with a backend entry `{name: http, http: {url: http://127.0.0.1:8080/v1/embeddings}}`.
 SIGINT or SIGTERM stops accepting, finishes the requests in flight and exits 0.
 
 Exit status: 0 stopped by a signal; 2 a config error, a model that does not load, or a port in use.")]

@@ -92,6 +92,10 @@ impl BackendCatalog for Catalog {
     fn model_files(&self, folder: &ModelFolder, entry: &ResolvedBackend) -> Vec<PathBuf> {
         backend(entry.kind).map(|b| b.model_files(folder, entry)).unwrap_or_default()
     }
+
+    fn backend(&self, kind: BackendKind) -> Option<&'static dyn Backend> {
+        backend(kind).ok()
+    }
 }
 
 impl BackendFactory for Factory {

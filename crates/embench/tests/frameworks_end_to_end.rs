@@ -42,7 +42,7 @@ fn run_backends(backends: &str) -> Vec<serde_json::Value> {
 #[test]
 fn candle_ort_and_openvino_pass_the_gate_and_record_their_settings() {
     let records = run_backends(
-        "  - name: candle\n    threads: 2\n  - name: ort\n    threads: 2\n    sessions: 2\n  - name: openvino\n    threads: 2\n    performance_hint: throughput\n  - name: openvino\n    label: openvino-bf16\n    precision: bf16\n    threads: 2\n  - name: mock\n",
+        "  - name: candle\n    threads: 2\n  - name: ort\n    threads: 2\n    ort: {sessions: 2}\n  - name: openvino\n    threads: 2\n    openvino: {performance_hint: throughput}\n  - name: openvino\n    label: openvino-bf16\n    precision: bf16\n    threads: 2\n  - name: mock\n",
     );
     let labels: Vec<&str> = records.iter().map(|r| r["backend"].as_str().unwrap()).collect();
     assert_eq!(labels, ["candle", "ort", "openvino", "openvino-bf16", "mock"]);
@@ -133,7 +133,7 @@ fn tch_runs_without_ld_library_path_and_passes_the_gate() {
 #[test]
 fn python_baselines_pass_the_gate_and_record_what_ran() {
     let records = run_backends(
-        "  - name: python-ort\n    threads: 2\n    processes: 2\n  - name: python-torch\n    threads: 2\n  - name: python-torch\n    label: python-torchscript\n    mode: torchscript\n    threads: 2\n  - name: python-openvino\n    threads: 2\n  - name: python-echo\n    threads: 1\n",
+        "  - name: python-ort\n    threads: 2\n    python: {processes: 2}\n  - name: python-torch\n    threads: 2\n  - name: python-torch\n    label: python-torchscript\n    python: {mode: torchscript}\n    threads: 2\n  - name: python-openvino\n    threads: 2\n  - name: python-echo\n    threads: 1\n",
     );
     let labels: Vec<&str> = records.iter().map(|r| r["backend"].as_str().unwrap()).collect();
     assert_eq!(labels, ["python-ort", "python-torch", "python-torchscript", "python-openvino", "python-echo"]);

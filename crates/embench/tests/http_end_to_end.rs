@@ -16,7 +16,7 @@ fn serve_config(dir: &std::path::Path, mock_ms: f64) -> std::path::PathBuf {
         dir,
         "serve.yaml",
         &format!(
-            "models_file: models.yaml\nactive_models: [minilm]\nbackends:\n  - {{name: ort, threads: 1}}\n  - {{name: mock, service_time: {{distribution: constant, ms: {mock_ms}}}}}\ntest_scenarios:\n  - {{name: s, concurrency: 1, num_requests: 1, batch_size: 1}}\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n"
+            "models_file: models.yaml\nactive_models: [minilm]\nbackends:\n  - {{name: ort, threads: 1}}\n  - {{name: mock, mock: {{service_time: {{distribution: constant, ms: {mock_ms}}}}}}}\ntest_scenarios:\n  - {{name: s, concurrency: 1, num_requests: 1, batch_size: 1}}\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n"
         ),
     )
 }
@@ -37,7 +37,7 @@ fn a_served_backend_benchmarked_through_http_passes_the_gate_and_records_the_wir
     let dir = tempfile::tempdir().unwrap();
     let server = Served::start(&serve_config(dir.path(), 0.0), "minilm", "ort", &["--workers", "2"]);
     let backends = format!(
-        "  - {{name: http, url: '{}'}}\n  - {{name: http, label: tei, api: tei, url: '{}'}}\n",
+        "  - {{name: http, http: {{url: '{}'}}}}\n  - {{name: http, label: tei, http: {{api: tei, url: '{}'}}}}\n",
         server.url("/v1/embeddings"),
         server.url("/embed")
     );
@@ -87,7 +87,7 @@ fn a_server_running_another_model_fails_the_gate_and_a_model_without_a_folder_ru
     // The mock's vectors are not MiniLM's: the gate must say so.
     let server = Served::start(&serve_config(dir.path(), 0.0), "minilm", "mock", &[]);
     let url = server.url("/v1/embeddings");
-    let config = client_config(dir.path(), "minilm", &format!("  - {{name: http, url: '{url}'}}\n"), "[16]");
+    let config = client_config(dir.path(), "minilm", &format!("  - {{name: http, http: {{url: '{url}'}}}}\n"), "[16]");
     let out = dir.path().join("wrong");
     embench().args(["run", "-q", "--config"]).arg(&config).arg("--out").arg(&out).assert().code(1);
     for r in validate_results(&out) {
@@ -98,7 +98,8 @@ fn a_server_running_another_model_fails_the_gate_and_a_model_without_a_folder_ru
     // A model known only by name: the dataset's texts as they are, once, at natural length, unchecked.
     let models = std::fs::read_to_string(dir.path().join("models.yaml")).unwrap();
     write(dir.path(), "models.yaml", &format!("{models}  remote:\n    max_seq_length: 128\n    embedding_dim: 384\n"));
-    let config = client_config(dir.path(), "remote", &format!("  - {{name: http, url: '{url}'}}\n"), "[16, 64]");
+    let config =
+        client_config(dir.path(), "remote", &format!("  - {{name: http, http: {{url: '{url}'}}}}\n"), "[16, 64]");
     let out = dir.path().join("remote");
     embench().args(["run", "-q", "--config"]).arg(&config).arg("--out").arg(&out).assert().success();
     let records = validate_results(&out);
@@ -204,16 +205,23 @@ fn http_settings_are_checked_when_the_config_is_validated() {
     let dir = tempfile::tempdir().unwrap();
     models_yaml(dir.path());
     for (backend, field, says) in [
-        ("{name: http}", "backends[0].url", "needs the endpoint's 'url'"),
-        ("{name: http, url: 'http://127.0.0.1:8080'}", "backends[0].url", "no path"),
-        ("{name: http, url: 'ftp://host/embed'}", "backends[0].url", "scheme is 'ftp'"),
-        ("{name: http, url: 'http://h/e', timeout_ms: 0}", "backends[0].timeout_ms", "fails every request"),
-        ("{name: http, url: 'http://h/e', threads: 4}", "backends[0].threads", "runs no model"),
+        ("{name: http}", "backends[0].http.url", "needs the endpoint's 'url'"),
+        ("{name: http, http: {url: 'http://127.0.0.1:8080'}}", "backends[0].http.url", "no path"),
+        ("{name: http, http: {url: 'ftp://host/embed'}}", "backends[0].http.url", "scheme is 'ftp'"),
         (
-            "{name: http, url: 'http://h/e', headers_from_env: {Authorization: EMBENCH_TEST_UNSET_VARIABLE}}",
-            "backends[0].headers_from_env",
+            "{name: http, http: {url: 'http://h/e', timeout_ms: 0}}",
+            "backends[0].http.timeout_ms",
+            "fails every request",
+        ),
+        ("{name: http, threads: 4, http: {url: 'http://h/e'}}", "backends[0].threads", "runs no model"),
+        (
+            "{name: http, http: {url: 'http://h/e', headers_from_env: {Authorization: EMBENCH_TEST_UNSET_VARIABLE}}}",
+            "backends[0].http.headers_from_env",
             "EMBENCH_TEST_UNSET_VARIABLE, which is not set",
         ),
+        ("{name: ort, http: {url: 'http://h/e'}}", "backends[0].http", "a setting of the http backend"),
+        // The flat form of earlier configs is still read, and checked the same way.
+        ("{name: http, url: 'ftp://host/embed'}", "backends[0].url", "scheme is 'ftp'"),
         ("{name: ort, url: 'http://h/e'}", "backends[0].url", "a setting of the http backend"),
     ] {
         let config = write(
@@ -230,6 +238,15 @@ fn http_settings_are_checked_when_the_config_is_validated() {
             .stderr(contains(says))
             .stderr(contains("fix:"));
     }
+    // A good flat entry validates, with a warning naming the block form.
+    let config = write(
+        dir.path(),
+        "flat.yaml",
+        "models_file: models.yaml\nactive_models: [minilm]\nbackends:\n  - {name: http, url: 'http://h/embed', api: tei}\ntest_scenarios:\n  - {name: s, concurrency: 1, num_requests: 1, batch_size: 1}\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n",
+    );
+    embench().arg("validate").arg(&config).assert().success().stdout(contains(
+        "'url', 'api' beside 'name' is the old flat form, deprecated (fix: write it as 'http: {url: ..., api: ...}')",
+    ));
 }
 
 fn embedding(answer: &str, i: usize) -> Vec<f32> {

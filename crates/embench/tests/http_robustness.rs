@@ -87,7 +87,7 @@ fn garbage_among_good_requests_crashes_nothing_and_gets_json_4xx() {
     let config = write(
         dir.path(),
         "serve.yaml",
-        "models_file: models.yaml\nactive_models: [minilm]\nbackends:\n  - {name: mock, service_time: {distribution: constant, ms: 0}}\ntest_scenarios:\n  - {name: s, concurrency: 1, num_requests: 1, batch_size: 1}\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n",
+        "models_file: models.yaml\nactive_models: [minilm]\nbackends:\n  - {name: mock, mock: {service_time: {distribution: constant, ms: 0}}}\ntest_scenarios:\n  - {name: s, concurrency: 1, num_requests: 1, batch_size: 1}\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n",
     );
     let mut server = Served::start(&config, "minilm", "mock", &["--workers", "2", "--body-timeout-ms", "300"]);
     let url = server.url("/v1/embeddings");

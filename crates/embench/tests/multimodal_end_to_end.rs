@@ -62,7 +62,7 @@ fn mock_image_config(dir: &std::path::Path, dataset: &str, scenario: &str) -> st
         dir,
         "bench.yaml",
         &format!(
-            "active_models: [pictures]\nbackends:\n  - name: mock\n    service_time: {{distribution: constant, ms: 0.1}}\n    embedding_dim: 8\ntest_scenarios:\n  - name: images\n    modality: image\n    concurrency: 1\n    num_requests: 10\n    batch_size: 2\n{scenario}input_config:\n  sequence_lengths: [natural]\n  warmup_requests: 1\n{dataset}"
+            "active_models: [pictures]\nbackends:\n  - name: mock\n    mock: {{service_time: {{distribution: constant, ms: 0.1}}, embedding_dim: 8}}\ntest_scenarios:\n  - name: images\n    modality: image\n    concurrency: 1\n    num_requests: 10\n    batch_size: 2\n{scenario}input_config:\n  sequence_lengths: [natural]\n  warmup_requests: 1\n{dataset}"
         ),
     )
 }

@@ -14,7 +14,7 @@ const SCENARIO: &str = "test_scenarios:\n  - name: tiny\n    concurrency: 2\n   
 #[test]
 fn ort_native_passes_the_gate_beside_ort_and_records_what_ran() {
     let (dir, out, records, _stderr) = run_config(&format!(
-        "active_models: [minilm]\nbackends:\n  - name: ort\n    threads: 1\n    sessions: 2\n    graph_optimization: extended\n  - name: ort-native\n    threads: 1\n    sessions: 2\n    graph_optimization: extended\n{SCENARIO}"
+        "active_models: [minilm]\nbackends:\n  - name: ort\n    threads: 1\n    ort: {{sessions: 2, graph_optimization: extended}}\n  - name: ort-native\n    threads: 1\n    ort: {{sessions: 2, graph_optimization: extended}}\n{SCENARIO}"
     ));
     assert_eq!(records.len(), 2);
     let r = &records[1];
@@ -96,7 +96,7 @@ fn settings_ort_native_cannot_honour_are_refused_at_validate() {
     models_yaml(dir.path());
     for (entry, message) in [
         (
-            "  - name: ort-native\n    execution_providers: [cuda, cpu]\n",
+            "  - name: ort-native\n    ort: {execution_providers: [cuda, cpu]}\n",
             "ort-native's worker runs the CPU provider only",
         ),
         ("  - name: ort-native\n    device: cuda\n", "ort-native runs on the CPU in embench"),

@@ -57,7 +57,7 @@ fn open_loop_and_offline_cells_are_schema_valid() {
     let config = write(
         dir.path(),
         "bench.yaml",
-        "active_models: [minilm]\nbackends:\n  - name: mock\n    service_time: {distribution: constant, ms: 1}\ntest_scenarios:\n  - name: open\n    mode: open_loop\n    rate_qps: 200\n    concurrency: 4\n    num_requests: 40\n    batch_size: 1\n  - name: swamped\n    mode: open_loop\n    rate_qps: 5000\n    arrival: fixed\n    concurrency: 1\n    num_requests: 40\n    batch_size: 1\n  - name: offline\n    mode: offline\n    concurrency: 2\n    num_requests: 40\n    batch_size: 4\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 2\n",
+        "active_models: [minilm]\nbackends:\n  - name: mock\n    mock: {service_time: {distribution: constant, ms: 1}}\ntest_scenarios:\n  - name: open\n    mode: open_loop\n    rate_qps: 200\n    concurrency: 4\n    num_requests: 40\n    batch_size: 1\n  - name: swamped\n    mode: open_loop\n    rate_qps: 5000\n    arrival: fixed\n    concurrency: 1\n    num_requests: 40\n    batch_size: 1\n  - name: offline\n    mode: offline\n    concurrency: 2\n    num_requests: 40\n    batch_size: 4\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 2\n",
     );
     let out = dir.path().join("run");
     run(&config, &out).success().stderr(predicates::str::contains("could not keep up"));
@@ -141,7 +141,7 @@ fn a_phase_above_the_memory_threshold_is_warned_about() {
     let config = write(
         dir.path(),
         "bench.yaml",
-        "active_models: [minilm]\nbackends:\n  - name: mock\n    service_time: {distribution: constant, ms: 0}\ntest_scenarios:\n  - name: tiny\n    concurrency: 1\n    num_requests: 5\n    batch_size: 1\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n  memory_warn_mb: 1\n",
+        "active_models: [minilm]\nbackends:\n  - name: mock\n    mock: {service_time: {distribution: constant, ms: 0}}\ntest_scenarios:\n  - name: tiny\n    concurrency: 1\n    num_requests: 5\n    batch_size: 1\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n  memory_warn_mb: 1\n",
     );
     let out = dir.path().join("run");
     run(&config, &out).success();
@@ -163,7 +163,7 @@ fn without_a_terminal_each_cell_gets_a_line_and_quiet_prints_only_failures() {
     let config = write(
         dir.path(),
         "bench.yaml",
-        "active_models: [minilm]\nbackends:\n  - name: mock\n  - name: mock\n    label: nan\n    wrong_output: {values: nan}\ntest_scenarios:\n  - {name: one, concurrency: 1, num_requests: 5, batch_size: 1}\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n",
+        "active_models: [minilm]\nbackends:\n  - name: mock\n  - name: mock\n    label: nan\n    mock: {wrong_output: {values: nan}}\ntest_scenarios:\n  - {name: one, concurrency: 1, num_requests: 5, batch_size: 1}\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n",
     );
     let embench = || {
         let mut cmd = assert_cmd::Command::cargo_bin("embench").unwrap();

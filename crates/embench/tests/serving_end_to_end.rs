@@ -92,7 +92,7 @@ fn serving_repetitions_and_the_slo_search_are_recorded_and_reported() {
 #[test]
 fn a_gpu_out_of_memory_falls_back_to_the_cpu_with_a_quarter_of_the_batch() {
     let (_dir, _out, records, stderr) = run_config(
-        "active_models: [minilm]\nbackends:\n  - name: mock\n    device: cuda\n    oom_above_batch: 8\n    service_time: {distribution: constant, ms: 1}\ntest_scenarios:\n  - name: fits\n    concurrency: 1\n    num_requests: 5\n    batch_size: 8\n  - name: too_big\n    concurrency: 1\n    num_requests: 5\n    batch_size: 16\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n",
+        "active_models: [minilm]\nbackends:\n  - name: mock\n    device: cuda\n    mock: {oom_above_batch: 8, service_time: {distribution: constant, ms: 1}}\ntest_scenarios:\n  - name: fits\n    concurrency: 1\n    num_requests: 5\n    batch_size: 8\n  - name: too_big\n    concurrency: 1\n    num_requests: 5\n    batch_size: 16\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n",
     );
     assert_eq!(records.len(), 2, "one record per cell, the fallback replacing the failure");
     let (fits, big) = (&records[0], &records[1]);

@@ -14,7 +14,7 @@ fn batch_ms(b: f64) -> f64 {
 #[test]
 fn sweep_finds_the_known_optimum_and_the_report_marks_it() {
     let (dir, out, records, _) = run_config(
-        "active_models: [minilm]\nbackends:\n  - name: mock\n    service_time: {distribution: constant, ms: 20}\n    batch_cost: {per_text_ms: 0.5, per_text_squared_ms: 0.02}\ntest_scenarios:\n  - name: sweep\n    concurrency: 1\n    batch_size: [64, 4, 8, 16, 32]\n    num_requests: 3\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n",
+        "active_models: [minilm]\nbackends:\n  - name: mock\n    mock:\n      service_time: {distribution: constant, ms: 20}\n      batch_cost: {per_text_ms: 0.5, per_text_squared_ms: 0.02}\ntest_scenarios:\n  - name: sweep\n    concurrency: 1\n    batch_size: [64, 4, 8, 16, 32]\n    num_requests: 3\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n",
     );
     let sizes: Vec<u64> = records.iter().map(|r| r["batch_size"].as_u64().unwrap()).collect();
     assert_eq!(sizes, [4, 8, 16, 32, 64], "one cell per size, ascending");
@@ -52,7 +52,7 @@ fn sweep_finds_the_known_optimum_and_the_report_marks_it() {
 #[test]
 fn a_cell_over_the_memory_budget_is_skipped_with_the_reason_and_the_rest_runs() {
     let (_dir, _, records, stderr) = run_config(
-        "active_models: [minilm]\nbackends:\n  - name: mock\n    service_time: {distribution: constant, ms: 1}\ntest_scenarios:\n  - name: sweep\n    concurrency: 1\n    batch_size: [1, 4096]\n    num_texts: 8\ninput_config:\n  sequence_lengths: [256]\n  warmup_requests: 0\n  memory_budget_mb: 400\n",
+        "active_models: [minilm]\nbackends:\n  - name: mock\n    mock: {service_time: {distribution: constant, ms: 1}}\ntest_scenarios:\n  - name: sweep\n    concurrency: 1\n    batch_size: [1, 4096]\n    num_texts: 8\ninput_config:\n  sequence_lengths: [256]\n  warmup_requests: 0\n  memory_budget_mb: 400\n",
     );
     // A skipped cell is not a failure: the exit status stays 0, the output says SKIPPED.
     assert!(stderr.contains("SKIPPED"), "{stderr}");
@@ -72,7 +72,7 @@ fn a_cell_over_the_memory_budget_is_skipped_with_the_reason_and_the_rest_runs() 
 #[test]
 fn cache_phases_count_hits_exactly_and_report_speedups() {
     let (dir, out, records, _) = run_config(
-        "active_models: [minilm]\nbackends:\n  - name: mock\n    service_time: {distribution: constant, ms: 2}\n    batch_cost: {per_text_ms: 1}\ntest_scenarios:\n  - name: cache\n    concurrency: 1\n    num_requests: 10\n    batch_size: 4\n    cache:\n      repeat_ratios: [0.0, 0.5]\n      distribution: zipf\n      seed: 11\n      capacity_entries: 1000\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n",
+        "active_models: [minilm]\nbackends:\n  - name: mock\n    mock: {service_time: {distribution: constant, ms: 2}, batch_cost: {per_text_ms: 1}}\ntest_scenarios:\n  - name: cache\n    concurrency: 1\n    num_requests: 10\n    batch_size: 4\n    cache:\n      repeat_ratios: [0.0, 0.5]\n      distribution: zipf\n      seed: 11\n      capacity_entries: 1000\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n",
     );
     assert_eq!(records.len(), 8, "2 repeat ratios x 4 phases");
     for (ratio, phases) in [0.0, 0.5].iter().zip(records.chunks(4)) {

@@ -33,7 +33,7 @@ fn auto_settings_resolve_from_the_recommendation_and_are_recorded() {
     let rec = &rec["recommendation"];
     let (records, _) = {
         let (_dir, _out, records, stderr) = common::run_config(
-            "active_models: [minilm]\nbackends:\n  - name: mock\n    device: auto\n    service_time: {distribution: constant, ms: 0.1}\ntest_scenarios:\n  - name: auto\n    concurrency: 1\n    num_requests: 5\n    batch_size: auto\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n",
+            "active_models: [minilm]\nbackends:\n  - name: mock\n    device: auto\n    mock: {service_time: {distribution: constant, ms: 0.1}}\ntest_scenarios:\n  - name: auto\n    concurrency: 1\n    num_requests: 5\n    batch_size: auto\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n",
         );
         (records, stderr)
     };

@@ -17,7 +17,7 @@ fn a_mock_returning_nan_is_invalid_with_the_phase_and_count() {
     let config = write(
         dir.path(),
         "bench.yaml",
-        "active_models: [minilm]\nbackends:\n  - name: mock\n    wrong_output: {values: nan}\ntest_scenarios:\n  - {name: nan, concurrency: 1, num_requests: 10, batch_size: 2}\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n",
+        "active_models: [minilm]\nbackends:\n  - name: mock\n    mock: {wrong_output: {values: nan}}\ntest_scenarios:\n  - {name: nan, concurrency: 1, num_requests: 10, batch_size: 2}\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n",
     );
     let out = dir.path().join("run");
     run(&config, &out)
@@ -37,7 +37,7 @@ fn a_cache_cell_of_nan_outputs_says_each_reason_once() {
     let config = write(
         dir.path(),
         "bench.yaml",
-        "active_models: [minilm]\nbackends:\n  - name: mock\n    wrong_output: {values: nan}\ntest_scenarios:\n  - name: cache\n    concurrency: 1\n    num_requests: 4\n    batch_size: 2\n    cache: {repeat_ratios: [0.5]}\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n",
+        "active_models: [minilm]\nbackends:\n  - name: mock\n    mock: {wrong_output: {values: nan}}\ntest_scenarios:\n  - name: cache\n    concurrency: 1\n    num_requests: 4\n    batch_size: 2\n    cache: {repeat_ratios: [0.5]}\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n",
     );
     let out = dir.path().join("run");
     run(&config, &out).code(1);
@@ -142,7 +142,7 @@ fn percentiles_from_too_few_requests_are_flagged_and_not_shown() {
     let config = write(
         dir.path(),
         "bench.yaml",
-        "active_models: [minilm]\nbackends:\n  - name: mock\n    service_time: {distribution: uniform, min_ms: 0.1, max_ms: 0.5}\ntest_scenarios:\n  - {name: hundred, concurrency: 1, num_requests: 100, batch_size: 1}\n  - {name: thousand, concurrency: 1, num_requests: 1000, batch_size: 1}\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n",
+        "active_models: [minilm]\nbackends:\n  - name: mock\n    mock: {service_time: {distribution: uniform, min_ms: 0.1, max_ms: 0.5}}\ntest_scenarios:\n  - {name: hundred, concurrency: 1, num_requests: 100, batch_size: 1}\n  - {name: thousand, concurrency: 1, num_requests: 1000, batch_size: 1}\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 1\n",
     );
     let out = dir.path().join("run");
     let ok = run(&config, &out).success().stdout(contains("— : too few requests for that percentile"));
@@ -184,7 +184,7 @@ fn two_python_workers_count_their_shared_pages_once() {
     let config = write(
         dir.path(),
         "bench.yaml",
-        "active_models: [minilm]\nbackends:\n  - name: python-echo\n    threads: 1\n    processes: 2\ntest_scenarios:\n  - {name: two, concurrency: 2, num_requests: 40, batch_size: 1}\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 4\n",
+        "active_models: [minilm]\nbackends:\n  - name: python-echo\n    threads: 1\n    python: {processes: 2}\ntest_scenarios:\n  - {name: two, concurrency: 2, num_requests: 40, batch_size: 1}\ninput_config:\n  sequence_lengths: [16]\n  warmup_requests: 4\n",
     );
     let out = dir.path().join("run");
     run(&config, &out).success().stdout(contains("INVALID").not());

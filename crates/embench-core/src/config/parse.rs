@@ -23,12 +23,24 @@ pub fn parse_config_file<T: DeserializeOwned + schemars::JsonSchema>(
     path: &Path,
     what: &str,
 ) -> Result<T, super::ConfigErrors> {
+    let schema = serde_json::to_value(schemars::schema_for!(T)).expect("a schema is JSON");
+    parse_config_file_with(path, what, &schema).map(|(v, _)| v)
+}
+
+/// [`parse_config_file`] with the file's JSON Schema given (the benchmark config's,
+/// with the backend crates' settings blocks in it: [`super::benchmark_schema`]);
+/// returns the value and the file's text.
+pub fn parse_config_file_with<T: DeserializeOwned>(
+    path: &Path,
+    what: &str,
+    schema: &serde_json::Value,
+) -> Result<(T, String), super::ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         ConfigError::file(path, "", format!("cannot read {what}: {e}"))
             .fix(format!("check the path, or pass another file with --config (looked for {})", path.display()))
     })?;
     let first = match parse_yaml_str(&text, path) {
-        Ok(v) => return Ok(v),
+        Ok(v) => return Ok((v, text)),
         Err(first) => first,
     };
     if first.line.is_none() {
@@ -36,8 +48,7 @@ pub fn parse_config_file<T: DeserializeOwned + schemars::JsonSchema>(
     }
     // The parser's own error speaks for its field (its wording is ours); the schema adds
     // the others, on other lines or (flow style) other fields of the same line.
-    let schema = serde_json::to_value(schemars::schema_for!(T)).expect("a schema is JSON");
-    let mut all: Vec<ConfigError> = super::all_errors::schema_errors(&text, path, &schema)
+    let mut all: Vec<ConfigError> = super::all_errors::schema_errors(&text, path, schema)
         .into_iter()
         .filter(|e| e.line != first.line || !(first.field.is_empty() || e.field.ends_with(first.field.as_str())))
         .collect();
@@ -73,7 +84,7 @@ const AT_LEAST_ONE: [&str; 13] = [
     "workers_per_model",
 ];
 
-fn from_saphyr(path: &Path, text: &str, e: &serde_saphyr::Error) -> ConfigError {
+pub(super) fn from_saphyr(path: &Path, text: &str, e: &serde_saphyr::Error) -> ConfigError {
     let (line, column) = match e.location() {
         Some(loc) if loc.line() > 0 => (Some(loc.line()), Some(loc.column())),
         _ => (None, None),

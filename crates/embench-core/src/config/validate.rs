@@ -5,11 +5,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_saphyr::Spanned;
 
-use super::backend_options::{OpenvinoOptions, OrtOptions};
-use super::benchmark::{Arrival, BatchCost, BenchmarkConfig, ServiceTime, Stall};
+use super::benchmark::{Arrival, BenchmarkConfig};
 use super::error::{ConfigError, ConfigErrors};
 use super::models::{ModelConfig, ModelsFile};
-use super::parse::parse_config_file;
+use super::parse::parse_config_file_with;
 use super::sizes::SeqLen;
 use crate::architecture::Architecture;
 use crate::backend::{BackendCatalog, BackendKind};
@@ -22,7 +21,7 @@ use crate::pooling::Pooling;
 mod architecture;
 mod backends;
 mod execution;
-mod http;
+mod keys;
 mod modality;
 mod models;
 mod scenarios;
@@ -149,27 +148,6 @@ pub enum DeviceKind {
 /// Seconds a cell may take before its worker is killed, unless the config says otherwise.
 pub const DEFAULT_CELL_TIMEOUT_S: f64 = 1800.0;
 
-/// Mock backend settings.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MockSettings {
-    /// Service time of one request.
-    pub service_time: ServiceTime,
-    /// Periodic stalls.
-    pub stall: Option<Stall>,
-    /// Extra time per text of the batch.
-    pub batch_cost: Option<BatchCost>,
-    /// Dimension of the vectors it returns.
-    pub embedding_dim: usize,
-    /// On a simulated GPU, batches of more texts than this fail out of memory.
-    pub oom_above_batch: Option<usize>,
-    /// Crash the process on the first request of this batch size.
-    pub crash: Option<crate::config::benchmark::Crash>,
-    /// Wrong vectors for requests above a batch size or length.
-    pub wrong_output: Option<crate::config::benchmark::WrongOutput>,
-    /// Seed of its draws.
-    pub seed: u64,
-}
-
 /// A backend with its settings resolved.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ResolvedBackend {
@@ -179,20 +157,13 @@ pub struct ResolvedBackend {
     pub label: String,
     /// Precision asked for.
     pub precision: Precision,
-    /// ONNX Runtime settings (ort and ort-native only).
-    pub ort: Option<OrtOptions>,
-    /// OpenVINO settings (openvino only).
-    pub openvino: Option<OpenvinoOptions>,
     /// Intra-op threads asked for (None: the machine's physical cores).
     pub threads: Option<usize>,
     /// Device.
     pub device: DeviceKind,
-    /// Mock settings (mock only).
-    pub mock: Option<MockSettings>,
-    /// Python worker settings (python-* only).
-    pub python: Option<PythonOptions>,
-    /// The endpoint and how to call it (http only).
-    pub http: Option<crate::config::HttpOptions>,
+    /// Its own settings, read and checked by its crate ([`crate::Backend::settings`];
+    /// None for a backend without settings of its own).
+    pub settings: Option<super::Settings>,
     /// `device: auto`, resolved from [`AutoSettings`].
     pub device_auto: bool,
 }
@@ -217,13 +188,16 @@ impl Default for AutoSettings {
     }
 }
 
-/// Settings of a backend that runs in Python worker processes.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PythonOptions {
-    /// python-torch: eager or TorchScript.
-    pub mode: crate::config::benchmark::TorchMode,
-    /// Worker processes concurrent requests draw from.
-    pub processes: usize,
+impl ResolvedBackend {
+    /// Its crate's settings of type `T` (None: none, or of another type).
+    pub fn settings<T: 'static>(&self) -> Option<&T> {
+        self.settings.as_ref().and_then(|s| s.get())
+    }
+
+    /// How many instances run requests at once ([`super::BackendSettings::parallelism`]).
+    pub fn parallelism(&self) -> super::Parallelism {
+        self.settings.as_ref().map(|s| s.parallelism()).unwrap_or_default()
+    }
 }
 
 /// A scenario's load generation, resolved.
@@ -289,7 +263,9 @@ pub fn load_config_with(
     unavailable: Availability,
     auto: &AutoSettings,
 ) -> Result<LoadedConfig, ConfigErrors> {
-    let benchmark: BenchmarkConfig = parse_config_file(config_path, "the benchmark config")?;
+    let schema = super::benchmark_schema(&unavailable.blocks());
+    let (benchmark, text): (BenchmarkConfig, String) =
+        parse_config_file_with(config_path, "the benchmark config", &schema)?;
     let base = config_path.parent().unwrap_or(Path::new("."));
     let models_path = match &benchmark.models_file {
         Some(p) => base.join(&p.value),
@@ -304,12 +280,13 @@ pub fn load_config_with(
         };
         return Err(e.fix("set 'models_file' to the path of models.yaml, relative to this config").into());
     }
-    let models_file: ModelsFile = parse_config_file(&models_path, "the models file")?;
+    let models_file: ModelsFile = super::parse_config_file(&models_path, "the models file")?;
     Validator {
         config_path,
         models_path: &models_path,
         models_file: &models_file,
         catalog: unavailable,
+        text,
         auto,
         errors: Vec::new(),
         strict: benchmark.strict,
@@ -325,6 +302,8 @@ struct Validator<'a> {
     models_path: &'a Path,
     models_file: &'a ModelsFile,
     catalog: Availability<'a>,
+    /// The config file's text (the backend crates read their settings blocks from it).
+    text: String,
     auto: &'a AutoSettings,
     errors: Vec<ConfigError>,
     /// `strict: true`: what would be skipped is an error.

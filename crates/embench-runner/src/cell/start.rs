@@ -147,7 +147,7 @@ pub(crate) fn warm_up(setup: &CellSetup, serve: &Serve, progress: &dyn CellProgr
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use embench_core::config::{MockSettings, ServiceTime};
+    use embench_mock::{MockSettings, ServiceTime};
 
     use embench_core::EmbedError;
 

@@ -7,7 +7,6 @@ use serde_saphyr::Spanned;
 use super::{ResolvedBackend, Skip, Validator};
 use crate::architecture::Architecture;
 use crate::backend::BackendKind;
-use crate::config::benchmark::TorchMode;
 use crate::config::error::ConfigError;
 use crate::config::models::ModelConfig;
 use crate::head::{unknown_modules, DenseLayer, IDENTITY, KNOWN_MODULES};
@@ -151,11 +150,11 @@ impl Validator<'_> {
         if output.as_deref() != Some("last_hidden_state") {
             return;
         }
-        let eager = |b: &ResolvedBackend| b.python.as_ref().is_some_and(|p| p.mode == TorchMode::Eager);
+        let reads_export = |b: &ResolvedBackend| self.catalog.backend(b.kind).is_none_or(|c| c.runs_export(b));
         let skip: Vec<&str> = backends
             .iter()
             .filter(|b| b.kind.needs_model_files() && b.kind != BackendKind::Candle)
-            .filter(|b| !(b.kind == BackendKind::PythonTorch && eager(b)))
+            .filter(|b| reads_export(b))
             .map(|b| b.label.as_str())
             .collect();
         if skip.is_empty() {

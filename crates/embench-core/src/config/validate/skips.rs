@@ -7,7 +7,8 @@ use serde_saphyr::{Location, Spanned};
 
 use super::Validator;
 use crate::backend::BackendKind;
-use crate::config::benchmark::{BackendSpec, BenchmarkConfig};
+use crate::config::backend_entry::BackendSpec;
+use crate::config::benchmark::BenchmarkConfig;
 use crate::config::error::ConfigError;
 use crate::config::sizes::SeqLen;
 
