@@ -150,6 +150,14 @@ pub trait Backend: Sync {
         &[Precision::Fp32]
     }
 
+    /// The fix for a setting of another backend in its entry, when it has its own
+    /// way to the same end (ort-native: `processes` is `ort: {sessions: N}`); None:
+    /// "remove it".
+    fn instead_of(&self, key: &str) -> Option<String> {
+        let _ = key;
+        None
+    }
+
     /// Whether `backend` runs the converter's export (its ONNX, IR or TorchScript
     /// files) rather than the model's own pipeline (python-torch's eager mode), so a
     /// model head the export lacks would be missing.

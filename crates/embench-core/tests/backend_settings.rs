@@ -45,6 +45,9 @@ fn a_setting_of_another_backend_is_an_error_not_ignored() {
     let e = f.one_error(&GOOD.replace("  - name: candle\n", "  - name: candle\n    ort: {sessions: 2}\n"));
     assert_at(&e, &f.path("bench.yaml"), 4, 5, "backends[0].ort");
     assert!(e.message.contains("'ort' is a setting of the ort and ort-native backends"), "{e}");
+    // A key only one of a block's owners takes is named with that one.
+    let e = f.one_error(&GOOD.replace("  - name: candle\n", "  - name: candle\n    mode: torchscript\n"));
+    assert!(e.message.contains("'mode' is a setting of the python-torch backend"), "{e}");
 }
 
 /// A backend's own settings go in its block (`ort: {sessions: 2}`), which its crate
@@ -76,11 +79,23 @@ fn a_backends_settings_block_and_the_deprecated_flat_form() {
     assert_at(&e, &f.path("bench.yaml"), 4, 15, "backends[0].sessions");
     // A wrong type and an unknown key inside the block: the parser's words, at the value.
     let e = f.one_error(&ort("  - name: ort\n    ort: {sessions: two}\n"));
-    assert_eq!((e.line, e.column), (Some(4), Some(21)), "{e}");
+    assert_at(&e, &f.path("bench.yaml"), 4, 21, "backends[0].ort.sessions");
     assert!(e.message.contains("expected a whole number >= 1"), "{e}");
+    let e = f.one_error(&ort("  - name: ort\n    sessions: two\n"));
+    assert_at(&e, &f.path("bench.yaml"), 4, 15, "backends[0].sessions");
     let e = f.one_error(&ort("  - name: ort\n    ort:\n      sesions: 2\n"));
-    assert_eq!(e.line, Some(5), "{e}");
+    assert_eq!((e.line, e.field.as_str()), (Some(5), "backends[0].ort.sesions"), "{e}");
     assert!(e.message.contains("unknown key 'sesions' (did you mean 'sessions'?)"), "{e}");
+    // A block that is not a mapping says what goes there; an empty one is the defaults.
+    for not_a_mapping in ["3", "[]", "fast"] {
+        let e = f.one_error(&ort(&format!("  - name: ort\n    ort: {not_a_mapping}\n")));
+        assert_eq!((e.line, e.field.as_str()), (Some(4), "backends[0].ort"), "{e}");
+        assert!(e.message.contains("a mapping of the backend's settings, e.g. 'ort: {"), "{e}");
+    }
+    for empty in ["  - name: ort\n    ort:\n", "  - name: ort\n    ort: null\n", "  - name: ort\n    ort: {}\n"] {
+        let c = f.load(&ort(empty)).unwrap_or_else(|e| panic!("{empty}: {e:#?}"));
+        assert_eq!(sessions(&c), 1, "{empty}");
+    }
     // A key of no block: the near miss among the entry's keys and its block's.
     let e = f.one_error(&ort("  - name: ort\n    sesions: 2\n"));
     assert_at(&e, &f.path("bench.yaml"), 4, 5, "backends[0].sesions");
@@ -89,6 +104,7 @@ fn a_backends_settings_block_and_the_deprecated_flat_form() {
     // Both forms at once.
     let e = f.one_error(&ort("  - name: ort\n    sessions: 2\n    ort: {graph_optimization: basic}\n"));
     assert_eq!(e.field, "backends[0].ort", "{e}");
+    assert!(e.message.contains("'sessions' beside an 'ort:' block"), "{e}");
     assert!(e.fix.as_deref().unwrap().contains("move sessions into the 'ort:' block"), "{e}");
     // ort-native takes ort's block.
     let native = f.load(&ort("  - name: ort-native\n    ort: {sessions: 2}\n")).unwrap();
@@ -114,7 +130,7 @@ fn python_and_isolation_settings_are_checked() {
     let e = f.one_error(&GOOD.replace("  - name: candle\n", "  - name: python-echo\n    mode: eager\n"));
     assert_eq!(e.field, "backends[0].mode", "{e}");
     let e = f.one_error(&GOOD.replace("  - name: candle\n", "  - name: python-torch\n    mode: jit\n"));
-    assert_at(&e, &f.path("bench.yaml"), 4, 11, "mode");
+    assert_at(&e, &f.path("bench.yaml"), 4, 11, "backends[0].mode");
     assert!(e.fix.as_deref().unwrap().contains("eager, torchscript"), "{e}");
     let e =
         f.one_error(&GOOD.replace("  - name: candle\n", "  - name: candle\n    crash: {at_batch: 1, how: abort}\n"));

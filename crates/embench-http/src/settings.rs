@@ -41,7 +41,7 @@ impl HttpApi {
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpBlock {
-    /// The endpoint, path included (`http://127.0.0.1:8080/v1/embeddings`, `http://host/embed`).
+    /// Required: the endpoint, path included (`http://127.0.0.1:8080/v1/embeddings`, `http://host/embed`).
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub url: Option<Spanned<String>>,

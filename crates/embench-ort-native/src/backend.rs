@@ -41,6 +41,11 @@ impl Backend for OrtNativeBackend {
         folder.onnx_networks()
     }
 
+    fn instead_of(&self, key: &str) -> Option<String> {
+        (key == "processes")
+            .then(|| "use 'ort: {sessions: N}' (each of ort-native's sessions is one worker process)".to_string())
+    }
+
     /// ort's block: each of its sessions is one worker process.
     fn settings_block(&self) -> Option<BlockSchema> {
         Some(BlockSchema::of::<OrtBlock>(vec![BackendKind::OrtNative]))

@@ -76,6 +76,14 @@ Exit status: 0 stopped by a signal; 2 a config error, a model that does not load
     List(ListArgs),
     /// Print a shell completion script (e.g. `embench completions bash > ~/.local/share/bash-completion/completions/embench`).
     Completions(CompletionsArgs),
+    /// Print the config files' JSON Schemas, with the settings block of every backend
+    /// this binary has (editors use them: each shipped YAML names its schema on line 1).
+    #[command(after_help = "Examples:
+  embench schema > benchmark-config.schema.json
+  embench schema --write schema/        # both files, as the repository ships them
+
+Exit status: 0 written; 2 the directory cannot be written.")]
+    Schema(SchemaArgs),
     /// Show this machine as a run records it (cores, ISA, RAM, container limits, GPUs), its tier and the settings it recommends.
     Sysinfo(SysinfoArgs),
 }
@@ -98,6 +106,15 @@ pub struct ListArgs {
     /// The models file (for `models`).
     #[arg(long, default_value = "configs/models.yaml")]
     pub models: PathBuf,
+}
+
+/// `embench schema`.
+#[derive(Debug, Parser)]
+pub struct SchemaArgs {
+    /// Write `benchmark-config.schema.json` and `models.schema.json` into this
+    /// directory instead of printing the benchmark config's schema.
+    #[arg(long, value_name = "DIR")]
+    pub write: Option<PathBuf>,
 }
 
 /// `embench completions`.

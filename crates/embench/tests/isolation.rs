@@ -206,6 +206,22 @@ fn resume_drops_a_torn_last_line_and_refuses_a_changed_config() {
     assert_eq!(cells.len(), 4);
     assert!(cells.values().all(|r| r.len() == 1));
 
+    // The same settings in the block form are the same config (the run was started
+    // with the deprecated flat form); a setting added to the block is a change.
+    let block = SLOW.replace("batch_size: [1, 2, 4, 8, 16]", "batch_size: [1, 2]").replace(
+        "    service_time: {distribution: constant, ms: 10}\n",
+        "    mock: {service_time: {distribution: constant, ms: 10}}\n",
+    );
+    write(dir.path(), "bench.yaml", &block);
+    embench().args(["run", "--quiet", "--resume"]).arg(&out).assert().success();
+    write(dir.path(), "bench.yaml", &block.replacen("ms: 10}}", "ms: 10}, seed: 7}", 1));
+    embench()
+        .args(["run", "--quiet", "--resume"])
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("config.backends[0].mock.seed: null -> 7"));
+
     write(dir.path(), "bench.yaml", &SLOW.replace("batch_size: [1, 2, 4, 8, 16]", "batch_size: [1, 4]"));
     embench()
         .args(["run", "--quiet", "--resume"])

@@ -100,7 +100,11 @@ fn settings_ort_native_cannot_honour_are_refused_at_validate() {
             "ort-native's worker runs the CPU provider only",
         ),
         ("  - name: ort-native\n    device: cuda\n", "ort-native runs on the CPU in embench"),
-        ("  - name: ort-native\n    processes: 2\n", "'processes' is a setting of the python-* backends"),
+        (
+            "  - name: ort-native\n    processes: 2\n",
+            "'processes' is a setting of the python-* backends (fix: use 'ort: {sessions: N}'",
+        ),
+        ("  - name: ort-native\n    python: {processes: 2}\n", "'python' is a setting of the python-* backends"),
         ("  - name: ort-native\n    streams: 2\n", "'streams' is a setting of the openvino backend"),
     ] {
         let config = write(dir.path(), "bench.yaml", &format!("active_models: [minilm]\nbackends:\n{entry}{SCENARIO}"));

@@ -40,10 +40,13 @@ impl BackendSpec {
     }
 }
 
-/// The shared keys of a backend entry, for the JSON Schema: the binary adds each
-/// backend crate's settings block ([`super::json_schemas`]).
+// The shared keys of a backend entry, for the JSON Schema: `json_schemas` adds each
+// backend crate's settings block.
 #[derive(schemars::JsonSchema)]
-#[schemars(rename = "BackendSpec")]
+#[schemars(
+    rename = "BackendSpec",
+    description = "One backend: the keys every backend shares, and its own settings in a block under its key (e.g. `ort: {sessions: 2}`)."
+)]
 #[allow(dead_code)] // only its schema is used
 pub(super) struct BackendSpecSchema {
     /// The framework: `candle`, `ort`, `ort-native`, `openvino`, `tch`, `python-ort`,

@@ -48,6 +48,16 @@ impl BlockSchema {
         Self { key: S::KEY, keys: S::keys(), schema, owners }
     }
 
+    /// The backends that take `key` of it, in words: its owners, or the one its
+    /// schema's description names (`python-torch only: ...`).
+    pub fn owner_of(&self, key: &str) -> String {
+        let doc = self.schema["properties"][key]["description"].as_str().unwrap_or_default();
+        match doc.split_once(" only:") {
+            Some((names, _)) if self.owners.iter().any(|o| o.name() == names) => format!("the {names} backend"),
+            _ => self.owners_text(),
+        }
+    }
+
     /// The backends that take it, in words: `the openvino backend`, `the ort and
     /// ort-native backends`, `the python-* backends`.
     pub fn owners_text(&self) -> String {
@@ -80,6 +90,12 @@ pub fn benchmark_schema(blocks: &[BlockSchema]) -> serde_json::Value {
         let mut schema = block.schema.clone();
         if let Some(own) = schema.as_object_mut().and_then(|o| o.remove("$defs")) {
             for (name, def) in own.as_object().into_iter().flatten() {
+                // Two crates' types of one name would take each other's place.
+                assert!(
+                    defs.get(name).is_none_or(|d| d == def),
+                    "the '{}' block's type {name} clashes with another of that name in the config schema",
+                    block.key
+                );
                 defs[name] = def.clone();
             }
         }

@@ -167,7 +167,7 @@ impl<'a> SettingsSource<'a> {
         }
         let seed = DocSeed::<S> { index: self.index, keys: &keys, _s: PhantomData };
         let read = serde_saphyr::with_deserializer_from_str(self.text, |d| seed.deserialize(d))
-            .map_err(|e| vec![super::parse::from_saphyr(self.path, self.text, &e)])?;
+            .map_err(|e| vec![self.placed(super::parse::from_saphyr(self.path, self.text, &e), S::KEY, &keys)])?;
         let Some(entry) = read else {
             return Ok(S::default());
         };
@@ -177,7 +177,11 @@ impl<'a> SettingsSource<'a> {
                     self.path,
                     &self.spec.name,
                     format!("backends[{}].{}", self.index, S::KEY),
-                    format!("'{}' is given both inside '{}:' and beside it", entry.flat_keys.join("', '"), S::KEY),
+                    format!(
+                        "'{}' beside an '{}:' block: a setting goes inside the block, or (the old flat form) every setting beside 'name'",
+                        entry.flat_keys.join("', '"),
+                        S::KEY
+                    ),
                 );
                 Err(vec![e.fix(format!("move {} into the '{}:' block", entry.flat_keys.join(", "), S::KEY))])
             }
@@ -211,6 +215,25 @@ impl<'a> SettingsSource<'a> {
             Some((Form::Nested, key)) => format!("backends[{}].{key}.{name}", self.index),
             None => format!("backends[{}].{}.{name}", self.index, self.block_key.get()),
         }
+    }
+
+    /// A parser error inside the block, with the field's whole path: the block's key
+    /// itself, one of its keys (nested or flat, as the entry wrote it), or an unknown
+    /// key inside the block.
+    fn placed(&self, mut e: ConfigError, key: &str, keys: &[String]) -> ConfigError {
+        let nested = self.spec.extra.iter().any(|(k, _)| k.value == key);
+        let flat = self.spec.extra.iter().any(|(k, _)| k.value == e.field);
+        let i = self.index;
+        e.field = if e.field == key {
+            format!("backends[{i}].{key}")
+        } else if keys.contains(&e.field) && flat {
+            format!("backends[{i}].{}", e.field)
+        } else if nested && !e.field.is_empty() && (keys.contains(&e.field) || e.message.starts_with("unknown key")) {
+            format!("backends[{i}].{key}.{}", e.field)
+        } else {
+            return e;
+        };
+        e
     }
 
     /// An error at a value of the block.
@@ -392,7 +415,7 @@ impl<'de, A: MapAccess<'de>, S: SettingsBlock> MapAccess<'de> for BlockKeys<'_, 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
         while let Some(key) = self.inner.next_key::<String>()? {
             if key == S::KEY {
-                *self.nested = Some(self.inner.next_value::<S>()?);
+                *self.nested = Some(self.inner.next_value_seed(BlockSeed::<S>(PhantomData))?);
             } else if self.keys.contains(&key) {
                 self.flat_keys.push(key.clone());
                 return seed.deserialize(key.into_deserializer()).map(Some);
@@ -404,5 +427,34 @@ impl<'de, A: MapAccess<'de>, S: SettingsBlock> MapAccess<'de> for BlockKeys<'_, 
     }
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
         self.inner.next_value_seed(seed)
+    }
+}
+
+/// A block's value: a mapping read as `S` (its values keep their places), nothing
+/// (`ort:` or `ort: null`) as the defaults, anything else an error that says what
+/// goes there.
+struct BlockSeed<S>(PhantomData<S>);
+
+impl<'de, S: SettingsBlock> DeserializeSeed<'de> for BlockSeed<S> {
+    type Value = S;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<S, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, S: SettingsBlock> Visitor<'de> for BlockSeed<S> {
+    type Value = S;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        let example = S::keys().into_iter().next().unwrap_or_default();
+        write!(f, "a mapping of the backend's settings, e.g. '{}: {{{example}: ...}}'", S::KEY)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<S, E> {
+        Ok(S::default())
+    }
+    fn visit_none<E: de::Error>(self) -> Result<S, E> {
+        Ok(S::default())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<S, A::Error> {
+        S::deserialize(de::value::MapAccessDeserializer::new(map))
     }
 }

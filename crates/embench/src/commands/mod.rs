@@ -5,6 +5,7 @@ mod fetch;
 mod list;
 mod report;
 mod run;
+mod schema;
 mod serve;
 mod sysinfo;
 mod validate;
@@ -26,6 +27,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Compare(args) => compare::compare(&args),
         Command::Sysinfo(args) => sysinfo::sysinfo(&args),
         Command::List(args) => list::list(&args),
+        Command::Schema(args) => schema::schema(&args),
         Command::Completions(args) => {
             use clap::CommandFactory;
             clap_complete::generate(args.shell, &mut Cli::command(), "embench", &mut std::io::stdout());

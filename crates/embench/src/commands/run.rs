@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use embench_core::BackendCatalog;
 use embench_runner::run::execute::BackendFactory;
 use embench_runner::run::isolate::{execute_isolated, Isolation, StopFlags};
 use embench_runner::{execute_cells, CellRecord, ResultsWriter, RunPlan, SCHEMA_VERSION};
@@ -224,7 +225,8 @@ fn resume(dir: &Path, config: Option<&Path>) -> anyhow::Result<Prepared> {
     let auto = manifest.recommendation.as_ref().map(auto_settings).unwrap_or_default();
     let loaded = crate::commands::validate::load_with(&config_path, &auto)?;
     let mut changes = Vec::new();
-    json_diff("config", &manifest.config, &serde_json::to_value(&loaded.benchmark)?, &mut changes);
+    let now = serde_json::to_value(&loaded.benchmark)?;
+    json_diff("config", &canonical(&manifest.config), &canonical(&now), &mut changes);
     json_diff("models", &manifest.models, &serde_json::to_value(&loaded.models)?, &mut changes);
     if !changes.is_empty() {
         bail!(
@@ -288,7 +290,10 @@ fn json_diff(path: &str, before: &serde_json::Value, now: &serde_json::Value, ou
     use serde_json::Value;
     match (before, now) {
         (Value::Object(a), Value::Object(b)) => {
-            let keys: BTreeSet<&String> = a.keys().chain(b.keys().filter(|k| a.contains_key(*k))).collect();
+            // A key the older manifest lacks is a key a newer embench added, not a change;
+            // except in a backend entry, where every key is one the config wrote.
+            let written = path.starts_with("config.backends[");
+            let keys: BTreeSet<&String> = a.keys().chain(b.keys().filter(|k| written || a.contains_key(*k))).collect();
             for k in keys {
                 let (x, y) = (a.get(k).unwrap_or(&Value::Null), b.get(k).unwrap_or(&Value::Null));
                 json_diff(&format!("{path}.{k}"), x, y, out);
@@ -302,6 +307,30 @@ fn json_diff(path: &str, before: &serde_json::Value, now: &serde_json::Value, ou
         (a, b) if a != b => out.push(format!("{path}: {a} -> {b}")),
         _ => {}
     }
+}
+
+/// The config echo with each backend entry in one form: flat settings moved into
+/// their block (`sessions: 2` is `ort: {sessions: 2}`) and absent keys left out (an
+/// older manifest listed every key, null when unset), so rewriting a config from the
+/// flat form to the block form, as the warning asks, is no change.
+fn canonical(config: &serde_json::Value) -> serde_json::Value {
+    let blocks = BackendCatalog::blocks(&crate::factory::Catalog { check_runtimes: false });
+    let mut config = config.clone();
+    let entries = config.get_mut("backends").and_then(|b| b.as_array_mut()).into_iter().flatten();
+    for entry in entries.filter_map(|e| e.as_object_mut()) {
+        entry.retain(|_, v| !v.is_null());
+        let keys: Vec<String> = entry.keys().cloned().collect();
+        for key in keys {
+            if let Some(block) = blocks.iter().find(|b| b.keys.contains(&key)) {
+                let value = entry.remove(&key).expect("a key of the entry");
+                let nested = entry.entry(block.key).or_insert_with(|| serde_json::json!({}));
+                if let Some(map) = nested.as_object_mut() {
+                    map.insert(key, value);
+                }
+            }
+        }
+    }
+    config
 }
 
 /// Creates the run directory: `--out`, or `results/<UTC timestamp>-<host>/`. Never reuses a non-empty one.

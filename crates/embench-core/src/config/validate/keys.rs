@@ -28,16 +28,20 @@ impl Validator<'_> {
             if own_block.as_ref().is_some_and(|b| b.key == k || b.keys.iter().any(|x| x == k)) {
                 continue;
             }
-            if let Some(other) = blocks.iter().find(|b| b.key == k || b.keys.iter().any(|x| x == k)) {
-                let e = self.at(key, field, format!("'{k}' is a setting of {}", other.owners_text()));
-                self.err(e.fix(format!("remove '{k}' from the '{kind}' backend")));
-            } else if own.is_none() {
+            let Some(own) = own else {
                 // Its crate is not in this binary: the entry is refused or skipped for
-                // that already; say that its settings are not checked.
+                // that already (and which keys are its own is not known); say that its
+                // settings are not checked.
                 if unusable.is_none() {
                     let e = self.at(key, field, format!("'{k}' cannot be checked: this binary has no '{kind}' crate"));
                     self.err(e.fix(format!("build embench with the '{kind}' backend, or remove '{k}'")));
                 }
+                continue;
+            };
+            if let Some(other) = blocks.iter().find(|b| b.key == k || b.keys.iter().any(|x| x == k)) {
+                let e = self.at(key, field, format!("'{k}' is a setting of {}", other.owner_of(k)));
+                let fix = own.instead_of(k).unwrap_or_else(|| format!("remove '{k}' from the '{kind}' backend"));
+                self.err(e.fix(fix));
             } else {
                 let mut valid: Vec<String> = SHARED_KEYS.iter().map(|s| s.to_string()).collect();
                 if let Some(b) = &own_block {
