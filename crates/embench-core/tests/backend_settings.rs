@@ -65,7 +65,10 @@ fn a_backends_settings_block_and_the_deprecated_flat_form() {
     assert_eq!(flat.backends[0].settings, nested.backends[0].settings, "the two forms mean the same");
     let warning = flat.warnings.join("\n");
     assert!(
-        warning.contains("'sessions', 'graph_optimization' beside 'name' is the old flat form, deprecated")
+        warning.contains(&format!(
+            "{}:4:5: backends[0] (ort): 'sessions', 'graph_optimization' beside 'name' is the old flat form, deprecated",
+            f.path("bench.yaml").display()
+        ))
             && warning.contains("fix: write it as 'ort: {sessions: ..., graph_optimization: ...}'"),
         "{warning}"
     );
@@ -86,6 +89,28 @@ fn a_backends_settings_block_and_the_deprecated_flat_form() {
     let e = f.one_error(&ort("  - name: ort\n    ort:\n      sesions: 2\n"));
     assert_eq!((e.line, e.field.as_str()), (Some(5), "backends[0].ort.sesions"), "{e}");
     assert!(e.message.contains("unknown key 'sesions' (did you mean 'sessions'?)"), "{e}");
+    // Every mistake inside one block at once (the parser stops at the first; the
+    // schema finds the rest), and another backend's key inside the block named.
+    let errors = f
+        .load(&ort("  - name: ort\n    ort:\n      sesions: 2\n      graph_optimisation: all\n      performance_hint: throughput\n"))
+        .unwrap_err();
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        ["backends[0].ort.sesions", "backends[0].ort.graph_optimisation", "backends[0].ort.performance_hint"],
+        "{errors:#?}"
+    );
+    assert!(errors[1].message.contains("did you mean 'graph_optimization'"), "{:#?}", errors[1]);
+    assert!(
+        errors[2].message.contains("'performance_hint' is a setting of the openvino backend, not of the 'ort' block"),
+        "{:#?}",
+        errors[2]
+    );
+    assert!(errors[2].fix.as_deref().unwrap().contains("'openvino: {performance_hint: ...}'"), "{:#?}", errors[2]);
+    // A block written as a list: write it as a mapping (not the sweep advice).
+    let e = f.one_error(&ort("  - name: ort\n    ort:\n      - sessions: 2\n"));
+    assert_eq!(e.field, "backends[0].ort", "{e}");
+    assert!(e.fix.as_deref().unwrap().contains("write the block as a mapping, e.g. 'ort: {sessions: 2}'"), "{e}");
     // A block that is not a mapping says what goes there; an empty one is the defaults.
     for not_a_mapping in ["3", "[]", "fast"] {
         let e = f.one_error(&ort(&format!("  - name: ort\n    ort: {not_a_mapping}\n")));
@@ -103,7 +128,7 @@ fn a_backends_settings_block_and_the_deprecated_flat_form() {
     assert!(e.fix.as_deref().unwrap().contains("ort's own under 'ort:': "), "{e}");
     // Both forms at once.
     let e = f.one_error(&ort("  - name: ort\n    sessions: 2\n    ort: {graph_optimization: basic}\n"));
-    assert_eq!(e.field, "backends[0].ort", "{e}");
+    assert_at(&e, &f.path("bench.yaml"), 4, 5, "backends[0].ort");
     assert!(e.message.contains("'sessions' beside an 'ort:' block"), "{e}");
     assert!(e.fix.as_deref().unwrap().contains("move sessions into the 'ort:' block"), "{e}");
     // ort-native takes ort's block.

@@ -42,7 +42,7 @@ impl HttpApi {
 #[serde(deny_unknown_fields)]
 pub struct HttpBlock {
     /// Required: the endpoint, path included (`http://127.0.0.1:8080/v1/embeddings`, `http://host/embed`).
-    #[serde(default)]
+    #[schemars(required)]
     #[schemars(with = "Option<String>")]
     pub url: Option<Spanned<String>>,
     /// `openai` (default: `POST {input, model}`) or `tei` (`POST {inputs}`).
@@ -70,6 +70,10 @@ pub struct HttpBlock {
 
 impl SettingsBlock for HttpBlock {
     const KEY: &'static str = "http";
+
+    fn example() -> String {
+        "url: http://127.0.0.1:8080/v1/embeddings".into()
+    }
 }
 
 /// The `http` backend's settings, resolved.

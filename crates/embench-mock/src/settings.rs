@@ -49,6 +49,10 @@ pub struct MockBlock {
 
 impl SettingsBlock for MockBlock {
     const KEY: &'static str = "mock";
+
+    fn example() -> String {
+        "service_time: {distribution: constant, ms: 1}".into()
+    }
 }
 
 /// Mock backend settings, resolved.

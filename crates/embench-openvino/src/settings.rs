@@ -66,6 +66,10 @@ pub struct OpenvinoBlock {
 
 impl SettingsBlock for OpenvinoBlock {
     const KEY: &'static str = "openvino";
+
+    fn example() -> String {
+        "performance_hint: throughput".into()
+    }
 }
 
 /// OpenVINO settings, resolved.

@@ -88,6 +88,10 @@ pub struct OrtBlock {
 
 impl SettingsBlock for OrtBlock {
     const KEY: &'static str = "ort";
+
+    fn example() -> String {
+        "sessions: 2".into()
+    }
 }
 
 /// ONNX Runtime settings, resolved.

@@ -36,6 +36,10 @@ pub struct PythonBlock {
 
 impl SettingsBlock for PythonBlock {
     const KEY: &'static str = "python";
+
+    fn example() -> String {
+        "processes: 2".into()
+    }
 }
 
 /// Settings of a backend that runs in Python worker processes, resolved.

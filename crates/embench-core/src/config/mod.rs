@@ -53,9 +53,15 @@ impl BlockSchema {
     pub fn owner_of(&self, key: &str) -> String {
         let doc = self.schema["properties"][key]["description"].as_str().unwrap_or_default();
         match doc.split_once(" only:") {
-            Some((names, _)) if self.owners.iter().any(|o| o.name() == names) => format!("the {names} backend"),
+            Some((names, _)) if crate::BackendKind::from_name(names).is_some() => format!("the {names} backend"),
             _ => self.owners_text(),
         }
+    }
+
+    /// Its keys that `kind` takes (python-torch's `mode` is not python-ort's).
+    pub fn keys_of(&self, kind: crate::BackendKind) -> Vec<String> {
+        let only = |k: &String| self.owner_of(k) == self.owners_text() || self.owner_of(k).contains(kind.name());
+        self.keys.iter().filter(|k| only(k)).cloned().collect()
     }
 
     /// The backends that take it, in words: `the openvino backend`, `the ort and

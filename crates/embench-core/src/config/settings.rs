@@ -105,6 +105,11 @@ pub trait SettingsBlock: DeserializeOwned + schemars::JsonSchema + Default {
     /// The block's key in a backend entry, e.g. `ort`.
     const KEY: &'static str;
 
+    /// A setting to show in a message, e.g. `sessions: 2` (default: its first key).
+    fn example() -> String {
+        format!("{}: ...", Self::keys().into_iter().next().unwrap_or_default())
+    }
+
     /// Its keys, from its JSON Schema.
     fn keys() -> Vec<String> {
         let schema = serde_json::to_value(schemars::schema_for!(Self)).expect("a schema is JSON");
@@ -166,16 +171,20 @@ impl<'a> SettingsSource<'a> {
             return Ok(S::default());
         }
         let seed = DocSeed::<S> { index: self.index, keys: &keys, _s: PhantomData };
-        let read = serde_saphyr::with_deserializer_from_str(self.text, |d| seed.deserialize(d))
-            .map_err(|e| vec![self.placed(super::parse::from_saphyr(self.path, self.text, &e), S::KEY, &keys)])?;
+        let read = serde_saphyr::with_deserializer_from_str(self.text, |d| seed.deserialize(d)).map_err(|e| {
+            vec![self.placed(super::parse::from_saphyr(self.path, self.text, &e), S::KEY, &keys, &S::example())]
+        })?;
         let Some(entry) = read else {
             return Ok(S::default());
         };
+        // The first flat key as written: where the flat form is pointed at.
+        let first = entry.flat_keys.first().and_then(|f| self.spec.extra.iter().find(|(k, _)| &k.value == f));
+        let first = first.map_or(&self.spec.name, |(k, _)| k);
         match (entry.nested, entry.flat_keys.is_empty()) {
             (Some(_), false) => {
                 let e = ConfigError::at(
                     self.path,
-                    &self.spec.name,
+                    first,
                     format!("backends[{}].{}", self.index, S::KEY),
                     format!(
                         "'{}' beside an '{}:' block: a setting goes inside the block, or (the old flat form) every setting beside 'name'",
@@ -193,8 +202,10 @@ impl<'a> SettingsSource<'a> {
                 *self.form.borrow_mut() = Some((Form::Flat, S::KEY));
                 let moved: Vec<String> = entry.flat_keys.iter().map(|k| format!("{k}: ...")).collect();
                 self.warn(format!(
-                    "{}: backends[{}] ({}): '{}' beside 'name' is the old flat form, deprecated (fix: write it as '{}: {{{}}}')",
+                    "{}:{}:{}: backends[{}] ({}): '{}' beside 'name' is the old flat form, deprecated (fix: write it as '{}: {{{}}}')",
                     self.path.display(),
+                    first.referenced.line(),
+                    first.referenced.column(),
                     self.index,
                     self.spec.name.value,
                     entry.flat_keys.join("', '"),
@@ -220,11 +231,12 @@ impl<'a> SettingsSource<'a> {
     /// A parser error inside the block, with the field's whole path: the block's key
     /// itself, one of its keys (nested or flat, as the entry wrote it), or an unknown
     /// key inside the block.
-    fn placed(&self, mut e: ConfigError, key: &str, keys: &[String]) -> ConfigError {
+    fn placed(&self, mut e: ConfigError, key: &str, keys: &[String], example: &str) -> ConfigError {
         let nested = self.spec.extra.iter().any(|(k, _)| k.value == key);
         let flat = self.spec.extra.iter().any(|(k, _)| k.value == e.field);
         let i = self.index;
         e.field = if e.field == key {
+            e.fix = Some(format!("write the block as a mapping, e.g. '{key}: {{{example}}}'"));
             format!("backends[{i}].{key}")
         } else if keys.contains(&e.field) && flat {
             format!("backends[{i}].{}", e.field)
@@ -445,8 +457,7 @@ impl<'de, S: SettingsBlock> DeserializeSeed<'de> for BlockSeed<S> {
 impl<'de, S: SettingsBlock> Visitor<'de> for BlockSeed<S> {
     type Value = S;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        let example = S::keys().into_iter().next().unwrap_or_default();
-        write!(f, "a mapping of the backend's settings, e.g. '{}: {{{example}: ...}}'", S::KEY)
+        write!(f, "a mapping of the backend's settings, e.g. '{}: {{{}}}'", S::KEY, S::example())
     }
     fn visit_unit<E: de::Error>(self) -> Result<S, E> {
         Ok(S::default())

@@ -68,7 +68,7 @@ impl Validator<'_> {
                     Some(l) => self.at(l, field("label"), format!("label '{label}' is used twice")),
                     None => self.at(&spec.name, field("name"), format!("backend '{kind}' is listed twice")),
                 };
-                self.err(e.fix("give each entry of the same backend its own 'label', e.g. 'label: openvino-bf16'"));
+                self.err(e.fix(format!("give each entry of the same backend its own 'label', e.g. 'label: {kind}-2'")));
             }
             let precision = self.precision(i, kind, spec);
             if let Some(t) = &spec.threads {

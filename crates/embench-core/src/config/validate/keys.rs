@@ -5,9 +5,11 @@
 
 use super::Validator;
 use crate::backend::BackendKind;
+use crate::config::all_errors;
 use crate::config::backend_entry::{BackendSpec, SHARED_KEYS};
+use crate::config::error::ConfigError;
 use crate::config::parse::closest;
-use crate::config::{Settings, SettingsSource};
+use crate::config::{BlockSchema, Settings, SettingsSource};
 
 impl Validator<'_> {
     /// The entry's own settings as its crate reads and checks them; its other keys
@@ -54,8 +56,9 @@ impl Validator<'_> {
                     .map(|s| format!(" (did you mean '{s}'?)"))
                     .unwrap_or_default();
                 let e = self.at(key, field, format!("unknown key '{k}'{hint}"));
-                let block =
-                    own_block.as_ref().map(|b| format!("; {kind}'s own under '{}:': {}", b.key, b.keys.join(", ")));
+                let block = own_block
+                    .as_ref()
+                    .map(|b| format!("; {kind}'s own under '{}:': {}", b.key, b.keys_of(kind).join(", ")));
                 self.err(e.fix(format!("valid keys here: {}{}", valid.join(", "), block.unwrap_or_default())));
             }
         }
@@ -66,9 +69,39 @@ impl Validator<'_> {
         match read {
             Ok(settings) => settings,
             Err(errors) => {
-                self.errors.extend(errors);
+                self.block_errors(i, &blocks, errors);
                 None
             }
         }
+    }
+
+    /// The crate's errors for entry `i`, with the others the JSON Schema finds in the
+    /// entry (the parser stops at a block's first), and a key of another backend's
+    /// block inside this one named with its owner.
+    fn block_errors(&mut self, i: usize, blocks: &[BlockSchema], mut errors: Vec<ConfigError>) {
+        let prefix = format!("backends[{i}].");
+        let schema = crate::config::benchmark_schema(blocks);
+        let more: Vec<ConfigError> = all_errors::schema_errors(&self.text, self.config_path, &schema)
+            .into_iter()
+            .filter(|e| e.field.starts_with(&prefix))
+            .filter(|e| {
+                !errors
+                    .iter()
+                    .chain(&self.errors)
+                    .any(|c| (c.line, c.column) == (e.line, e.column) || c.field == e.field)
+            })
+            .collect();
+        errors.extend(more);
+        errors.sort_by_key(|e| (e.line.unwrap_or(0), e.column.unwrap_or(0)));
+        for e in &mut errors {
+            let Some((block, key)) = e.field.strip_prefix(&prefix).and_then(|f| f.split_once('.')) else { continue };
+            let owner = blocks.iter().find(|b| b.key != block && b.keys.iter().any(|k| k == key));
+            if let (Some(owner), true) = (owner, e.message.starts_with("unknown key")) {
+                e.message = format!("'{key}' is a setting of {}, not of the '{block}' block", owner.owner_of(key));
+                e.fix =
+                    Some(format!("move it to that backend's entry ('{}: {{{key}: ...}}'), or remove it", owner.key));
+            }
+        }
+        self.errors.extend(errors);
     }
 }
