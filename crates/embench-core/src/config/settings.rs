@@ -236,7 +236,11 @@ impl<'a> SettingsSource<'a> {
         let flat = self.spec.extra.iter().any(|(k, _)| k.value == e.field);
         let i = self.index;
         e.field = if e.field == key {
-            e.fix = Some(format!("write the block as a mapping, e.g. '{key}: {{{example}}}'"));
+            // The block is not a mapping (a wrong value deeper in, placed at the block by
+            // the parser, keeps its own message and fix).
+            if e.message.contains("a mapping of the backend's settings") {
+                e.fix = Some(format!("write the block as a mapping, e.g. '{key}: {{{example}}}'"));
+            }
             format!("backends[{i}].{key}")
         } else if keys.contains(&e.field) && flat {
             format!("backends[{i}].{}", e.field)
