@@ -144,8 +144,9 @@ pub trait Backend: Sync {
         Vec::new()
     }
 
-    /// The precisions it runs (`precision` in its entry; default fp32 only). A
-    /// precision it lists but this CPU lacks runs in fp32 and says so in the record.
+    /// The precisions it offers (`precision` in its entry; default fp32 only); a
+    /// precision outside them is refused at validate. What actually ran is the
+    /// record's `precision` (OpenVINO runs bf16 as fp32 on a CPU without bf16, and says so).
     fn precisions(&self) -> &'static [Precision] {
         &[Precision::Fp32]
     }
