@@ -12,7 +12,7 @@ CARGO_ENV := LIBTORCH_USE_PYTORCH=1 PATH="$(CURDIR)/.venv/bin:$$PATH"
 FEATURES := --features embench/tch
 MODEL_DIR := models/all-minilm-l6-v2/pytorch
 
-.PHONY: all install model venv convert tiny-models ort-native build test test-rust test-infra tools bench bench-architectures bench-ort-native bench-multimodal bench-peers bench-http-peers bench-python bench-overhead bench-batching peak validate fmt lint clean
+.PHONY: all install model venv convert tiny-models ort-native build test test-rust test-infra tools bench bench-architectures bench-quantization bench-ort-native bench-multimodal bench-peers bench-http-peers bench-python bench-overhead bench-batching peak validate fmt lint clean
 
 all: build
 
@@ -106,6 +106,11 @@ bench-ort-native: convert build ort-native
 bench-python: convert build
 	$(EMBENCH) run --config configs/python.yaml --out $(RUN_DIR)-python
 	$(EMBENCH) report $(RUN_DIR)-python
+
+## bench-quantization: all-MiniLM-L6-v2 in fp32, fp16, bf16 and int8 (ort dynamic and static QDQ, openvino, tch, python-torch) at batch 1 and 32, each cell's retrieval agreement with fp32 (recall@10, Spearman) beside its speed
+bench-quantization: convert build
+	$(EMBENCH) run --config configs/quantization.yaml --out $(RUN_DIR)-quantization --wide
+	$(EMBENCH) report $(RUN_DIR)-quantization
 
 ## bench-overhead: harness overhead with the mock backend at zero service time
 bench-overhead: build

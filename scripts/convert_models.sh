@@ -2,13 +2,14 @@
 # Converts a model of configs/models.yaml (or --models-file F) for every backend:
 # its folder ('path', else ../models/<key> from the models file) gets pytorch/ from the
 # Hub, then ONNX, OpenVINO IR (fp32, fp16), TorchScript, each checked against PyTorch,
-# and the probe set's reference embeddings. Up-to-date conversions are left alone.
+# and the probe set's reference embeddings; for text models also the retrieval corpus's
+# fp32 vectors and ONNX int8/fp16 variants. Up-to-date conversions are left alone.
 # CLIP and SigLIP (config.json's model_type) are converted tower by tower (text, vision).
 # Usage: scripts/convert_models.sh [-h] [--force] [--exporter legacy|dynamo|compare] [--models-file F] <model-key>
 set -euo pipefail
 
 usage() {
-    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 force=false
@@ -99,8 +100,20 @@ sys.exit(0 if record.get("converter_version") == version and record.get("source_
 PY
 then
     echo "model $key: conversions up to date in $dest (--force redoes them)"
-    exit 0
+else
+    echo "model $key: converting into $dest"
+    "$python" "$converter" "$dest" --max-length "$max_len" --exporter "$exporter"
 fi
 
-echo "model $key: converting into $dest"
-"$python" "$converter" "$dest" --max-length "$max_len" --exporter "$exporter"
+# Text models: the retrieval-agreement corpus with sentence-transformers' fp32 vectors,
+# then ONNX Runtime's reduced-precision variants (int8 dynamic and static, fp16); each
+# step leaves an up-to-date result alone. CLIP and SigLIP have neither (yet).
+case "$model_type" in
+    clip | siglip) ;;
+    *)
+        flags=()
+        $force && flags+=(--force)
+        "$python" "$root/scripts/python/retrieval_corpus.py" "$dest" --max-length "$max_len" "${flags[@]}"
+        "$python" "$root/scripts/python/quantize_onnx.py" "$dest" --max-length "$max_len" "${flags[@]}"
+        ;;
+esac

@@ -24,6 +24,7 @@ pub mod parity;
 pub mod pipe_worker;
 pub mod pooling;
 pub mod reference;
+pub mod retrieval;
 pub mod runtime_lib;
 pub mod session_pool;
 pub mod tokenize;

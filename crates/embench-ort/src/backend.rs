@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use embench_core::config::{BlockSchema, ConfigError, ResolvedBackend, Settings, SettingsSource};
 use embench_core::model_files::ModelFolder;
-use embench_core::{Architecture, Backend, BackendKind, EmbedError, Embedder, LoadRequest};
+use embench_core::{Architecture, Backend, BackendKind, EmbedError, Embedder, LoadRequest, Phase, Precision};
 
 use crate::settings::{OrtBlock, OrtOptions};
 use crate::{runtime_library, OrtEmbedder, OrtSettings, ORT_CRATE_VERSION};
@@ -28,8 +28,21 @@ impl Backend for OrtBackend {
         Some(&Architecture::ALL)
     }
 
-    fn model_files(&self, folder: &ModelFolder, _backend: &ResolvedBackend) -> Vec<PathBuf> {
-        folder.onnx_networks()
+    /// fp32 (`model.onnx`), and the variants `scripts/python/quantize_onnx.py` makes of a
+    /// text model: fp16 (`model_fp16.onnx`) and int8 (`ort: {quantization: dynamic |
+    /// static}`). bf16 is not offered: ONNX Runtime's CPU provider has no bf16 MatMul.
+    fn precisions(&self) -> &'static [Precision] {
+        &[Precision::Fp32, Precision::Fp16, Precision::Int8]
+    }
+
+    fn model_files(&self, folder: &ModelFolder, backend: &ResolvedBackend) -> Vec<PathBuf> {
+        let options = backend.settings::<OrtOptions>().cloned().unwrap_or_default();
+        match options.variant(backend.precision) {
+            Some(name) if !folder.has_towers() => {
+                vec![crate::variants::path(folder, name), folder.root.join(crate::variants::RECORD)]
+            }
+            _ => folder.onnx_networks(),
+        }
     }
 
     fn settings_block(&self) -> Option<BlockSchema> {
@@ -42,11 +55,33 @@ impl Backend for OrtBackend {
 
     fn load(&self, request: &LoadRequest) -> Result<Box<dyn Embedder>, EmbedError> {
         request.cpu_only("ort")?;
-        let settings = OrtSettings {
-            threads: Some(request.threads),
-            options: request.backend.settings::<OrtOptions>().cloned().unwrap_or_default(),
-            pooling: request.model.pooling,
+        let options = request.backend.settings::<OrtOptions>().cloned().unwrap_or_default();
+        let variant = match options.variant(request.backend.precision) {
+            None => None,
+            Some(_) if request.towers() => {
+                return Err(EmbedError::new(
+                    "ort",
+                    Phase::Load,
+                    format!(
+                        "precision {} of model '{}': scripts/python/quantize_onnx.py makes variants of text models only, not of CLIP/SigLIP towers (fix: precision: fp32 for this model)",
+                        request.backend.precision, request.model.key
+                    ),
+                ))
+            }
+            Some(name) => Some(
+                crate::variants::resolve(request.folder("ort")?, name)
+                    .map_err(|e| EmbedError::new("ort", Phase::Load, e))?,
+            ),
         };
-        Ok(Box::new(OrtEmbedder::load(&request.onnx_network("ort")?, &settings)?))
+        let settings = OrtSettings { threads: Some(request.threads), options, pooling: request.model.pooling };
+        let path = match &variant {
+            Some(v) => v.path.clone(),
+            None => request.onnx_network("ort")?,
+        };
+        let mut embedder = OrtEmbedder::load(&path, &settings)?;
+        if let Some(v) = variant {
+            embedder.ran_variant(request.backend.precision, &v);
+        }
+        Ok(Box::new(embedder))
     }
 }

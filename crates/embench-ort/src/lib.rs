@@ -10,6 +10,7 @@
 
 mod backend;
 pub mod settings;
+pub mod variants;
 pub use backend::OrtBackend;
 pub use settings::{ExecutionMode, ExecutionProvider, GraphOptimization, OrtOptions};
 
@@ -162,6 +163,13 @@ impl OrtEmbedder {
                 notes: Vec::new(),
             },
         })
+    }
+
+    /// Marks this model as the reduced-precision `variant` it was loaded from: the
+    /// record's precision, and the variant's file, hash and quantised operators.
+    pub fn ran_variant(&mut self, precision: Precision, variant: &variants::Variant) {
+        self.info.precision = precision;
+        self.info.settings.insert("variant".into(), variant.describe());
     }
 
     /// Sessions in the pool.

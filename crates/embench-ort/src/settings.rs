@@ -8,6 +8,7 @@ use serde_saphyr::Spanned;
 use embench_core::config::{
     BackendSettings, ConfigError, Parallelism, Settings, SettingsBlock, SettingsSource, MAX_CONCURRENCY, MAX_THREADS,
 };
+use embench_core::Precision;
 
 /// ONNX Runtime graph optimisation level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, schemars::JsonSchema)]
@@ -58,6 +59,29 @@ impl ExecutionProvider {
     }
 }
 
+/// How an int8 model was quantised: which file of `scripts/python/quantize_onnx.py` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Quantization {
+    /// `onnx/model_int8_dynamic.onnx`: int8 weights per channel, activations quantised at
+    /// run time (`quantize_dynamic`).
+    #[default]
+    Dynamic,
+    /// `onnx/model_int8_static.onnx`: QDQ, activation ranges calibrated on real
+    /// sentences (`quantize_static`, min-max).
+    Static,
+}
+
+impl Quantization {
+    /// The variant's name in `onnx/variants.json` (`int8-dynamic`, `int8-static`).
+    pub fn variant(self) -> &'static str {
+        match self {
+            Quantization::Dynamic => "int8-dynamic",
+            Quantization::Static => "int8-static",
+        }
+    }
+}
+
 /// The `ort` block as written.
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -84,6 +108,12 @@ pub struct OrtBlock {
     #[serde(default)]
     #[schemars(with = "Option<usize>")]
     pub sessions: Option<Spanned<usize>>,
+    /// `precision: int8` only: `dynamic` (default; `onnx/model_int8_dynamic.onnx`) or
+    /// `static` (QDQ calibrated on real sentences; `onnx/model_int8_static.onnx`), both
+    /// made by `scripts/python/quantize_onnx.py`.
+    #[serde(default)]
+    #[schemars(with = "Option<Quantization>")]
+    pub quantization: Option<Spanned<Quantization>>,
 }
 
 impl SettingsBlock for OrtBlock {
@@ -108,6 +138,19 @@ pub struct OrtOptions {
     /// Sessions in the pool that concurrent requests draw from (ONNX Runtime's
     /// `Run` is not safe to call concurrently on one session through `ort`).
     pub sessions: usize,
+    /// The int8 variant (None: not int8).
+    pub quantization: Option<Quantization>,
+}
+
+impl OrtOptions {
+    /// The variant of `onnx/variants.json` that `precision` runs (None: fp32, `model.onnx`).
+    pub fn variant(&self, precision: Precision) -> Option<&'static str> {
+        match precision {
+            Precision::Int8 => Some(self.quantization.unwrap_or_default().variant()),
+            Precision::Fp16 => Some("fp16"),
+            Precision::Fp32 | Precision::Bf16 => None,
+        }
+    }
 }
 
 impl Default for OrtOptions {
@@ -118,6 +161,7 @@ impl Default for OrtOptions {
             execution_mode: ExecutionMode::Sequential,
             execution_providers: vec![ExecutionProvider::Cpu],
             sessions: 1,
+            quantization: None,
         }
     }
 }
@@ -155,6 +199,17 @@ pub fn read(source: &SettingsSource) -> Result<(OrtOptions, OrtBlock), Vec<Confi
         Some(list) => list.value.clone(),
         None => d.execution_providers,
     };
+    let precision = source.spec.precision.as_ref().map(|p| p.value);
+    let quantization = match (&block.quantization, precision) {
+        (Some(q), Some(Precision::Int8)) => Some(q.value),
+        (None, Some(Precision::Int8)) => Some(Quantization::default()),
+        (Some(q), _) => {
+            let e = source.at(q, "quantization", "quantization applies to precision int8 only");
+            errors.push(e.fix("add 'precision: int8' beside 'name', or remove quantization"));
+            None
+        }
+        (None, _) => None,
+    };
     let options = OrtOptions {
         inter_op_threads: source.positive(
             &mut errors,
@@ -168,6 +223,7 @@ pub fn read(source: &SettingsSource) -> Result<(OrtOptions, OrtBlock), Vec<Confi
         sessions: source
             .positive(&mut errors, "sessions", block.sessions.as_ref(), MAX_CONCURRENCY)
             .unwrap_or(d.sessions),
+        quantization,
     };
     match errors.is_empty() {
         true => Ok((options, block)),

@@ -14,6 +14,7 @@ pub mod image_sections;
 pub mod load_sections;
 pub mod markdown;
 pub mod python_sections;
+pub mod quality_sections;
 pub mod runs;
 pub mod sections;
 pub mod table;

@@ -44,6 +44,7 @@ pub fn report(runs: &Runs, charts: &[ChartFile]) -> String {
         crate::load_sections::serving_table(&mut md, &plain, runs.many_hosts());
         crate::load_sections::slo_table(&mut md, &plain, runs.many_hosts());
         crate::load_sections::trust_table(&mut md, &plain, runs.many_hosts());
+        crate::quality_sections::quality_table(&mut md, &plain, runs.many_hosts());
         crate::python_sections::rust_vs_python(&mut md, &plain, runs.many_hosts());
         crate::bindings_sections::onnxruntime_bindings(&mut md, &plain, runs.many_hosts());
         crate::image_sections::image_table(&mut md, &plain, runs.many_hosts());

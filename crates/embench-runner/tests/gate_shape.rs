@@ -104,6 +104,8 @@ fn run(wrong: Option<WrongOutput>) -> Vec<CellRecord> {
                 framework: "mock",
                 requested_precision: Default::default(),
                 gate: Some(Ok(&gate)),
+                retrieval: None,
+                quality: Default::default(),
                 scenario: plan.scenario(cell),
                 seq_len: cell.seq_len,
                 point: cell.point,

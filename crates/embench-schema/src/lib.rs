@@ -25,4 +25,4 @@ pub use http::HttpFigures;
 pub use jsonl::{read_complete_cells, read_records, RecordSink, ResultsWriter};
 pub use kinds::{CacheLimit, LoadMode, Modality, Precision, ScenarioKind, WorkerFailureKind};
 pub use manifest::{BackendVersion, CellFilter, HostFacts, Manifest};
-pub use record::{CellRecord, SCHEMA_VERSION};
+pub use record::{CellRecord, RetrievalFigures, SCHEMA_VERSION};

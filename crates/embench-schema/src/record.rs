@@ -108,6 +108,11 @@ pub struct CellRecord {
     /// The bound `min_cosine` had to meet.
     #[serde(default)]
     pub gate_threshold: Option<f64>,
+    /// The retrieval-agreement check against sentence-transformers' fp32 vectors of the
+    /// model's corpus (None: not run: an fp32 cell, `quality.retrieval_check: off`, or
+    /// the cell failed before it).
+    #[serde(default)]
+    pub retrieval: Option<RetrievalFigures>,
     /// Vectors of the measured phase holding NaN or infinity (every returned vector is checked; None: not measured).
     #[serde(default)]
     pub non_finite_vectors: Option<u64>,
@@ -232,6 +237,39 @@ mod unknown_precision {
         }
         Precision::deserialize(serde::de::value::StrDeserializer::<D::Error>::new(&text)).map(Some)
     }
+}
+
+/// How a cell's vectors of the retrieval corpus agree with the fp32 reference's
+/// (`crates/embench-core/src/retrieval.rs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetrievalFigures {
+    /// Mean over the queries of the share of fp32's 10 nearest neighbours that the
+    /// cell's vectors also rank in their top 10 (the query itself left out).
+    pub recall_at_10: f64,
+    /// The worst query's recall@10.
+    pub recall_at_10_min: f64,
+    /// Mean Spearman rank correlation of the query–document cosine similarities.
+    pub spearman: f64,
+    /// Smallest cosine of a corpus vector to its fp32 reference.
+    pub cosine_min: f64,
+    /// Mean cosine of the corpus vectors to their fp32 references.
+    pub cosine_mean: f64,
+    /// Corpus vectors holding NaN or infinity.
+    #[serde(default)]
+    pub non_finite: usize,
+    /// The recall@10 the cell had to keep (`quality.min_recall_at_10`).
+    pub threshold: f64,
+    /// Sentences in the corpus.
+    pub sentences: usize,
+    /// Queries scored.
+    pub queries: usize,
+    /// Where the corpus comes from.
+    pub corpus: String,
+    /// Seconds the backend took to embed the corpus (batches of 32, natural length);
+    /// for a cached result, the seconds of the run that computed it.
+    pub embed_s: f64,
+    /// Read from the cache (`<model>/retrieval/agreement/`) instead of computed in this cell.
+    pub cached: bool,
 }
 
 /// One phase of a cache-scenario cell.

@@ -48,6 +48,9 @@ pub struct BenchmarkConfig {
     /// The instance the figures are priced for (default: c7i.4xlarge on demand).
     #[serde(default)]
     pub cost: Option<CostSpec>,
+    /// The retrieval-agreement check of reduced-precision cells and its recall@10 bounds.
+    #[serde(default)]
+    pub quality: Option<super::quality::QualitySpec>,
 }
 
 /// One load scenario.

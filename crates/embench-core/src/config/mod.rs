@@ -11,6 +11,7 @@ mod execution;
 mod inputs;
 mod models;
 mod parse;
+mod quality;
 mod settings;
 mod sizes;
 mod validate;
@@ -25,6 +26,7 @@ pub use execution::{
 pub use inputs::{DatasetConfig, InputConfig};
 pub use models::{ModelConfig, ModelType, ModelsFile};
 pub use parse::{closest, parse_config_file, parse_config_file_with, parse_yaml_file, parse_yaml_str};
+pub use quality::{Quality, QualitySpec, RecallBounds, RetrievalCheck, DEFAULT_MIN_RECALL_AT_10};
 pub use settings::{BackendSettings, Parallelism, Settings, SettingsBlock, SettingsSource};
 pub use sizes::{BatchSpec, SeqLen, DEFAULT_SWEEP};
 /// A backend crate's settings block, for the JSON Schema and for routing keys: its

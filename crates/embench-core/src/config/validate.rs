@@ -24,6 +24,7 @@ mod execution;
 mod keys;
 mod modality;
 mod models;
+mod quality;
 mod scenarios;
 mod skips;
 
@@ -68,6 +69,8 @@ pub struct LoadedConfig {
     pub dataset: ResolvedDataset,
     /// The price cells are costed at.
     pub cost: super::Cost,
+    /// The retrieval-agreement check and its bounds.
+    pub quality: super::Quality,
     /// What `auto` settings resolved to.
     pub auto: AutoSettings,
     /// Cells that cannot run here and are recorded as SKIPPED, with why (empty under `strict`).
@@ -343,6 +346,7 @@ impl Validator<'_> {
             None => 1,
         };
         let cost = self.cost(&benchmark);
+        let quality = self.quality(benchmark.quality.as_ref());
         if !self.errors.is_empty() {
             return Err(ConfigErrors(self.errors));
         }
@@ -355,6 +359,7 @@ impl Validator<'_> {
             cell_timeout_s,
             max_concurrent_loads,
             cost,
+            quality,
             auto: self.auto.clone(),
             benchmark,
             models,

@@ -125,12 +125,15 @@ pub fn run_cache_cell(
     // After every phase, as in every cell: the probes' shapes must not precede the measurement.
     progress.phase("correctness gate");
     let (gate, verdict) = run_gate(setup, model.as_ref(), precision);
+    let (retrieval, quality) = crate::cell::retrieval::run_retrieval(setup, model.as_ref());
     let count = phases.len();
     phases
         .into_iter()
         .map(|mut parts| {
             parts.gate = gate;
+            parts.retrieval = retrieval.clone();
             parts.verdict.absorb(verdict.clone());
+            parts.verdict.absorb(quality.clone());
             assemble(setup, parts, &setup.context, count)
         })
         .collect()

@@ -5,7 +5,7 @@
 //! - [`served`]: replicas × workers with optional dynamic batching;
 //! - [`measure`]: repetitions, steadiness, the SLO search ([`slo`], [`stability`]);
 //! - [`cache`]: the embedding-cache scenario ([`embedding_cache`], [`repeats`]);
-//! - [`gate`]: the correctness gate at the cell's shape; [`guard`]: every backend call checked;
+//! - [`gate`]: the correctness gate at the cell's shape; [`retrieval`]: reduced precision's neighbours against fp32's; [`guard`]: every backend call checked;
 //! - [`inputs`]: tokenized request batches, prepared before anything is timed;
 //! - [`record`]: the record, assembled once.
 
@@ -17,6 +17,7 @@ pub mod inputs;
 pub mod measure;
 pub mod record;
 pub mod repeats;
+pub mod retrieval;
 pub mod run;
 pub mod served;
 pub mod setup;

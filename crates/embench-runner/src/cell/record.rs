@@ -138,6 +138,8 @@ pub struct CellParts {
     pub non_finite_vectors: Option<u64>,
     /// The correctness gate.
     pub gate: GateFigures,
+    /// The retrieval-agreement check.
+    pub retrieval: Option<embench_schema::RetrievalFigures>,
     /// Replicas × workers, resolved, with the batches formed.
     pub execution: Option<ExecutionFigures>,
     /// Cache scenario: this record's phase.
@@ -192,6 +194,7 @@ pub fn assemble(setup: &CellSetup, parts: CellParts, context: &RecordContext, ce
         measured,
         non_finite_vectors,
         gate,
+        retrieval,
         execution,
         cache,
         skipped,
@@ -311,6 +314,7 @@ pub fn assemble(setup: &CellSetup, parts: CellParts, context: &RecordContext, ce
         requested_precision: setup.requested_precision,
         min_cosine: gate.min_cosine,
         gate_threshold: gate.threshold,
+        retrieval,
         non_finite_vectors,
         backend_settings: info.map(|i| i.settings.clone()).unwrap_or_default(),
         threads,

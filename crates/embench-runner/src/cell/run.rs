@@ -7,6 +7,7 @@ use embench_schema::CellRecord;
 use crate::cell::guard::judge_outputs;
 use crate::cell::measure::{measure, run_slo};
 use crate::cell::record::{assemble, CellParts, GateFigures, Verdict};
+use crate::cell::retrieval::run_retrieval;
 use crate::cell::served::{Server, ServingPlan};
 use crate::cell::setup::{on_passing_thread, CellProgress, CellSetup, ModelLoader};
 use crate::cell::start::{load_models, warm_up};
@@ -87,6 +88,13 @@ pub fn run_cell(setup: &CellSetup, load: &ModelLoader, progress: &dyn CellProgre
         Some(_) => on_passing_thread(|| run_gate(setup, model, precision)),
     };
     parts.gate = gate;
+    parts.verdict.absorb(verdict);
+    progress.phase("retrieval agreement");
+    let (retrieval, verdict) = match serving {
+        None => run_retrieval(setup, model),
+        Some(_) => on_passing_thread(|| run_retrieval(setup, model)),
+    };
+    parts.retrieval = retrieval;
     parts.verdict.absorb(verdict);
     drop(models);
     finish(setup, parts, None)

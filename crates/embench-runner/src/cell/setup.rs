@@ -5,12 +5,13 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 
-use embench_core::config::{BatchPoint, Cost, ResolvedScenario, SeqLen};
+use embench_core::config::{BatchPoint, Cost, Quality, ResolvedScenario, SeqLen};
 use embench_core::{Architecture, EmbedError, Embedder, Precision};
 use embench_schema::record::Fallback;
 
 use crate::cell::gate::Gate;
 use crate::cell::inputs::PreparedInputs;
+use crate::cell::retrieval::RetrievalSetup;
 use crate::machine::peak::Peaks;
 use crate::run::estimate::ModelShape;
 
@@ -43,6 +44,11 @@ pub struct CellSetup<'a> {
     pub requested_precision: Precision,
     /// The correctness gate, or why there is none (None: not applicable, e.g. the mock).
     pub gate: Option<Result<&'a Gate, String>>,
+    /// The retrieval-agreement check's corpus, or why the model has none (None: not
+    /// applicable: the mock, an image cell, a model without a folder).
+    pub retrieval: Option<Result<&'a RetrievalSetup, String>>,
+    /// Which cells run that check and the recall@10 they must keep.
+    pub quality: Quality,
     /// The scenario.
     pub scenario: &'a ResolvedScenario,
     /// The sequence length.

@@ -17,6 +17,7 @@ use crate::cell::gate::Gate;
 use crate::cell::guard::Truncation;
 use crate::cell::inputs::{InputFactory, PreparedInputs};
 use crate::cell::record::{assemble, CellParts, Verdict};
+use crate::cell::retrieval::RetrievalSetup;
 use crate::cell::run::{run_cell, skipped_record};
 use crate::cell::served::ServingPlan;
 use crate::cell::setup::RecordContext;
@@ -102,6 +103,8 @@ fn base_setup(plan: &RunPlan, index: usize, memory_estimate_mb: Option<f64>) -> 
         framework: backend.kind.name(),
         requested_precision: backend.precision,
         gate: None,
+        retrieval: None,
+        quality: plan.config.quality,
         scenario,
         seq_len: cell.seq_len,
         point: cell.point,
@@ -196,6 +199,15 @@ pub fn execute_cells(
             .entry((cell.model, prompt))
             .or_insert_with_key(|(m, p)| Gate::for_model(&plan.config.models[*m], p.as_deref()));
     }
+    // One retrieval corpus per model, read once (only when a cell may run the check).
+    let mut corpora: BTreeMap<usize, Result<Option<RetrievalSetup>, String>> = BTreeMap::new();
+    for &i in &to_run {
+        let cell = &plan.cells[i];
+        let precision = plan.backend(cell).precision;
+        if plan.scenario(cell).modality == Modality::Text && plan.config.quality.bound(precision).is_some() {
+            corpora.entry(cell.model).or_insert_with(|| RetrievalSetup::for_model(&plan.config.models[cell.model]));
+        }
+    }
     // Each model's shape per tower (a text model's is the same for both).
     let shapes: Vec<[ModelShape; 2]> =
         plan.config.models.iter().map(|m| Modality::ALL.map(|modality| ModelShape::of_tower(m, modality))).collect();
@@ -273,6 +285,14 @@ pub fn execute_cells(
                 None => "the model has no local folder".to_string(),
             })),
             (_, Err(e)) => Some(Err(format!("reference embeddings unreadable: {e}"))),
+        };
+        setup.retrieval = match corpora.get(&cell.model) {
+            _ if !backend.kind.checks_correctness() || modality != Modality::Text => None,
+            Some(Ok(Some(r))) => Some(Ok(r)),
+            Some(Err(e)) => Some(Err(e.clone())),
+            // No corpus: a model without one (multimodal, no folder), or a precision
+            // `quality.retrieval_check` leaves out.
+            Some(Ok(None)) | None => None,
         };
         let cache_inputs = match (&scenario.cache, ratio) {
             (Some(spec), Some(r)) if prep_error.is_none() => {
