@@ -108,9 +108,11 @@ bench-python: convert build
 	$(EMBENCH) report $(RUN_DIR)-python
 
 ## bench-quantization: all-MiniLM-L6-v2 in fp32, fp16, bf16 and int8 (ort dynamic and static QDQ, openvino, tch, python-torch) at batch 1 and 32, each cell's retrieval agreement with fp32 (recall@10, Spearman) beside its speed
+# Variants under their recall bound are INVALID by design here (the run exits 1):
+# the report is written anyway, and the target keeps the run's exit status.
 bench-quantization: convert build
-	$(EMBENCH) run --config configs/quantization.yaml --out $(RUN_DIR)-quantization --wide
-	$(EMBENCH) report $(RUN_DIR)-quantization
+	status=0; $(EMBENCH) run --config configs/quantization.yaml --out $(RUN_DIR)-quantization --wide || status=$$?; \
+	$(EMBENCH) report $(RUN_DIR)-quantization && exit $$status
 
 ## bench-overhead: harness overhead with the mock backend at zero service time
 bench-overhead: build

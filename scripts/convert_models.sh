@@ -3,7 +3,7 @@
 # its folder ('path', else ../models/<key> from the models file) gets pytorch/ from the
 # Hub, then ONNX, OpenVINO IR (fp32, fp16), TorchScript, each checked against PyTorch,
 # and the probe set's reference embeddings; for text models also the retrieval corpus's
-# fp32 vectors and ONNX int8/fp16 variants. Up-to-date conversions are left alone.
+# fp32 vectors and int8/fp16 variants. Up-to-date conversions are left alone.
 # CLIP and SigLIP (config.json's model_type) are converted tower by tower (text, vision).
 # Usage: scripts/convert_models.sh [-h] [--force] [--exporter legacy|dynamo|compare] [--models-file F] <model-key>
 set -euo pipefail
@@ -106,8 +106,11 @@ else
 fi
 
 # Text models: the retrieval-agreement corpus with sentence-transformers' fp32 vectors,
-# then ONNX Runtime's reduced-precision variants (int8 dynamic and static, fp16); each
-# step leaves an up-to-date result alone. CLIP and SigLIP have neither (yet).
+# then the reduced-precision variants, each with its framework's own tool: ONNX Runtime's
+# (int8 dynamic and static, fp16), NNCF's for OpenVINO (int8 post-training quantisation,
+# int8 weights) and PyTorch's dynamic int8 TorchScript. Each step leaves an up-to-date
+# result alone, and records a variant its tool could not make with the tool's error.
+# CLIP and SigLIP have neither (yet).
 case "$model_type" in
     clip | siglip) ;;
     *)
@@ -115,5 +118,7 @@ case "$model_type" in
         $force && flags+=(--force)
         "$python" "$root/scripts/python/retrieval_corpus.py" "$dest" --max-length "$max_len" "${flags[@]}"
         "$python" "$root/scripts/python/quantize_onnx.py" "$dest" --max-length "$max_len" "${flags[@]}"
+        "$python" "$root/scripts/python/quantize_openvino.py" "$dest" --max-length "$max_len" "${flags[@]}"
+        "$python" "$root/scripts/python/quantize_torch.py" "$dest" "${flags[@]}"
         ;;
 esac

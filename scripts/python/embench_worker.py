@@ -145,6 +145,11 @@ def load_torch(args):
 
         transformers.utils.logging.disable_progress_bar()
         st = sentence_transformers.SentenceTransformer(str(pathlib.Path(args.model).parent), device="cpu").eval()
+        if args.precision == "int8":
+            # PyTorch's dynamic quantisation of the Linear layers, as quantize_torch.py
+            # applies it before tracing the export tch runs.
+            st = torch.ao.quantization.quantize_dynamic(
+                st, {torch.nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig}, dtype=torch.qint8)
         import inspect
 
         # The inputs the network's forward takes (Qwen3 has no token_type_ids).
@@ -161,7 +166,15 @@ def load_torch(args):
             return forward({n: torch.from_numpy(v) for n, v in feed.items()})
 
     settings = {"mode": args.mode, "interop_threads": str(torch.get_num_interop_threads())}
-    return (f"pytorch {args.mode} (python)", version, "fp32", settings), run
+    ran = "fp32"
+    if args.precision == "int8":
+        # torchscript: the file Rust chose is the int8 export (checked against its record).
+        settings["quantization"] = (f"torch.ao.quantization.quantize_dynamic (Linear, qint8 per channel, engine "
+                                    f"{torch.backends.quantized.engine})")
+        ran = "int8"
+    elif args.precision != "fp32":
+        raise ValueError(f"precision {args.precision} is not offered by python-torch (fp32 or int8)")
+    return (f"pytorch {args.mode} (python)", version, ran, settings), run
 
 
 def model_type(model: str) -> str | None:

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Reduced-precision variants of a converted text model's ONNX graph, made with ONNX
-Runtime's own tools, for `precision: int8 | fp16` on the ort and ort-native backends.
+Runtime's own tools, for `precision: int8 | fp16` on the ort backend.
 
     <root>/onnx/model_int8_dynamic.onnx  onnxruntime.quantization.quantize_dynamic: int8
                                          weights (per output channel), activations quantised
@@ -12,15 +12,17 @@ Runtime's own tools, for `precision: int8 | fp16` on the ort and ort-native back
     <root>/onnx/model_fp16.onnx          onnxruntime.transformers.float16.convert_float_to_float16,
                                          inputs and outputs kept in fp32 (keep_io_types)
     <root>/onnx/variants.json            what made each: tool and version, settings, seconds, the
-                                         operator counts of the graph, its sha256 and the sha256 of
-                                         the fp32 model.onnx it was made from (embench refuses a
-                                         variant whose source hash no longer matches: stale)
+                                         operator counts of the graph, the sha256 of its files and of
+                                         the fp32 model.onnx (and its external data) it was made from
+                                         (embench refuses a variant whose hashes no longer match:
+                                         stale); a variant the tool could not make is recorded with
+                                         the tool's error, and the others are still made
 
 Only MatMul and Gemm nodes with a constant weight are quantised (both int8 variants):
-the attention's activation-by-activation products, Softmax, LayerNorm and the pooling
-head stay fp32, ONNX Runtime's recipe for transformer encoders. How much each variant
-keeps of fp32's nearest neighbours is measured by embench's retrieval-agreement check,
-not assumed here.
+the attention's activation-by-activation products, Softmax and LayerNorm stay fp32
+(a Dense head's weights are quantised like the encoder's), ONNX Runtime's recipe for
+transformer encoders. How much each variant keeps of fp32's nearest neighbours is
+measured by embench's retrieval-agreement check, not assumed here.
 
     python quantize_onnx.py models/<key> [--calibration 256] [--force]
 
@@ -41,7 +43,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from retrieval_corpus import CALIBRATION, calibration_sentences, fail, sha256  # noqa: E402
 
 # Bump when a variant's recipe changes.
-QUANTIZER_VERSION = 1
+QUANTIZER_VERSION = 2
 # Fewer calibration sentences than this give activation ranges of a handful of batches.
 MIN_CALIBRATION = 64
 CALIBRATION_BATCH = 16
@@ -50,6 +52,19 @@ VARIANTS = {
     "int8-static": "model_int8_static.onnx",
     "fp16": "model_fp16.onnx",
 }
+
+
+def files_of(path: pathlib.Path) -> list[dict]:
+    """The graph file and its external data file (`<name>.data`, when it has one), hashed."""
+    files = [path] + [d for d in [path.with_name(path.name + ".data")] if d.is_file()]
+    return [{"path": f.name, "sha256": sha256(f)} for f in files]
+
+
+def write_record(path: pathlib.Path, body: dict) -> None:
+    """Through a temporary name and a rename: a reader never sees half a record."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(body, indent=1) + "\n")
+    tmp.replace(path)
 
 
 def op_counts(path: pathlib.Path) -> dict[str, int]:
@@ -95,15 +110,19 @@ class Calibration:
         return next(self.batches, None)
 
 
-def up_to_date(onnx_dir: pathlib.Path, source: str | None, calibration: int) -> bool:
-    record_path = onnx_dir / "variants.json"
+def up_to_date(folder: pathlib.Path, version: int, source: list[dict], calibration: int | None,
+               names, files_of) -> bool:
+    """Whether `folder/variants.json` was written by this `version` from these `source`
+    files, with this calibration size, and holds every variant of `names` made and unchanged
+    (`files_of(path)` hashes a variant's files). Shared by the quantisation scripts."""
+    record_path = folder / "variants.json"
     if not record_path.is_file():
         return False
     record = json.loads(record_path.read_text())
-    return (record.get("version") == QUANTIZER_VERSION and record.get("source", {}).get("sha256") == source
-            and record.get("calibration", {}).get("sentences") == calibration
-            and all(sha256(onnx_dir / v["path"]) == v.get("sha256") for v in record.get("variants", {}).values())
-            and set(record.get("variants", {})) == set(VARIANTS))
+    variants = record.get("variants", {})
+    return (record.get("version") == version and record.get("source", {}).get("files") == source
+            and record.get("calibration", {}).get("sentences") == calibration and set(variants) == set(names)
+            and all("failed" not in v and files_of(folder / v["path"]) == v.get("files") for v in variants.values()))
 
 
 def main() -> None:
@@ -122,8 +141,8 @@ def main() -> None:
     source_path = onnx_dir / "model.onnx"
     if not source_path.is_file():
         fail(f"{source_path} does not exist", f"convert the model first: scripts/convert_models.sh <key>")
-    source = sha256(source_path)
-    if not args.force and up_to_date(onnx_dir, source, args.calibration):
+    source = files_of(source_path)
+    if not args.force and up_to_date(onnx_dir, QUANTIZER_VERSION, source, args.calibration, VARIANTS, files_of):
         print(f"onnx variants: up to date in {onnx_dir}")
         return
     try:
@@ -142,58 +161,58 @@ def main() -> None:
     ort_version = importlib.metadata.version("onnxruntime")
     made = {}
 
-    def record(name: str, tool: str, settings: dict, started: float) -> None:
+    import numpy as np
+
+    sentences = calibration_sentences()[:args.calibration]
+    probe = Calibration(args.root, inputs, args.max_length, sentences[:4]).get_next()
+
+    def make(name: str, tool: str, settings: dict, build) -> None:
+        """Runs `build(path)`; records the variant, or the tool's error (the others are still made)."""
         path = onnx_dir / VARIANTS[name]
+        started = time.perf_counter()
+        try:
+            build(path)
+            # It loads and gives finite vectors (quality is embench's check, not this).
+            out = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, probe)[0]
+            if not np.isfinite(out).all():
+                raise ValueError("non-finite vectors on calibration sentences")
+        except Exception as e:  # noqa: BLE001: the tool's own message is the reason
+            made[name] = {"path": VARIANTS[name], "tool": f"{tool} (onnxruntime {ort_version})", "failed": str(e)}
+            print(f"error: onnx variant {name} of {source_path} could not be made: {e}\n"
+                  f"fix: leave precision {name.split('-')[0]} out for this model on ort (embench says so too)",
+                  file=sys.stderr)
+            return
         made[name] = {"path": VARIANTS[name], "tool": f"{tool} (onnxruntime {ort_version})", "settings": settings,
-                      "seconds": round(time.perf_counter() - started, 2), "sha256": sha256(path),
+                      "seconds": round(time.perf_counter() - started, 2), "files": files_of(path),
                       "op_types": op_counts(path)}
         print(f"onnx variant {name}: {path} in {made[name]['seconds']} s")
 
-    started = time.perf_counter()
-    settings = {"weight_type": "QInt8", "per_channel": True, "op_types_to_quantize": ["MatMul", "Gemm"],
-                "MatMulConstBOnly": True}
-    try:
-        quantize_dynamic(source_path, onnx_dir / VARIANTS["int8-dynamic"], weight_type=QuantType.QInt8,
-                         per_channel=True, op_types_to_quantize=["MatMul", "Gemm"],
-                         use_external_data_format=external, extra_options={"MatMulConstBOnly": True})
-    except Exception as e:  # noqa: BLE001: the quantiser's own message is the reason
-        fail(f"quantize_dynamic failed on {source_path}: {e}", "report it with the model's key; int8-dynamic is not made")
-    record("int8-dynamic", "onnxruntime.quantization.quantize_dynamic", settings, started)
+    make("int8-dynamic", "onnxruntime.quantization.quantize_dynamic",
+         {"weight_type": "QInt8", "per_channel": True, "op_types_to_quantize": ["MatMul", "Gemm"],
+          "MatMulConstBOnly": True},
+         lambda path: quantize_dynamic(source_path, path, weight_type=QuantType.QInt8, per_channel=True,
+                                       op_types_to_quantize=["MatMul", "Gemm"], use_external_data_format=external,
+                                       extra_options={"MatMulConstBOnly": True}))
+    make("int8-static", "onnxruntime.quantization.quantize_static",
+         {"quant_format": "QDQ", "weight_type": "QInt8", "activation_type": "QUInt8", "per_channel": True,
+          "calibrate_method": "MinMax", "nodes_to_quantize": f"{len(weights)} MatMul/Gemm with a constant weight",
+          "calibration_sentences": len(sentences), "calibration_batch": CALIBRATION_BATCH},
+         lambda path: quantize_static(source_path, path, Calibration(args.root, inputs, args.max_length, sentences),
+                                      quant_format=QuantFormat.QDQ, weight_type=QuantType.QInt8,
+                                      activation_type=QuantType.QUInt8, per_channel=True,
+                                      calibrate_method=CalibrationMethod.MinMax, nodes_to_quantize=weights,
+                                      use_external_data_format=external))
 
-    started = time.perf_counter()
-    sentences = calibration_sentences()[:args.calibration]
-    settings = {"quant_format": "QDQ", "weight_type": "QInt8", "activation_type": "QUInt8", "per_channel": True,
-                "calibrate_method": "MinMax", "nodes_to_quantize": f"{len(weights)} MatMul/Gemm with a constant weight",
-                "calibration_sentences": len(sentences), "calibration_batch": CALIBRATION_BATCH}
-    try:
-        quantize_static(source_path, onnx_dir / VARIANTS["int8-static"],
-                        Calibration(args.root, inputs, args.max_length, sentences),
-                        quant_format=QuantFormat.QDQ, weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
-                        per_channel=True, calibrate_method=CalibrationMethod.MinMax, nodes_to_quantize=weights,
-                        use_external_data_format=external)
-    except Exception as e:  # noqa: BLE001
-        fail(f"quantize_static failed on {source_path}: {e}", "report it with the model's key; int8-static is not made")
-    record("int8-static", "onnxruntime.quantization.quantize_static", settings, started)
+    def fp16(path: pathlib.Path) -> None:
+        model = convert_float_to_float16(onnx.load(str(source_path)), keep_io_types=True)
+        # A fixed external data name: a rerun overwrites it instead of leaving another.
+        onnx.save(model, str(path), save_as_external_data=external, location=f"{path.name}.data")
 
-    started = time.perf_counter()
-    model = convert_float_to_float16(onnx.load(str(source_path)), keep_io_types=True)
-    onnx.save(model, str(onnx_dir / VARIANTS["fp16"]), save_as_external_data=external)
-    record("fp16", "onnxruntime.transformers.float16.convert_float_to_float16",
-           {"keep_io_types": True}, started)
-
-    # Each variant loads and gives finite vectors (quality is embench's check, not this).
-    import numpy as np
-
-    probe = Calibration(args.root, inputs, args.max_length, sentences[:4]).get_next()
-    for name, entry in made.items():
-        out = ort.InferenceSession(str(onnx_dir / entry["path"]), providers=["CPUExecutionProvider"]).run(None, probe)[0]
-        if not np.isfinite(out).all():
-            fail(f"{onnx_dir / entry['path']}: non-finite vectors on calibration sentences",
-                 f"{name} of this model is broken; leave precision {name.split('-')[0]} out of the config")
-    body = {"version": QUANTIZER_VERSION, "source": {"path": "model.onnx", "sha256": source},
-            "calibration": {"sentences": len(sentences), "from": "scripts/python/retrieval_corpus.py (not in the corpus)"},
-            "variants": made, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    (onnx_dir / "variants.json").write_text(json.dumps(body, indent=1) + "\n")
+    make("fp16", "onnxruntime.transformers.float16.convert_float_to_float16", {"keep_io_types": True}, fp16)
+    write_record(onnx_dir / "variants.json", {
+        "version": QUANTIZER_VERSION, "source": {"path": "model.onnx", "files": source},
+        "calibration": {"sentences": len(sentences), "from": "scripts/python/retrieval_corpus.py (not in the corpus)"},
+        "variants": made, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
 
 
 if __name__ == "__main__":

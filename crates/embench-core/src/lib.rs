@@ -29,6 +29,7 @@ pub mod runtime_lib;
 pub mod session_pool;
 pub mod tokenize;
 pub mod tower_config;
+pub mod variants;
 
 pub use architecture::{Architecture, Modality};
 pub use backend::{Backend, BackendCatalog, BackendKind, Crates, LoadRequest};

@@ -29,8 +29,9 @@ use crate::tokenize::TextTokenizer;
 
 /// Neighbours compared per query (recall@K).
 pub const K: usize = 10;
-/// Texts per request when a backend embeds the corpus (at natural length: each batch
-/// padded to its longest sentence, as the reference's sentence-transformers batches are).
+/// Texts per request when a backend embeds the corpus, in the corpus's order, each batch
+/// padded to its longest sentence (the reference is sentence-transformers' `encode`,
+/// batch 8 sorted by length: padding does not change a sentence's vector beyond rounding).
 pub const BATCH_SIZE: usize = 32;
 /// Fewest sentences a corpus may have: the "at least 2 000 real sentences",
 /// so a recall@10 counts neighbours among enough near candidates to move.
@@ -78,6 +79,8 @@ pub struct Corpus {
     pub file: ReferenceFile,
     /// The length every sentence was truncated at, tokens.
     pub max_seq_length: usize,
+    /// sha256 of `corpus.json` (sentences, queries, reference description): keys caches.
+    pub sha256: String,
 }
 
 /// `<root>/retrieval/corpus.json`.
@@ -90,7 +93,7 @@ impl Corpus {
     pub fn read(folder: &ModelFolder) -> Result<Corpus, String> {
         let path = corpus_path(folder);
         let remake = format!(
-            "fix: .venv/bin/python scripts/python/retrieval_corpus.py {} --max-length <max_seq_length> (scripts/convert_models.sh runs it)",
+            "fix: scripts/convert_models.sh <model key> makes it (or .venv/bin/python scripts/python/retrieval_corpus.py {} --max-length <max_seq_length> --force)",
             folder.root.display()
         );
         let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e} ({remake})", path.display()))?;
@@ -108,8 +111,17 @@ impl Corpus {
                 file.reference.rows
             ));
         }
+        if dim == 0 || file.queries.is_empty() {
+            return Err(format!("{}: no queries, or a reference of dimension 0 ({remake})", path.display()));
+        }
         if let Some(&q) = file.queries.iter().find(|&&q| q >= n) {
             return Err(format!("{}: query index {q} is past the {n} sentences ({remake})", path.display()));
+        }
+        let mut distinct = file.queries.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() != file.queries.len() {
+            return Err(format!("{}: a query index is listed twice ({remake})", path.display()));
         }
         let digest = sha256_hex(&bytes);
         if digest != file.reference.sha256 {
@@ -128,6 +140,7 @@ impl Corpus {
             dim,
             file: file.reference,
             max_seq_length: file.max_seq_length,
+            sha256: sha256_hex(text.as_bytes()),
         })
     }
 
@@ -179,7 +192,8 @@ pub struct Agreement {
     pub cosine_min: f64,
     /// Mean of those cosines.
     pub cosine_mean: f64,
-    /// Vectors holding NaN or infinity (a broken variant: every figure above is then NaN-free but meaningless).
+    /// Vectors holding NaN or infinity: left out of the cosines, and ranked lowest as
+    /// neighbours (a broken variant: the cell fails on this count, whatever the figures above).
     pub non_finite: usize,
 }
 
@@ -196,9 +210,12 @@ pub fn agreement(reference: &[f32], got: &[f32], dim: usize, queries: &[usize]) 
             })
             .collect()
     };
-    let non_finite = got.chunks_exact(dim).filter(|r| r.iter().any(|x| !x.is_finite())).count();
+    let finite = |i: usize| got[i * dim..(i + 1) * dim].iter().all(|x| x.is_finite());
+    let non_finite = (0..rows).filter(|&i| !finite(i)).count();
     let (a, b) = (unit(reference), unit(got));
+    // Rows with NaN or infinity are counted (non_finite) and left out of the cosines.
     let cosines: Vec<f64> = (0..rows)
+        .filter(|&i| finite(i))
         .map(|i| (cosine(&reference[i * dim..(i + 1) * dim], &got[i * dim..(i + 1) * dim]) as f64).clamp(-1.0, 1.0))
         .collect();
     let scores = |m: &[f32], q: usize| -> Vec<f64> {
@@ -215,12 +232,14 @@ pub fn agreement(reference: &[f32], got: &[f32], dim: usize, queries: &[usize]) 
         recalls.push(ta.iter().filter(|i| tb.contains(i)).count() as f64 / K as f64);
         rhos.push(spearman(&sa, &sb));
     }
+    // Every figure is a finite number (JSON has no NaN): an empty set gives 0.
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let min = |v: &[f64]| v.iter().copied().reduce(f64::min).unwrap_or(0.0);
     Agreement {
         recall_at_10: mean(&recalls),
-        recall_at_10_min: recalls.iter().copied().fold(f64::INFINITY, f64::min),
+        recall_at_10_min: min(&recalls),
         spearman: mean(&rhos),
-        cosine_min: cosines.iter().copied().fold(f64::INFINITY, f64::min),
+        cosine_min: min(&cosines),
         cosine_mean: mean(&cosines),
         non_finite,
     }
@@ -320,5 +339,19 @@ mod tests {
         let a = agreement(&rows, &moved, 2, &[0]);
         assert!((a.recall_at_10 - 0.9).abs() < 1e-12, "{a:?}");
         assert!(a.spearman < 1.0 && a.cosine_min < 0.5);
+    }
+
+    #[test]
+    fn a_nan_vector_is_counted_and_every_figure_stays_a_number() {
+        let rows: Vec<f32> = (0..12).flat_map(|i| [(i as f32 * 0.25).cos(), (i as f32 * 0.25).sin()]).collect();
+        let mut broken = rows.clone();
+        broken[6] = f32::NAN;
+        let a = agreement(&rows, &broken, 2, &[0, 3]);
+        assert_eq!(a.non_finite, 1);
+        for x in [a.recall_at_10, a.recall_at_10_min, a.spearman, a.cosine_min, a.cosine_mean] {
+            assert!(x.is_finite(), "{a:?}");
+        }
+        assert!((a.cosine_min - 1.0).abs() < 1e-6, "the finite rows are the reference's: {a:?}");
+        assert!(serde_json::to_string(&a).unwrap().contains("\"non_finite\":1"));
     }
 }

@@ -4,9 +4,10 @@ use std::path::PathBuf;
 
 use embench_core::config::{BlockSchema, ConfigError, ResolvedBackend, Settings, SettingsSource};
 use embench_core::model_files::ModelFolder;
-use embench_core::{Architecture, Backend, BackendKind, EmbedError, Embedder, LoadRequest, Modality, Precision};
+use embench_core::{Architecture, Backend, BackendKind, EmbedError, Embedder, LoadRequest, Modality, Phase, Precision};
 
-use crate::settings::{ModelFormat, OpenvinoBlock, OpenvinoOptions};
+use crate::settings::{ModelFormat, OpenvinoBlock, OpenvinoOptions, OpenvinoQuantization};
+use embench_core::variants;
 
 use crate::{runtime_library, OpenvinoEmbedder, OpenvinoSettings};
 
@@ -30,6 +31,9 @@ impl Backend for OpenvinoBackend {
     }
 
     fn model_files(&self, folder: &ModelFolder, backend: &ResolvedBackend) -> Vec<PathBuf> {
+        if let Some(q) = int8(backend).filter(|_| !folder.has_towers()) {
+            return variants::files(folder, "openvino", q.variant(), q.file());
+        }
         match folder.has_towers() {
             true => Modality::ALL
                 .into_iter()
@@ -39,9 +43,10 @@ impl Backend for OpenvinoBackend {
         }
     }
 
-    /// fp16 and bf16 are inference precision hints (a CPU without bf16 runs fp32, recorded).
+    /// fp16 and bf16 are inference precision hints (a CPU without bf16 runs fp32,
+    /// recorded); int8 runs an IR NNCF made (`openvino: {quantization: static | weights}`).
     fn precisions(&self) -> &'static [Precision] {
-        &[Precision::Fp32, Precision::Bf16, Precision::Fp16]
+        &[Precision::Fp32, Precision::Bf16, Precision::Fp16, Precision::Int8]
     }
 
     fn settings_block(&self) -> Option<BlockSchema> {
@@ -65,7 +70,24 @@ impl Backend for OpenvinoBackend {
             options: request.backend.settings::<OpenvinoOptions>().cloned().unwrap_or_default(),
             pooling: request.model.pooling,
         };
-        Ok(Box::new(OpenvinoEmbedder::load(&file, &settings)?))
+        let Some(q) = int8(request.backend) else {
+            return Ok(Box::new(OpenvinoEmbedder::load(&file, &settings)?));
+        };
+        if request.towers() {
+            return Err(EmbedError::new(
+                "openvino",
+                Phase::Load,
+                format!(
+                    "precision int8 of model '{}': scripts/python/quantize_openvino.py makes int8 IRs of text models only, not of CLIP/SigLIP towers (fix: another precision for this model)",
+                    request.model.key
+                ),
+            ));
+        }
+        let variant = variants::resolve(folder, "openvino", q.variant(), &request.model.key)
+            .map_err(|e| EmbedError::new("openvino", Phase::Load, e))?;
+        let mut embedder = OpenvinoEmbedder::load(&variant.path, &settings)?;
+        embedder.ran_variant(&variant);
+        Ok(Box::new(embedder))
     }
 }
 
@@ -87,4 +109,10 @@ fn tower_file(folder: &ModelFolder, backend: &ResolvedBackend, modality: Modalit
         Some(ModelFormat::IrFp16) => folder.tower(modality, "openvino", "_fp16.xml"),
         _ => folder.tower(modality, "openvino", "_fp32.xml"),
     }
+}
+
+/// The int8 IR a backend entry runs (None: not int8).
+fn int8(backend: &ResolvedBackend) -> Option<OpenvinoQuantization> {
+    (backend.precision == Precision::Int8)
+        .then(|| backend.settings::<OpenvinoOptions>().and_then(|o| o.quantization).unwrap_or_default())
 }

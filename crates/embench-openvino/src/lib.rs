@@ -118,8 +118,13 @@ impl OpenvinoEmbedder {
         core.set_property(&cpu, &RwPropertyKey::HintPerformanceMode, o.performance_hint.property())
             .in_phase(FRAMEWORK, Phase::Load)?;
         // Explicit always: on CPUs with AMX OpenVINO would otherwise pick bf16 by itself.
-        core.set_property(&cpu, &RwPropertyKey::HintInferencePrecision, precision_property(settings.precision))
-            .in_phase(FRAMEWORK, Phase::Load)?;
+        // An int8 IR runs its quantised layers in int8 and the rest in the hint's
+        // precision: f32, so that int8 is measured alone (not int8 plus bf16).
+        let hint = match settings.precision {
+            Precision::Int8 => precision_property(Precision::Fp32),
+            p => precision_property(p),
+        };
+        core.set_property(&cpu, &RwPropertyKey::HintInferencePrecision, hint).in_phase(FRAMEWORK, Phase::Load)?;
         if let Some(n) = settings.threads {
             core.set_property(&cpu, &RwPropertyKey::InferenceNumThreads, &n.to_string())
                 .in_phase(FRAMEWORK, Phase::Load)?;
@@ -164,7 +169,11 @@ impl OpenvinoEmbedder {
             }
             inputs.push(name);
         }
-        let ran = precision_from_property(&ran_precision_text).unwrap_or(settings.precision);
+        let ran = match settings.precision {
+            // The IR's quantised layers (the variant's record says which) run in int8.
+            Precision::Int8 => Precision::Int8,
+            _ => precision_from_property(&ran_precision_text).unwrap_or(settings.precision),
+        };
         let mut notes = Vec::new();
         if ran != settings.precision {
             notes.push(format!(
@@ -204,6 +213,12 @@ impl OpenvinoEmbedder {
             _compiled: Mutex::new(compiled),
             _core: Mutex::new(core),
         })
+    }
+
+    /// Marks this model as the int8 IR `variant`: its file, hash, and the runtime
+    /// layers' precisions the converter read from its compiled graph.
+    pub fn ran_variant(&mut self, variant: &embench_core::variants::Variant) {
+        self.info.settings.insert("variant".into(), variant.describe());
     }
 
     /// Infer requests in the pool.

@@ -7,6 +7,7 @@ use serde_saphyr::Spanned;
 use embench_core::config::{
     BackendSettings, ConfigError, Parallelism, Settings, SettingsBlock, SettingsSource, MAX_CONCURRENCY, MAX_THREADS,
 };
+use embench_core::Precision;
 
 /// Which file the OpenVINO backend reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, schemars::JsonSchema)]
@@ -19,6 +20,36 @@ pub enum ModelFormat {
     IrFp16,
     /// The ONNX file, read directly (`onnx/model.onnx`).
     Onnx,
+}
+
+/// Which int8 IR `precision: int8` runs, both made by NNCF (`scripts/python/quantize_openvino.py`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OpenvinoQuantization {
+    /// `openvino/model_int8.xml`: weights and activations in int8 (`nncf.quantize`,
+    /// calibrated on real sentences).
+    #[default]
+    Static,
+    /// `openvino/model_int8_weights.xml`: int8 weights only (`nncf.compress_weights`).
+    Weights,
+}
+
+impl OpenvinoQuantization {
+    /// The variant's name in `openvino/variants.json`.
+    pub fn variant(self) -> &'static str {
+        match self {
+            OpenvinoQuantization::Static => "int8-static",
+            OpenvinoQuantization::Weights => "int8-weights",
+        }
+    }
+
+    /// The IR's file name.
+    pub fn file(self) -> &'static str {
+        match self {
+            OpenvinoQuantization::Static => "model_int8.xml",
+            OpenvinoQuantization::Weights => "model_int8_weights.xml",
+        }
+    }
 }
 
 /// OpenVINO's performance hint.
@@ -62,6 +93,12 @@ pub struct OpenvinoBlock {
     #[serde(default)]
     #[schemars(with = "Option<usize>")]
     pub infer_requests: Option<Spanned<usize>>,
+    /// `precision: int8` only: `static` (default; weights and activations,
+    /// `openvino/model_int8.xml`) or `weights` (int8 weights only,
+    /// `openvino/model_int8_weights.xml`), both made by NNCF.
+    #[serde(default)]
+    #[schemars(with = "Option<OpenvinoQuantization>")]
+    pub quantization: Option<Spanned<OpenvinoQuantization>>,
 }
 
 impl SettingsBlock for OpenvinoBlock {
@@ -83,6 +120,8 @@ pub struct OpenvinoOptions {
     pub streams: Option<usize>,
     /// Infer requests in the pool; None: the compiled model's optimal number.
     pub infer_requests: Option<usize>,
+    /// The int8 IR (None: not int8).
+    pub quantization: Option<OpenvinoQuantization>,
 }
 
 impl BackendSettings for OpenvinoOptions {
@@ -102,7 +141,24 @@ impl BackendSettings for OpenvinoOptions {
 pub fn settings(source: &SettingsSource) -> Result<Option<Settings>, Vec<ConfigError>> {
     let block: OpenvinoBlock = source.read()?;
     let mut errors = Vec::new();
+    let int8 = source.spec.precision.as_ref().is_some_and(|p| p.value == Precision::Int8);
+    let quantization = match (&block.quantization, int8) {
+        (Some(q), true) => Some(q.value),
+        (None, true) => Some(OpenvinoQuantization::default()),
+        (Some(q), false) => {
+            let e = source.at(q, "quantization", "quantization applies to precision int8 only");
+            errors.push(e.fix("set 'precision: int8' beside 'name', or remove quantization"));
+            None
+        }
+        (None, false) => None,
+    };
+    if let Some(m) = block.model_format.as_ref().filter(|_| int8) {
+        let e =
+            source.at(m, "model_format", "model_format does not apply to precision int8: the int8 IR is its own file");
+        errors.push(e.fix("remove model_format; 'quantization: static | weights' chooses the int8 IR"));
+    }
     let options = OpenvinoOptions {
+        quantization,
         model_format: block.model_format.as_ref().map_or_else(Default::default, |m| m.value),
         performance_hint: block.performance_hint.as_ref().map_or_else(Default::default, |h| h.value),
         streams: source.positive(&mut errors, "streams", block.streams.as_ref(), MAX_THREADS),

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use embench_core::config::{BlockSchema, ConfigError, ResolvedBackend, Settings, SettingsSource};
 use embench_core::model_files::ModelFolder;
+use embench_core::variants;
 use embench_core::{Architecture, Backend, BackendKind, EmbedError, Embedder, LoadRequest, Phase, Precision};
 
 use crate::settings::{OrtBlock, OrtOptions};
@@ -38,9 +39,7 @@ impl Backend for OrtBackend {
     fn model_files(&self, folder: &ModelFolder, backend: &ResolvedBackend) -> Vec<PathBuf> {
         let options = backend.settings::<OrtOptions>().cloned().unwrap_or_default();
         match options.variant(backend.precision) {
-            Some(name) if !folder.has_towers() => {
-                vec![crate::variants::path(folder, name), folder.root.join(crate::variants::RECORD)]
-            }
+            Some(name) if !folder.has_towers() => variants::files(folder, "onnx", name, &file_of(name)),
             _ => folder.onnx_networks(),
         }
     }
@@ -69,7 +68,7 @@ impl Backend for OrtBackend {
                 ))
             }
             Some(name) => Some(
-                crate::variants::resolve(request.folder("ort")?, name)
+                variants::resolve(request.folder("ort")?, "onnx", name, &request.model.key)
                     .map_err(|e| EmbedError::new("ort", Phase::Load, e))?,
             ),
         };
@@ -84,4 +83,10 @@ impl Backend for OrtBackend {
         }
         Ok(Box::new(embedder))
     }
+}
+
+/// The file `scripts/python/quantize_onnx.py` gives variant `name` (`int8-dynamic` ->
+/// `model_int8_dynamic.onnx`), for the missing-file check before it has a record.
+fn file_of(name: &str) -> String {
+    format!("model_{}.onnx", name.replace('-', "_"))
 }

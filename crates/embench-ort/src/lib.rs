@@ -10,7 +10,6 @@
 
 mod backend;
 pub mod settings;
-pub mod variants;
 pub use backend::OrtBackend;
 pub use settings::{ExecutionMode, ExecutionProvider, GraphOptimization, OrtOptions};
 
@@ -167,7 +166,7 @@ impl OrtEmbedder {
 
     /// Marks this model as the reduced-precision `variant` it was loaded from: the
     /// record's precision, and the variant's file, hash and quantised operators.
-    pub fn ran_variant(&mut self, precision: Precision, variant: &variants::Variant) {
+    pub fn ran_variant(&mut self, precision: Precision, variant: &embench_core::variants::Variant) {
         self.info.precision = precision;
         self.info.settings.insert("variant".into(), variant.describe());
     }

@@ -62,7 +62,7 @@ impl ExecutionProvider {
 /// How an int8 model was quantised: which file of `scripts/python/quantize_onnx.py` runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Quantization {
+pub enum OrtQuantization {
     /// `onnx/model_int8_dynamic.onnx`: int8 weights per channel, activations quantised at
     /// run time (`quantize_dynamic`).
     #[default]
@@ -72,12 +72,12 @@ pub enum Quantization {
     Static,
 }
 
-impl Quantization {
+impl OrtQuantization {
     /// The variant's name in `onnx/variants.json` (`int8-dynamic`, `int8-static`).
     pub fn variant(self) -> &'static str {
         match self {
-            Quantization::Dynamic => "int8-dynamic",
-            Quantization::Static => "int8-static",
+            OrtQuantization::Dynamic => "int8-dynamic",
+            OrtQuantization::Static => "int8-static",
         }
     }
 }
@@ -112,8 +112,8 @@ pub struct OrtBlock {
     /// `static` (QDQ calibrated on real sentences; `onnx/model_int8_static.onnx`), both
     /// made by `scripts/python/quantize_onnx.py`.
     #[serde(default)]
-    #[schemars(with = "Option<Quantization>")]
-    pub quantization: Option<Spanned<Quantization>>,
+    #[schemars(with = "Option<OrtQuantization>")]
+    pub quantization: Option<Spanned<OrtQuantization>>,
 }
 
 impl SettingsBlock for OrtBlock {
@@ -139,7 +139,7 @@ pub struct OrtOptions {
     /// `Run` is not safe to call concurrently on one session through `ort`).
     pub sessions: usize,
     /// The int8 variant (None: not int8).
-    pub quantization: Option<Quantization>,
+    pub quantization: Option<OrtQuantization>,
 }
 
 impl OrtOptions {
@@ -202,10 +202,13 @@ pub fn read(source: &SettingsSource) -> Result<(OrtOptions, OrtBlock), Vec<Confi
     let precision = source.spec.precision.as_ref().map(|p| p.value);
     let quantization = match (&block.quantization, precision) {
         (Some(q), Some(Precision::Int8)) => Some(q.value),
-        (None, Some(Precision::Int8)) => Some(Quantization::default()),
+        (None, Some(Precision::Int8)) => Some(OrtQuantization::default()),
         (Some(q), _) => {
             let e = source.at(q, "quantization", "quantization applies to precision int8 only");
-            errors.push(e.fix("add 'precision: int8' beside 'name', or remove quantization"));
+            errors.push(e.fix(match source.kind {
+                embench_core::BackendKind::Ort => "set 'precision: int8' beside 'name', or remove quantization",
+                _ => "remove quantization: this backend runs fp32 only",
+            }));
             None
         }
         (None, _) => None,

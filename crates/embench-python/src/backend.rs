@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use embench_core::config::{BlockSchema, ConfigError, ResolvedBackend, Settings, SettingsSource};
 use embench_core::model_files::ModelFolder;
-use embench_core::{Architecture, Backend, BackendKind, EmbedError, Embedder, LoadRequest, Modality, Precision};
+use embench_core::{Architecture, Backend, BackendKind, EmbedError, Embedder, LoadRequest, Modality, Phase, Precision};
 
 use crate::settings::{PythonBlock, PythonOptions, TorchMode};
 use crate::{interpreter, PythonSettings};
@@ -46,6 +46,9 @@ impl PythonBackend {
             BackendKind::PythonOrt => Some(folder.onnx_model()),
             BackendKind::PythonOpenvino => Some(folder.openvino_ir(false)),
             BackendKind::PythonTorch => Some(match backend.settings::<PythonOptions>().map(|p| p.mode) {
+                Some(TorchMode::Torchscript) if backend.precision == Precision::Int8 => {
+                    folder.root.join("torchscript/model_int8.pt")
+                }
                 Some(TorchMode::Torchscript) => folder.torchscript(),
                 _ => folder.safetensors(),
             }),
@@ -120,10 +123,13 @@ impl Backend for PythonBackend {
             && backend.settings::<PythonOptions>().is_none_or(|p| p.mode == TorchMode::Eager))
     }
 
-    /// python-openvino: bf16 as OpenVINO's inference precision hint.
+    /// python-openvino: bf16 as OpenVINO's inference precision hint; python-torch:
+    /// int8 as PyTorch's dynamic quantisation of the Linear layers (eager: at load;
+    /// torchscript: the int8 export, `scripts/python/quantize_torch.py`).
     fn precisions(&self) -> &'static [Precision] {
         match self.kind {
             BackendKind::PythonOpenvino => &[Precision::Fp32, Precision::Bf16],
+            BackendKind::PythonTorch => &[Precision::Fp32, Precision::Int8],
             _ => &[Precision::Fp32],
         }
     }
@@ -143,6 +149,25 @@ impl Backend for PythonBackend {
         let options = backend.settings::<PythonOptions>().cloned().unwrap_or_default();
         let network = match self.kind {
             BackendKind::PythonEcho => None,
+            BackendKind::PythonTorch if backend.precision == Precision::Int8 && request.towers() => {
+                return Err(EmbedError::new(
+                    framework,
+                    Phase::Load,
+                    format!(
+                        "precision int8 of model '{}': PyTorch's dynamic quantisation is offered for text models only in embench, not CLIP/SigLIP (fix: fp32 for this model)",
+                        model.key
+                    ),
+                ));
+            }
+            // The int8 export, checked against its record (stale when the weights changed).
+            BackendKind::PythonTorch
+                if backend.precision == Precision::Int8 && options.mode == TorchMode::Torchscript =>
+            {
+                let folder = request.folder(framework)?;
+                let variant = embench_core::variants::resolve(folder, "torchscript", "int8-dynamic", &model.key)
+                    .map_err(|e| EmbedError::new(framework, Phase::Load, e))?;
+                Some(variant.path)
+            }
             _ if request.towers() => self.tower_file(request.folder(framework)?, backend, request.modality),
             _ => self.network_file(request.folder(framework)?, backend),
         };

@@ -105,6 +105,7 @@ pub fn load(framework: &'static str, settings: &PythonSettings) -> Result<PipeEm
     let precision = match h.precision.as_str() {
         "bf16" => Precision::Bf16,
         "fp16" => Precision::Fp16,
+        "int8" => Precision::Int8,
         _ => Precision::Fp32,
     };
     let mut notes = Vec::new();

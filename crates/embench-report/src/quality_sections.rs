@@ -12,20 +12,40 @@ use crate::fmt::num;
 use crate::runs::Entry;
 use crate::table::Table;
 
-/// The same framework's fp32 cell of the same host, scenario, concurrency and batch size.
+/// Settings that differ between a variant and its fp32 cell by construction (the file,
+/// its precision), left out when matching the two.
+const VARIANT_KEYS: [&str; 4] = ["variant", "model_file", "inference_precision", "quantization"];
+
+/// The same framework's fp32 cell of the same host, scenario, concurrency, batch size
+/// and threads: a valid one with the same other settings first, then a valid one,
+/// then any (the table names the one used).
 fn fp32_peer<'a>(cell: &Entry<'_>, entries: &'a [Entry<'a>]) -> Option<&'a Entry<'a>> {
     let x = cell.record;
-    entries.iter().find(|e| {
-        let y = e.record;
-        e.host == cell.host
-            && y.framework == x.framework
-            && y.precision == Some(Precision::Fp32)
-            && y.scenario == x.scenario
-            && y.concurrency == x.concurrency
-            && y.batch_size == x.batch_size
-            && y.cache.is_none()
-            && y.embeddings_per_s.is_some()
-    })
+    fn settings(r: &CellRecord) -> Vec<(&String, &String)> {
+        r.backend_settings.iter().filter(|(k, _)| !VARIANT_KEYS.contains(&k.as_str())).collect()
+    }
+    let peers: Vec<&Entry<'_>> = entries
+        .iter()
+        .filter(|e| {
+            let y = e.record;
+            e.host == cell.host
+                && y.framework == x.framework
+                && y.precision == Some(Precision::Fp32)
+                && y.scenario == x.scenario
+                && y.concurrency == x.concurrency
+                && y.batch_size == x.batch_size
+                && y.threads == x.threads
+                && y.cache.is_none()
+                && y.embeddings_per_s.is_some()
+        })
+        .collect();
+    let same = |e: &&&Entry<'_>| settings(e.record) == settings(x);
+    peers
+        .iter()
+        .find(|e| e.record.valid && same(e))
+        .or_else(|| peers.iter().find(|e| e.record.valid))
+        .or_else(|| peers.first())
+        .copied()
 }
 
 fn label(host: &str, r: &CellRecord, many_hosts: bool) -> String {
@@ -45,7 +65,7 @@ pub fn quality_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
     let _ = writeln!(md, "### Speed and quality\n");
     let _ = writeln!(
         md,
-        "Each cell's vectors of the model's retrieval corpus against sentence-transformers' fp32 vectors: recall@10 is the share of fp32's 10 nearest neighbours a cell keeps (mean over the queries; the worst query in brackets), Spearman compares the whole ranking. Speed-up: this cell's embeddings/s over the same framework's fp32 cell at the same batch size and concurrency, in the same run. A cell under its bound is invalid but listed with its figures.\n"
+        "Each cell's vectors of the model's retrieval corpus against sentence-transformers' fp32 vectors: recall@10 is the share of fp32's 10 nearest neighbours a cell keeps (mean over the queries; the worst query in brackets), Spearman compares the whole ranking. Speed-up: this cell's embeddings/s over the same framework's fp32 cell (named) at the same batch size, concurrency and threads, in the same run (an invalid fp32 cell only when no valid one exists). A cell under its bound is invalid but listed with its figures.\n"
     );
     let mut table = Table::new(&[
         "backend",

@@ -35,7 +35,8 @@ pub struct TchSettings {
     pub threads: Option<usize>,
     /// Run on the first CUDA GPU.
     pub cuda: bool,
-    /// fp32 or bf16 (the module's parameters are cast; outputs come back as f32).
+    /// fp32, bf16 (the module's parameters are cast; outputs come back as f32) or int8
+    /// (the dynamically quantised export, `torchscript/model_int8.pt`).
     pub precision: Precision,
     /// Pooling and normalisation of the model.
     pub pooling: Pooling,
@@ -58,6 +59,11 @@ pub struct TchEmbedder {
 }
 
 impl TchEmbedder {
+    /// Marks this model as the int8 export `variant`: its file, hash and quantised operators.
+    pub fn ran_variant(&mut self, variant: &embench_core::variants::Variant) {
+        self.info.settings.insert("variant".into(), variant.describe());
+    }
+
     /// Loads the TorchScript file at `model`.
     pub fn load(model: &Path, settings: &TchSettings) -> Result<Self, EmbedError> {
         let device = if settings.cuda {
@@ -74,16 +80,25 @@ impl TchEmbedder {
             Device::Cpu
         };
         let kind = match settings.precision {
-            Precision::Fp32 => Kind::Float,
+            // int8: the dynamically quantised export's Linear layers hold packed int8
+            // weights; its other parameters stay fp32.
+            Precision::Fp32 | Precision::Int8 => Kind::Float,
             Precision::Bf16 => Kind::BFloat16,
             other => {
                 return Err(EmbedError::new(
                     FRAMEWORK,
                     Phase::Load,
-                    format!("precision {other} is not offered by the tch backend (fix: fp32 or bf16)"),
+                    format!("precision {other} is not offered by the tch backend (fix: fp32, bf16 or int8)"),
                 ))
             }
         };
+        if settings.precision == Precision::Int8 && settings.cuda {
+            return Err(EmbedError::new(
+                FRAMEWORK,
+                Phase::Load,
+                "precision int8 runs PyTorch's dynamic quantisation, whose kernels (fbgemm) are CPU-only (fix: device: cpu, or fp32/bf16 on cuda)",
+            ));
+        }
         if let Some(n) = settings.threads {
             tch::set_num_threads(n as i32);
         }

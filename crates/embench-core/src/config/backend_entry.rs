@@ -54,7 +54,9 @@ pub(super) struct BackendSpecSchema {
     name: String,
     /// Name in results and reports (default: `name`); needed when a backend is listed twice.
     label: Option<String>,
-    /// Precision: `fp32` (default), or `bf16`/`fp16` where the framework offers it.
+    /// Precision: `fp32` (default), or `bf16`/`fp16`/`int8` where the framework offers it
+    /// (`embench validate` names what it offers); int8 and fp16 files come from
+    /// `scripts/convert_models.sh`, and a reduced precision runs the retrieval check (`quality`).
     precision: Option<Precision>,
     /// Intra-op threads, a number or `auto` (default, the same: the physical cores this process may use).
     threads: Option<Count>,

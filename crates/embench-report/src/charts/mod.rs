@@ -6,6 +6,7 @@
 mod bar;
 mod line;
 mod plan;
+mod scatter;
 
 use std::path::Path;
 use std::sync::Once;
@@ -16,6 +17,7 @@ use plotters::prelude::*;
 pub use bar::BarChart;
 pub use line::{Axis, LineChart, Mark, Series};
 pub use plan::render_all;
+pub use scatter::{pareto_front, Point, ScatterChart};
 
 use crate::runs::ReportError;
 

@@ -8,6 +8,7 @@ type PointsByX = BTreeMap<u64, Vec<f64>>;
 
 use embench_schema::histogram::{requests_needed, LatencyHistogram};
 
+use super::scatter::{Point, ScatterChart};
 use super::{backend_color, save, Axis, BarChart, ChartFile, LineChart, Mark, Series};
 use crate::runs::{Entry, ReportError, Runs};
 use crate::sections::{sweep_markers, sweep_series};
@@ -25,7 +26,7 @@ pub fn render_all(runs: &Runs, dir: &Path) -> Result<Vec<ChartFile>, ReportError
     for ((model, seq), entries) in runs.groups() {
         // Cache phases serve repeats from memory: they get a table, not the backends' curves.
         let valid: Vec<Entry<'_>> =
-            entries.into_iter().filter(|e| e.record.valid && e.record.cache.is_none()).collect();
+            entries.iter().copied().filter(|e| e.record.valid && e.record.cache.is_none()).collect();
         let ctx = Ctx { model: &model, seq: &seq, dir, hosts: &hosts, many };
         let by_conc: Vec<Entry<'_>> = valid
             .iter()
@@ -121,6 +122,8 @@ pub fn render_all(runs: &Runs, dir: &Path) -> Result<Vec<ChartFile>, ReportError
             |e| e.record.peak_rss_mb,
         )?;
         ctx.distribution(&mut files, &valid)?;
+        // Invalid cells too: a variant under its recall bound is what the chart weighs.
+        ctx.speed_vs_quality(&mut files, &entries)?;
     }
     Ok(files)
 }
@@ -242,6 +245,39 @@ impl Ctx<'_> {
             kind,
             LineChart { title: self.title(what), x_desc, y_desc, x_axis, series, marks: vec![] },
         )
+    }
+
+    /// Per batch size (concurrency 1), throughput against recall@10 of every cell that
+    /// ran the retrieval check, when at least two did.
+    fn speed_vs_quality(&self, files: &mut Vec<ChartFile>, entries: &[Entry<'_>]) -> Result<(), ReportError> {
+        let mut by_batch: BTreeMap<usize, Vec<Point>> = BTreeMap::new();
+        for e in entries {
+            let r = e.record;
+            let (Some(q), Some(tput)) = (&r.retrieval, r.embeddings_per_s) else { continue };
+            if r.cache.is_some() || r.concurrency != 1 || r.mode != embench_schema::LoadMode::ClosedLoop {
+                continue;
+            }
+            let precision = r.precision.map_or_else(|| "unknown".into(), |p| p.to_string());
+            let label = match (r.backend.contains(&precision), self.many) {
+                (true, false) => r.backend.clone(),
+                (false, false) => format!("{} {precision}", r.backend),
+                (true, true) => format!("{} @ {}", r.backend, e.host),
+                (false, true) => format!("{} {precision} @ {}", r.backend, e.host),
+            };
+            by_batch.entry(r.batch_size).or_default().push(Point {
+                label,
+                color: backend_color(&r.framework),
+                recall: q.recall_at_10,
+                throughput: tput,
+                below: q.recall_at_10 < q.threshold,
+            });
+        }
+        for (batch, points) in by_batch.into_iter().filter(|(_, p)| p.len() >= 2) {
+            let title = self.title(&format!("speed vs quality at batch {batch} (retrieval agreement with fp32)"));
+            let chart = ScatterChart { title: title.clone(), points };
+            self.write(files, &format!("speed_vs_quality_b{batch}"), &title, |dir, stem| save(&chart, dir, stem))?;
+        }
+        Ok(())
     }
 
     fn emit_chart(&self, files: &mut Vec<ChartFile>, kind: &str, chart: LineChart) -> Result<(), ReportError> {

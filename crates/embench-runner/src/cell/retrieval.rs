@@ -6,10 +6,7 @@
 //! invalid, with its figures.
 //!
 //! The result is kept in `<model>/retrieval/agreement/`, keyed by a hash of what
-//! decides the vectors: the framework and its version, the precision that ran, the
-//! framework's effective settings, the device, the model's conversion records
-//! (`conversion.json`, `onnx/variants.json`: the hashes of the files it reads) and
-//! the reference's hash. A batch sweep of one backend embeds the corpus once.
+//! decides the vectors ([`cache_key`]). A batch sweep of one backend embeds the corpus once.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -38,7 +35,10 @@ impl RetrievalSetup {
     pub fn for_model(model: &ResolvedModel) -> Result<Option<RetrievalSetup>, String> {
         let Some(folder) = &model.folder else { return Ok(None) };
         if model.modalities().contains(&Modality::Image) {
-            return Ok(None);
+            return Err(format!(
+                "model '{}' is CLIP/SigLIP: the retrieval corpus is made for sentence-transformers text models only (its fp32 vectors come from SentenceTransformer.encode)",
+                model.key
+            ));
         }
         if !corpus_path(folder).is_file() {
             return Err(format!(
@@ -149,22 +149,53 @@ pub fn run_retrieval(setup: &CellSetup, model: &dyn Embedder) -> (Option<Retriev
     (Some(figures), verdict)
 }
 
-/// What decides a check's vectors, as JSON (its hash names the cache file).
+/// A warning for an int8 cell on a CPU without int8 dot-product instructions (AVX512-VNNI,
+/// AVX-VNNI, AMX-INT8; `isa_flags` as `embench sysinfo` names them): int8 still runs,
+/// through longer AVX2/AVX-512 sequences, so its speed-up understates a VNNI CPU's.
+pub fn int8_isa_warning(precision: embench_core::Precision, isa_flags: &[String]) -> Option<String> {
+    let vnni = isa_flags.iter().any(|f| matches!(f.as_str(), "avx512vnni" | "avxvnni" | "amx-int8"));
+    (precision == embench_core::Precision::Int8 && !vnni).then(|| {
+        format!(
+            "int8 on a CPU without VNNI or AMX (ISA flags: {}): int8 dot products run as longer AVX2/AVX-512 sequences, so int8's speed-up here understates what a VNNI or AMX CPU gets",
+            if isa_flags.is_empty() { "none detected".to_string() } else { isa_flags.join(", ") }
+        )
+    })
+}
+
+/// The check's version: bump it when anything that decides a check's figures changes
+/// in embench (the corpus's embedding, the agreement's computation, a backend's own
+/// code path), so no cached result of the older code is served.
+pub const CHECK_VERSION: u32 = 1;
+
+/// What decides a check's vectors, as JSON (its hash names the cache file): embench's
+/// check, the framework, its version, device and effective settings (which name a
+/// variant's file and hash), the precision that ran, the model's conversion and variant
+/// records, its tokenizer, the corpus (sentences, queries and reference), and the CPU
+/// (int8 and bf16 kernels differ by instruction set).
 fn cache_key(retrieval: &RetrievalSetup, model: &dyn Embedder) -> serde_json::Value {
     let info = model.info();
     let root = &retrieval.folder.root;
-    let file_hash = |rel: &str| std::fs::read(root.join(rel)).ok().map(|b| sha256_hex(&b));
+    let file_hash = |path: &std::path::Path| std::fs::read(path).ok().map(|b| sha256_hex(&b));
+    let records: Vec<Option<String>> =
+        ["conversion.json", "onnx/variants.json", "openvino/variants.json", "torchscript/variants.json"]
+            .iter()
+            .map(|rel| file_hash(&root.join(rel)))
+            .collect();
+    let host = crate::machine::host::probe();
     serde_json::json!({
+        "check": CHECK_VERSION,
         "embench": env!("CARGO_PKG_VERSION"),
         "framework": info.framework,
         "framework_version": info.framework_version,
         "device": info.device,
         "precision": info.precision,
         "settings": info.settings,
-        "conversion": file_hash("conversion.json"),
-        "variants": file_hash("onnx/variants.json"),
-        "reference_sha256": retrieval.corpus.file.sha256,
+        "records": records,
+        "tokenizer": file_hash(&retrieval.folder.tokenizer_json()),
+        "corpus_sha256": retrieval.corpus.sha256,
         "dim": retrieval.corpus.dim,
+        "cpu": host.cpu_model,
+        "isa_flags": host.isa_flags,
     })
 }
 
@@ -175,4 +206,20 @@ fn store(path: &PathBuf, cached: &Cached) -> Result<(), String> {
     let text = serde_json::to_string_pretty(cached).expect("JSON");
     std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
     std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use embench_core::Precision;
+
+    #[test]
+    fn int8_without_vnni_is_said_and_with_it_is_not() {
+        let avx2 = vec!["avx2".to_string(), "fma".to_string()];
+        let w = int8_isa_warning(Precision::Int8, &avx2).expect("a warning");
+        assert!(w.contains("without VNNI") && w.contains("avx2, fma"), "{w}");
+        assert_eq!(int8_isa_warning(Precision::Int8, &["avx2".into(), "avx512vnni".into()]), None);
+        assert_eq!(int8_isa_warning(Precision::Int8, &["amx-int8".into()]), None);
+        assert_eq!(int8_isa_warning(Precision::Fp32, &avx2), None);
+    }
 }

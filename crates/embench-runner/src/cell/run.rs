@@ -96,6 +96,8 @@ pub fn run_cell(setup: &CellSetup, load: &ModelLoader, progress: &dyn CellProgre
     };
     parts.retrieval = retrieval;
     parts.verdict.absorb(verdict);
+    let isa = crate::machine::host::isa_flags();
+    parts.verdict.warnings.extend(crate::cell::retrieval::int8_isa_warning(model.info().precision, &isa));
     drop(models);
     finish(setup, parts, None)
 }
