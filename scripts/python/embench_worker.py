@@ -149,7 +149,8 @@ def load_torch(args):
             # PyTorch's dynamic quantisation of the Linear layers, as quantize_torch.py
             # applies it before tracing the export tch runs.
             st = torch.ao.quantization.quantize_dynamic(
-                st, {torch.nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig}, dtype=torch.qint8)
+                st, {torch.nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig}, dtype=torch.qint8,
+                inplace=True)  # no second copy of the model in memory
         import inspect
 
         # The inputs the network's forward takes (Qwen3 has no token_type_ids).

@@ -113,8 +113,9 @@ class Calibration:
 def up_to_date(folder: pathlib.Path, version: int, source: list[dict], calibration: int | None,
                names, files_of) -> bool:
     """Whether `folder/variants.json` was written by this `version` from these `source`
-    files, with this calibration size, and holds every variant of `names` made and unchanged
-    (`files_of(path)` hashes a variant's files). Shared by the quantisation scripts."""
+    files, with this calibration size, and holds every variant of `names` unchanged since
+    (`files_of(path)` hashes a variant's files) or recorded as failed. Shared by the
+    quantisation scripts."""
     record_path = folder / "variants.json"
     if not record_path.is_file():
         return False
@@ -122,7 +123,9 @@ def up_to_date(folder: pathlib.Path, version: int, source: list[dict], calibrati
     variants = record.get("variants", {})
     return (record.get("version") == version and record.get("source", {}).get("files") == source
             and record.get("calibration", {}).get("sentences") == calibration and set(variants) == set(names)
-            and all("failed" not in v and files_of(folder / v["path"]) == v.get("files") for v in variants.values()))
+            # A variant its tool could not make stays so until the version or the source
+            # changes, or --force: retrying it on every conversion gives the same error.
+            and all("failed" in v or files_of(folder / v["path"]) == v.get("files") for v in variants.values()))
 
 
 def main() -> None:

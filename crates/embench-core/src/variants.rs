@@ -118,14 +118,8 @@ pub fn resolve(folder: &ModelFolder, dir: &str, name: &str, model: &str) -> Resu
         )
     })?;
     let file = record_path.with_file_name(&entry.path);
-    if let Some(why) = &entry.failed {
-        let first: Vec<&str> = why.lines().map(str::trim).filter(|l| !l.is_empty()).take(3).collect();
-        return Err(format!(
-            "{}: {} could not make the {name} variant of model '{model}': {} (fix: leave this precision out for this backend and model)",
-            file.display(),
-            entry.tool,
-            first.join(" ")
-        ));
+    if record.source.files.is_empty() {
+        return Err(format!("{}: no hashes of the fp32 files it came from ({remake})", record_path.display()));
     }
     for source in &record.source.files {
         let path = record_path.with_file_name(&source.path);
@@ -139,6 +133,15 @@ pub fn resolve(folder: &ModelFolder, dir: &str, name: &str, model: &str) -> Resu
                 short(&now)
             ));
         }
+    }
+    if let Some(why) = &entry.failed {
+        let first: Vec<&str> = why.lines().map(str::trim).filter(|l| !l.is_empty()).take(3).collect();
+        return Err(format!(
+            "{}: {} could not make the {name} variant of model '{model}': {} (fix: leave this precision out for this backend and model)",
+            file.display(),
+            entry.tool,
+            first.join(" ")
+        ));
     }
     if entry.files.is_empty() {
         return Err(format!("{}: no hashes for variant '{name}' ({remake})", record_path.display()));

@@ -18,8 +18,8 @@ const VARIANT_KEYS: [&str; 4] = ["variant", "model_file", "inference_precision",
 
 /// The same framework's fp32 cell of the same host, scenario, concurrency, batch size
 /// and threads: a valid one with the same other settings first, then a valid one,
-/// then any (the table names the one used).
-fn fp32_peer<'a>(cell: &Entry<'_>, entries: &'a [Entry<'a>]) -> Option<&'a Entry<'a>> {
+/// then any; with a note when it is not the first kind (the table names the one used).
+fn fp32_peer<'a>(cell: &Entry<'_>, entries: &'a [Entry<'a>]) -> Option<(&'a Entry<'a>, &'static str)> {
     let x = cell.record;
     fn settings(r: &CellRecord) -> Vec<(&String, &String)> {
         r.backend_settings.iter().filter(|(k, _)| !VARIANT_KEYS.contains(&k.as_str())).collect()
@@ -40,12 +40,19 @@ fn fp32_peer<'a>(cell: &Entry<'_>, entries: &'a [Entry<'a>]) -> Option<&'a Entry
         })
         .collect();
     let same = |e: &&&Entry<'_>| settings(e.record) == settings(x);
-    peers
+    let peer = peers
         .iter()
         .find(|e| e.record.valid && same(e))
         .or_else(|| peers.iter().find(|e| e.record.valid))
         .or_else(|| peers.first())
-        .copied()
+        .copied()?;
+    // A second-best peer says how it differs, beside the ratio.
+    let note = match (peer.record.valid, settings(peer.record) == settings(x)) {
+        (true, true) => "",
+        (true, false) => "; other settings",
+        (false, _) => "; fp32 cell invalid",
+    };
+    Some((peer, note))
 }
 
 fn label(host: &str, r: &CellRecord, many_hosts: bool) -> String {
@@ -83,9 +90,9 @@ pub fn quality_table(md: &mut String, entries: &[Entry<'_>], many_hosts: bool) {
         let r = e.record;
         let q = r.retrieval.as_ref().expect("filtered");
         let speedup = match (fp32_peer(e, entries), r.embeddings_per_s) {
-            (Some(p), Some(now)) => {
+            (Some((p, note)), Some(now)) => {
                 let base = p.record.embeddings_per_s.unwrap_or(f64::NAN);
-                format!("{:.2}× (over {})", now / base, p.record.backend)
+                format!("{:.2}× (over {}{note})", now / base, p.record.backend)
             }
             _ => "- (no fp32 cell)".into(),
         };

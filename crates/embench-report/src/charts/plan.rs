@@ -269,7 +269,7 @@ impl Ctx<'_> {
                 color: backend_color(&r.framework),
                 recall: q.recall_at_10,
                 throughput: tput,
-                below: q.recall_at_10 < q.threshold,
+                below: !r.valid,
             });
         }
         for (batch, points) in by_batch.into_iter().filter(|(_, p)| p.len() >= 2) {

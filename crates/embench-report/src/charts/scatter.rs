@@ -17,7 +17,7 @@ pub struct Point {
     pub recall: f64,
     /// Embeddings per second, the y value.
     pub throughput: f64,
-    /// Under its recall bound (drawn hollow).
+    /// Invalid: under its recall bound, or failed another check (drawn hollow).
     pub below: bool,
 }
 
@@ -79,7 +79,7 @@ impl Chart for ScatterChart {
         chart
             .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
             .map_err(|e| err(&e))?
-            .label("hollow: under its recall bound (invalid)")
+            .label("hollow: invalid (under its recall bound, or another check failed)")
             .legend(|(x, y)| Circle::new((x + 12, y), 6, BLACK.stroke_width(2)));
         chart
             .configure_series_labels()

@@ -29,9 +29,11 @@ pub struct RetrievalSetup {
 
 impl RetrievalSetup {
     /// The corpus of `model` (cut to its `truncate_dim`), None when the model has no
-    /// local folder or is multimodal (no sentence-transformers pipeline to make one with).
+    /// local folder.
     ///
-    /// Errors: a text model whose corpus is missing or broken, with the fix.
+    /// Errors: a text model whose corpus is missing or broken, with the fix; a CLIP or
+    /// SigLIP model (no sentence-transformers pipeline to make one with), so that its
+    /// reduced-precision cells say they were not checked.
     pub fn for_model(model: &ResolvedModel) -> Result<Option<RetrievalSetup>, String> {
         let Some(folder) = &model.folder else { return Ok(None) };
         if model.modalities().contains(&Modality::Image) {
@@ -154,7 +156,8 @@ pub fn run_retrieval(setup: &CellSetup, model: &dyn Embedder) -> (Option<Retriev
 /// through longer AVX2/AVX-512 sequences, so its speed-up understates a VNNI CPU's.
 pub fn int8_isa_warning(precision: embench_core::Precision, isa_flags: &[String]) -> Option<String> {
     let vnni = isa_flags.iter().any(|f| matches!(f.as_str(), "avx512vnni" | "avxvnni" | "amx-int8"));
-    (precision == embench_core::Precision::Int8 && !vnni).then(|| {
+    // Other architectures have their own int8 dot products (Arm: dotprod, i8mm).
+    (precision == embench_core::Precision::Int8 && !vnni && cfg!(target_arch = "x86_64")).then(|| {
         format!(
             "int8 on a CPU without VNNI or AMX (ISA flags: {}): int8 dot products run as longer AVX2/AVX-512 sequences, so int8's speed-up here understates what a VNNI or AMX CPU gets",
             if isa_flags.is_empty() { "none detected".to_string() } else { isa_flags.join(", ") }
@@ -181,7 +184,7 @@ fn cache_key(retrieval: &RetrievalSetup, model: &dyn Embedder) -> serde_json::Va
             .iter()
             .map(|rel| file_hash(&root.join(rel)))
             .collect();
-    let host = crate::machine::host::probe();
+    let host = host_facts();
     serde_json::json!({
         "check": CHECK_VERSION,
         "embench": env!("CARGO_PKG_VERSION"),
@@ -194,8 +197,22 @@ fn cache_key(retrieval: &RetrievalSetup, model: &dyn Embedder) -> serde_json::Va
         "tokenizer": file_hash(&retrieval.folder.tokenizer_json()),
         "corpus_sha256": retrieval.corpus.sha256,
         "dim": retrieval.corpus.dim,
-        "cpu": host.cpu_model,
-        "isa_flags": host.isa_flags,
+        "cpu": host.0,
+        "isa_flags": host.1,
+    })
+}
+
+/// The CPU model and ISA flags, probed once per process (a full host probe starts NVML).
+fn host_facts() -> &'static (String, Vec<String>) {
+    static FACTS: std::sync::OnceLock<(String, Vec<String>)> = std::sync::OnceLock::new();
+    FACTS.get_or_init(|| {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let model = cpuinfo
+            .lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split(':').nth(1))
+            .map_or_else(|| std::env::consts::ARCH.to_string(), |m| m.trim().to_string());
+        (model, crate::machine::host::isa_flags())
     })
 }
 
